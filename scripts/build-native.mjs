@@ -1,0 +1,1 @@
+console.log("[distillery] native build: not yet wired");

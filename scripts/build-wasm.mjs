@@ -1,0 +1,1 @@
+console.log("[distillery] wasm build: not yet wired");

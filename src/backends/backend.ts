@@ -1,0 +1,33 @@
+// The Backend interface: the kernel contract plus storage. Everything above src/backends
+// talks to a Backend only through this interface.
+
+import type { F32, I32, Kernels } from '../kernels/signatures.js';
+
+/**
+ * A backend owns its storage: `alloc` hands out Float32Array views the kernels can use without
+ * copies (WASM: views into its linear memory; native/js: views on a SharedArrayBuffer).
+ * Kernels must also accept arrays allocated elsewhere (they may copy them, more slowly), so
+ * the conformance suite and small callers can pass plain Float32Arrays.
+ */
+export interface Backend extends Kernels {
+  /** Registry name: 'js', 'wasm', 'wasm-simd', 'wasm-relaxed', 'native', 'cuda'. */
+  readonly name: string;
+  /** One line for people: what it is and what it runs on. */
+  readonly description: string;
+  /** A zero-filled float32 buffer of n elements, 16-byte aligned, owned by this backend. */
+  alloc(n: number): F32;
+  /** A zero-filled int32 buffer of n elements, owned by this backend. */
+  allocInt32(n: number): I32;
+  /** Give back a buffer from alloc/allocInt32. Using it afterwards is a bug. */
+  free(buf: F32 | I32): void;
+  /** Release everything this backend holds (worker pools, device memory). Optional. */
+  dispose?(): void;
+}
+
+/** How a backend is registered: a name, a priority (higher is tried first) and an async factory. */
+export interface BackendFactory {
+  readonly name: string;
+  readonly priority: number;
+  /** Creates an instance, or throws BackendUnavailableError with the reason. */
+  create(): Promise<Backend>;
+}

@@ -1,0 +1,10 @@
+// Registers the built-in backends. Each adapter registers itself in its own module; a new
+// backend joins everything (trainer, CLI, conformance suite, benches) by being imported here.
+
+import { registerBackend } from './registry.js';
+import { createJsBackend } from './js/js-backend.js';
+
+registerBackend({ name: 'js', priority: 0, create: async () => createJsBackend() });
+
+export * from './registry.js';
+export type { Backend, BackendFactory } from './backend.js';

@@ -1,0 +1,61 @@
+// Backend registry: factories register with a priority; loading one that fails is logged and
+// skipped, never fatal, unless that backend was asked for by name.
+
+import { BackendUnavailableError } from '../errors.js';
+import type { Backend, BackendFactory } from './backend.js';
+
+const factories = new Map<string, BackendFactory>();
+
+export function registerBackend(factory: BackendFactory): void {
+  factories.set(factory.name, factory);
+}
+
+/** Registered backend names, highest priority first. */
+export function backendNames(): string[] {
+  return [...factories.values()].sort((a, b) => b.priority - a.priority).map((f) => f.name);
+}
+
+/** Creates the named backend or throws BackendUnavailableError saying why. */
+export async function loadBackend(name: string): Promise<Backend> {
+  const f = factories.get(name);
+  if (!f) throw new BackendUnavailableError(name, `unknown backend; registered: ${backendNames().join(', ')}`);
+  try {
+    return await f.create();
+  } catch (e) {
+    if (e instanceof BackendUnavailableError) throw e;
+    throw new BackendUnavailableError(name, (e as Error)?.message ?? String(e));
+  }
+}
+
+export interface Skipped {
+  name: string;
+  reason: string;
+}
+
+/** Loads every registered backend that works here; the others are returned with their reason. */
+export async function loadAvailableBackends(log: (msg: string) => void = () => {}): Promise<{ backends: Backend[]; skipped: Skipped[] }> {
+  const backends: Backend[] = [];
+  const skipped: Skipped[] = [];
+  for (const name of backendNames()) {
+    try {
+      backends.push(await loadBackend(name));
+    } catch (e) {
+      const reason = e instanceof BackendUnavailableError ? e.message : String(e);
+      skipped.push({ name, reason });
+      log(`skipping backend ${name}: ${reason}`);
+    }
+  }
+  return { backends, skipped };
+}
+
+/** The highest-priority backend that loads (the measured choice comes with the parallel layer). */
+export async function defaultBackend(log: (msg: string) => void = () => {}): Promise<Backend> {
+  for (const name of backendNames()) {
+    try {
+      return await loadBackend(name);
+    } catch (e) {
+      log(`falling back from ${name}: ${(e as Error).message}`);
+    }
+  }
+  throw new BackendUnavailableError('any', 'no backend could be loaded');
+}

@@ -1,0 +1,41 @@
+// Error classes, one per kind of failure. Every message names the file/field/shape at fault
+// and what was expected; the CLI prints `error: <message>` and exits with `exitCode`.
+
+export class DistilleryError extends Error {
+  readonly exitCode: number = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A file that cannot be read or does not have the expected format (data, checkpoint, config). */
+export class InputFileError extends DistilleryError {
+  override readonly exitCode = 2;
+  constructor(readonly file: string, detail: string) {
+    super(`${file}: ${detail}`);
+  }
+}
+
+/** A bad option, config field or CLI flag. */
+export class ConfigError extends DistilleryError {
+  override readonly exitCode = 2;
+}
+
+/** Tensor shapes or sizes that do not fit together. */
+export class ShapeError extends DistilleryError {
+  override readonly exitCode = 2;
+}
+
+/** A backend that cannot be loaded or used on this machine. */
+export class BackendUnavailableError extends DistilleryError {
+  override readonly exitCode = 3;
+  constructor(readonly backend: string, reason: string) {
+    super(`backend '${backend}' is unavailable: ${reason}`);
+  }
+}
+
+/** NaN/Inf in a loss, gradient or parameter. */
+export class NumericalError extends DistilleryError {
+  override readonly exitCode = 4;
+}

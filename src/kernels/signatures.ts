@@ -1,0 +1,122 @@
+// The kernel contract: names and typed signatures shared by every backend (js, wasm*, native, cuda).
+//
+// Conventions (see DESIGN.md, "The kernel contract"):
+// - outputs first, inputs after, sizes last; a shape comment on every kernel;
+// - dimension names: N rows (batch), C input features, OC output features, K classes;
+//   T is a temperature and nothing else;
+// - all tensors are row-major float32; labels are int32;
+// - a size of 0 is legal everywhere (an empty batch does nothing and has loss 0);
+// - loss kernels return the loss as a JS number and write (or add, when `accumulate`) the
+//   gradient of that same returned loss.
+
+export type F32 = Float32Array;
+export type I32 = Int32Array;
+
+/** Names of every kernel, in the order the conformance suite and benches list them. */
+export const KERNEL_NAMES = [
+  'matmul',
+  'biasAdd',
+  'biasGrad',
+  'relu',
+  'reluBackward',
+  'gelu',
+  'geluBackward',
+  'softmaxT',
+  'logSoftmaxT',
+  'kdLoss',
+  'crossEntropy',
+  'mse',
+  'sgdStep',
+  'adamwStep',
+] as const;
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+/** Hyper-parameters of one SGD step (PyTorch semantics, dampening 0). */
+export interface SgdParams {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+}
+
+/** Hyper-parameters of one AdamW step (decoupled weight decay, bias-corrected moments). */
+export interface AdamWParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step number, used for bias correction. */
+  step: number;
+}
+
+/** The kernel set. Every backend implements all of it with these exact semantics. */
+export interface Kernels {
+  /**
+   * C = op(A)·op(B) (+ C when accumulate).
+   * C is (M,N). op(A) is (M,K): A is stored (M,K), or (K,M) when transA.
+   * op(B) is (K,N): B is stored (K,N), or (N,K) when transB.
+   * Dense forward Y = X·Wᵀ is (transB); dW = dYᵀ·X is (transA); dX = dY·W is plain.
+   */
+  matmul(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean): void;
+
+  /** y is (N,OC), bias is (OC): y[n,o] += bias[o]. */
+  biasAdd(y: F32, bias: F32, N: number, OC: number): void;
+  /** dbias is (OC), dy is (N,OC): dbias[o] = (dbias[o] if accumulate) + Σ_n dy[n,o]. */
+  biasGrad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void;
+
+  /** out, inp are (n): out = max(inp, 0). out may alias inp. */
+  relu(out: F32, inp: F32, n: number): void;
+  /** dinp, dout, inp are (n): dinp = dout where inp > 0, else 0. dinp may alias dout. */
+  reluBackward(dinp: F32, dout: F32, inp: F32, n: number): void;
+  /** out, inp are (n): GELU, tanh approximation. out may alias inp. */
+  gelu(out: F32, inp: F32, n: number): void;
+  /** dinp, dout, inp are (n): dinp = dout · GELU'(inp). dinp may alias dout. */
+  geluBackward(dinp: F32, dout: F32, inp: F32, n: number): void;
+
+  /** out, logits are (N,K): out = softmax(logits/T) per row, max-subtracted. */
+  softmaxT(out: F32, logits: F32, N: number, K: number, T: number): void;
+  /** out, logits are (N,K): out = log_softmax(logits/T) per row, max-subtracted. */
+  logSoftmaxT(out: F32, logits: F32, N: number, K: number, T: number): void;
+
+  /**
+   * Knowledge-distillation loss, fused with its gradient.
+   * dS, s (student logits), t (teacher logits) are (N,K).
+   * loss = alpha · (T² if scaleT2 else 1) · (1/N) Σ_n KL(softmax(t_n/T) ‖ softmax(s_n/T)).
+   * dS = (dS if accumulate) + d loss / d s = alpha · (T if scaleT2 else 1/T) · (p_s − p_t) / N.
+   * Returns the loss (0 when N = 0).
+   */
+  kdLoss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number;
+
+  /**
+   * Cross-entropy of logits against integer labels, fused with its gradient.
+   * dlogits, logits are (N,K); labels is (N) with values in [0,K).
+   * loss = weight · (1/N) Σ_n −log softmax(logits_n)[labels_n].
+   * dlogits = (dlogits if accumulate) + weight · (softmax(logits) − onehot(labels)) / N.
+   */
+  crossEntropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number;
+
+  /**
+   * Mean squared error, fused with its gradient. dpred, pred, target are (n).
+   * loss = weight · (1/n) Σ (pred − target)²; dpred = (dpred if accumulate) + weight · 2(pred − target)/n.
+   */
+  mse(dpred: F32, pred: F32, target: F32, n: number, weight: number, accumulate: boolean): number;
+
+  /**
+   * One SGD step over a flat buffer, in place. params, grads, momentumBuf are (n).
+   * g = grad + wd·p; buf = momentum·buf + g; g = nesterov ? g + momentum·buf : buf (when momentum > 0);
+   * p -= lr·g. With momentum = 0, momentumBuf is not touched.
+   */
+  sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, hp: SgdParams): void;
+
+  /**
+   * One AdamW step over a flat buffer, in place. params, grads, m, v are (n).
+   * p -= lr·wd·p; m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²;
+   * p -= lr · (m/(1−b1^step)) / (sqrt(v/(1−b2^step)) + eps).
+   */
+  adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void;
+}
+
+/** GELU tanh-approximation constants, shared by every implementation. */
+export const GELU_SQRT_2_OVER_PI = 0.7978845608028654;
+export const GELU_COEF = 0.044715;

@@ -1,0 +1,68 @@
+// Test helpers: seeded data, tolerant comparison, and the backends under test.
+
+import { loadAvailableBackends, type Backend } from '../src/backends/index.js';
+
+/** mulberry32: tiny seeded PRNG for test data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randArray(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (r() * 2 - 1) * scale;
+  return a;
+}
+
+export function randLabels(n: number, K: number, seed: number): Int32Array {
+  const r = rng(seed);
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.floor(r() * K) % K;
+  return a;
+}
+
+/** Largest |a-b| divided by max(1, largest |b|): a normalized error like ggml's test-backend-ops. */
+export function normErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let diff = 0;
+  let mag = 1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d;
+    mag = Math.max(mag, Math.abs(b[i]));
+  }
+  return diff / mag;
+}
+
+/** Copies `src` into a buffer owned by `be` (or a plain copy when owned is false). */
+export function put(be: Backend, src: Float32Array, owned: boolean): Float32Array {
+  const dst = owned ? be.alloc(src.length) : new Float32Array(src.length);
+  dst.set(src);
+  return dst;
+}
+
+export function putInt(be: Backend, src: Int32Array, owned: boolean): Int32Array {
+  const dst = owned ? be.allocInt32(src.length) : new Int32Array(src.length);
+  dst.set(src);
+  return dst;
+}
+
+/**
+ * Every backend that loads here. DISTILLERY_REQUIRE_BACKENDS=a,b makes a missing backend a
+ * failure instead of a logged skip (CI sets it for the backends its machine must build).
+ */
+export async function backendsUnderTest(): Promise<{ backends: Backend[]; missing: string[] }> {
+  const { backends, skipped } = await loadAvailableBackends((m) => console.warn(`[conformance] ${m}`));
+  const required = (process.env.DISTILLERY_REQUIRE_BACKENDS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const missing = required
+    .filter((r) => !backends.some((b) => b.name === r))
+    .map((r) => `${r}: ${skipped.find((s) => s.name === r)?.reason ?? 'not registered'}`);
+  return { backends, missing };
+}
