@@ -1,0 +1,72 @@
+// Flat parameter store: every parameter of a model lives in ONE Float32Array (grads in a second
+// one with the same layout); layers hold named views at fixed offsets.
+
+import type { Backend } from '../backends/backend.js';
+import type { F32 } from '../kernels/signatures.js';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+}
+
+/** Offsets are padded to 4 floats (16 bytes) so every view is SIMD-aligned. */
+const ALIGN = 4;
+
+export class ParamStore {
+  readonly specs: ParamSpec[] = [];
+  private total = 0;
+  params!: F32;
+  grads!: F32;
+
+  /** Reserves a parameter; returns its spec. Call before allocate(). */
+  add(name: string, shape: number[]): ParamSpec {
+    if (this.params) throw new Error(`ParamStore: cannot add '${name}' after allocate()`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const spec = { name, shape, offset: this.total, size };
+    this.specs.push(spec);
+    this.total += Math.ceil(size / ALIGN) * ALIGN;
+    return spec;
+  }
+
+  /** Length of the flat buffers (including alignment padding). */
+  get length(): number {
+    return this.total;
+  }
+
+  /** Number of trainable scalars (without padding). */
+  get count(): number {
+    return this.specs.reduce((a, s) => a + s.size, 0);
+  }
+
+  allocate(backend: Backend): void {
+    this.params = backend.alloc(this.total);
+    this.grads = backend.alloc(this.total);
+  }
+
+  /** Rebinds the flat buffers to externally owned storage (e.g. shared memory); same layout. */
+  bind(params: F32, grads: F32): void {
+    if (params.length < this.total || grads.length < this.total) {
+      throw new RangeError(`ParamStore.bind: buffers of ${params.length}/${grads.length} floats, need ${this.total}`);
+    }
+    this.params = params;
+    this.grads = grads;
+  }
+
+  view(spec: ParamSpec): F32 {
+    return this.params.subarray(spec.offset, spec.offset + spec.size);
+  }
+
+  gradView(spec: ParamSpec): F32 {
+    return this.grads.subarray(spec.offset, spec.offset + spec.size);
+  }
+
+  zeroGrads(): void {
+    this.grads.fill(0);
+  }
+
+  find(name: string): ParamSpec | undefined {
+    return this.specs.find((s) => s.name === name);
+  }
+}
