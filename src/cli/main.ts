@@ -1,0 +1,49 @@
+// `distill <command>`: dispatches to the commands, prints one clear line on bad input, and maps
+// each kind of failure to an exit code (2 bad input/config, 3 backend, 4 numerical, 1 other).
+
+import { DistilleryError } from '../errors.js';
+import { demo, evalCmd, student, teach } from './commands.js';
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; about: string }> = {
+  teach: { run: teach, about: 'train a teacher model with cross-entropy' },
+  student: { run: student, about: 'distill a student from saved teacher(s): KD on soft targets + hard-label CE' },
+  eval: { run: evalCmd, about: 'evaluate a saved model: accuracy, loss, test errors' },
+  demo: { run: demo, about: 'teacher → distilled student vs. the same student alone, on the built-in data' },
+};
+
+export function usage(): string {
+  const lines = ['usage: distill <command> [options]', '', 'Knowledge distillation for Node.js: turn a big model into a small, fast one.', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${c.about}`);
+  lines.push('', "Run 'distill <command> --help' for a command's options. DEBUG=1 prints stack traces.");
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(usage());
+    return cmd ? 0 : 2;
+  }
+  if (cmd === '--version') {
+    const { createRequire } = await import('node:module');
+    console.log(createRequire(import.meta.url)('../../package.json').version);
+    return 0;
+  }
+  const c = COMMANDS[cmd];
+  if (!c) {
+    console.error(`error: unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(', ')}; see distill --help)`);
+    return 2;
+  }
+  try {
+    await c.run(rest);
+    return 0;
+  } catch (e) {
+    if (e instanceof DistilleryError) {
+      console.error(`error: ${e.message}`);
+      if (process.env.DEBUG) console.error(e.stack);
+      return e.exitCode;
+    }
+    console.error(`internal error: ${(e as Error)?.stack ?? String(e)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,164 @@
+// CLI options shared by the training commands: flag specs for node:util parseArgs, a JSON config
+// file whose keys are the flag names, and the conversion into TrainConfig / ModelConfig.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, InputFileError } from '../errors.js';
+import type { TrainConfig } from '../distill/trainer.js';
+import { validateModelConfig, type ModelConfig } from '../nn/sequential.js';
+import type { OptimizerConfig } from '../optim/optimizer.js';
+import type { ScheduleConfig } from '../optim/schedule.js';
+
+type Spec = NonNullable<ParseArgsConfig['options']>;
+
+export interface OptionDoc {
+  flag: string;
+  type: 'string' | 'boolean';
+  help: string;
+  default?: string;
+}
+
+export const COMMON: OptionDoc[] = [
+  { flag: 'config', type: 'string', help: 'JSON file of options (keys are flag names, e.g. {"epochs":5}); flags override it' },
+  { flag: 'backend', type: 'string', help: 'kernel backend: js, wasm, wasm-simd, wasm-relaxed, native, cuda (default: best that loads)' },
+  { flag: 'quiet', type: 'boolean', help: 'no progress output' },
+  { flag: 'help', type: 'boolean', help: 'show this help' },
+];
+
+export const DATA: OptionDoc[] = [
+  { flag: 'data', type: 'string', help: "dataset: 'mnist' (built in), 'fashion-mnist', a .csv file, or idx:IMAGES,LABELS", default: 'mnist' },
+];
+
+export const TRAIN: OptionDoc[] = [
+  { flag: 'model', type: 'string', help: 'model config as JSON, e.g. {"layers":[784,256,10],"activation":"relu","dropout":0.2}' },
+  { flag: 'layers', type: 'string', help: 'layer widths, e.g. 784,256,256,10 (instead of --model)' },
+  { flag: 'activation', type: 'string', help: 'relu or gelu', default: 'relu' },
+  { flag: 'dropout', type: 'string', help: 'dropout after each hidden layer', default: '0' },
+  { flag: 'epochs', type: 'string', help: 'training epochs' },
+  { flag: 'batch', type: 'string', help: 'batch size', default: '64' },
+  { flag: 'optimizer', type: 'string', help: 'sgd or adamw', default: 'sgd' },
+  { flag: 'lr', type: 'string', help: 'learning rate', default: '0.05' },
+  { flag: 'momentum', type: 'string', help: 'SGD momentum', default: '0.9' },
+  { flag: 'nesterov', type: 'boolean', help: 'Nesterov momentum (SGD)' },
+  { flag: 'weight-decay', type: 'string', help: 'weight decay (SGD: L2; AdamW: decoupled)', default: '0' },
+  { flag: 'schedule', type: 'string', help: 'lr schedule: constant, step, cosine', default: 'cosine' },
+  { flag: 'warmup', type: 'string', help: 'linear warm-up steps', default: '0' },
+  { flag: 'step-size', type: 'string', help: "steps between decays (schedule 'step')" },
+  { flag: 'gamma', type: 'string', help: "decay factor (schedule 'step')", default: '0.1' },
+  { flag: 'seed', type: 'string', help: 'random seed (init, shuffling, dropout)', default: '1' },
+  { flag: 'out', type: 'string', help: 'output folder (model.safetensors, checkpoint.safetensors, metrics.jsonl)' },
+  { flag: 'resume', type: 'boolean', help: 'continue from OUT/checkpoint.safetensors if it exists' },
+  { flag: 'checkpoint-every', type: 'string', help: 'also checkpoint every N steps (0: at epoch ends only)', default: '0' },
+];
+
+export const KD: OptionDoc[] = [
+  { flag: 'teacher', type: 'string', help: 'teacher model file(s), comma-separated (from distill teach)' },
+  { flag: 'teacher-weights', type: 'string', help: 'weights of the teachers in the logit mean, comma-separated' },
+  { flag: 'temperature', type: 'string', help: 'softmax temperature T', default: '4' },
+  { flag: 'alpha', type: 'string', help: 'weight of the KD term; hard-label CE gets 1-alpha', default: '0.9' },
+  { flag: 'no-t2', type: 'boolean', help: 'do not scale the KD term by T^2' },
+  { flag: 'teacher-mode', type: 'string', help: "'cached' (teacher logits once) or 'online' (per batch)", default: 'cached' },
+];
+
+export function specOf(docs: OptionDoc[]): Spec {
+  const spec: Spec = {};
+  for (const d of docs) spec[d.flag] = { type: d.type };
+  return spec;
+}
+
+export function helpText(usage: string, about: string, docs: OptionDoc[]): string {
+  const lines = [`usage: ${usage}`, '', about, '', 'options:'];
+  for (const d of docs) {
+    const f = `  --${d.flag}${d.type === 'string' ? ' VALUE' : ''}`;
+    lines.push(`${f.padEnd(28)} ${d.help}${d.default !== undefined ? ` (default: ${d.default})` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+export type Values = Record<string, string | boolean | undefined>;
+
+/** Parses argv against docs, merges the --config file under the flags, fills defaults. */
+export function parse(argv: string[], docs: OptionDoc[]): Values {
+  let values: Values;
+  try {
+    values = parseArgs({ args: argv, options: specOf(docs), strict: true, allowPositionals: false }).values as Values;
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message.replace(/\. To specify.*$/s, '')} (see --help)`);
+  }
+  const merged: Values = {};
+  if (typeof values.config === 'string') {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(values.config, 'utf8'));
+    } catch (e) {
+      throw new InputFileError(values.config, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `not valid JSON: ${(e as Error).message}`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputFileError(values.config, 'expected a JSON object of options');
+    for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+      const doc = docs.find((d) => d.flag === k);
+      if (!doc || k === 'config') throw new InputFileError(values.config, `unknown option '${k}' (valid: ${docs.map((d) => d.flag).filter((f) => f !== 'config' && f !== 'help').join(', ')})`);
+      if (doc.type === 'boolean') {
+        if (typeof v !== 'boolean') throw new InputFileError(values.config, `option '${k}' must be true or false`);
+        merged[k] = v;
+      } else merged[k] = typeof v === 'string' ? v : JSON.stringify(v);
+    }
+  }
+  for (const d of docs) if (merged[d.flag] === undefined && d.default !== undefined) merged[d.flag] = d.default;
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) merged[k] = v;
+  return merged;
+}
+
+export function num(v: Values, flag: string, opts: { int?: boolean; min?: number; max?: number; required?: boolean } = {}): number {
+  const raw = v[flag];
+  if (raw === undefined) {
+    if (opts.required) throw new ConfigError(`--${flag} is required`);
+    return NaN;
+  }
+  const x = Number(raw);
+  const bad = typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(x) || (opts.int && !Number.isInteger(x)) || (opts.min !== undefined && x < opts.min) || (opts.max !== undefined && x > opts.max);
+  if (bad) {
+    const range = [opts.min !== undefined ? `>= ${opts.min}` : '', opts.max !== undefined ? `<= ${opts.max}` : ''].filter(Boolean).join(' and ');
+    throw new ConfigError(`--${flag}: expected ${opts.int ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got ${JSON.stringify(raw)}`);
+  }
+  return x;
+}
+
+export function modelConfig(v: Values, defaults: ModelConfig | null): ModelConfig {
+  if (typeof v.model === 'string') {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(v.model);
+    } catch (e) {
+      throw new ConfigError(`--model: not valid JSON: ${(e as Error).message}`);
+    }
+    return validateModelConfig(raw, '--model');
+  }
+  if (typeof v.layers === 'string') {
+    const layers = v.layers.split(',').map((s) => Number(s.trim()));
+    return validateModelConfig({ layers, activation: v.activation, dropout: num(v, 'dropout', { min: 0, max: 0.99 }) }, '--layers');
+  }
+  if (defaults) return defaults;
+  throw new ConfigError('give the model with --model JSON or --layers 784,256,10');
+}
+
+export function trainConfig(v: Values, defaults: { epochs: number }): TrainConfig {
+  const epochs = v.epochs === undefined ? defaults.epochs : num(v, 'epochs', { int: true, min: 1 });
+  const batchSize = num(v, 'batch', { int: true, min: 1 });
+  const kind = v.optimizer;
+  if (kind !== 'sgd' && kind !== 'adamw') throw new ConfigError(`--optimizer: expected sgd or adamw, got ${JSON.stringify(kind)}`);
+  const optimizer: OptimizerConfig = {
+    kind, lr: num(v, 'lr', { min: 1e-12 }), momentum: num(v, 'momentum', { min: 0, max: 0.999999 }), nesterov: v.nesterov === true,
+    weightDecay: num(v, 'weight-decay', { min: 0 }),
+  };
+  const sk = v.schedule;
+  if (sk !== 'constant' && sk !== 'step' && sk !== 'cosine') throw new ConfigError(`--schedule: expected constant, step or cosine, got ${JSON.stringify(sk)}`);
+  const schedule: ScheduleConfig = { kind: sk, warmupSteps: num(v, 'warmup', { int: true, min: 0 }) };
+  if (sk === 'step') {
+    schedule.stepSize = num(v, 'step-size', { int: true, min: 1, required: true });
+    schedule.gamma = num(v, 'gamma', { min: 0 });
+  }
+  return {
+    epochs, batchSize, seed: num(v, 'seed', { int: true }), optimizer, schedule,
+    checkpointEvery: num(v, 'checkpoint-every', { int: true, min: 0 }), resume: v.resume === true,
+  };
+}

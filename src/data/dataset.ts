@@ -1,0 +1,44 @@
+// In-memory classification datasets: N samples of C float features (row-major) and int labels.
+
+import { InputFileError } from '../errors.js';
+
+export interface Dataset {
+  /** Where it came from, for messages and checkpoint fingerprints. */
+  name: string;
+  /** Features, row-major (n, features). */
+  x: Float32Array;
+  /** Class indices in [0, classes). */
+  y: Int32Array;
+  n: number;
+  features: number;
+  classes: number;
+  /** Optional names of the classes, by index. */
+  classNames?: string[];
+}
+
+/** Checks a dataset's sizes, labels and values; errors name the source and the offending sample. */
+export function checkDataset(ds: Dataset, source = ds.name): Dataset {
+  if (ds.x.length !== ds.n * ds.features) throw new InputFileError(source, `features hold ${ds.x.length} values, expected n*features = ${ds.n}*${ds.features}`);
+  if (ds.y.length !== ds.n) throw new InputFileError(source, `labels hold ${ds.y.length} values, expected n = ${ds.n}`);
+  if (!(ds.classes >= 1)) throw new InputFileError(source, `needs at least one class, got ${ds.classes}`);
+  for (let i = 0; i < ds.n; i++) {
+    const l = ds.y[i];
+    if (l < 0 || l >= ds.classes) throw new InputFileError(source, `sample ${i}: label ${l} outside [0, ${ds.classes})`);
+  }
+  for (let i = 0; i < ds.x.length; i++) {
+    if (!Number.isFinite(ds.x[i])) throw new InputFileError(source, `sample ${Math.floor(i / ds.features)}, feature ${i % ds.features}: value ${ds.x[i]} is not finite`);
+  }
+  return ds;
+}
+
+/** The samples at `indices`, in that order, as a new dataset. */
+export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
+  const n = indices.length, F = ds.features;
+  const x = new Float32Array(n * F), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const j = indices[i];
+    x.set(ds.x.subarray(j * F, (j + 1) * F), i * F);
+    y[i] = ds.y[j];
+  }
+  return { name, x, y, n, features: F, classes: ds.classes, classNames: ds.classNames };
+}

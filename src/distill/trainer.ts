@@ -1,0 +1,311 @@
+// The training loop for teachers (cross-entropy) and students (KD from one or more teachers),
+// with evaluation, per-epoch metrics, atomic checkpoints and bit-exact resume.
+
+import { createHash } from 'node:crypto';
+import type { Backend } from '../backends/backend.js';
+import { ConfigError, NumericalError, ShapeError } from '../errors.js';
+import type { F32 } from '../kernels/signatures.js';
+import type { Sequential } from '../nn/sequential.js';
+import { createOptimizer, type OptimizerConfig } from '../optim/optimizer.js';
+import { makeSchedule, type ScheduleConfig } from '../optim/schedule.js';
+import { epochOrder, gatherBatch } from '../data/batching.js';
+import { checkDataset, type Dataset } from '../data/dataset.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/model-file.js';
+import { ceObjective, kdObjective, validateKd, type KdConfig, type LossParts } from './losses.js';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  /** Distillation settings; used when teachers are given. */
+  kd?: Partial<KdConfig>;
+  /** 'cached': teacher logits for the whole training set are computed once; 'online': per batch. */
+  teacherMode?: 'cached' | 'online';
+  /** Checkpoint file; written atomically every `checkpointEvery` steps and at each epoch end. */
+  checkpointPath?: string;
+  checkpointEvery?: number;
+  /** Continue from checkpointPath if it exists. */
+  resume?: boolean;
+  /** Metrics JSONL file, rewritten atomically at each epoch end. */
+  metricsPath?: string;
+  evalBatchSize?: number;
+}
+
+export interface Teacher {
+  model: Sequential;
+  /** Weight of this teacher's logits in the (normalized) weighted mean. Default 1. */
+  weight?: number;
+}
+
+export interface StepProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  step: number;
+  loss: number;
+  samplesPerSec: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  step: number;
+  lr: number;
+  train_loss: number;
+  train_kd: number;
+  train_ce: number;
+  test_loss: number | null;
+  test_acc: number | null;
+  test_errors: number | null;
+  seconds: number;
+}
+
+export interface TrainHooks {
+  onStep?(p: StepProgress): void;
+  onEpoch?(m: EpochMetrics): void;
+  log?(msg: string): void;
+  /** Stop cleanly after the current step (a checkpoint is written when checkpointPath is set). */
+  signal?: AbortSignal;
+  /** Stop after this many total steps (simulates an interruption in tests). */
+  stopAfterSteps?: number;
+}
+
+export interface TrainResult {
+  history: EpochMetrics[];
+  /** True when stopped early by signal or stopAfterSteps. */
+  stopped: boolean;
+  steps: number;
+}
+
+export interface EvalResult {
+  n: number;
+  loss: number;
+  accuracy: number;
+  errors: number;
+}
+
+function checkData(model: Sequential, ds: Dataset, what: string): void {
+  checkDataset(ds); // sizes, labels in range, every feature finite (names the sample at fault)
+  if (ds.features !== model.inputs) throw new ShapeError(`${what} '${ds.name}' has ${ds.features} features per sample, but the model takes ${model.inputs} inputs (config layers[0])`);
+  if (ds.classes > model.classes) throw new ShapeError(`${what} '${ds.name}' has ${ds.classes} classes, but the model outputs ${model.classes}`);
+}
+
+/** Accuracy, mean CE loss and error count of `model` on `ds` (eval mode, no dropout). */
+export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalResult {
+  checkData(model, ds, 'evaluation data');
+  const be = model.backend;
+  const K = model.classes;
+  const B = Math.max(1, Math.min(batchSize, ds.n));
+  const x = be.alloc(B * ds.features), y = be.allocInt32(B), d = be.alloc(B * K);
+  const wasTraining = model.training;
+  model.eval();
+  let lossSum = 0, errors = 0;
+  const order = Uint32Array.from({ length: ds.n }, (_, i) => i);
+  try {
+    for (let start = 0; start < ds.n; start += B) {
+      const end = Math.min(ds.n, start + B), N = end - start;
+      gatherBatch(ds, order, start, end, x, y);
+      const logits = model.forward(x, N);
+      lossSum += be.crossEntropy(d, logits, y, N, K, 1, false) * N;
+      for (let n = 0; n < N; n++) {
+        let best = 0;
+        for (let k = 1; k < K; k++) if (logits[n * K + k] > logits[n * K + best]) best = k;
+        if (best !== y[n]) errors++;
+      }
+    }
+  } finally {
+    model.training = wasTraining;
+    be.free(x); be.free(y); be.free(d);
+  }
+  return { n: ds.n, loss: ds.n ? lossSum / ds.n : 0, accuracy: ds.n ? 1 - errors / ds.n : 0, errors };
+}
+
+/** Weighted mean of the teachers' logits for rows x (N,C) into out (N,K). */
+function teacherLogits(teachers: Required<Teacher>[], x: F32, N: number, out: F32): void {
+  const total = teachers.reduce((a, t) => a + t.weight, 0);
+  out.fill(0, 0, out.length);
+  for (const t of teachers) {
+    t.model.eval();
+    const z = t.model.forward(x, N);
+    const w = t.weight / total;
+    for (let i = 0; i < out.length; i++) out[i] += w * z[i];
+  }
+}
+
+function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Required<Teacher>[]): string {
+  const key = {
+    model: model.config, data: [ds.name, ds.n, ds.features], batchSize: cfg.batchSize, seed: cfg.seed,
+    optimizer: cfg.optimizer, schedule: cfg.schedule, kd: teachers.length ? validateKd(cfg.kd ?? {}) : null,
+    teachers: teachers.map((t) => [t.model.config, t.weight]),
+  };
+  return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+}
+
+function validate(cfg: TrainConfig): void {
+  const posInt = (v: number, name: string) => {
+    if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${name} must be a positive integer, got ${v}`);
+  };
+  posInt(cfg.epochs, 'epochs');
+  posInt(cfg.batchSize, 'batchSize');
+  if (!Number.isInteger(cfg.seed)) throw new ConfigError(`seed must be an integer, got ${cfg.seed}`);
+  if (cfg.checkpointEvery !== undefined && (!Number.isInteger(cfg.checkpointEvery) || cfg.checkpointEvery < 0)) {
+    throw new ConfigError(`checkpointEvery must be a non-negative integer, got ${cfg.checkpointEvery}`);
+  }
+}
+
+/**
+ * Trains `model` on `train`: with cross-entropy when no teacher is given, else with the KD
+ * objective against the teachers' (weighted mean) logits. Deterministic for a given seed and
+ * backend; resumable bit-exactly from its checkpoint.
+ */
+export async function train(model: Sequential, trainSet: Dataset, testSet: Dataset | null, cfg: TrainConfig, hooks: TrainHooks = {}, teacherList: Teacher[] = []): Promise<TrainResult> {
+  validate(cfg);
+  checkData(model, trainSet, 'training data');
+  if (testSet) checkData(model, testSet, 'test data');
+  const teachers = teacherList.map((t) => ({ model: t.model, weight: t.weight ?? 1 }));
+  for (const t of teachers) {
+    if (t.model.inputs !== model.inputs || t.model.classes !== model.classes) {
+      throw new ShapeError(`teacher has layers ${JSON.stringify(t.model.config.layers)}, student ${JSON.stringify(model.config.layers)}: inputs and classes must match`);
+    }
+    if (!(t.weight > 0)) throw new ConfigError(`teacher weight must be > 0, got ${t.weight}`);
+  }
+  const kd = teachers.length ? validateKd(cfg.kd ?? {}) : null;
+  const be: Backend = model.backend;
+  const log = hooks.log ?? (() => {});
+  const { batchSize: B, epochs } = cfg;
+  const K = model.classes, C = model.inputs, n = trainSet.n;
+  const batches = Math.ceil(n / B);
+  const opt = createOptimizer(be, model.store.length, cfg.optimizer);
+  const lrAt = makeSchedule(cfg.optimizer.lr, cfg.schedule);
+  const fp = fingerprint(model, trainSet, cfg, teachers);
+
+  let step = 0, epoch = 0, batchInEpoch = 0;
+  let history: EpochMetrics[] = [];
+  // Loss sums of the epoch in progress, carried through checkpoints so a resumed epoch reports
+  // the same mean train loss as an uninterrupted one.
+  let partial = { loss: 0, kd: 0, ce: 0, count: 0 };
+  if (cfg.resume && cfg.checkpointPath) {
+    const { existsSync } = await import('node:fs');
+    if (existsSync(cfg.checkpointPath)) {
+      const ck = await loadCheckpoint(cfg.checkpointPath);
+      if (ck.position.fingerprint !== fp) {
+        throw new ConfigError(`${cfg.checkpointPath}: checkpoint was made with different model/data/optimizer/seed settings; resume needs the same ones (or start without --resume)`);
+      }
+      if (ck.params.length !== model.store.length) throw new ShapeError(`${cfg.checkpointPath}: params has ${ck.params.length} values, model needs ${model.store.length}`);
+      if (ck.optimizer.kind !== opt.kind) throw new ConfigError(`${cfg.checkpointPath}: optimizer is ${ck.optimizer.kind}, config says ${opt.kind}`);
+      model.store.params.set(ck.params);
+      const st = opt.state();
+      for (const [k, v] of Object.entries(st)) {
+        const saved = ck.optimizer.state[k];
+        if (!saved || saved.length !== v.length) throw new ShapeError(`${cfg.checkpointPath}: optimizer state '${k}' missing or of wrong size`);
+        v.set(saved);
+      }
+      opt.stepCount = ck.optimizer.stepCount;
+      model.rng.setState(ck.position.rng);
+      ({ step, epoch, batchInEpoch } = ck.position);
+      history = ck.position.history as EpochMetrics[];
+      if (ck.position.partial) partial = ck.position.partial;
+      log(`resuming from ${cfg.checkpointPath}: epoch ${epoch + 1}, batch ${batchInEpoch}/${batches}, step ${step}`);
+    }
+  }
+
+  const x = be.alloc(B * C), y = be.allocInt32(B), dS = be.alloc(B * K), tB = be.alloc(B * K);
+  let cached: Float32Array | null = null;
+  const releaseAll = () => {
+    be.free(x); be.free(y); be.free(dS); be.free(tB);
+    opt.release();
+  };
+
+  let sums = partial;
+  const checkpoint = async () => {
+    if (!cfg.checkpointPath) return;
+    const ck: Checkpoint = {
+      config: model.config,
+      params: model.store.params,
+      optimizer: { kind: opt.kind, stepCount: opt.stepCount, state: opt.state() },
+      position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, history, partial: batchInEpoch ? sums : undefined },
+    };
+    await saveCheckpoint(cfg.checkpointPath, ck);
+  };
+
+  try {
+    if (kd && (cfg.teacherMode ?? 'cached') === 'cached' && epoch < epochs) {
+      const t0 = performance.now();
+      cached = new Float32Array(n * K);
+      const all = Uint32Array.from({ length: n }, (_, i) => i);
+      for (let start = 0; start < n; start += B) {
+        const end = Math.min(n, start + B);
+        gatherBatch(trainSet, all, start, end, x, y);
+        teacherLogits(teachers, x, end - start, tB.subarray(0, (end - start) * K));
+        cached.set(tB.subarray(0, (end - start) * K), start * K);
+      }
+      log(`teacher logits cached for ${n} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+
+    let stopped = false;
+    for (; epoch < epochs && !stopped; epoch++, batchInEpoch = 0) {
+      const order = epochOrder(n, cfg.seed, epoch);
+      sums = batchInEpoch ? partial : { loss: 0, kd: 0, ce: 0, count: 0 };
+      const t0 = performance.now();
+      let samplesThisRun = 0;
+      model.train();
+      for (; batchInEpoch < batches; ) {
+        const start = batchInEpoch * B, end = Math.min(n, start + B), N = end - start;
+        gatherBatch(trainSet, order, start, end, x, y);
+        const s = model.forward(x, N);
+        const dSv = dS.subarray(0, N * K);
+        let parts: LossParts;
+        if (kd) {
+          const t = tB.subarray(0, N * K);
+          if (cached) for (let i = 0; i < N; i++) t.set(cached.subarray(order[start + i] * K, order[start + i] * K + K), i * K);
+          else teacherLogits(teachers, x, N, t);
+          parts = kdObjective(be, dSv, s, t, y, N, K, kd);
+        } else {
+          parts = ceObjective(be, dSv, s, y, N, K);
+        }
+        if (!Number.isFinite(parts.loss)) {
+          throw new NumericalError(`loss is ${parts.loss} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}, lr ${lrAt(step)}); try a lower learning rate. The last checkpoint is kept as it was.`);
+        }
+        model.zeroGrads();
+        model.backward(dSv);
+        opt.step(model.store.params, model.store.grads, lrAt(step));
+        step++;
+        batchInEpoch++;
+        samplesThisRun += N;
+        sums.loss += parts.loss * N; sums.kd += parts.kd * N; sums.ce += parts.ce * N; sums.count += N;
+        hooks.onStep?.({ epoch, epochs, batch: batchInEpoch, batches, step, loss: parts.loss, samplesPerSec: samplesThisRun / ((performance.now() - t0) / 1000) });
+        const stopNow = hooks.signal?.aborted || (hooks.stopAfterSteps !== undefined && step >= hooks.stopAfterSteps);
+        if (stopNow) {
+          stopped = true;
+          break;
+        }
+        if (cfg.checkpointEvery && step % cfg.checkpointEvery === 0 && batchInEpoch < batches) await checkpoint();
+      }
+      if (stopped && batchInEpoch < batches) {
+        await checkpoint();
+        break;
+      }
+      const ev = testSet ? evaluate(model, testSet, cfg.evalBatchSize ?? 500) : null;
+      const m: EpochMetrics = {
+        epoch: epoch + 1, step, lr: lrAt(Math.max(0, step - 1)),
+        train_loss: sums.count ? sums.loss / sums.count : NaN, train_kd: sums.count ? sums.kd / sums.count : 0, train_ce: sums.count ? sums.ce / sums.count : 0,
+        test_loss: ev ? ev.loss : null, test_acc: ev ? ev.accuracy : null, test_errors: ev ? ev.errors : null,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      history.push(m);
+      hooks.onEpoch?.(m);
+      if (cfg.metricsPath) await writeFileAtomic(cfg.metricsPath, history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+      // Position after this epoch: the next one, from its first batch.
+      epoch++;
+      batchInEpoch = 0;
+      await checkpoint();
+      epoch--;
+    }
+    return { history, stopped, steps: step };
+  } finally {
+    releaseAll();
+  }
+}

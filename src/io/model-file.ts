@@ -1,0 +1,104 @@
+// Model files and checkpoints on top of safetensors. A model file holds one tensor per
+// parameter (PyTorch-style names, e.g. layers.0.weight) and the model config in its metadata; a
+// checkpoint holds the flat parameter buffer, optimizer state and the training position. Both
+// are written atomically (temp file, fsync, rename), so a failure never leaves half a file.
+
+import { InputFileError } from '../errors.js';
+import type { Backend } from '../backends/backend.js';
+import { Sequential, validateModelConfig, type ModelConfig } from '../nn/sequential.js';
+import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
+
+export const MODEL_FORMAT = 'distillery-model/1';
+export const CHECKPOINT_FORMAT = 'distillery-checkpoint/1';
+
+/** Writes a model's parameters and config; `meta` adds free-form string metadata. */
+export async function saveModel(path: string, model: Sequential, meta: Record<string, string> = {}): Promise<void> {
+  const tensors: Record<string, Tensor> = {};
+  for (const spec of model.store.specs) tensors[spec.name] = { dtype: 'F32', shape: spec.shape, data: model.store.view(spec).slice() };
+  await writeSafetensors(path, tensors, { ...meta, format: MODEL_FORMAT, config: JSON.stringify(model.config) });
+}
+
+function parseJsonMeta(file: string, meta: Record<string, string>, key: string): unknown {
+  const raw = meta[key];
+  if (raw === undefined) throw new InputFileError(file, `metadata field '${key}' is missing (not a Distillery file?)`);
+  try {
+    return JSON.parse(raw);
+  } catch (e) {
+    throw new InputFileError(file, `metadata field '${key}' is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Reads a model file into a new Sequential on `backend`; checks every tensor's shape. */
+export async function loadModel(path: string, backend: Backend): Promise<{ model: Sequential; meta: Record<string, string> }> {
+  const { tensors, metadata } = await readSafetensors(path);
+  if (metadata.format !== MODEL_FORMAT) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}"`);
+  let config: ModelConfig;
+  try {
+    config = validateModelConfig(parseJsonMeta(path, metadata, 'config'), 'config');
+  } catch (e) {
+    if (e instanceof InputFileError) throw e;
+    throw new InputFileError(path, (e as Error).message);
+  }
+  const model = new Sequential(backend, config, 0);
+  for (const spec of model.store.specs) {
+    const t = tensors[spec.name];
+    if (!t) throw new InputFileError(path, `tensor '${spec.name}' is missing`);
+    if (t.dtype !== 'F32' || t.shape.join(',') !== spec.shape.join(',')) {
+      throw new InputFileError(path, `tensor '${spec.name}' is ${t.dtype}[${t.shape}], expected F32[${spec.shape}]`);
+    }
+    model.store.view(spec).set(t.data as Float32Array);
+  }
+  return { model, meta: metadata };
+}
+
+/** Where a training run stands; enough to continue it bit-exactly. */
+export interface TrainPosition {
+  /** Optimizer steps taken. */
+  step: number;
+  /** Epoch in progress (0-based). */
+  epoch: number;
+  /** Batches of `epoch` already done. */
+  batchInEpoch: number;
+  /** Dropout RNG state. */
+  rng: number[];
+  /** A digest of the options that must match on resume (data, batch size, seed, model...). */
+  fingerprint: string;
+  /** Metric history so far (per epoch), restored into the metrics file on resume. */
+  history: unknown[];
+  /** Loss sums of the epoch in progress (when stopped mid-epoch). */
+  partial?: { loss: number; kd: number; ce: number; count: number };
+}
+
+export interface Checkpoint {
+  config: ModelConfig;
+  params: Float32Array;
+  optimizer: { kind: string; stepCount: number; state: Record<string, Float32Array> };
+  position: TrainPosition;
+}
+
+export async function saveCheckpoint(path: string, ck: Checkpoint): Promise<void> {
+  const tensors: Record<string, Tensor> = { params: { dtype: 'F32', shape: [ck.params.length], data: ck.params } };
+  for (const [k, v] of Object.entries(ck.optimizer.state)) tensors[`optim.${k}`] = { dtype: 'F32', shape: [v.length], data: v };
+  await writeSafetensors(path, tensors, {
+    format: CHECKPOINT_FORMAT,
+    config: JSON.stringify(ck.config),
+    optimizer: JSON.stringify({ kind: ck.optimizer.kind, stepCount: ck.optimizer.stepCount }),
+    position: JSON.stringify(ck.position),
+  });
+}
+
+export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+  const { tensors, metadata } = await readSafetensors(path);
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${CHECKPOINT_FORMAT}"`);
+  const config = parseJsonMeta(path, metadata, 'config') as ModelConfig;
+  const opt = parseJsonMeta(path, metadata, 'optimizer') as { kind: string; stepCount: number };
+  const position = parseJsonMeta(path, metadata, 'position') as TrainPosition;
+  if (!tensors.params || tensors.params.dtype !== 'F32') throw new InputFileError(path, `tensor 'params' (F32) is missing`);
+  if (typeof opt?.kind !== 'string' || !Number.isInteger(opt.stepCount)) throw new InputFileError(path, `metadata 'optimizer' must hold {kind, stepCount}`);
+  for (const k of ['step', 'epoch', 'batchInEpoch'] as const) {
+    if (!Number.isInteger(position?.[k]) || position[k] < 0) throw new InputFileError(path, `metadata 'position.${k}' must be a non-negative integer`);
+  }
+  const state: Record<string, Float32Array> = {};
+  for (const [k, t] of Object.entries(tensors)) if (k.startsWith('optim.')) state[k.slice(6)] = t.data as Float32Array;
+  return { config, params: tensors.params.data as Float32Array, optimizer: { ...opt, state }, position };
+}
