@@ -39,3 +39,8 @@ export class BackendUnavailableError extends DistilleryError {
 export class NumericalError extends DistilleryError {
   override readonly exitCode = 4;
 }
+
+/** A data-parallel worker that threw or died, twice in a row for one step. */
+export class WorkerFailure extends DistilleryError {
+  override readonly exitCode = 5;
+}

@@ -22,6 +22,27 @@ export interface Backend extends Kernels {
   free(buf: F32 | I32): void;
   /** Release everything this backend holds (worker pools, device memory). Optional. */
   dispose?(): void;
+  /**
+   * For data-parallel training: what `workers` worker threads need to make their own instances
+   * over this backend's storage (see WorkerShare). Backends whose buffers are plain
+   * SharedArrayBuffer views (js, native) need not implement it.
+   */
+  share?(workers: number): WorkerShare;
+}
+
+/**
+ * Sent to worker threads (structured-clone safe): the backend's name and, for backends whose
+ * storage is one shared WebAssembly.Memory, the memory, the compiled module and the arena
+ * slots (in that memory) the workers claim for their own scratch space.
+ */
+export interface WorkerShare {
+  name: string;
+  /** A shared WebAssembly.Memory (typed structurally so this file needs no DOM/wasm lib). */
+  memory?: { readonly buffer: ArrayBufferLike; grow(delta: number): number };
+  /** A compiled WebAssembly.Module. */
+  module?: object;
+  /** Arena slots [base, base + size) in bytes; a worker claims one by Atomics.add on `claim[0]`. */
+  arenas?: { bases: number[]; size: number; claim: Int32Array };
 }
 
 /** How a backend is registered: a name, a priority (higher is tried first) and an async factory. */
@@ -30,4 +51,6 @@ export interface BackendFactory {
   readonly priority: number;
   /** Creates an instance, or throws BackendUnavailableError with the reason. */
   create(): Promise<Backend>;
+  /** In a worker thread: an instance over the storage described by `share` (default: create()). */
+  attach?(share: WorkerShare): Promise<Backend>;
 }

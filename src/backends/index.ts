@@ -7,4 +7,4 @@ import { createJsBackend } from './js/js-backend.js';
 registerBackend({ name: 'js', priority: 0, create: async () => createJsBackend() });
 
 export * from './registry.js';
-export type { Backend, BackendFactory } from './backend.js';
+export type { Backend, BackendFactory, WorkerShare } from './backend.js';

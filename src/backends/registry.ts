@@ -2,7 +2,7 @@
 // skipped, never fatal, unless that backend was asked for by name.
 
 import { BackendUnavailableError } from '../errors.js';
-import type { Backend, BackendFactory } from './backend.js';
+import type { Backend, BackendFactory, WorkerShare } from './backend.js';
 
 const factories = new Map<string, BackendFactory>();
 
@@ -24,6 +24,18 @@ export async function loadBackend(name: string): Promise<Backend> {
   } catch (e) {
     if (e instanceof BackendUnavailableError) throw e;
     throw new BackendUnavailableError(name, (e as Error)?.message ?? String(e));
+  }
+}
+
+/** In a worker thread: an instance of share.name over the main thread's shared storage. */
+export async function attachBackend(share: WorkerShare): Promise<Backend> {
+  const f = factories.get(share.name);
+  if (!f) throw new BackendUnavailableError(share.name, `unknown backend; registered: ${backendNames().join(', ')}`);
+  try {
+    return f.attach ? await f.attach(share) : await f.create();
+  } catch (e) {
+    if (e instanceof BackendUnavailableError) throw e;
+    throw new BackendUnavailableError(share.name, (e as Error)?.message ?? String(e));
   }
 }
 

@@ -11,8 +11,9 @@ import { makeSchedule, type ScheduleConfig } from '../optim/schedule.js';
 import { epochOrder, gatherBatch } from '../data/batching.js';
 import { checkDataset, type Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { DataParallel, type ParallelOptions } from '../parallel/data-parallel.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/model-file.js';
-import { ceObjective, kdObjective, validateKd, type KdConfig, type LossParts } from './losses.js';
+import { ceObjective, kdObjective, teacherLogits, validateKd, type KdConfig, type LossParts } from './losses.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -32,6 +33,11 @@ export interface TrainConfig {
   /** Metrics JSONL file, rewritten atomically at each epoch end. */
   metricsPath?: string;
   evalBatchSize?: number;
+  /**
+   * Data-parallel worker threads (piscina): each batch is split into this many shards.
+   * 1 (default) runs in this thread. Same seed + backend + workers → bitwise-identical weights.
+   */
+  workers?: number;
 }
 
 export interface Teacher {
@@ -71,6 +77,8 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** Stop after this many total steps (simulates an interruption in tests). */
   stopAfterSteps?: number;
+  /** Tests only: inject a worker fault (see DataParallel). */
+  faultAt?: ParallelOptions['faultAt'];
 }
 
 export interface TrainResult {
@@ -124,17 +132,6 @@ export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalR
 }
 
 /** Weighted mean of the teachers' logits for rows x (N,C) into out (N,K). */
-function teacherLogits(teachers: Required<Teacher>[], x: F32, N: number, out: F32): void {
-  const total = teachers.reduce((a, t) => a + t.weight, 0);
-  out.fill(0, 0, out.length);
-  for (const t of teachers) {
-    t.model.eval();
-    const z = t.model.forward(x, N);
-    const w = t.weight / total;
-    for (let i = 0; i < out.length; i++) out[i] += w * z[i];
-  }
-}
-
 function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Required<Teacher>[]): string {
   const key = {
     model: model.config, data: [ds.name, ds.n, ds.features], batchSize: cfg.batchSize, seed: cfg.seed,
@@ -212,14 +209,21 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     }
   }
 
-  const x = be.alloc(B * C), y = be.allocInt32(B), dS = be.alloc(B * K), tB = be.alloc(B * K);
+  const workers = cfg.workers ?? 1;
+  const dp = workers > 1 ? new DataParallel(be, model, teachers, { workers, maxBatch: B, log, faultAt: hooks.faultAt }) : null;
+  // With workers, the batch buffers are the pool's shared ones.
+  const x = dp ? dp.x : be.alloc(B * C), y = dp ? dp.y : be.allocInt32(B), tB = dp ? dp.t : be.alloc(B * K);
+  const dS = be.alloc(B * K);
   let cached: Float32Array | null = null;
-  const releaseAll = () => {
-    be.free(x); be.free(y); be.free(dS); be.free(tB);
+  const releaseAll = async () => {
+    if (dp) await dp.close();
+    else { be.free(x); be.free(y); be.free(tB); }
+    be.free(dS);
     opt.release();
   };
 
   let sums = partial;
+  const nanLoss = (loss: number) => new NumericalError(`loss is ${loss} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}, lr ${lrAt(step)}); try a lower learning rate. The last checkpoint is kept as it was.`);
   const checkpoint = async () => {
     if (!cfg.checkpointPath) return;
     const ck: Checkpoint = {
@@ -239,7 +243,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       for (let start = 0; start < n; start += B) {
         const end = Math.min(n, start + B);
         gatherBatch(trainSet, all, start, end, x, y);
-        teacherLogits(teachers, x, end - start, tB.subarray(0, (end - start) * K));
+        if (dp) await dp.teacherForward(end - start);
+        else teacherLogits(teachers, x, end - start, tB.subarray(0, (end - start) * K));
         cached.set(tB.subarray(0, (end - start) * K), start * K);
       }
       log(`teacher logits cached for ${n} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -255,22 +260,23 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       for (; batchInEpoch < batches; ) {
         const start = batchInEpoch * B, end = Math.min(n, start + B), N = end - start;
         gatherBatch(trainSet, order, start, end, x, y);
-        const s = model.forward(x, N);
-        const dSv = dS.subarray(0, N * K);
+        const t = tB.subarray(0, N * K);
+        if (kd && cached) for (let i = 0; i < N; i++) t.set(cached.subarray(order[start + i] * K, order[start + i] * K + K), i * K);
         let parts: LossParts;
-        if (kd) {
-          const t = tB.subarray(0, N * K);
-          if (cached) for (let i = 0; i < N; i++) t.set(cached.subarray(order[start + i] * K, order[start + i] * K + K), i * K);
-          else teacherLogits(teachers, x, N, t);
-          parts = kdObjective(be, dSv, s, t, y, N, K, kd);
+        if (dp) {
+          // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
+          parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0 });
         } else {
-          parts = ceObjective(be, dSv, s, y, N, K);
+          const s = model.forward(x, N);
+          const dSv = dS.subarray(0, N * K);
+          if (kd && !cached) teacherLogits(teachers, x, N, t);
+          parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
+          if (Number.isFinite(parts.loss)) {
+            model.zeroGrads();
+            model.backward(dSv);
+          }
         }
-        if (!Number.isFinite(parts.loss)) {
-          throw new NumericalError(`loss is ${parts.loss} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}, lr ${lrAt(step)}); try a lower learning rate. The last checkpoint is kept as it was.`);
-        }
-        model.zeroGrads();
-        model.backward(dSv);
+        if (!Number.isFinite(parts.loss)) throw nanLoss(parts.loss);
         opt.step(model.store.params, model.store.grads, lrAt(step));
         step++;
         batchInEpoch++;
@@ -306,6 +312,6 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     }
     return { history, stopped, steps: step };
   } finally {
-    releaseAll();
+    await releaseAll();
   }
 }

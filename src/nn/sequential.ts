@@ -55,7 +55,15 @@ export class Sequential {
   /** Drives dropout masks; its state is checkpointed. */
   readonly rng: Rng;
 
-  constructor(readonly backend: Backend, config: ModelConfig, seed: number) {
+  /** True when params/grads are views on storage owned elsewhere (not freed by release()). */
+  private readonly bound: boolean;
+
+  /**
+   * Builds the model on `backend`. With `bindTo`, the parameters (and gradients) are views on
+   * storage owned elsewhere, e.g. a data-parallel worker's shared buffers, and are not
+   * initialized; a model without gradient storage can only run forward.
+   */
+  constructor(readonly backend: Backend, config: ModelConfig, seed: number, bindTo?: { params: F32; grads?: F32 }) {
     this.config = validateModelConfig(config);
     this.rng = new Rng(seed ^ 0x5eed);
     const { layers: w, activation, dropout, inputDropout } = this.config;
@@ -70,8 +78,12 @@ export class Sequential {
         if (dropout > 0) this.layers.push(new Dropout(backend, w[i + 1], dropout, this.rng));
       }
     }
-    this.store.allocate(backend);
-    this.init(new Rng(seed));
+    this.bound = !!bindTo;
+    if (bindTo) this.store.bind(bindTo.params, bindTo.grads ?? new Float32Array(this.store.length));
+    else {
+      this.store.allocate(backend);
+      this.init(new Rng(seed));
+    }
   }
 
   get inputs(): number {
@@ -154,6 +166,7 @@ export class Sequential {
 
   release(): void {
     for (const l of this.layers) l.release();
+    if (this.bound) return;
     this.backend.free(this.store.params);
     this.backend.free(this.store.grads);
   }

@@ -1,0 +1,146 @@
+// Data-parallel training steps over a piscina pool (DESIGN.md, "Parallel training"). The main
+// thread owns the parameters in shared memory; each worker runs forward + backward on its shard
+// of the batch into its own gradient slot; slots are summed in a fixed order (so results do not
+// depend on timing) and the main thread steps the optimizer. Same seed + backend + worker
+// count gives bitwise-identical weights.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Backend, WorkerShare } from '../backends/backend.js';
+import { BackendUnavailableError, WorkerFailure } from '../errors.js';
+import type { Sequential } from '../nn/sequential.js';
+import type { KdConfig, LossParts } from '../nn/objectives.js';
+import { describeBuf, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
+
+/** The compiled worker (piscina cannot load .ts on Node 20): dist/parallel/worker.js. */
+const WORKER = fileURLToPath(new URL('../../dist/parallel/worker.js', import.meta.url));
+
+export interface ParallelOptions {
+  workers: number;
+  /** Largest batch the buffers must hold. */
+  maxBatch: number;
+  /** Tests only: inject a fault into the step task of this shard at the given call. */
+  faultAt?: { call: number; shard: number; kind: 'throw' | 'exit'; times?: number };
+  log?: (msg: string) => void;
+}
+
+/** Contiguous near-equal shards of [0, N): at most `workers`, none empty. */
+export function shardRanges(N: number, workers: number): [number, number][] {
+  const S = Math.max(1, Math.min(workers, N));
+  const out: [number, number][] = [];
+  for (let i = 0; i < S; i++) out.push([Math.floor((i * N) / S), Math.floor(((i + 1) * N) / S)]);
+  return out;
+}
+
+export class DataParallel {
+  /** Inputs (maxBatch, C), labels (maxBatch), teacher logits (maxBatch, K): fill, then step(). */
+  readonly x: Float32Array;
+  readonly y: Int32Array;
+  readonly t: Float32Array;
+  private readonly slots: Float32Array[];
+  private readonly pool: Piscina;
+  private calls = 0;
+  private faultsLeft: number;
+  private closed = false;
+
+  constructor(readonly backend: Backend, readonly student: Sequential, teachers: { model: Sequential; weight: number }[], readonly opts: ParallelOptions) {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${opts.workers}`);
+    if (!existsSync(WORKER)) throw new BackendUnavailableError(backend.name, `${WORKER} is missing; build first (npm run build:ts)`);
+    const be = backend, W = opts.workers, B = opts.maxBatch;
+    const share: WorkerShare = be.share ? be.share(W) : { name: be.name };
+    this.x = be.alloc(B * student.inputs);
+    this.y = be.allocInt32(B);
+    this.t = be.alloc(B * student.classes);
+    // Slot 0 is the student's own gradient buffer: after the reduction it holds the batch gradient.
+    this.slots = [student.store.grads];
+    for (let i = 1; i < W; i++) this.slots.push(be.alloc(student.store.length));
+    const init: WorkerInit = {
+      share,
+      student: student.config,
+      params: describeBuf(student.store.params, share, 'student parameters'),
+      gradSlots: this.slots.map((g, i) => describeBuf(g, share, `gradient slot ${i}`)),
+      teachers: teachers.map((t, i) => ({ config: t.model.config, params: describeBuf(t.model.store.params, share, `teacher ${i} parameters`), weight: t.weight })),
+      x: describeBuf(this.x, share, 'batch inputs'),
+      y: describeBuf(this.y, share, 'batch labels'),
+      t: describeBuf(this.t, share, 'teacher logits'),
+    };
+    this.faultsLeft = opts.faultAt?.times ?? 1;
+    this.pool = new Piscina({ filename: WORKER, minThreads: W, maxThreads: W, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: init });
+    this.pool.on('error', (e: Error) => opts.log?.(`worker error: ${e.message}`));
+  }
+
+  get workers(): number {
+    return this.opts.workers;
+  }
+
+  private async runAll(tasks: Task[], what: string): Promise<(StepResult | null)[]> {
+    if (this.closed) throw new WorkerFailure(`data-parallel pool is closed`);
+    const settled = await Promise.allSettled(tasks.map((t) => this.pool.run(t) as Promise<StepResult | null>));
+    const bad = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (bad) throw new WorkerFailure(`${what} failed in a worker: ${(bad.reason as Error)?.message ?? bad.reason}`);
+    return settled.map((r) => (r as PromiseFulfilledResult<StepResult | null>).value);
+  }
+
+  /** Starts the workers and builds their models (otherwise the first step pays for it). */
+  async warmup(): Promise<void> {
+    await this.runAll(Array.from({ length: this.workers }, () => ({ op: 'reduce', from: 0, to: 0, slots: 1 }) as Task), 'warm-up');
+  }
+
+  /** Teacher logits (weighted mean) for the first N rows of x into t, sharded. */
+  async teacherForward(N: number): Promise<void> {
+    await this.runAll(shardRanges(N, this.workers).map(([r0, r1]) => ({ op: 'teacher', r0, r1 })), 'teacher forward');
+  }
+
+  /**
+   * Forward + loss + backward for the first N rows of x/y (and t when the teachers are not run
+   * online); afterwards the student's gradient buffer holds the batch gradient. A failed step
+   * is retried once (it has changed nothing the retry depends on); a second failure throws.
+   */
+  async step(N: number, o: { kd: KdConfig | null; teacherOnline: boolean; training: boolean; dropoutSeed: number }): Promise<LossParts> {
+    const call = this.calls++;
+    const shards = shardRanges(N, this.workers);
+    const tasks: StepTask[] = shards.map(([r0, r1], shard) => ({
+      op: 'step', shard, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training,
+      dropoutSeed: (Math.imul(o.dropoutSeed >>> 0, 0x9e3779b1) ^ Math.imul(shard + 1, 0x85ebca6b)) >>> 0,
+    }));
+    const f = this.opts.faultAt;
+    if (f && f.call === call && this.faultsLeft > 0 && tasks[f.shard]) {
+      tasks[f.shard].fault = f.kind;
+      this.faultsLeft--;
+    }
+    let results: (StepResult | null)[];
+    try {
+      results = await this.runAll(tasks, `step ${call + 1}`);
+    } catch (e) {
+      this.opts.log?.(`${(e as Error).message}; retrying the step once`);
+      for (const t of tasks) {
+        if (t.fault && this.faultsLeft > 0 && f?.call === call) this.faultsLeft--;
+        else delete t.fault;
+      }
+      results = await this.runAll(tasks, `step ${call + 1} (retry)`);
+    }
+    if (shards.length > 1) {
+      const P = this.student.store.length, W = this.workers;
+      const chunk = Math.ceil(P / W / 4) * 4;
+      const red: Task[] = [];
+      for (let from = 0; from < P; from += chunk) red.push({ op: 'reduce', from, to: Math.min(P, from + chunk), slots: shards.length });
+      await this.runAll(red, 'gradient reduction');
+    }
+    const out = { loss: 0, kd: 0, ce: 0 };
+    for (const r of results) {
+      out.loss += r!.loss; out.kd += r!.kd; out.ce += r!.ce;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.destroy();
+    for (let i = 1; i < this.slots.length; i++) this.backend.free(this.slots[i]);
+    this.backend.free(this.x);
+    this.backend.free(this.y);
+    this.backend.free(this.t);
+  }
+}

@@ -1,0 +1,89 @@
+// Shared buffers between the main thread and the workers, described by offsets: a worker
+// rebuilds the same view over the same memory, so tasks never carry (or copy) arrays.
+
+import type { WorkerShare } from '../backends/backend.js';
+import type { ModelConfig } from '../nn/sequential.js';
+
+/** A Float32Array/Int32Array view on shared storage. `buffer` is omitted for views on the
+ * backend's shared WebAssembly.Memory: the worker uses its own handle of that memory. */
+export interface BufDesc {
+  buffer?: SharedArrayBuffer;
+  byteOffset: number;
+  length: number;
+}
+
+export function describeBuf(buf: Float32Array | Int32Array, share: WorkerShare, what: string): BufDesc {
+  if (share.memory && buf.buffer === share.memory.buffer) return { byteOffset: buf.byteOffset, length: buf.length };
+  if (!(buf.buffer instanceof SharedArrayBuffer)) {
+    throw new TypeError(`data-parallel: ${what} is not in shared memory (backend ${share.name} must allocate on a SharedArrayBuffer or a shared WebAssembly.Memory)`);
+  }
+  return { buffer: buf.buffer, byteOffset: buf.byteOffset, length: buf.length };
+}
+
+export function f32View(d: BufDesc, share: WorkerShare): Float32Array {
+  return new Float32Array((d.buffer ?? share.memory!.buffer) as ArrayBufferLike, d.byteOffset, d.length);
+}
+
+export function i32View(d: BufDesc, share: WorkerShare): Int32Array {
+  return new Int32Array((d.buffer ?? share.memory!.buffer) as ArrayBufferLike, d.byteOffset, d.length);
+}
+
+/** Everything a worker needs to build its models over the shared storage (workerData). */
+export interface WorkerInit {
+  share: WorkerShare;
+  student: ModelConfig;
+  params: BufDesc;
+  /** One gradient slot per shard; slot 0 is the main thread's gradient buffer. */
+  gradSlots: BufDesc[];
+  teachers: { config: ModelConfig; params: BufDesc; weight: number }[];
+  /** Batch buffers sized for the largest batch: inputs (N,C), labels (N), teacher logits (N,K). */
+  x: BufDesc;
+  y: BufDesc;
+  t: BufDesc;
+}
+
+export interface KdTask {
+  T: number;
+  alpha: number;
+  scaleT2: boolean;
+}
+
+/** Forward + loss + backward on rows [r0, r1) of a batch of N, gradients into slot `shard`. */
+export interface StepTask {
+  op: 'step';
+  shard: number;
+  r0: number;
+  r1: number;
+  N: number;
+  kd: KdTask | null;
+  /** Run the teachers on the shard (else t already holds their logits). */
+  teacherOnline: boolean;
+  training: boolean;
+  /** Seeds the shard's dropout masks (a function of seed, step and shard only). */
+  dropoutSeed: number;
+  /** Tests only: make this task fail ('throw') or kill its worker ('exit'). */
+  fault?: 'throw' | 'exit';
+}
+
+/** Teacher logits (weighted mean) for rows [r0, r1) into t. */
+export interface TeacherTask {
+  op: 'teacher';
+  r0: number;
+  r1: number;
+}
+
+/** grads[from, to) of slot 0 += slots 1..slots-1, in that order. */
+export interface ReduceTask {
+  op: 'reduce';
+  from: number;
+  to: number;
+  slots: number;
+}
+
+export type Task = StepTask | TeacherTask | ReduceTask;
+
+export interface StepResult {
+  loss: number;
+  kd: number;
+  ce: number;
+}

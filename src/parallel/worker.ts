@@ -1,0 +1,80 @@
+// A data-parallel worker (run by piscina from dist/parallel/worker.js): one backend instance per
+// thread, the student (and teachers) as views on the main thread's shared parameters, and one
+// gradient slot per shard. Tasks carry row ranges and offsets only.
+
+import { workerData } from 'node:worker_threads';
+import { attachBackend } from '../backends/index.js';
+import type { Backend } from '../backends/backend.js';
+import { Sequential } from '../nn/sequential.js';
+import { Rng } from '../nn/rng.js';
+import { ceObjective, kdObjective, teacherLogits } from '../nn/objectives.js';
+import { f32View, i32View, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
+
+interface State {
+  be: Backend;
+  student: Sequential;
+  teachers: { model: Sequential; weight: number }[];
+  params: Float32Array;
+  slots: Float32Array[];
+  x: Float32Array;
+  y: Int32Array;
+  t: Float32Array;
+  dS: Float32Array;
+}
+
+const init = workerData as WorkerInit;
+let state: Promise<State> | null = null;
+
+async function setup(): Promise<State> {
+  const be = await attachBackend(init.share);
+  const params = f32View(init.params, init.share);
+  const slots = init.gradSlots.map((d) => f32View(d, init.share));
+  const student = new Sequential(be, init.student, 0, { params, grads: slots[0] });
+  const teachers = init.teachers.map((t) => ({ model: new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval(), weight: t.weight }));
+  const x = f32View(init.x, init.share);
+  const K = student.classes;
+  return { be, student, teachers, params, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), dS: be.alloc((x.length / student.inputs) * K) };
+}
+
+function step(s: State, task: StepTask): StepResult {
+  const { student, be } = s;
+  const C = student.inputs, K = student.classes, n = task.r1 - task.r0;
+  const x = s.x.subarray(task.r0 * C, task.r1 * C);
+  const y = s.y.subarray(task.r0, task.r1);
+  const t = s.t.subarray(task.r0 * K, task.r1 * K);
+  if (task.kd && task.teacherOnline) teacherLogits(s.teachers, x, n, t);
+  student.store.bind(s.params, s.slots[task.shard]);
+  student.rng.setState(new Rng(task.dropoutSeed).getState());
+  if (task.training) student.train(); else student.eval();
+  const z = student.forward(x, n);
+  const dS = s.dS.subarray(0, n * K);
+  const scale = n / task.N; // this shard's share of the batch mean
+  const parts = task.kd ? kdObjective(be, dS, z, t, y, n, K, task.kd, scale) : ceObjective(be, dS, z, y, n, K, scale);
+  student.zeroGrads();
+  student.backward(dS);
+  return parts;
+}
+
+export default async function run(task: Task): Promise<StepResult | null> {
+  state ??= setup();
+  const s = await state;
+  switch (task.op) {
+    case 'step':
+      if (task.fault === 'throw') throw new Error(`injected fault in shard ${task.shard}`);
+      if (task.fault === 'exit') process.exit(70);
+      return step(s, task);
+    case 'teacher': {
+      const C = s.student.inputs, K = s.student.classes;
+      teacherLogits(s.teachers, s.x.subarray(task.r0 * C, task.r1 * C), task.r1 - task.r0, s.t.subarray(task.r0 * K, task.r1 * K));
+      return null;
+    }
+    case 'reduce': {
+      const g0 = s.slots[0];
+      for (let k = 1; k < task.slots; k++) {
+        const g = s.slots[k];
+        for (let i = task.from; i < task.to; i++) g0[i] += g[i];
+      }
+      return null;
+    }
+  }
+}
