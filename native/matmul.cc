@@ -1,20 +1,22 @@
-// native/matmul.cc: packed, cache-blocked sgemm (BLIS-style loops, 6x16 register-blocked
-// micro-kernel = 12 ymm accumulators on AVX2), every transpose absorbed by the packing step.
-// Optimized; assumes row-major float32, no overlap between C and A/B. One thread.
+// native/matmul.cc: packed, cache-blocked sgemm (BLIS-style loops; AVX2+FMA 6x16 register-blocked
+// micro-kernel = 12 ymm accumulators, baseline 4x8), every transpose absorbed by the packing step.
+// Optimized; assumes row-major float32, no overlap between C and A/B. One thread. Dispatch is a
+// function pointer picked once by CPUID (intrinsics need target("avx2,fma") functions: GCC
+// builds broadcasts badly from vector extensions inside target_clones, measured 31 vs 45+).
 #include "matmul.h"
 
 #include <cstdlib>
 #include <cstring>
 
+#include <immintrin.h>
+
 #include "simd.h"
 
 namespace {
 
-constexpr int64_t MR = 6;      // micro-tile rows
-constexpr int64_t NR = 16;     // micro-tile columns (2 x 8 lanes)
 constexpr int64_t KC = 256;    // k-block: a 16 x KC B micro-panel (16 KiB) stays in L1
-constexpr int64_t MC = 120;    // m-block: MC x KC packed A (120 KiB) stays in L2
-constexpr int64_t NC = 3072;   // n-block: KC x NC packed B (3 MiB) stays in L3
+constexpr int64_t MC = 120;    // m-block: MC x KC packed A (120 KiB) stays in L2 (multiple of MR)
+constexpr int64_t NC = 3072;   // n-block: KC x NC packed B (3 MiB) stays in L3 (multiple of NR)
 
 // Per-thread packing buffers, allocated once (no allocation per call).
 struct PackBuffers {
@@ -35,130 +37,174 @@ PackBuffers& buffers() {
   return bufs;
 }
 
-// Packs rows [0,rows) x k [0,kc) of a strided source (element (r,k) at src[r*rs + k*ks]) into
-// R-row panels: dst[panel][k][r], zero-padded to a multiple of R rows.
+// AVX2 helpers are compiled for AVX2+FMA; gemm_avx2 (flatten) inlines them into its loops.
+#define KD_AVX2 __attribute__((target("avx2,fma"))) inline
+
+// Generic packing (edge panels, baseline ISA): rows [0,rows) x k [0,kc) of a strided source
+// (element (r,k) at src[r*rs + k*ks]) into one R-row panel dst[k][r], zero-padded.
 template <int64_t R>
-KD_INLINE void pack(float* __restrict dst, const float* __restrict src, int64_t rs, int64_t ks,
-                    int64_t rows, int64_t kc) {
+KD_INLINE void pack_panel_generic(float* __restrict dst, const float* __restrict s, int64_t rs, int64_t ks,
+                                  int64_t nr, int64_t kc) {
+  for (int64_t r = 0; r < nr; r++)
+    for (int64_t k = 0; k < kc; k++) dst[k * R + r] = s[r * rs + k * ks];
+  for (int64_t r = nr; r < R; r++)
+    for (int64_t k = 0; k < kc; k++) dst[k * R + r] = 0.0f;
+}
+
+// Packs rows [0,rows) into R-row panels (dst advances by R*kc per panel).
+template <int64_t R, void (*FullPanel)(float*, const float*, int64_t, int64_t, int64_t)>
+KD_INLINE void pack(float* __restrict dst, const float* __restrict src, int64_t rs, int64_t ks, int64_t rows, int64_t kc) {
   for (int64_t r0 = 0; r0 < rows; r0 += R, dst += R * kc) {
     const int64_t nr = rows - r0 < R ? rows - r0 : R;
-    const float* s = src + r0 * rs;
-    if (nr == R && rs == 1) {
-      // Rows contiguous for each k: straight copies.
-      for (int64_t k = 0; k < kc; k++) {
-        const float* sk = s + k * ks;
-        float* d = dst + k * R;
-        if constexpr (R == 16) {
-          kd_store(d, kd_load(sk));
-          kd_store(d + 8, kd_load(sk + 8));
-        } else {
-          for (int64_t r = 0; r < R; r++) d[r] = sk[r];
-        }
-      }
-    } else if (nr == R && ks == 1 && R % 8 == 0) {
-      // k contiguous for each row: 8x8 in-register transposes.
-      int64_t k = 0;
-      for (; k + 8 <= kc; k += 8) {
-        for (int64_t h = 0; h < R; h += 8) {
-          const float* sh = s + h * rs + k;
-          v8f r0v = kd_load(sh), r1v = kd_load(sh + rs), r2v = kd_load(sh + 2 * rs), r3v = kd_load(sh + 3 * rs);
-          v8f r4v = kd_load(sh + 4 * rs), r5v = kd_load(sh + 5 * rs), r6v = kd_load(sh + 6 * rs), r7v = kd_load(sh + 7 * rs);
-          const v8i lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
-          v8f t0 = __builtin_shuffle(r0v, r1v, lo), t1 = __builtin_shuffle(r0v, r1v, hi);
-          v8f t2 = __builtin_shuffle(r2v, r3v, lo), t3 = __builtin_shuffle(r2v, r3v, hi);
-          v8f t4 = __builtin_shuffle(r4v, r5v, lo), t5 = __builtin_shuffle(r4v, r5v, hi);
-          v8f t6 = __builtin_shuffle(r6v, r7v, lo), t7 = __builtin_shuffle(r6v, r7v, hi);
-          const v8i l2 = {0, 1, 8, 9, 4, 5, 12, 13}, h2 = {2, 3, 10, 11, 6, 7, 14, 15};
-          v8f s0 = __builtin_shuffle(t0, t2, l2), s1 = __builtin_shuffle(t0, t2, h2);
-          v8f s2 = __builtin_shuffle(t1, t3, l2), s3 = __builtin_shuffle(t1, t3, h2);
-          v8f s4 = __builtin_shuffle(t4, t6, l2), s5 = __builtin_shuffle(t4, t6, h2);
-          v8f s6 = __builtin_shuffle(t5, t7, l2), s7 = __builtin_shuffle(t5, t7, h2);
-          const v8i l3 = {0, 1, 2, 3, 8, 9, 10, 11}, h3 = {4, 5, 6, 7, 12, 13, 14, 15};
-          float* d = dst + k * R + h;
-          *reinterpret_cast<v8f*>(d + 0 * R) = __builtin_shuffle(s0, s4, l3);
-          *reinterpret_cast<v8f*>(d + 1 * R) = __builtin_shuffle(s1, s5, l3);
-          *reinterpret_cast<v8f*>(d + 2 * R) = __builtin_shuffle(s2, s6, l3);
-          *reinterpret_cast<v8f*>(d + 3 * R) = __builtin_shuffle(s3, s7, l3);
-          *reinterpret_cast<v8f*>(d + 4 * R) = __builtin_shuffle(s0, s4, h3);
-          *reinterpret_cast<v8f*>(d + 5 * R) = __builtin_shuffle(s1, s5, h3);
-          *reinterpret_cast<v8f*>(d + 6 * R) = __builtin_shuffle(s2, s6, h3);
-          *reinterpret_cast<v8f*>(d + 7 * R) = __builtin_shuffle(s3, s7, h3);
-        }
-      }
-      for (; k < kc; k++)
-        for (int64_t r = 0; r < R; r++) dst[k * R + r] = s[r * rs + k];
-    } else {
-      // Generic (edge panels, small R): read along k, zero the padding rows.
-      for (int64_t r = 0; r < nr; r++)
-        for (int64_t k = 0; k < kc; k++) dst[k * R + r] = s[r * rs + k * ks];
-      for (int64_t r = nr; r < R; r++)
-        for (int64_t k = 0; k < kc; k++) dst[k * R + r] = 0.0f;
-    }
+    if (nr == R) FullPanel(dst, src + r0 * rs, rs, ks, kc);
+    else pack_panel_generic<R>(dst, src + r0 * rs, rs, ks, nr, kc);
   }
 }
 
-// C tile (mr x nr, leading dimension ldc) = or += Ap (MR x kc panel) · Bp (kc x NR panel).
-KD_INLINE void micro_6x16(int64_t kc, const float* __restrict Ap, const float* __restrict Bp,
-                          float* __restrict C, int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
-  v8f c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {};
-  v8f c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {}, c51 = {};
+// Stores a finished MR x NR tile held in t (row-major, NR columns) into C (mr x nr valid).
+template <int64_t MR, int64_t NR>
+KD_INLINE void store_tail(float* C, int64_t ldc, const float* t, bool overwrite, int64_t mr, int64_t nr) {
+  for (int64_t i = 0; i < mr; i++)
+    for (int64_t j = 0; j < nr; j++) C[i * ldc + j] = overwrite ? t[i * NR + j] : C[i * ldc + j] + t[i * NR + j];
+}
+
+// ---------------- baseline (any x86-64 / other CPUs): vector extensions, 4 x 8 tile -------------
+namespace base {
+constexpr int64_t MR = 4, NR = 8;
+
+KD_INLINE void full_panel(float* __restrict dst, const float* __restrict s, int64_t rs, int64_t ks, int64_t kc) {
+  pack_panel_generic<MR>(dst, s, rs, ks, MR, kc);
+}
+KD_INLINE void full_panel_b(float* __restrict dst, const float* __restrict s, int64_t rs, int64_t ks, int64_t kc) {
+  pack_panel_generic<NR>(dst, s, rs, ks, NR, kc);
+}
+
+KD_INLINE void micro(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
+                     int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
+  v8f c0 = {}, c1 = {}, c2 = {}, c3 = {};
+  for (int64_t k = 0; k < kc; k++, Ap += MR, Bp += NR) {
+    const v8f b = *reinterpret_cast<const v8f*>(Bp);
+    c0 += Ap[0] * b;
+    c1 += Ap[1] * b;
+    c2 += Ap[2] * b;
+    c3 += Ap[3] * b;
+  }
+  alignas(32) float t[MR * NR];
+  *reinterpret_cast<v8f*>(t) = c0;
+  *reinterpret_cast<v8f*>(t + 8) = c1;
+  *reinterpret_cast<v8f*>(t + 16) = c2;
+  *reinterpret_cast<v8f*>(t + 24) = c3;
+  store_tail<MR, NR>(C, ldc, t, overwrite, mr, nr);
+}
+}  // namespace base
+
+// ---------------- AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators -----------------------------------
+namespace avx2 {
+constexpr int64_t MR = 6, NR = 16;
+
+// 8x8 transpose of rows s, s+rs, ..., s+7rs (8 floats each) into d, d+ld, ..., d+7ld.
+KD_AVX2 void transpose8(float* d, int64_t ld, const float* s, int64_t rs) {
+  __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + rs), r2 = _mm256_loadu_ps(s + 2 * rs), r3 = _mm256_loadu_ps(s + 3 * rs);
+  __m256 r4 = _mm256_loadu_ps(s + 4 * rs), r5 = _mm256_loadu_ps(s + 5 * rs), r6 = _mm256_loadu_ps(s + 6 * rs), r7 = _mm256_loadu_ps(s + 7 * rs);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_store_ps(d + 0 * ld, _mm256_permute2f128_ps(s0, s4, 0x20));
+  _mm256_store_ps(d + 1 * ld, _mm256_permute2f128_ps(s1, s5, 0x20));
+  _mm256_store_ps(d + 2 * ld, _mm256_permute2f128_ps(s2, s6, 0x20));
+  _mm256_store_ps(d + 3 * ld, _mm256_permute2f128_ps(s3, s7, 0x20));
+  _mm256_store_ps(d + 4 * ld, _mm256_permute2f128_ps(s0, s4, 0x31));
+  _mm256_store_ps(d + 5 * ld, _mm256_permute2f128_ps(s1, s5, 0x31));
+  _mm256_store_ps(d + 6 * ld, _mm256_permute2f128_ps(s2, s6, 0x31));
+  _mm256_store_ps(d + 7 * ld, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+
+// A full R-row panel: straight copies when rows are contiguous (rs == 1), 8x8 transposes when
+// k is contiguous (ks == 1, R % 8 == 0), else the generic gather.
+template <int64_t R>
+KD_AVX2 void full_panel_t(float* __restrict dst, const float* __restrict s, int64_t rs, int64_t ks, int64_t kc) {
+  if (rs == 1) {
+    for (int64_t k = 0; k < kc; k++) {
+      const float* sk = s + k * ks;
+      float* d = dst + k * R;
+      if constexpr (R % 8 == 0) {
+        for (int64_t r = 0; r < R; r += 8) _mm256_store_ps(d + r, _mm256_loadu_ps(sk + r));
+      } else {
+        for (int64_t r = 0; r < R; r++) d[r] = sk[r];
+      }
+    }
+  } else if (ks == 1 && R % 8 == 0) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8)
+      for (int64_t h = 0; h < R; h += 8) transpose8(dst + k * R + h, R, s + h * rs + k, rs);
+    for (; k < kc; k++)
+      for (int64_t r = 0; r < R; r++) dst[k * R + r] = s[r * rs + k];
+  } else if (ks == 1) {
+    // A panel of MR rows with k contiguous: read each row along k (6 streams).
+    for (int64_t k = 0; k < kc; k++)
+      for (int64_t r = 0; r < R; r++) dst[k * R + r] = s[r * rs + k];
+  } else {
+    pack_panel_generic<R>(dst, s, rs, ks, R, kc);
+  }
+}
+KD_AVX2 void full_panel_a(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<MR>(d, s, rs, ks, kc); }
+KD_AVX2 void full_panel_b(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<NR>(d, s, rs, ks, kc); }
+
+KD_AVX2 void micro(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
+                   int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; k++) {
-    const v8f b0 = *reinterpret_cast<const v8f*>(Bp);
-    const v8f b1 = *reinterpret_cast<const v8f*>(Bp + 8);
-    v8f a;
-    a = kd_splat(Ap[0]); c00 += a * b0; c01 += a * b1;
-    a = kd_splat(Ap[1]); c10 += a * b0; c11 += a * b1;
-    a = kd_splat(Ap[2]); c20 += a * b0; c21 += a * b1;
-    a = kd_splat(Ap[3]); c30 += a * b0; c31 += a * b1;
-    a = kd_splat(Ap[4]); c40 += a * b0; c41 += a * b1;
-    a = kd_splat(Ap[5]); c50 += a * b0; c51 += a * b1;
+    const __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
+    __m256 a;
+    a = _mm256_broadcast_ss(Ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(Ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(Ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(Ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(Ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(Ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
     Ap += MR;
     Bp += NR;
   }
   if (mr == MR && nr == NR) {
-#define KD_ROW(i)                                                   \
-  {                                                                 \
-    float* p = C + (i) * ldc;                                       \
-    if (overwrite) {                                                \
-      kd_store(p, c##i##0);                                         \
-      kd_store(p + 8, c##i##1);                                     \
-    } else {                                                        \
-      kd_store(p, kd_load(p) + c##i##0);                            \
-      kd_store(p + 8, kd_load(p + 8) + c##i##1);                    \
-    }                                                               \
+#define KD_ROW(i)                                                                   \
+  {                                                                                 \
+    float* p = C + (i) * ldc;                                                       \
+    if (overwrite) {                                                                \
+      _mm256_storeu_ps(p, c##i##0);                                                 \
+      _mm256_storeu_ps(p + 8, c##i##1);                                             \
+    } else {                                                                        \
+      _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), c##i##0));              \
+      _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_loadu_ps(p + 8), c##i##1));      \
+    }                                                                               \
   }
     KD_ROW(0) KD_ROW(1) KD_ROW(2) KD_ROW(3) KD_ROW(4) KD_ROW(5)
 #undef KD_ROW
     return;
   }
   alignas(32) float t[MR * NR];
-  *reinterpret_cast<v8f*>(t + 0) = c00; *reinterpret_cast<v8f*>(t + 8) = c01;
-  *reinterpret_cast<v8f*>(t + 16) = c10; *reinterpret_cast<v8f*>(t + 24) = c11;
-  *reinterpret_cast<v8f*>(t + 32) = c20; *reinterpret_cast<v8f*>(t + 40) = c21;
-  *reinterpret_cast<v8f*>(t + 48) = c30; *reinterpret_cast<v8f*>(t + 56) = c31;
-  *reinterpret_cast<v8f*>(t + 64) = c40; *reinterpret_cast<v8f*>(t + 72) = c41;
-  *reinterpret_cast<v8f*>(t + 80) = c50; *reinterpret_cast<v8f*>(t + 88) = c51;
-  for (int64_t i = 0; i < mr; i++)
-    for (int64_t j = 0; j < nr; j++) C[i * ldc + j] = overwrite ? t[i * NR + j] : C[i * ldc + j] + t[i * NR + j];
+  _mm256_store_ps(t + 0, c00); _mm256_store_ps(t + 8, c01); _mm256_store_ps(t + 16, c10); _mm256_store_ps(t + 24, c11);
+  _mm256_store_ps(t + 32, c20); _mm256_store_ps(t + 40, c21); _mm256_store_ps(t + 48, c30); _mm256_store_ps(t + 56, c31);
+  _mm256_store_ps(t + 64, c40); _mm256_store_ps(t + 72, c41); _mm256_store_ps(t + 80, c50); _mm256_store_ps(t + 88, c51);
+  store_tail<MR, NR>(C, ldc, t, overwrite, mr, nr);
 }
+}  // namespace avx2
 
-}  // namespace
-
-extern "C" {
-
-// C is (M,N); A is (M,K) or (K,M) if transA; B is (K,N) or (N,K) if transB.
-KD_CLONES void kd_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
-                         bool transA, bool transB, bool accumulate) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    if (!accumulate) std::memset(C, 0, sizeof(float) * M * N);
-    return;
-  }
+// The blocked loops (BLIS order: jc, pc [pack B], ic [pack A], jr, ir [micro-kernel]).
+// C is (M,N); op(A)(i,k) = A[i*ars + k*aks]; op(B)(k,j) = B[k*bks + j*bjs].
+template <int64_t MR, int64_t NR, void (*PackA)(float*, const float*, int64_t, int64_t, int64_t),
+          void (*PackB)(float*, const float*, int64_t, int64_t, int64_t),
+          void (*Micro)(int64_t, const float*, const float*, float*, int64_t, bool, int64_t, int64_t)>
+KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars,
+                    int64_t aks, int64_t bks, int64_t bjs, bool accumulate) {
+  static_assert(MC % MR == 0 && NC % NR == 0, "blocks must be multiples of the tile");
   PackBuffers& buf = buffers();
-  // op(A)(i,k) = A[i*ars + k*aks]; op(B)(k,j) = B[k*bks + j*bjs].
-  const int64_t ars = transA ? 1 : K, aks = transA ? M : 1;
-  const int64_t bks = transB ? 1 : N, bjs = transB ? K : 1;
   // Balanced k-blocks (784 -> 4 x 196 rather than 3 x 256 + 16).
   const int64_t kblocks = (K + KC - 1) / KC;
   const int64_t kcb = (K + kblocks - 1) / kblocks;
@@ -166,22 +212,60 @@ KD_CLONES void kd_matmul(float* C, const float* A, const float* B, int64_t M, in
     const int64_t nc = N - jc < NC ? N - jc : NC;
     for (int64_t pc = 0; pc < K; pc += kcb) {
       const int64_t kc = K - pc < kcb ? K - pc : kcb;
-      pack<NR>(buf.b, B + pc * bks + jc * bjs, bjs, bks, nc, kc);
+      pack<NR, PackB>(buf.b, B + pc * bks + jc * bjs, bjs, bks, nc, kc);
       const bool overwrite = pc == 0 && !accumulate;
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = M - ic < MC ? M - ic : MC;
-        pack<MR>(buf.a, A + ic * ars + pc * aks, ars, aks, mc, kc);
+        pack<MR, PackA>(buf.a, A + ic * ars + pc * aks, ars, aks, mc, kc);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = nc - jr < NR ? nc - jr : NR;
           const float* Bp = buf.b + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = mc - ir < MR ? mc - ir : MR;
-            micro_6x16(kc, buf.a + ir * kc, Bp, C + (ic + ir) * N + jc + jr, N, overwrite, mr, nr);
+            Micro(kc, buf.a + ir * kc, Bp, C + (ic + ir) * N + jc + jr, N, overwrite, mr, nr);
           }
         }
       }
     }
   }
+}
+
+__attribute__((target("avx2,fma"), flatten)) void gemm_avx2(float* C, const float* A, const float* B, int64_t M, int64_t N,
+                                                    int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc) {
+  gemm<avx2::MR, avx2::NR, avx2::full_panel_a, avx2::full_panel_b, avx2::micro>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+}
+
+void gemm_base(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks,
+               int64_t bks, int64_t bjs, bool acc) {
+  gemm<base::MR, base::NR, base::full_panel, base::full_panel_b, base::micro>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+}
+
+using GemmFn = void (*)(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool);
+
+// Picked once, by the CPU this process runs on.
+GemmFn pick_gemm() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_avx2;
+  return gemm_base;
+}
+const GemmFn g_gemm = pick_gemm();
+
+}  // namespace
+
+extern "C" {
+
+// C is (M,N); A is (M,K) or (K,M) if transA; B is (K,N) or (N,K) if transB.
+void kd_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA, bool transB,
+               bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) std::memset(C, 0, sizeof(float) * M * N);
+    return;
+  }
+  // op(A)(i,k) = A[i*ars + k*aks]; op(B)(k,j) = B[k*bks + j*bjs].
+  const int64_t ars = transA ? 1 : K, aks = transA ? M : 1;
+  const int64_t bks = transB ? 1 : N, bjs = transB ? K : 1;
+  g_gemm(C, A, B, M, N, K, ars, aks, bks, bjs, accumulate);
 }
 
 // Same shapes as kd_matmul; plain loops, float accumulation.

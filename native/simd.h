@@ -22,7 +22,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 KD_INLINE v8f kd_load(const float* p) { return *reinterpret_cast<const v8fu*>(p); }
 KD_INLINE void kd_store(float* p, v8f v) { *reinterpret_cast<v8fu*>(p) = v; }
-KD_INLINE v8f kd_splat(float x) { return v8f{} + x; }
+KD_INLINE v8f kd_splat(float x) { return x - v8f{}; }  // x - 0 == x exactly: folds to a broadcast
 
 // exp(x) for 8 lanes (Cephes-style, ~1 ulp on [-87, 88]; saturates outside).
 KD_INLINE v8f kd_exp8(v8f x) {
