@@ -14,9 +14,20 @@
 
 namespace {
 
-constexpr int64_t KC = 256;    // k-block: a 16 x KC B micro-panel (16 KiB) stays in L1
-constexpr int64_t MC = 120;    // m-block: MC x KC packed A (120 KiB) stays in L2 (multiple of MR)
-constexpr int64_t NC = 3072;   // n-block: KC x NC packed B (3 MiB) stays in L3 (multiple of NR)
+constexpr int64_t KC = 512;    // largest k-block (buffer size)
+constexpr int64_t MC = 240;    // largest m-block (buffer size; multiple of every MR)
+constexpr int64_t NC = 3072;   // n-block: KC x NC packed B stays in L3 (multiple of every NR)
+
+// Block sizes used (tunable for experiments with DISTILLERY_GEMM_KC / DISTILLERY_GEMM_MC):
+// k-block ~256 keeps a 16 x kc B micro-panel (16 KiB) in L1; m-block <= 144 rows keeps the
+// packed A block (144 KiB) in L2. Blocks are balanced (M=128 is one block, K=784 is 4 x 196).
+int64_t env_or(const char* name, int64_t def, int64_t lo, int64_t hi) {
+  const char* v = std::getenv(name);
+  const int64_t x = v ? std::atoll(v) : def;
+  return x < lo ? lo : x > hi ? hi : x;
+}
+const int64_t g_kc = env_or("DISTILLERY_GEMM_KC", 256, 16, KC);
+const int64_t g_mc = env_or("DISTILLERY_GEMM_MC", 144, 12, MC);
 
 // Per-thread packing buffers, allocated once (no allocation per call).
 struct PackBuffers {
@@ -155,44 +166,63 @@ KD_AVX2 void full_panel_t(float* __restrict dst, const float* __restrict s, int6
 KD_AVX2 void full_panel_a(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<MR>(d, s, rs, ks, kc); }
 KD_AVX2 void full_panel_b(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<NR>(d, s, rs, ks, kc); }
 
-KD_AVX2 void micro(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
-                   int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+// ROWS x 16 tile (ROWS <= 6): C (rows x nr, leading dimension ldc) = or += Ap · Bp.
+template <int ROWS>
+KD_AVX2 void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
+                        int64_t ldc, bool overwrite, int64_t nr) {
+  __m256 c0[ROWS], c1[ROWS];
+#pragma GCC unroll 6
+  for (int i = 0; i < ROWS; i++) {
+    c0[i] = _mm256_setzero_ps();
+    c1[i] = _mm256_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + 15), _MM_HINT_T0);
+  }
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; k++) {
     const __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
-    __m256 a;
-    a = _mm256_broadcast_ss(Ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(Ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(Ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(Ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(Ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(Ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+#pragma GCC unroll 6
+    for (int i = 0; i < ROWS; i++) {
+      const __m256 a = _mm256_broadcast_ss(Ap + i);
+      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+    }
     Ap += MR;
     Bp += NR;
   }
-  if (mr == MR && nr == NR) {
-#define KD_ROW(i)                                                                   \
-  {                                                                                 \
-    float* p = C + (i) * ldc;                                                       \
-    if (overwrite) {                                                                \
-      _mm256_storeu_ps(p, c##i##0);                                                 \
-      _mm256_storeu_ps(p + 8, c##i##1);                                             \
-    } else {                                                                        \
-      _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), c##i##0));              \
-      _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_loadu_ps(p + 8), c##i##1));      \
-    }                                                                               \
-  }
-    KD_ROW(0) KD_ROW(1) KD_ROW(2) KD_ROW(3) KD_ROW(4) KD_ROW(5)
-#undef KD_ROW
+  if (nr == NR) {
+#pragma GCC unroll 6
+    for (int i = 0; i < ROWS; i++) {
+      float* p = C + i * ldc;
+      if (overwrite) {
+        _mm256_storeu_ps(p, c0[i]);
+        _mm256_storeu_ps(p + 8, c1[i]);
+      } else {
+        _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), c0[i]));
+        _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_loadu_ps(p + 8), c1[i]));
+      }
+    }
     return;
   }
   alignas(32) float t[MR * NR];
-  _mm256_store_ps(t + 0, c00); _mm256_store_ps(t + 8, c01); _mm256_store_ps(t + 16, c10); _mm256_store_ps(t + 24, c11);
-  _mm256_store_ps(t + 32, c20); _mm256_store_ps(t + 40, c21); _mm256_store_ps(t + 48, c30); _mm256_store_ps(t + 56, c31);
-  _mm256_store_ps(t + 64, c40); _mm256_store_ps(t + 72, c41); _mm256_store_ps(t + 80, c50); _mm256_store_ps(t + 88, c51);
-  store_tail<MR, NR>(C, ldc, t, overwrite, mr, nr);
+#pragma GCC unroll 6
+  for (int i = 0; i < ROWS; i++) {
+    _mm256_store_ps(t + i * NR, c0[i]);
+    _mm256_store_ps(t + i * NR + 8, c1[i]);
+  }
+  store_tail<MR, NR>(C, ldc, t, overwrite, ROWS, nr);
+}
+
+KD_AVX2 void micro(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
+                   int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
+  switch (mr) {
+    case 6: micro_rows<6>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 5: micro_rows<5>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 4: micro_rows<4>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 3: micro_rows<3>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 2: micro_rows<2>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    default: micro_rows<1>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+  }
 }
 }  // namespace avx2
 
@@ -205,17 +235,19 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
                     int64_t aks, int64_t bks, int64_t bjs, bool accumulate) {
   static_assert(MC % MR == 0 && NC % NR == 0, "blocks must be multiples of the tile");
   PackBuffers& buf = buffers();
-  // Balanced k-blocks (784 -> 4 x 196 rather than 3 x 256 + 16).
-  const int64_t kblocks = (K + KC - 1) / KC;
+  // Balanced k-blocks (784 -> 4 x 196 rather than 3 x 256 + 16) and m-blocks (128 -> 1 x 128).
+  const int64_t kblocks = (K + g_kc - 1) / g_kc;
   const int64_t kcb = (K + kblocks - 1) / kblocks;
+  const int64_t mblocks = (M + g_mc - 1) / g_mc;
+  const int64_t mcb = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = N - jc < NC ? N - jc : NC;
     for (int64_t pc = 0; pc < K; pc += kcb) {
       const int64_t kc = K - pc < kcb ? K - pc : kcb;
       pack<NR, PackB>(buf.b, B + pc * bks + jc * bjs, bjs, bks, nc, kc);
       const bool overwrite = pc == 0 && !accumulate;
-      for (int64_t ic = 0; ic < M; ic += MC) {
-        const int64_t mc = M - ic < MC ? M - ic : MC;
+      for (int64_t ic = 0; ic < M; ic += mcb) {
+        const int64_t mc = M - ic < mcb ? M - ic : mcb;
         pack<MR, PackA>(buf.a, A + ic * ars + pc * aks, ars, aks, mc, kc);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = nc - jr < NR ? nc - jr : NR;
