@@ -1,4 +1,5 @@
-// native/bindings.cc: Node-API bindings. Every binding checks its argument count and types,
+// native/bindings.cc: Node-API bindings, shared by the CPU and CUDA addons (kernels come from a
+// KernelTable). Every binding checks its argument count and types,
 // that each size is an integer in [0, 2^31), that every array holds at least the elements the
 // sizes imply (and is aligned for its element type), then calls the kernel on the caller's
 // memory in place (Float32Array/Int32Array over ArrayBuffer or SharedArrayBuffer, no copies).
@@ -10,15 +11,11 @@
 #include <cstdint>
 #include <string>
 
-#include "activations.h"
-#include "bias.h"
-#include "losses.h"
-#include "matmul.h"
-#include "optim.h"
-#include "softmax.h"
 
 namespace kd {
 namespace {
+
+const KernelTable& table(const Napi::CallbackInfo& info) { return *static_cast<const KernelTable*>(info.Data()); }
 
 constexpr double kMaxSize = 2147483647.0;  // 2^31 - 1
 
@@ -125,7 +122,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   const float* B = f32(info, 2, fn, "B", K * N);
   if (overlaps(C, M * N, A, M * K)) range_error(info.Env(), "matmul: C overlaps A");
   if (overlaps(C, M * N, B, K * N)) range_error(info.Env(), "matmul: C overlaps B");
-  kd_matmul(C, A, B, M, N, K, tA, tB, acc);
+  table(info).matmul(C, A, B, M, N, K, tA, tB, acc);
   return info.Env().Undefined();
 }
 
@@ -137,7 +134,7 @@ Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
   float* y = f32(info, 0, fn, "y", N * OC);
   const float* b = f32(info, 1, fn, "bias", OC);
   if (N > 0 && overlaps(y, N * OC, b, OC)) range_error(info.Env(), "biasAdd: y overlaps bias");
-  kd_bias_add(y, b, N, OC);
+  table(info).bias_add(y, b, N, OC);
   return info.Env().Undefined();
 }
 
@@ -150,26 +147,28 @@ Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
   float* db = f32(info, 0, fn, "dbias", OC);
   const float* dy = f32(info, 1, fn, "dy", N * OC);
   if (overlaps(db, OC, dy, N * OC)) range_error(info.Env(), "biasGrad: dbias overlaps dy");
-  kd_bias_grad(db, dy, N, OC, acc);
+  table(info).bias_grad(db, dy, N, OC, acc);
   return info.Env().Undefined();
 }
 
 // relu/gelu(out, inp, n)
-template <void (*Kernel)(float*, const float*, int64_t)>
+using UnaryFn = void (*KernelTable::*)(float*, const float*, int64_t);
+template <UnaryFn Kernel>
 Napi::Value Unary(const Napi::CallbackInfo& info, const char* fn) {
   need_args(info, 3, fn);
   const int64_t n = size_arg(info, 2, fn, "n");
   float* out = f32(info, 0, fn, "out", n);
   const float* inp = f32(info, 1, fn, "inp", n);
   same_or_disjoint(info.Env(), fn, "out", out, "inp", inp, n);
-  Kernel(out, inp, n);
+  (table(info).*Kernel)(out, inp, n);
   return info.Env().Undefined();
 }
-Napi::Value Relu(const Napi::CallbackInfo& info) { return Unary<kd_relu>(info, "relu"); }
-Napi::Value Gelu(const Napi::CallbackInfo& info) { return Unary<kd_gelu>(info, "gelu"); }
+Napi::Value Relu(const Napi::CallbackInfo& info) { return Unary<&KernelTable::relu>(info, "relu"); }
+Napi::Value Gelu(const Napi::CallbackInfo& info) { return Unary<&KernelTable::gelu>(info, "gelu"); }
 
 // reluBackward/geluBackward(dinp, dout, inp, n)
-template <void (*Kernel)(float*, const float*, const float*, int64_t)>
+using UnaryBackwardFn = void (*KernelTable::*)(float*, const float*, const float*, int64_t);
+template <UnaryBackwardFn Kernel>
 Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* fn) {
   need_args(info, 4, fn);
   const int64_t n = size_arg(info, 3, fn, "n");
@@ -178,11 +177,11 @@ Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* fn) {
   const float* inp = f32(info, 2, fn, "inp", n);
   same_or_disjoint(info.Env(), fn, "dinp", dinp, "dout", dout, n);
   same_or_disjoint(info.Env(), fn, "dinp", dinp, "inp", inp, n);
-  Kernel(dinp, dout, inp, n);
+  (table(info).*Kernel)(dinp, dout, inp, n);
   return info.Env().Undefined();
 }
-Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<kd_relu_backward>(info, "reluBackward"); }
-Napi::Value GeluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<kd_gelu_backward>(info, "geluBackward"); }
+Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<&KernelTable::relu_backward>(info, "reluBackward"); }
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<&KernelTable::gelu_backward>(info, "geluBackward"); }
 
 double temperature_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
   const double T = number_arg(info, i, fn, "T");
@@ -191,7 +190,8 @@ double temperature_arg(const Napi::CallbackInfo& info, size_t i, const char* fn)
 }
 
 // softmaxT/logSoftmaxT(out, logits, N, K, T)
-template <void (*Kernel)(float*, const float*, int64_t, int64_t, double)>
+using SoftmaxFn = void (*KernelTable::*)(float*, const float*, int64_t, int64_t, double);
+template <SoftmaxFn Kernel>
 Napi::Value Softmax(const Napi::CallbackInfo& info, const char* fn) {
   need_args(info, 5, fn);
   const int64_t N = size_arg(info, 2, fn, "N"), K = size_arg(info, 3, fn, "K");
@@ -199,11 +199,11 @@ Napi::Value Softmax(const Napi::CallbackInfo& info, const char* fn) {
   float* out = f32(info, 0, fn, "out", N * K);
   const float* z = f32(info, 1, fn, "logits", N * K);
   same_or_disjoint(info.Env(), fn, "out", out, "logits", z, N * K);
-  Kernel(out, z, N, K, T);
+  (table(info).*Kernel)(out, z, N, K, T);
   return info.Env().Undefined();
 }
-Napi::Value SoftmaxT(const Napi::CallbackInfo& info) { return Softmax<kd_softmax_t>(info, "softmaxT"); }
-Napi::Value LogSoftmaxT(const Napi::CallbackInfo& info) { return Softmax<kd_log_softmax_t>(info, "logSoftmaxT"); }
+Napi::Value SoftmaxT(const Napi::CallbackInfo& info) { return Softmax<&KernelTable::softmax_t>(info, "softmaxT"); }
+Napi::Value LogSoftmaxT(const Napi::CallbackInfo& info) { return Softmax<&KernelTable::log_softmax_t>(info, "logSoftmaxT"); }
 
 // kdLoss(dS, s, t, N, K, T, alpha, scaleT2, accumulate) -> loss
 Napi::Value KdLoss(const Napi::CallbackInfo& info) {
@@ -218,7 +218,7 @@ Napi::Value KdLoss(const Napi::CallbackInfo& info) {
   const float* t = f32(info, 2, fn, "t", N * K);
   if (N > 0 && K == 0) range_error(info.Env(), "kdLoss: K must be > 0 when N > 0");
   if (overlaps(dS, N * K, s, N * K) || overlaps(dS, N * K, t, N * K)) range_error(info.Env(), "kdLoss: dS overlaps s or t");
-  return Napi::Number::New(info.Env(), kd_kd_loss(dS, s, t, N, K, T, alpha, t2, acc));
+  return Napi::Number::New(info.Env(), table(info).kd_loss(dS, s, t, N, K, T, alpha, t2, acc));
 }
 
 // crossEntropy(dlogits, logits, labels, N, K, weight, accumulate) -> loss
@@ -235,7 +235,7 @@ Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
   for (int64_t n = 0; n < N; n++)
     if (y[n] < 0 || y[n] >= K)
       range_error(info.Env(), "crossEntropy: labels[" + std::to_string(n) + "] = " + std::to_string(y[n]) + " is outside [0, K=" + std::to_string(K) + ")");
-  return Napi::Number::New(info.Env(), kd_cross_entropy(d, z, y, N, K, w, acc));
+  return Napi::Number::New(info.Env(), table(info).cross_entropy(d, z, y, N, K, w, acc));
 }
 
 // mse(dpred, pred, target, n, weight, accumulate) -> loss
@@ -250,7 +250,7 @@ Napi::Value Mse(const Napi::CallbackInfo& info) {
   const float* t = f32(info, 2, fn, "target", n);
   same_or_disjoint(info.Env(), fn, "dpred", d, "pred", p, n);
   same_or_disjoint(info.Env(), fn, "dpred", d, "target", t, n);
-  return Napi::Number::New(info.Env(), kd_mse(d, p, t, n, w, acc));
+  return Napi::Number::New(info.Env(), table(info).mse(d, p, t, n, w, acc));
 }
 
 // sgdStep(params, grads, momentumBuf, n, lr, momentum, weightDecay, nesterov)
@@ -265,7 +265,7 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   float* b = f32(info, 2, fn, "momentumBuf", mu != 0.0 ? n : 0);
   if (overlaps(p, n, g, n)) range_error(info.Env(), "sgdStep: params overlaps grads");
   if (mu != 0.0 && (overlaps(p, n, b, n) || overlaps(g, n, b, n))) range_error(info.Env(), "sgdStep: momentumBuf overlaps params or grads");
-  kd_sgd_step(p, g, b, n, lr, mu, wd, nesterov);
+  table(info).sgd_step(p, g, b, n, lr, mu, wd, nesterov);
   return info.Env().Undefined();
 }
 
@@ -282,12 +282,9 @@ Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
   float* v = f32(info, 3, fn, "v", n);
   if (overlaps(p, n, g, n) || overlaps(p, n, m, n) || overlaps(p, n, v, n) || overlaps(g, n, m, n) || overlaps(g, n, v, n) || overlaps(m, n, v, n))
     range_error(info.Env(), "adamwStep: params, grads, m and v must not overlap");
-  kd_adamw_step(p, g, m, v, n, lr, b1, b2, eps, wd, step);
+  table(info).adamw_step(p, g, m, v, n, lr, b1, b2, eps, wd, step);
   return info.Env().Undefined();
 }
-
-// isa() -> which target_clones variant runs here.
-Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kd_isa()); }
 
 // addressMod(array, m) -> (address of array's first element) mod m, for aligned allocation.
 Napi::Value AddressMod(const Napi::CallbackInfo& info) {
@@ -307,34 +304,25 @@ Napi::Value AddressMod(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(m)));
 }
 
-// probe() -> { ok, isa }: what the loader's child process calls.
-Napi::Value Probe(const Napi::CallbackInfo& info) {
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("ok", true);
-  o.Set("isa", kd_isa());
-  return o;
-}
-
 }  // namespace
 
-void RegisterKernels(Napi::Env env, Napi::Object exports) {
-  exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
-  exports.Set("biasAdd", Napi::Function::New(env, BiasAdd, "biasAdd"));
-  exports.Set("biasGrad", Napi::Function::New(env, BiasGrad, "biasGrad"));
-  exports.Set("relu", Napi::Function::New(env, Relu, "relu"));
-  exports.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward"));
-  exports.Set("gelu", Napi::Function::New(env, Gelu, "gelu"));
-  exports.Set("geluBackward", Napi::Function::New(env, GeluBackward, "geluBackward"));
-  exports.Set("softmaxT", Napi::Function::New(env, SoftmaxT, "softmaxT"));
-  exports.Set("logSoftmaxT", Napi::Function::New(env, LogSoftmaxT, "logSoftmaxT"));
-  exports.Set("kdLoss", Napi::Function::New(env, KdLoss, "kdLoss"));
-  exports.Set("crossEntropy", Napi::Function::New(env, CrossEntropy, "crossEntropy"));
-  exports.Set("mse", Napi::Function::New(env, Mse, "mse"));
-  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
-  exports.Set("adamwStep", Napi::Function::New(env, AdamwStep, "adamwStep"));
-  exports.Set("isa", Napi::Function::New(env, Isa, "isa"));
+void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* kernels) {
+  void* data = const_cast<KernelTable*>(kernels);
+  exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul", data));
+  exports.Set("biasAdd", Napi::Function::New(env, BiasAdd, "biasAdd", data));
+  exports.Set("biasGrad", Napi::Function::New(env, BiasGrad, "biasGrad", data));
+  exports.Set("relu", Napi::Function::New(env, Relu, "relu", data));
+  exports.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward", data));
+  exports.Set("gelu", Napi::Function::New(env, Gelu, "gelu", data));
+  exports.Set("geluBackward", Napi::Function::New(env, GeluBackward, "geluBackward", data));
+  exports.Set("softmaxT", Napi::Function::New(env, SoftmaxT, "softmaxT", data));
+  exports.Set("logSoftmaxT", Napi::Function::New(env, LogSoftmaxT, "logSoftmaxT", data));
+  exports.Set("kdLoss", Napi::Function::New(env, KdLoss, "kdLoss", data));
+  exports.Set("crossEntropy", Napi::Function::New(env, CrossEntropy, "crossEntropy", data));
+  exports.Set("mse", Napi::Function::New(env, Mse, "mse", data));
+  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep", data));
+  exports.Set("adamwStep", Napi::Function::New(env, AdamwStep, "adamwStep", data));
   exports.Set("addressMod", Napi::Function::New(env, AddressMod, "addressMod"));
-  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
 }
 
 }  // namespace kd

@@ -2,8 +2,10 @@
 #pragma once
 #include <napi.h>
 
+#include "kernel_table.h"
+
 namespace kd {
-// Adds every kernel binding (matmul, biasAdd, ..., adamwStep) and the helpers (isa, probe,
-// addressMod) to `exports`.
-void RegisterKernels(Napi::Env env, Napi::Object exports);
+// Adds every kernel binding (matmul, biasAdd, ..., adamwStep), each calling into `kernels`
+// (which must outlive the module), and addressMod to `exports`.
+void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* kernels);
 }
