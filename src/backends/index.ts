@@ -3,8 +3,11 @@
 
 import { registerBackend } from './registry.js';
 import { createJsBackend } from './js/js-backend.js';
+import { createCudaBackend, createNativeBackend } from './native/native-backend.js';
 
 registerBackend({ name: 'js', priority: 0, create: async () => createJsBackend() });
+registerBackend({ name: 'native', priority: 40, create: async () => createNativeBackend() });
+registerBackend({ name: 'cuda', priority: 50, create: async () => createCudaBackend() });
 
 export * from './registry.js';
 export type { Backend, BackendFactory, WorkerShare } from './backend.js';

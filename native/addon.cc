@@ -1,0 +1,37 @@
+// native/addon.cc: the distillery.node module entry point (CPU kernels). Only registers exports.
+#include <napi.h>
+
+#include "activations.h"
+#include "bias.h"
+#include "bindings.h"
+#include "losses.h"
+#include "matmul.h"
+#include "optim.h"
+#include "softmax.h"
+
+namespace {
+const kd::KernelTable kCpuKernels = {
+    kd_matmul, kd_bias_add, kd_bias_grad, kd_relu, kd_relu_backward, kd_gelu, kd_gelu_backward,
+    kd_softmax_t, kd_log_softmax_t, kd_kd_loss, kd_cross_entropy, kd_mse, kd_sgd_step, kd_adamw_step,
+};
+
+// isa() -> which kernel variant this CPU runs ("x86-64-v4", "x86-64-v3" or "default").
+Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kd_isa()); }
+
+// probe() -> { ok: true, isa }: what the loader's child process calls.
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("ok", true);
+  o.Set("isa", kd_isa());
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  kd::RegisterKernels(env, exports, &kCpuKernels);
+  exports.Set("isa", Napi::Function::New(env, Isa, "isa"));
+  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(distillery, Init)

@@ -1,0 +1,328 @@
+// native/bindings.cc: Node-API bindings, shared by the CPU and CUDA addons (kernels come from a
+// KernelTable). Every binding checks its argument count and types,
+// that each size is an integer in [0, 2^31), that every array holds at least the elements the
+// sizes imply (and is aligned for its element type), then calls the kernel on the caller's
+// memory in place (Float32Array/Int32Array over ArrayBuffer or SharedArrayBuffer, no copies).
+// Bad arguments throw TypeError/RangeError naming the argument; nothing is read or written
+// out of bounds.
+#include "bindings.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+
+namespace kd {
+namespace {
+
+const KernelTable& table(const Napi::CallbackInfo& info) { return *static_cast<const KernelTable*>(info.Data()); }
+
+constexpr double kMaxSize = 2147483647.0;  // 2^31 - 1
+
+[[noreturn]] void type_error(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
+[[noreturn]] void range_error(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+
+void need_args(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+  if (info.Length() < n)
+    type_error(info.Env(), std::string(fn) + ": expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
+}
+
+// A non-negative integer size below 2^31.
+int64_t size_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  napi_env env = info.Env();
+  napi_valuetype t;
+  napi_typeof(env, info[i], &t);
+  if (t != napi_number) type_error(info.Env(), std::string(fn) + ": " + name + " must be a number");
+  double v;
+  napi_get_value_double(env, info[i], &v);
+  if (!(v >= 0 && v <= kMaxSize) || std::floor(v) != v)
+    range_error(info.Env(), std::string(fn) + ": " + name + " must be an integer in [0, 2^31), got " + Napi::Value(env, info[i]).ToString().Utf8Value());
+  return static_cast<int64_t>(v);
+}
+
+double number_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  napi_env env = info.Env();
+  napi_valuetype t;
+  napi_typeof(env, info[i], &t);
+  if (t != napi_number) type_error(info.Env(), std::string(fn) + ": " + name + " must be a number");
+  double v;
+  napi_get_value_double(env, info[i], &v);
+  return v;
+}
+
+double finite_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  const double v = number_arg(info, i, fn, name);
+  if (!std::isfinite(v)) range_error(info.Env(), std::string(fn) + ": " + name + " must be finite, got " + std::to_string(v));
+  return v;
+}
+
+bool bool_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  napi_env env = info.Env();
+  napi_valuetype t;
+  napi_typeof(env, info[i], &t);
+  if (t != napi_boolean) type_error(info.Env(), std::string(fn) + ": " + name + " must be a boolean");
+  bool v;
+  napi_get_value_bool(env, info[i], &v);
+  return v;
+}
+
+struct View {
+  void* data;
+  size_t length;  // elements
+};
+
+View typed_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, napi_typedarray_type want,
+               const char* wantName, int64_t need) {
+  napi_env env = info.Env();
+  bool is = false;
+  napi_is_typedarray(env, info[i], &is);
+  if (!is) type_error(info.Env(), std::string(fn) + ": " + name + " must be a " + wantName);
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, info[i], &type, &length, &data, &ab, &offset) != napi_ok)
+    type_error(info.Env(), std::string(fn) + ": " + name + " must be a " + wantName);
+  if (type != want) type_error(info.Env(), std::string(fn) + ": " + name + " must be a " + wantName);
+  if (static_cast<int64_t>(length) < need)
+    range_error(info.Env(), std::string(fn) + ": " + name + " has " + std::to_string(length) + " elements, needs at least " + std::to_string(need));
+  if (need > 0 && (data == nullptr || reinterpret_cast<uintptr_t>(data) % 4 != 0))
+    range_error(info.Env(), std::string(fn) + ": " + name + " is detached or not 4-byte aligned");
+  return {data, length};
+}
+
+float* f32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, int64_t need) {
+  return static_cast<float*>(typed_arg(info, i, fn, name, napi_float32_array, "Float32Array", need).data);
+}
+int32_t* i32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, int64_t need) {
+  return static_cast<int32_t*>(typed_arg(info, i, fn, name, napi_int32_array, "Int32Array", need).data);
+}
+
+// True when [a, a+na) and [b, b+nb) (floats) overlap.
+bool overlaps(const float* a, int64_t na, const float* b, int64_t nb) {
+  if (na == 0 || nb == 0) return false;
+  const uintptr_t a0 = reinterpret_cast<uintptr_t>(a), a1 = a0 + 4 * na;
+  const uintptr_t b0 = reinterpret_cast<uintptr_t>(b), b1 = b0 + 4 * nb;
+  return a0 < b1 && b0 < a1;
+}
+
+// Element-wise kernels may run in place (same start) but must not be shifted against each other.
+void same_or_disjoint(Napi::Env env, const char* fn, const char* an, const float* a, const char* bn, const float* b, int64_t n) {
+  if (a != b && overlaps(a, n, b, n)) range_error(env, std::string(fn) + ": " + an + " and " + bn + " partly overlap (only full aliasing is allowed)");
+}
+
+// matmul(C, A, B, M, N, K, transA, transB, accumulate)
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  const char* fn = "matmul";
+  need_args(info, 9, fn);
+  const int64_t M = size_arg(info, 3, fn, "M"), N = size_arg(info, 4, fn, "N"), K = size_arg(info, 5, fn, "K");
+  const bool tA = bool_arg(info, 6, fn, "transA"), tB = bool_arg(info, 7, fn, "transB"), acc = bool_arg(info, 8, fn, "accumulate");
+  float* C = f32(info, 0, fn, "C", M * N);
+  const float* A = f32(info, 1, fn, "A", M * K);
+  const float* B = f32(info, 2, fn, "B", K * N);
+  if (overlaps(C, M * N, A, M * K)) range_error(info.Env(), "matmul: C overlaps A");
+  if (overlaps(C, M * N, B, K * N)) range_error(info.Env(), "matmul: C overlaps B");
+  table(info).matmul(C, A, B, M, N, K, tA, tB, acc);
+  return info.Env().Undefined();
+}
+
+// biasAdd(y, bias, N, OC)
+Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
+  const char* fn = "biasAdd";
+  need_args(info, 4, fn);
+  const int64_t N = size_arg(info, 2, fn, "N"), OC = size_arg(info, 3, fn, "OC");
+  float* y = f32(info, 0, fn, "y", N * OC);
+  const float* b = f32(info, 1, fn, "bias", OC);
+  if (N > 0 && overlaps(y, N * OC, b, OC)) range_error(info.Env(), "biasAdd: y overlaps bias");
+  table(info).bias_add(y, b, N, OC);
+  return info.Env().Undefined();
+}
+
+// biasGrad(dbias, dy, N, OC, accumulate)
+Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
+  const char* fn = "biasGrad";
+  need_args(info, 5, fn);
+  const int64_t N = size_arg(info, 2, fn, "N"), OC = size_arg(info, 3, fn, "OC");
+  const bool acc = bool_arg(info, 4, fn, "accumulate");
+  float* db = f32(info, 0, fn, "dbias", OC);
+  const float* dy = f32(info, 1, fn, "dy", N * OC);
+  if (overlaps(db, OC, dy, N * OC)) range_error(info.Env(), "biasGrad: dbias overlaps dy");
+  table(info).bias_grad(db, dy, N, OC, acc);
+  return info.Env().Undefined();
+}
+
+// relu/gelu(out, inp, n)
+using UnaryFn = void (*KernelTable::*)(float*, const float*, int64_t);
+template <UnaryFn Kernel>
+Napi::Value Unary(const Napi::CallbackInfo& info, const char* fn) {
+  need_args(info, 3, fn);
+  const int64_t n = size_arg(info, 2, fn, "n");
+  float* out = f32(info, 0, fn, "out", n);
+  const float* inp = f32(info, 1, fn, "inp", n);
+  same_or_disjoint(info.Env(), fn, "out", out, "inp", inp, n);
+  (table(info).*Kernel)(out, inp, n);
+  return info.Env().Undefined();
+}
+Napi::Value Relu(const Napi::CallbackInfo& info) { return Unary<&KernelTable::relu>(info, "relu"); }
+Napi::Value Gelu(const Napi::CallbackInfo& info) { return Unary<&KernelTable::gelu>(info, "gelu"); }
+
+// reluBackward/geluBackward(dinp, dout, inp, n)
+using UnaryBackwardFn = void (*KernelTable::*)(float*, const float*, const float*, int64_t);
+template <UnaryBackwardFn Kernel>
+Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* fn) {
+  need_args(info, 4, fn);
+  const int64_t n = size_arg(info, 3, fn, "n");
+  float* dinp = f32(info, 0, fn, "dinp", n);
+  const float* dout = f32(info, 1, fn, "dout", n);
+  const float* inp = f32(info, 2, fn, "inp", n);
+  same_or_disjoint(info.Env(), fn, "dinp", dinp, "dout", dout, n);
+  same_or_disjoint(info.Env(), fn, "dinp", dinp, "inp", inp, n);
+  (table(info).*Kernel)(dinp, dout, inp, n);
+  return info.Env().Undefined();
+}
+Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<&KernelTable::relu_backward>(info, "reluBackward"); }
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<&KernelTable::gelu_backward>(info, "geluBackward"); }
+
+double temperature_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  const double T = number_arg(info, i, fn, "T");
+  if (!(T > 0 && std::isfinite(T))) range_error(info.Env(), std::string(fn) + ": T must be a finite number > 0, got " + std::to_string(T));
+  return T;
+}
+
+// softmaxT/logSoftmaxT(out, logits, N, K, T)
+using SoftmaxFn = void (*KernelTable::*)(float*, const float*, int64_t, int64_t, double);
+template <SoftmaxFn Kernel>
+Napi::Value Softmax(const Napi::CallbackInfo& info, const char* fn) {
+  need_args(info, 5, fn);
+  const int64_t N = size_arg(info, 2, fn, "N"), K = size_arg(info, 3, fn, "K");
+  const double T = temperature_arg(info, 4, fn);
+  float* out = f32(info, 0, fn, "out", N * K);
+  const float* z = f32(info, 1, fn, "logits", N * K);
+  same_or_disjoint(info.Env(), fn, "out", out, "logits", z, N * K);
+  (table(info).*Kernel)(out, z, N, K, T);
+  return info.Env().Undefined();
+}
+Napi::Value SoftmaxT(const Napi::CallbackInfo& info) { return Softmax<&KernelTable::softmax_t>(info, "softmaxT"); }
+Napi::Value LogSoftmaxT(const Napi::CallbackInfo& info) { return Softmax<&KernelTable::log_softmax_t>(info, "logSoftmaxT"); }
+
+// kdLoss(dS, s, t, N, K, T, alpha, scaleT2, accumulate) -> loss
+Napi::Value KdLoss(const Napi::CallbackInfo& info) {
+  const char* fn = "kdLoss";
+  need_args(info, 9, fn);
+  const int64_t N = size_arg(info, 3, fn, "N"), K = size_arg(info, 4, fn, "K");
+  const double T = temperature_arg(info, 5, fn);
+  const double alpha = finite_arg(info, 6, fn, "alpha");
+  const bool t2 = bool_arg(info, 7, fn, "scaleT2"), acc = bool_arg(info, 8, fn, "accumulate");
+  float* dS = f32(info, 0, fn, "dS", N * K);
+  const float* s = f32(info, 1, fn, "s", N * K);
+  const float* t = f32(info, 2, fn, "t", N * K);
+  if (N > 0 && K == 0) range_error(info.Env(), "kdLoss: K must be > 0 when N > 0");
+  if (overlaps(dS, N * K, s, N * K) || overlaps(dS, N * K, t, N * K)) range_error(info.Env(), "kdLoss: dS overlaps s or t");
+  return Napi::Number::New(info.Env(), table(info).kd_loss(dS, s, t, N, K, T, alpha, t2, acc));
+}
+
+// crossEntropy(dlogits, logits, labels, N, K, weight, accumulate) -> loss
+Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
+  const char* fn = "crossEntropy";
+  need_args(info, 7, fn);
+  const int64_t N = size_arg(info, 3, fn, "N"), K = size_arg(info, 4, fn, "K");
+  const double w = finite_arg(info, 5, fn, "weight");
+  const bool acc = bool_arg(info, 6, fn, "accumulate");
+  float* d = f32(info, 0, fn, "dlogits", N * K);
+  const float* z = f32(info, 1, fn, "logits", N * K);
+  const int32_t* y = i32(info, 2, fn, "labels", N);
+  if (overlaps(d, N * K, z, N * K)) range_error(info.Env(), "crossEntropy: dlogits overlaps logits");
+  for (int64_t n = 0; n < N; n++)
+    if (y[n] < 0 || y[n] >= K)
+      range_error(info.Env(), "crossEntropy: labels[" + std::to_string(n) + "] = " + std::to_string(y[n]) + " is outside [0, K=" + std::to_string(K) + ")");
+  return Napi::Number::New(info.Env(), table(info).cross_entropy(d, z, y, N, K, w, acc));
+}
+
+// mse(dpred, pred, target, n, weight, accumulate) -> loss
+Napi::Value Mse(const Napi::CallbackInfo& info) {
+  const char* fn = "mse";
+  need_args(info, 6, fn);
+  const int64_t n = size_arg(info, 3, fn, "n");
+  const double w = finite_arg(info, 4, fn, "weight");
+  const bool acc = bool_arg(info, 5, fn, "accumulate");
+  float* d = f32(info, 0, fn, "dpred", n);
+  const float* p = f32(info, 1, fn, "pred", n);
+  const float* t = f32(info, 2, fn, "target", n);
+  same_or_disjoint(info.Env(), fn, "dpred", d, "pred", p, n);
+  same_or_disjoint(info.Env(), fn, "dpred", d, "target", t, n);
+  return Napi::Number::New(info.Env(), table(info).mse(d, p, t, n, w, acc));
+}
+
+// sgdStep(params, grads, momentumBuf, n, lr, momentum, weightDecay, nesterov)
+Napi::Value SgdStep(const Napi::CallbackInfo& info) {
+  const char* fn = "sgdStep";
+  need_args(info, 8, fn);
+  const int64_t n = size_arg(info, 3, fn, "n");
+  const double lr = finite_arg(info, 4, fn, "lr"), mu = finite_arg(info, 5, fn, "momentum"), wd = finite_arg(info, 6, fn, "weightDecay");
+  const bool nesterov = bool_arg(info, 7, fn, "nesterov");
+  float* p = f32(info, 0, fn, "params", n);
+  const float* g = f32(info, 1, fn, "grads", n);
+  float* b = f32(info, 2, fn, "momentumBuf", mu != 0.0 ? n : 0);
+  if (overlaps(p, n, g, n)) range_error(info.Env(), "sgdStep: params overlaps grads");
+  if (mu != 0.0 && (overlaps(p, n, b, n) || overlaps(g, n, b, n))) range_error(info.Env(), "sgdStep: momentumBuf overlaps params or grads");
+  table(info).sgd_step(p, g, b, n, lr, mu, wd, nesterov);
+  return info.Env().Undefined();
+}
+
+// adamwStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, step)
+Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
+  const char* fn = "adamwStep";
+  need_args(info, 11, fn);
+  const int64_t n = size_arg(info, 4, fn, "n");
+  const double lr = finite_arg(info, 5, fn, "lr"), b1 = finite_arg(info, 6, fn, "beta1"), b2 = finite_arg(info, 7, fn, "beta2");
+  const double eps = finite_arg(info, 8, fn, "eps"), wd = finite_arg(info, 9, fn, "weightDecay"), step = finite_arg(info, 10, fn, "step");
+  float* p = f32(info, 0, fn, "params", n);
+  const float* g = f32(info, 1, fn, "grads", n);
+  float* m = f32(info, 2, fn, "m", n);
+  float* v = f32(info, 3, fn, "v", n);
+  if (overlaps(p, n, g, n) || overlaps(p, n, m, n) || overlaps(p, n, v, n) || overlaps(g, n, m, n) || overlaps(g, n, v, n) || overlaps(m, n, v, n))
+    range_error(info.Env(), "adamwStep: params, grads, m and v must not overlap");
+  table(info).adamw_step(p, g, m, v, n, lr, b1, b2, eps, wd, step);
+  return info.Env().Undefined();
+}
+
+// addressMod(array, m) -> (address of array's first element) mod m, for aligned allocation.
+Napi::Value AddressMod(const Napi::CallbackInfo& info) {
+  const char* fn = "addressMod";
+  need_args(info, 2, fn);
+  const int64_t m = size_arg(info, 1, fn, "m");
+  if (m == 0) range_error(info.Env(), "addressMod: m must be > 0");
+  napi_env env = info.Env();
+  bool is = false;
+  napi_is_typedarray(env, info[0], &is);
+  if (!is) type_error(info.Env(), "addressMod: array must be a typed array");
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value ab;
+  napi_get_typedarray_info(env, info[0], &type, &length, &data, &ab, &offset);
+  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(m)));
+}
+
+}  // namespace
+
+void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* kernels) {
+  void* data = const_cast<KernelTable*>(kernels);
+  exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul", data));
+  exports.Set("biasAdd", Napi::Function::New(env, BiasAdd, "biasAdd", data));
+  exports.Set("biasGrad", Napi::Function::New(env, BiasGrad, "biasGrad", data));
+  exports.Set("relu", Napi::Function::New(env, Relu, "relu", data));
+  exports.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward", data));
+  exports.Set("gelu", Napi::Function::New(env, Gelu, "gelu", data));
+  exports.Set("geluBackward", Napi::Function::New(env, GeluBackward, "geluBackward", data));
+  exports.Set("softmaxT", Napi::Function::New(env, SoftmaxT, "softmaxT", data));
+  exports.Set("logSoftmaxT", Napi::Function::New(env, LogSoftmaxT, "logSoftmaxT", data));
+  exports.Set("kdLoss", Napi::Function::New(env, KdLoss, "kdLoss", data));
+  exports.Set("crossEntropy", Napi::Function::New(env, CrossEntropy, "crossEntropy", data));
+  exports.Set("mse", Napi::Function::New(env, Mse, "mse", data));
+  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep", data));
+  exports.Set("adamwStep", Napi::Function::New(env, AdamwStep, "adamwStep", data));
+  exports.Set("addressMod", Napi::Function::New(env, AddressMod, "addressMod"));
+}
+
+}  // namespace kd

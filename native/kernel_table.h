@@ -1,0 +1,24 @@
+// native/kernel_table.h: the kernel contract as a table of C function pointers, so one set of
+// Node-API bindings (bindings.cc) serves the CPU addon and the CUDA addon. Shapes as in the
+// kd_* declarations (matmul.h, bias.h, activations.h, softmax.h, losses.h, optim.h).
+#pragma once
+#include <cstdint>
+
+namespace kd {
+struct KernelTable {
+  void (*matmul)(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA, bool transB, bool accumulate);
+  void (*bias_add)(float* y, const float* bias, int64_t N, int64_t OC);
+  void (*bias_grad)(float* dbias, const float* dy, int64_t N, int64_t OC, bool accumulate);
+  void (*relu)(float* out, const float* inp, int64_t n);
+  void (*relu_backward)(float* dinp, const float* dout, const float* inp, int64_t n);
+  void (*gelu)(float* out, const float* inp, int64_t n);
+  void (*gelu_backward)(float* dinp, const float* dout, const float* inp, int64_t n);
+  void (*softmax_t)(float* out, const float* logits, int64_t N, int64_t K, double T);
+  void (*log_softmax_t)(float* out, const float* logits, int64_t N, int64_t K, double T);
+  double (*kd_loss)(float* dS, const float* s, const float* t, int64_t N, int64_t K, double T, double alpha, bool scaleT2, bool accumulate);
+  double (*cross_entropy)(float* dlogits, const float* logits, const int32_t* labels, int64_t N, int64_t K, double weight, bool accumulate);
+  double (*mse)(float* dpred, const float* pred, const float* target, int64_t n, double weight, bool accumulate);
+  void (*sgd_step)(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum, double weightDecay, bool nesterov);
+  void (*adamw_step)(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1, double beta2, double eps, double weightDecay, double step);
+};
+}  // namespace kd

@@ -1,0 +1,322 @@
+// native/matmul.cc: packed, cache-blocked sgemm (BLIS-style loops; AVX2+FMA 6x16 register-blocked
+// micro-kernel = 12 ymm accumulators, baseline 4x8), every transpose absorbed by the packing step.
+// Optimized; assumes row-major float32, no overlap between C and A/B. One thread. Dispatch is a
+// function pointer picked once by CPUID (intrinsics need target("avx2,fma") functions: GCC
+// builds broadcasts badly from vector extensions inside target_clones, measured 31 vs 45+).
+#include "matmul.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include <immintrin.h>
+
+#include "simd.h"
+
+namespace {
+
+constexpr int64_t KC = 512;    // largest k-block (buffer size)
+constexpr int64_t MC = 240;    // largest m-block (buffer size; multiple of every MR)
+constexpr int64_t NC = 3072;   // n-block: KC x NC packed B stays in L3 (multiple of every NR)
+
+// Block sizes used (tunable for experiments with DISTILLERY_GEMM_KC / DISTILLERY_GEMM_MC):
+// k-block ~256 keeps a 16 x kc B micro-panel (16 KiB) in L1; m-block <= 144 rows keeps the
+// packed A block (144 KiB) in L2. Blocks are balanced (M=128 is one block, K=784 is 4 x 196).
+int64_t env_or(const char* name, int64_t def, int64_t lo, int64_t hi) {
+  const char* v = std::getenv(name);
+  const int64_t x = v ? std::atoll(v) : def;
+  return x < lo ? lo : x > hi ? hi : x;
+}
+const int64_t g_kc = env_or("DISTILLERY_GEMM_KC", 256, 16, KC);
+const int64_t g_mc = env_or("DISTILLERY_GEMM_MC", 144, 12, MC);
+
+// Per-thread packing buffers, allocated once (no allocation per call).
+struct PackBuffers {
+  float* a = nullptr;
+  float* b = nullptr;
+  PackBuffers() {
+    a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC));
+    b = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * KC * NC));
+  }
+  ~PackBuffers() {
+    std::free(a);
+    std::free(b);
+  }
+};
+
+PackBuffers& buffers() {
+  static thread_local PackBuffers bufs;
+  return bufs;
+}
+
+// AVX2 helpers are compiled for AVX2+FMA; gemm_avx2 (flatten) inlines them into its loops.
+#define KD_AVX2 __attribute__((target("avx2,fma"))) inline
+
+// Generic packing (edge panels, baseline ISA): rows [0,rows) x k [0,kc) of a strided source
+// (element (r,k) at src[r*rs + k*ks]) into one R-row panel dst[k][r], zero-padded.
+template <int64_t R>
+KD_INLINE void pack_panel_generic(float* __restrict dst, const float* __restrict s, int64_t rs, int64_t ks,
+                                  int64_t nr, int64_t kc) {
+  for (int64_t r = 0; r < nr; r++)
+    for (int64_t k = 0; k < kc; k++) dst[k * R + r] = s[r * rs + k * ks];
+  for (int64_t r = nr; r < R; r++)
+    for (int64_t k = 0; k < kc; k++) dst[k * R + r] = 0.0f;
+}
+
+// Packs rows [0,rows) into R-row panels (dst advances by R*kc per panel).
+template <int64_t R, void (*FullPanel)(float*, const float*, int64_t, int64_t, int64_t)>
+KD_INLINE void pack(float* __restrict dst, const float* __restrict src, int64_t rs, int64_t ks, int64_t rows, int64_t kc) {
+  for (int64_t r0 = 0; r0 < rows; r0 += R, dst += R * kc) {
+    const int64_t nr = rows - r0 < R ? rows - r0 : R;
+    if (nr == R) FullPanel(dst, src + r0 * rs, rs, ks, kc);
+    else pack_panel_generic<R>(dst, src + r0 * rs, rs, ks, nr, kc);
+  }
+}
+
+// Stores a finished MR x NR tile held in t (row-major, NR columns) into C (mr x nr valid).
+template <int64_t MR, int64_t NR>
+KD_INLINE void store_tail(float* C, int64_t ldc, const float* t, bool overwrite, int64_t mr, int64_t nr) {
+  for (int64_t i = 0; i < mr; i++)
+    for (int64_t j = 0; j < nr; j++) C[i * ldc + j] = overwrite ? t[i * NR + j] : C[i * ldc + j] + t[i * NR + j];
+}
+
+// ---------------- baseline (any x86-64 / other CPUs): vector extensions, 4 x 8 tile -------------
+namespace base {
+constexpr int64_t MR = 4, NR = 8;
+
+KD_INLINE void full_panel(float* __restrict dst, const float* __restrict s, int64_t rs, int64_t ks, int64_t kc) {
+  pack_panel_generic<MR>(dst, s, rs, ks, MR, kc);
+}
+KD_INLINE void full_panel_b(float* __restrict dst, const float* __restrict s, int64_t rs, int64_t ks, int64_t kc) {
+  pack_panel_generic<NR>(dst, s, rs, ks, NR, kc);
+}
+
+KD_INLINE void micro(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
+                     int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
+  v8f c0 = {}, c1 = {}, c2 = {}, c3 = {};
+  for (int64_t k = 0; k < kc; k++, Ap += MR, Bp += NR) {
+    const v8f b = *reinterpret_cast<const v8f*>(Bp);
+    c0 += Ap[0] * b;
+    c1 += Ap[1] * b;
+    c2 += Ap[2] * b;
+    c3 += Ap[3] * b;
+  }
+  alignas(32) float t[MR * NR];
+  *reinterpret_cast<v8f*>(t) = c0;
+  *reinterpret_cast<v8f*>(t + 8) = c1;
+  *reinterpret_cast<v8f*>(t + 16) = c2;
+  *reinterpret_cast<v8f*>(t + 24) = c3;
+  store_tail<MR, NR>(C, ldc, t, overwrite, mr, nr);
+}
+}  // namespace base
+
+// ---------------- AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators -----------------------------------
+namespace avx2 {
+constexpr int64_t MR = 6, NR = 16;
+
+// 8x8 transpose of rows s, s+rs, ..., s+7rs (8 floats each) into d, d+ld, ..., d+7ld.
+KD_AVX2 void transpose8(float* d, int64_t ld, const float* s, int64_t rs) {
+  __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + rs), r2 = _mm256_loadu_ps(s + 2 * rs), r3 = _mm256_loadu_ps(s + 3 * rs);
+  __m256 r4 = _mm256_loadu_ps(s + 4 * rs), r5 = _mm256_loadu_ps(s + 5 * rs), r6 = _mm256_loadu_ps(s + 6 * rs), r7 = _mm256_loadu_ps(s + 7 * rs);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_store_ps(d + 0 * ld, _mm256_permute2f128_ps(s0, s4, 0x20));
+  _mm256_store_ps(d + 1 * ld, _mm256_permute2f128_ps(s1, s5, 0x20));
+  _mm256_store_ps(d + 2 * ld, _mm256_permute2f128_ps(s2, s6, 0x20));
+  _mm256_store_ps(d + 3 * ld, _mm256_permute2f128_ps(s3, s7, 0x20));
+  _mm256_store_ps(d + 4 * ld, _mm256_permute2f128_ps(s0, s4, 0x31));
+  _mm256_store_ps(d + 5 * ld, _mm256_permute2f128_ps(s1, s5, 0x31));
+  _mm256_store_ps(d + 6 * ld, _mm256_permute2f128_ps(s2, s6, 0x31));
+  _mm256_store_ps(d + 7 * ld, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+
+// A full R-row panel: straight copies when rows are contiguous (rs == 1), 8x8 transposes when
+// k is contiguous (ks == 1, R % 8 == 0), else the generic gather.
+template <int64_t R>
+KD_AVX2 void full_panel_t(float* __restrict dst, const float* __restrict s, int64_t rs, int64_t ks, int64_t kc) {
+  if (rs == 1) {
+    for (int64_t k = 0; k < kc; k++) {
+      const float* sk = s + k * ks;
+      float* d = dst + k * R;
+      if constexpr (R % 8 == 0) {
+        for (int64_t r = 0; r < R; r += 8) _mm256_store_ps(d + r, _mm256_loadu_ps(sk + r));
+      } else {
+        for (int64_t r = 0; r < R; r++) d[r] = sk[r];
+      }
+    }
+  } else if (ks == 1 && R % 8 == 0) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8)
+      for (int64_t h = 0; h < R; h += 8) transpose8(dst + k * R + h, R, s + h * rs + k, rs);
+    for (; k < kc; k++)
+      for (int64_t r = 0; r < R; r++) dst[k * R + r] = s[r * rs + k];
+  } else if (ks == 1) {
+    // A panel of MR rows with k contiguous: read each row along k (6 streams).
+    for (int64_t k = 0; k < kc; k++)
+      for (int64_t r = 0; r < R; r++) dst[k * R + r] = s[r * rs + k];
+  } else {
+    pack_panel_generic<R>(dst, s, rs, ks, R, kc);
+  }
+}
+KD_AVX2 void full_panel_a(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<MR>(d, s, rs, ks, kc); }
+KD_AVX2 void full_panel_b(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<NR>(d, s, rs, ks, kc); }
+
+// ROWS x 16 tile (ROWS <= 6): C (rows x nr, leading dimension ldc) = or += Ap · Bp.
+template <int ROWS>
+KD_AVX2 void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
+                        int64_t ldc, bool overwrite, int64_t nr) {
+  __m256 c0[ROWS], c1[ROWS];
+#pragma GCC unroll 6
+  for (int i = 0; i < ROWS; i++) {
+    c0[i] = _mm256_setzero_ps();
+    c1[i] = _mm256_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + 15), _MM_HINT_T0);
+  }
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < ROWS; i++) {
+      const __m256 a = _mm256_broadcast_ss(Ap + i);
+      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+    }
+    Ap += MR;
+    Bp += NR;
+  }
+  if (nr == NR) {
+#pragma GCC unroll 6
+    for (int i = 0; i < ROWS; i++) {
+      float* p = C + i * ldc;
+      if (overwrite) {
+        _mm256_storeu_ps(p, c0[i]);
+        _mm256_storeu_ps(p + 8, c1[i]);
+      } else {
+        _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), c0[i]));
+        _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_loadu_ps(p + 8), c1[i]));
+      }
+    }
+    return;
+  }
+  alignas(32) float t[MR * NR];
+#pragma GCC unroll 6
+  for (int i = 0; i < ROWS; i++) {
+    _mm256_store_ps(t + i * NR, c0[i]);
+    _mm256_store_ps(t + i * NR + 8, c1[i]);
+  }
+  store_tail<MR, NR>(C, ldc, t, overwrite, ROWS, nr);
+}
+
+KD_AVX2 void micro(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
+                   int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
+  switch (mr) {
+    case 6: micro_rows<6>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 5: micro_rows<5>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 4: micro_rows<4>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 3: micro_rows<3>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 2: micro_rows<2>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    default: micro_rows<1>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+  }
+}
+}  // namespace avx2
+
+// The blocked loops (BLIS order: jc, pc [pack B], ic [pack A], jr, ir [micro-kernel]).
+// C is (M,N); op(A)(i,k) = A[i*ars + k*aks]; op(B)(k,j) = B[k*bks + j*bjs].
+template <int64_t MR, int64_t NR, void (*PackA)(float*, const float*, int64_t, int64_t, int64_t),
+          void (*PackB)(float*, const float*, int64_t, int64_t, int64_t),
+          void (*Micro)(int64_t, const float*, const float*, float*, int64_t, bool, int64_t, int64_t)>
+KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars,
+                    int64_t aks, int64_t bks, int64_t bjs, bool accumulate) {
+  static_assert(MC % MR == 0 && NC % NR == 0, "blocks must be multiples of the tile");
+  PackBuffers& buf = buffers();
+  // Balanced k-blocks (784 -> 4 x 196 rather than 3 x 256 + 16) and m-blocks (128 -> 1 x 128).
+  const int64_t kblocks = (K + g_kc - 1) / g_kc;
+  const int64_t kcb = (K + kblocks - 1) / kblocks;
+  const int64_t mblocks = (M + g_mc - 1) / g_mc;
+  const int64_t mcb = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = N - jc < NC ? N - jc : NC;
+    for (int64_t pc = 0; pc < K; pc += kcb) {
+      const int64_t kc = K - pc < kcb ? K - pc : kcb;
+      pack<NR, PackB>(buf.b, B + pc * bks + jc * bjs, bjs, bks, nc, kc);
+      const bool overwrite = pc == 0 && !accumulate;
+      for (int64_t ic = 0; ic < M; ic += mcb) {
+        const int64_t mc = M - ic < mcb ? M - ic : mcb;
+        pack<MR, PackA>(buf.a, A + ic * ars + pc * aks, ars, aks, mc, kc);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = nc - jr < NR ? nc - jr : NR;
+          const float* Bp = buf.b + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = mc - ir < MR ? mc - ir : MR;
+            Micro(kc, buf.a + ir * kc, Bp, C + (ic + ir) * N + jc + jr, N, overwrite, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"), flatten)) void gemm_avx2(float* C, const float* A, const float* B, int64_t M, int64_t N,
+                                                    int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc) {
+  gemm<avx2::MR, avx2::NR, avx2::full_panel_a, avx2::full_panel_b, avx2::micro>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+}
+
+void gemm_base(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks,
+               int64_t bks, int64_t bjs, bool acc) {
+  gemm<base::MR, base::NR, base::full_panel, base::full_panel_b, base::micro>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+}
+
+using GemmFn = void (*)(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool);
+
+// Picked once, by the CPU this process runs on.
+GemmFn pick_gemm() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_avx2;
+  return gemm_base;
+}
+const GemmFn g_gemm = pick_gemm();
+
+}  // namespace
+
+extern "C" {
+
+// C is (M,N); A is (M,K) or (K,M) if transA; B is (K,N) or (N,K) if transB.
+void kd_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA, bool transB,
+               bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) std::memset(C, 0, sizeof(float) * M * N);
+    return;
+  }
+  // op(A)(i,k) = A[i*ars + k*aks]; op(B)(k,j) = B[k*bks + j*bjs].
+  const int64_t ars = transA ? 1 : K, aks = transA ? M : 1;
+  const int64_t bks = transB ? 1 : N, bjs = transB ? K : 1;
+  g_gemm(C, A, B, M, N, K, ars, aks, bks, bjs, accumulate);
+}
+
+// Same shapes as kd_matmul; plain loops, float accumulation.
+void kd_matmul_naive(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
+                     bool transA, bool transB, bool accumulate) {
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      float acc = accumulate ? C[i * N + j] : 0.0f;
+      for (int64_t k = 0; k < K; k++)
+        acc += (transA ? A[k * M + i] : A[i * K + k]) * (transB ? B[j * K + k] : B[k * N + j]);
+      C[i * N + j] = acc;
+    }
+}
+
+const char* kd_isa() {
+  // The same test the target_clones resolver makes.
+  if (__builtin_cpu_supports("x86-64-v4")) return "x86-64-v4";
+  if (__builtin_cpu_supports("x86-64-v3")) return "x86-64-v3";
+  return "default";
+}
+
+}  // extern "C"

@@ -1,0 +1,15 @@
+// native/matmul.h: packed, cache-blocked single-precision GEMM (optimized; runtime-dispatched).
+#pragma once
+#include <cstdint>
+
+extern "C" {
+// C is (M,N); op(A) is (M,K): A stored (M,K), or (K,M) when transA; op(B) is (K,N): B stored
+// (K,N), or (N,K) when transB. C = op(A)·op(B) (+ C when accumulate). C must not overlap A or B.
+void kd_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
+               bool transA, bool transB, bool accumulate);
+// The naive triple loop (reference and test oracle of the fast one). Same shapes as kd_matmul.
+void kd_matmul_naive(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
+                     bool transA, bool transB, bool accumulate);
+// Which clone of the kernels this CPU runs: "x86-64-v4", "x86-64-v3" or "default".
+const char* kd_isa();
+}

@@ -1,0 +1,77 @@
+// The `native` backend (C++ kernels behind Node-API, build/Release/distillery.node) and the
+// `cuda` backend (build/Release/distillery_cuda.node, when built and a device answers).
+// Storage: 64-byte-aligned Float32Array views on SharedArrayBuffers (shareable with workers);
+// kernels run in place on any Float32Array, over ArrayBuffer or SharedArrayBuffer.
+
+import type { Backend } from '../backend.js';
+import type { AdamWParams, F32, I32, SgdParams } from '../../kernels/signatures.js';
+import { addonPath, loadAddon } from './loader.js';
+
+/** The addon's exports: the kernel contract with the optimizer hyper-parameters flattened. */
+export interface NativeAddon {
+  matmul(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean): void;
+  biasAdd(y: F32, bias: F32, N: number, OC: number): void;
+  biasGrad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void;
+  relu(out: F32, inp: F32, n: number): void;
+  reluBackward(dinp: F32, dout: F32, inp: F32, n: number): void;
+  gelu(out: F32, inp: F32, n: number): void;
+  geluBackward(dinp: F32, dout: F32, inp: F32, n: number): void;
+  softmaxT(out: F32, logits: F32, N: number, K: number, T: number): void;
+  logSoftmaxT(out: F32, logits: F32, N: number, K: number, T: number): void;
+  kdLoss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number;
+  crossEntropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number;
+  mse(dpred: F32, pred: F32, target: F32, n: number, weight: number, accumulate: boolean): number;
+  sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
+  adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  addressMod(a: F32 | I32, m: number): number;
+  probe(): { ok: boolean; [k: string]: unknown };
+  /** CUDA addon only: device name and memory, for the description. */
+  deviceInfo?(): string;
+}
+
+const ALIGN = 64;
+
+/** Wraps a loaded addon as a Backend. */
+export function backendFromAddon(name: string, description: string, a: NativeAddon): Backend {
+  function aligned<T extends F32 | I32>(Ctor: { new (b: SharedArrayBuffer, off: number, n: number): T }, n: number): T {
+    const sab = new SharedArrayBuffer(n * 4 + ALIGN);
+    const probe = new Ctor(sab, 0, 1);
+    const mis = a.addressMod(probe, ALIGN);
+    return new Ctor(sab, mis === 0 ? 0 : ALIGN - mis, n);
+  }
+  return {
+    name,
+    description,
+    matmul: a.matmul,
+    biasAdd: a.biasAdd,
+    biasGrad: a.biasGrad,
+    relu: a.relu,
+    reluBackward: a.reluBackward,
+    gelu: a.gelu,
+    geluBackward: a.geluBackward,
+    softmaxT: a.softmaxT,
+    logSoftmaxT: a.logSoftmaxT,
+    kdLoss: a.kdLoss,
+    crossEntropy: a.crossEntropy,
+    mse: a.mse,
+    sgdStep: (params: F32, grads: F32, buf: F32, n: number, hp: SgdParams) =>
+      a.sgdStep(params, grads, buf, n, hp.lr, hp.momentum, hp.weightDecay, hp.nesterov),
+    adamwStep: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
+      a.adamwStep(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),
+    alloc: (n: number): F32 => aligned(Float32Array, n),
+    allocInt32: (n: number): I32 => aligned(Int32Array, n),
+    free: () => {},
+  };
+}
+
+/** The `native` backend, or BackendUnavailableError (not built, bad binary, ...). */
+export function createNativeBackend(file = addonPath('native')): Backend {
+  const { addon, probe } = loadAddon<NativeAddon>('native', file);
+  return backendFromAddon('native', `C++ kernels via Node-API (${String(probe.isa)} clone, one thread)`, addon);
+}
+
+/** The `cuda` backend, or BackendUnavailableError (not built, no CUDA device, ...). */
+export function createCudaBackend(file = addonPath('cuda')): Backend {
+  const { addon, probe } = loadAddon<NativeAddon>('cuda', file);
+  return backendFromAddon('cuda', `CUDA kernels + cuBLAS (${String(probe.device ?? 'GPU')})`, addon);
+}

@@ -1,0 +1,122 @@
+// The native addon's boundary: wrong lengths, types and sizes throw TypeError/RangeError naming
+// the argument (never a crash or an out-of-bounds access); ArrayBuffer and SharedArrayBuffer
+// inputs both work, in place, without copies.
+
+import { describe, expect, it } from 'vitest';
+import { loadBackend, type Backend } from '../src/backends/index.js';
+import * as ref from '../src/kernels/reference.js';
+import { normErr, randArray } from './util.js';
+
+const required = (process.env.DISTILLERY_REQUIRE_BACKENDS ?? '').split(',').includes('native');
+let be: Backend | null = null;
+let why = '';
+try {
+  be = await loadBackend('native');
+} catch (e) {
+  why = (e as Error).message;
+}
+
+it('native loads when required', () => {
+  if (required) expect(why).toBe('');
+});
+
+const f32 = (n: number) => new Float32Array(n);
+
+describe.skipIf(!be)('native boundary', () => {
+  const n = be!;
+
+  it('matmul: short arrays throw RangeError naming the argument', () => {
+    expect(() => n.matmul(f32(5), f32(6), f32(6), 2, 3, 3, false, false, false)).toThrow(/matmul: C has 5 elements, needs at least 6/);
+    expect(() => n.matmul(f32(6), f32(5), f32(9), 2, 3, 3, false, false, false)).toThrow(RangeError);
+    expect(() => n.matmul(f32(6), f32(6), f32(8), 2, 3, 3, false, true, false)).toThrow(/B has 8 elements/);
+  });
+
+  it('matmul: wrong types throw TypeError naming the argument', () => {
+    expect(() => n.matmul(new Float64Array(6) as unknown as Float32Array, f32(6), f32(9), 2, 3, 3, false, false, false)).toThrow(/C must be a Float32Array/);
+    expect(() => n.matmul(f32(6), [1, 2] as unknown as Float32Array, f32(9), 2, 3, 3, false, false, false)).toThrow(TypeError);
+    expect(() => n.matmul(f32(6), f32(6), f32(9), '2' as unknown as number, 3, 3, false, false, false)).toThrow(/M must be a number/);
+    expect(() => n.matmul(f32(6), f32(6), f32(9), 2, 3, 3, 0 as unknown as boolean, false, false)).toThrow(/transA must be a boolean/);
+    expect(() => (n.matmul as unknown as (...a: unknown[]) => void)(f32(6), f32(6))).toThrow(/expected 9 arguments/);
+  });
+
+  it('sizes must be integers in [0, 2^31): non-integer, NaN, negative, huge, Infinity', () => {
+    for (const bad of [1.5, NaN, -1, 2 ** 31, Infinity]) {
+      expect(() => n.relu(f32(4), f32(4), bad), String(bad)).toThrow(RangeError);
+      expect(() => n.relu(f32(4), f32(4), bad), String(bad)).toThrow(/relu: n must be an integer/);
+    }
+    expect(() => n.matmul(f32(4), f32(4), f32(4), 2 ** 30, 2 ** 30, 1, false, false, false)).toThrow(/C has 4 elements/);
+  });
+
+  it('every kernel checks its arrays', () => {
+    expect(() => n.biasAdd(f32(5), f32(3), 2, 3)).toThrow(/biasAdd: y has 5/);
+    expect(() => n.biasAdd(f32(6), f32(2), 2, 3)).toThrow(/biasAdd: bias has 2/);
+    expect(() => n.biasGrad(f32(3), f32(5), 2, 3, false)).toThrow(/biasGrad: dy has 5/);
+    expect(() => n.reluBackward(f32(4), f32(3), f32(4), 4)).toThrow(/reluBackward: dout has 3/);
+    expect(() => n.gelu(f32(4), f32(3), 4)).toThrow(/gelu: inp has 3/);
+    expect(() => n.geluBackward(f32(4), f32(4), f32(2), 4)).toThrow(/geluBackward: inp has 2/);
+    expect(() => n.softmaxT(f32(6), f32(5), 2, 3, 1)).toThrow(/softmaxT: logits has 5/);
+    expect(() => n.logSoftmaxT(f32(6), f32(6), 2, 3, 0)).toThrow(/logSoftmaxT: T must be a finite number > 0/);
+    expect(() => n.kdLoss(f32(6), f32(6), f32(5), 2, 3, 4, 0.9, true, false)).toThrow(/kdLoss: t has 5/);
+    expect(() => n.crossEntropy(f32(6), f32(6), new Int32Array(1), 2, 3, 1, false)).toThrow(/crossEntropy: labels has 1/);
+    expect(() => n.crossEntropy(f32(6), f32(6), new Float32Array(2) as unknown as Int32Array, 2, 3, 1, false)).toThrow(/labels must be a Int32Array/);
+    expect(() => n.crossEntropy(f32(6), f32(6), Int32Array.from([0, 3]), 2, 3, 1, false)).toThrow(/labels\[1\] = 3 is outside \[0, K=3\)/);
+    expect(() => n.crossEntropy(f32(6), f32(6), Int32Array.from([-1, 0]), 2, 3, 1, false)).toThrow(RangeError);
+    expect(() => n.mse(f32(4), f32(4), f32(3), 4, 1, false)).toThrow(/mse: target has 3/);
+    expect(() => n.sgdStep(f32(4), f32(4), f32(3), 4, { lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: false })).toThrow(/sgdStep: momentumBuf has 3/);
+    expect(() => n.sgdStep(f32(4), f32(4), f32(4), 4, { lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: 1 as unknown as boolean })).toThrow(/nesterov must be a boolean/);
+    expect(() => n.adamwStep(f32(4), f32(4), f32(4), f32(3), 4, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 })).toThrow(/adamwStep: v has 3/);
+    expect(() => n.adamwStep(f32(4), f32(4), f32(4), f32(4), 4, { lr: NaN, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 })).toThrow(/lr must be finite/);
+  });
+
+  it('overlapping outputs are refused (in-place element-wise is allowed)', () => {
+    const buf = f32(16);
+    expect(() => n.matmul(buf.subarray(0, 4), buf.subarray(2, 6), f32(4), 2, 2, 2, false, false, false)).toThrow(/C overlaps A/);
+    expect(() => n.relu(buf.subarray(1, 9), buf.subarray(0, 8), 8)).toThrow(/partly overlap/);
+    const x = Float32Array.from([-1, 2, -3, 4]);
+    n.relu(x, x, 4);
+    expect([...x]).toEqual([0, 2, 0, 4]);
+  });
+
+  it('longer arrays and subarray views are fine; only the first elements are touched', () => {
+    const C = f32(10).fill(7);
+    n.matmul(C.subarray(2), Float32Array.from([1, 2]), Float32Array.from([3, 4]), 1, 1, 2, false, false, false);
+    expect([...C]).toEqual([7, 7, 11, 7, 7, 7, 7, 7, 7, 7]);
+  });
+
+  it('Float32Arrays on ArrayBuffer and SharedArrayBuffer work in place (no copies)', () => {
+    const M = 37, N = 29, K = 41;
+    const A = randArray(M * K, 1), B = randArray(K * N, 2);
+    const want = f32(M * N);
+    ref.matmul(want, A, B, M, N, K, false, true, false);
+    for (const shared of [false, true]) {
+      const mk = (src: Float32Array, off: number) => {
+        const buf = shared ? new SharedArrayBuffer((src.length + off) * 4) : new ArrayBuffer((src.length + off) * 4);
+        const v = new Float32Array(buf, off * 4, src.length);
+        v.set(src);
+        return v;
+      };
+      const C = mk(f32(M * N), 3);
+      n.matmul(C, mk(A, 1), mk(B, 5), M, N, K, false, true, false);
+      expect(normErr(C, want), `shared=${shared}`).toBeLessThan(1e-5);
+      const y = mk(Float32Array.from([-1, 2]), 1);
+      n.relu(y, y, 2);
+      expect([...y]).toEqual([0, 2]);
+    }
+  });
+
+  it('alloc: 64-byte aligned views on SharedArrayBuffers, zero-filled', () => {
+    for (const len of [0, 1, 5, 1000]) {
+      const a = n.alloc(len);
+      expect(a.length).toBe(len);
+      expect(a.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(a.every((v) => v === 0)).toBe(true);
+      expect(n.allocInt32(len).buffer).toBeInstanceOf(SharedArrayBuffer);
+    }
+  });
+
+  it('a detached ArrayBuffer is refused, not read', () => {
+    const a = f32(8);
+    structuredClone(a.buffer, { transfer: [a.buffer] });
+    expect(() => n.relu(f32(8), a, 8)).toThrow(/inp has 0 elements/);
+  });
+});
