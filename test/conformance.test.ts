@@ -19,6 +19,7 @@ it('every backend implements every kernel', () => {
 const MATMUL_SHAPES: [number, number, number][] = [
   [1, 1, 1], [3, 5, 7], [17, 13, 33], [0, 5, 3], [5, 0, 3], [4, 3, 0],
   [31, 45, 67], [64, 80, 100], [9, 10, 257], [130, 10, 129], [33, 129, 65],
+  [300, 41, 800], [151, 530, 811],
 ];
 const TEMPS = [0.5, 1, 4, 20];
 const ROWS = [0, 1, 3, 13];

@@ -3,8 +3,10 @@
 
 import { registerBackend } from './registry.js';
 import { createJsBackend } from './js/js-backend.js';
+import { wasmBackendFactories } from './wasm/index.js';
 
 registerBackend({ name: 'js', priority: 0, create: async () => createJsBackend() });
+for (const f of wasmBackendFactories()) registerBackend(f);
 
 export * from './registry.js';
 export type { Backend, BackendFactory } from './backend.js';
