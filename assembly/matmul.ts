@@ -3,11 +3,14 @@
 // transpose, so all four variants run the same micro-kernel), MR×NR register-blocked f32x4
 // micro-kernel (relaxed_madd in the relaxed build), edge tiles through a small tile buffer.
 
-import { SIMD, RELAXED, madd } from './simd';
+import { SIMD, madd } from './simd';
 
-/** Rows of the register block (6 in the relaxed build: 12 accumulators; else 4: 8 accumulators). */
+/**
+ * Rows of the register block. 4×8 = 8 f32x4 accumulators: measured best on V8/x64 for both SIMD
+ * builds (5×8, 6×8, 3×12 and k-unrolled variants spill and run at ~half speed).
+ */
 // @ts-ignore: decorator
-@inline const MR: i32 = RELAXED ? 6 : 4;
+@inline const MR: i32 = 4;
 /** Columns of the register block (two f32x4). */
 // @ts-ignore: decorator
 @inline const NR: i32 = 8;
@@ -16,7 +19,7 @@ import { SIMD, RELAXED, madd } from './simd';
 @inline const KC: i32 = 256;
 /** Rows of an A block (MC×KC floats stay in L2). */
 // @ts-ignore: decorator
-@inline const MC: i32 = RELAXED ? 126 : 128;
+@inline const MC: i32 = 128;
 /** Columns of a B block (KC×NC floats). */
 // @ts-ignore: decorator
 @inline const NC: i32 = 2048;
@@ -30,6 +33,18 @@ import { SIMD, RELAXED, madd } from './simd';
 export function matmulWorkspace(M: i32, N: i32, K: i32): i32 {
   const kc = min(K, KC), mc = roundUp(min(M, MC), MR), nc = roundUp(min(N, NC), NR);
   return ((mc * kc + kc * nc + MR * NR) << 2) + 64;
+}
+
+// dst[k][0..4] = src[0..4][k] for k < 4: a 4×4 block (rows ld bytes apart) transposed to rows ldd bytes apart.
+// @ts-ignore: decorator
+@inline function transpose4(dst: usize, ldd: usize, src: usize, ld: usize): void {
+  const r0 = v128.load(src), r1 = v128.load(src + ld), r2 = v128.load(src + 2 * ld), r3 = v128.load(src + 3 * ld);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + ldd, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * ldd, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * ldd, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
 // Packs op(B)[p0:p0+kc, j0:j0+nc] into panels of NR columns: Bp[panel][k][NR], zero-padded.
@@ -61,6 +76,20 @@ function packB(Bp: usize, B: usize, N: i32, K: i32, p0: i32, kc: i32, j0: i32, n
           for (; c < NR; c++) store<f32>(d + (<usize>c << 2), 0);
           src += ld;
         }
+      }
+    } else if (SIMD && cols == NR) {
+      // op(B)[k,j] = B[j*K + k]: 4 rows of B × 4 k at a time, transposed in registers.
+      const ld = <usize>K << 2;
+      const src = B + ((<usize>j * <usize>K + <usize>p0) << 2);
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const s0 = src + (<usize>k << 2), d = dst + ((<usize>k * NR) << 2);
+        transpose4(d, NR << 2, s0, ld);
+        transpose4(d + 16, NR << 2, s0 + 4 * ld, ld);
+      }
+      for (; k < kc; k++) {
+        const d = dst + ((<usize>k * NR) << 2), s0 = src + (<usize>k << 2);
+        for (let c = 0; c < NR; c++) store<f32>(d + (<usize>c << 2), load<f32>(s0 + <usize>c * ld));
       }
     } else {
       // op(B)[k,j] = B[j*K + k]: each column is a contiguous row of B.
@@ -101,6 +130,16 @@ function packA(Ap: usize, A: usize, M: i32, K: i32, i0: i32, mc: i32, p0: i32, k
         for (; r < rows; r++) store<f32>(d + (<usize>r << 2), load<f32>(src + (<usize>r << 2)));
         for (; r < MR; r++) store<f32>(d + (<usize>r << 2), 0);
         src += ld;
+      }
+    } else if (SIMD && rows == MR) {
+      // op(A)[i,k] = A[i*K + k]: 4 rows × 4 k at a time, transposed in registers.
+      const ld = <usize>K << 2;
+      const src = A + ((<usize>i * <usize>K + <usize>p0) << 2);
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) transpose4(dst + ((<usize>k * MR) << 2), MR << 2, src + (<usize>k << 2), ld);
+      for (; k < kc; k++) {
+        const d = dst + ((<usize>k * MR) << 2), s0 = src + (<usize>k << 2);
+        for (let r = 0; r < MR; r++) store<f32>(d + (<usize>r << 2), load<f32>(s0 + <usize>r * ld));
       }
     } else {
       let r = 0;
@@ -144,35 +183,6 @@ function kernel4x8(kc: i32, a: usize, b: usize, c: usize, ldc: usize, add: bool)
   out4(c, c30, add); out4(c + 16, c31, add);
 }
 
-// C tile (6,8) (+)= Ap panel (kc,6)ᵀ · Bp panel (kc,8). ldc in bytes.
-function kernel6x8(kc: i32, a: usize, b: usize, c: usize, ldc: usize, add: bool): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let c40 = f32x4.splat(0), c41 = f32x4.splat(0), c50 = f32x4.splat(0), c51 = f32x4.splat(0);
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(b), b1 = v128.load(b, 16);
-    let av = v128.load32_splat(a);
-    c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
-    av = v128.load32_splat(a, 4);
-    c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
-    av = v128.load32_splat(a, 8);
-    c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
-    av = v128.load32_splat(a, 12);
-    c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
-    av = v128.load32_splat(a, 16);
-    c40 = madd(av, b0, c40); c41 = madd(av, b1, c41);
-    av = v128.load32_splat(a, 20);
-    c50 = madd(av, b0, c50); c51 = madd(av, b1, c51);
-    a += 24; b += 32;
-  }
-  out4(c, c00, add); out4(c + 16, c01, add); c += ldc;
-  out4(c, c10, add); out4(c + 16, c11, add); c += ldc;
-  out4(c, c20, add); out4(c + 16, c21, add); c += ldc;
-  out4(c, c30, add); out4(c + 16, c31, add); c += ldc;
-  out4(c, c40, add); out4(c + 16, c41, add); c += ldc;
-  out4(c, c50, add); out4(c + 16, c51, add);
-}
-
 // Scalar build: C tile (4,8) (+)= Ap panel (kc,4)ᵀ · Bp panel (kc,8), as two 4×4 register blocks.
 function kernelScalar(kc: i32, a0: usize, b0: usize, c: usize, ldc: usize, add: bool): void {
   for (let h = 0; h < 2; h++) {
@@ -206,7 +216,6 @@ function kernelScalar(kc: i32, a0: usize, b0: usize, c: usize, ldc: usize, add: 
 // @ts-ignore: decorator
 @inline function kernel(kc: i32, a: usize, b: usize, c: usize, ldc: usize, add: bool): void {
   if (!SIMD) kernelScalar(kc, a, b, c, ldc, add);
-  else if (MR == 6) kernel6x8(kc, a, b, c, ldc, add);
   else kernel4x8(kc, a, b, c, ldc, add);
 }
 
