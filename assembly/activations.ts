@@ -1,0 +1,95 @@
+// Activation kernels (optimized): relu, reluBackward, gelu (tanh form), geluBackward. f32x4 main
+// loops with scalar tails in the SIMD builds; plain loops in the scalar build. Pointers are byte
+// offsets into the (imported) linear memory; out may alias inp, dinp may alias dout.
+
+import { SIMD, madd, tanh4 } from './simd';
+
+const K0: f32 = 0.7978845608028654; // sqrt(2/pi)
+const K1: f32 = 0.044715;
+
+// out, inp are (n).
+export function relu(out: usize, inp: usize, n: i32): void {
+  let i = 0;
+  if (SIMD) {
+    const z = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(out + o, f32x4.max(v128.load(inp + o), z));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = load<f32>(inp + o);
+    store<f32>(out + o, x > 0 ? x : 0);
+  }
+}
+
+// dinp, dout, inp are (n).
+export function reluBackward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+  let i = 0;
+  if (SIMD) {
+    const z = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(dinp + o, v128.and(v128.load(dout + o), f32x4.gt(v128.load(inp + o), z)));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dinp + o, load<f32>(inp + o) > 0 ? load<f32>(dout + o) : 0);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function geluScalar(x: f32): f32 {
+  return <f32>(0.5 * <f64>x * (1.0 + Math.tanh(<f64>K0 * (<f64>x + <f64>K1 * <f64>x * <f64>x * <f64>x))));
+}
+
+// @ts-ignore: decorator
+@inline function geluGradScalar(x: f32): f32 {
+  const xd = <f64>x;
+  const th = Math.tanh(<f64>K0 * (xd + <f64>K1 * xd * xd * xd));
+  const du = <f64>K0 * (1.0 + 3.0 * <f64>K1 * xd * xd);
+  return <f32>(0.5 * (1.0 + th) + 0.5 * xd * (1.0 - th * th) * du);
+}
+
+// out, inp are (n).
+export function gelu(out: usize, inp: usize, n: i32): void {
+  let i = 0;
+  if (SIMD) {
+    const k0 = f32x4.splat(K0), k1 = f32x4.splat(K1), half = f32x4.splat(0.5), one = f32x4.splat(1);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const x = v128.load(inp + o);
+      const x3 = f32x4.mul(f32x4.mul(x, x), x);
+      const th = tanh4(f32x4.mul(k0, madd(k1, x3, x)));
+      v128.store(out + o, f32x4.mul(f32x4.mul(half, x), f32x4.add(one, th)));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, geluScalar(load<f32>(inp + o)));
+  }
+}
+
+// dinp, dout, inp are (n).
+export function geluBackward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+  let i = 0;
+  if (SIMD) {
+    const k0 = f32x4.splat(K0), k1 = f32x4.splat(K1), k13 = f32x4.splat(3 * K1), half = f32x4.splat(0.5), one = f32x4.splat(1);
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      const x = v128.load(inp + o);
+      const x2 = f32x4.mul(x, x);
+      const th = tanh4(f32x4.mul(k0, madd(k1, f32x4.mul(x2, x), x)));
+      const du = f32x4.mul(k0, madd(k13, x2, one));
+      const sech2 = f32x4.sub(one, f32x4.mul(th, th));
+      const g = f32x4.add(f32x4.mul(half, f32x4.add(one, th)), f32x4.mul(f32x4.mul(f32x4.mul(half, x), sech2), du));
+      v128.store(dinp + o, f32x4.mul(v128.load(dout + o), g));
+    }
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dinp + o, load<f32>(dout + o) * geluGradScalar(load<f32>(inp + o)));
+  }
+}

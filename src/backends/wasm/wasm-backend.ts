@@ -1,0 +1,280 @@
+// The wasm backends (`wasm`, `wasm-simd`, `wasm-relaxed`): the AssemblyScript kernels of one
+// build, instantiated on a shared WebAssembly.Memory. Buffers from alloc are Float32Array views
+// into that memory (used in place); arrays from elsewhere are copied through arena scratch.
+// Several instances (threads) can share one memory with disjoint arenas [base, limit).
+
+import type { Backend } from '../backend.js';
+import type { AdamWParams, F32, I32, SgdParams } from '../../kernels/signatures.js';
+import { ShapeError } from '../../errors.js';
+import { Arena } from './arena.js';
+import { compileWasm, compileWasmSync, createSharedMemory, WASM_BACKEND_NAME, type WasmVariant } from './loader.js';
+
+type Arr = F32 | I32;
+type Ptr = number;
+
+/** The raw exports of assembly/index.ts (pointers are byte offsets, bools are 0/1). */
+interface WasmExports {
+  heapBase(): number;
+  matmulWorkspace(M: number, N: number, K: number): number;
+  matmul(C: Ptr, A: Ptr, B: Ptr, M: number, N: number, K: number, tA: number, tB: number, acc: number, work: Ptr): void;
+  biasAdd(y: Ptr, b: Ptr, N: number, OC: number): void;
+  biasGrad(db: Ptr, dy: Ptr, N: number, OC: number, acc: number): void;
+  relu(o: Ptr, x: Ptr, n: number): void;
+  reluBackward(dx: Ptr, dy: Ptr, x: Ptr, n: number): void;
+  gelu(o: Ptr, x: Ptr, n: number): void;
+  geluBackward(dx: Ptr, dy: Ptr, x: Ptr, n: number): void;
+  softmaxT(o: Ptr, z: Ptr, N: number, K: number, T: number): void;
+  logSoftmaxT(o: Ptr, z: Ptr, N: number, K: number, T: number): void;
+  kdLoss(d: Ptr, s: Ptr, t: Ptr, N: number, K: number, T: number, alpha: number, t2: number, acc: number): number;
+  crossEntropy(d: Ptr, z: Ptr, y: Ptr, N: number, K: number, w: number, acc: number): number;
+  mse(d: Ptr, p: Ptr, t: Ptr, n: number, w: number, acc: number): number;
+  sgdStep(p: Ptr, g: Ptr, b: Ptr, n: number, lr: number, mom: number, wd: number, nesterov: number): void;
+  adamwStep(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
+}
+
+export interface WasmBackendOptions {
+  /** Compiled build (default: compiled from build/wasm/<variant>.wasm). */
+  module?: WebAssembly.Module;
+  /** Shared memory to run on (default: a new one). Several instances may share one. */
+  memory?: WebAssembly.Memory;
+  /** First byte of this instance's arena (default: just above the module's static data). */
+  base?: number;
+  /** One past the last byte of this instance's arena (default: 4 GiB). */
+  limit?: number;
+}
+
+/** Lowest arena base: above the builds' static data (math tables at 1 KiB..8 KiB). */
+const MIN_BASE = 64 * 1024;
+
+export class WasmBackend implements Backend {
+  readonly name: string;
+  readonly description: string;
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  readonly arena: Arena;
+  private readonly x: WasmExports;
+  /** ArrayBuffers of this memory seen by this thread (one per size the memory has had). */
+  private readonly mine = new WeakSet<ArrayBufferLike>();
+  private buf: ArrayBufferLike;
+  private ws = 0;
+  private wsBytes = 0;
+
+  constructor(readonly variant: WasmVariant, module: WebAssembly.Module, opts: WasmBackendOptions = {}) {
+    this.name = WASM_BACKEND_NAME[variant];
+    this.module = module;
+    this.memory = opts.memory ?? createSharedMemory();
+    const inst = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    this.x = inst.exports as unknown as WasmExports;
+    const base = Math.max(opts.base ?? 0, this.x.heapBase(), MIN_BASE);
+    this.arena = new Arena(this.memory, base, opts.limit);
+    this.buf = this.memory.buffer;
+    this.mine.add(this.buf);
+    const what = { scalar: 'scalar', simd: 'SIMD (f32x4)', relaxed: 'relaxed SIMD (f32x4.relaxed_madd)' }[variant];
+    this.description = `AssemblyScript → WebAssembly, ${what}, shared memory`;
+  }
+
+  /** The memory's current ArrayBuffer (re-fetched after a grow, by this or any instance). */
+  buffer(): ArrayBufferLike {
+    const b = this.memory.buffer;
+    if (b !== this.buf) {
+      this.buf = b;
+      this.mine.add(b);
+    }
+    return b;
+  }
+
+  /** A float32 view of n elements at byte offset `offset` of this memory (e.g. shared by offset from another thread). */
+  viewF32(offset: number, n: number): F32 {
+    return new Float32Array(this.buffer(), offset, n);
+  }
+
+  viewI32(offset: number, n: number): I32 {
+    return new Int32Array(this.buffer(), offset, n);
+  }
+
+  /** Byte offset of an array in this memory, or -1 when it lives elsewhere. */
+  offsetOf(a: Arr): number {
+    return this.owns(a) ? a.byteOffset : -1;
+  }
+
+  private owns(a: Arr): boolean {
+    const b = a.buffer;
+    if (this.mine.has(b)) return true;
+    return this.buffer() === b;
+  }
+
+  alloc(n: number): F32 {
+    const off = this.arena.alloc(n * 4);
+    return new Float32Array(this.buffer(), off, n);
+  }
+
+  allocInt32(n: number): I32 {
+    const off = this.arena.alloc(n * 4);
+    return new Int32Array(this.buffer(), off, n);
+  }
+
+  free(buf: Arr): void {
+    if (!this.owns(buf)) throw new RangeError(`${this.name}.free: buffer was not allocated by this backend`);
+    this.arena.free(buf.byteOffset);
+  }
+
+  dispose(): void {
+    if (this.ws) this.arena.free(this.ws);
+    this.ws = 0;
+    this.wsBytes = 0;
+  }
+
+  /** Runs fn on pointers for arrays, copying the foreign ones in (and the `outs` bitmask ones back out). */
+  private slow<R>(arrs: Arr[], outs: number, fn: (p: Ptr[]) => R): R {
+    const ptrs: Ptr[] = [];
+    const temps = new Map<Arr, Ptr>();
+    try {
+      for (const a of arrs) {
+        if (this.owns(a)) { ptrs.push(a.byteOffset); continue; }
+        let p = temps.get(a);
+        if (p === undefined) {
+          p = this.arena.alloc(a.byteLength, false);
+          temps.set(a, p);
+          new Uint8Array(this.buffer(), p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+        }
+        ptrs.push(p);
+      }
+      const r = fn(ptrs);
+      arrs.forEach((a, i) => {
+        if (outs & (1 << i) && !this.owns(a)) new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(new Uint8Array(this.buffer(), ptrs[i], a.byteLength));
+      });
+      return r;
+    } finally {
+      for (const p of temps.values()) this.arena.free(p);
+    }
+  }
+
+  private workspace(bytes: number): Ptr {
+    if (bytes > this.wsBytes) {
+      if (this.ws) this.arena.free(this.ws);
+      this.ws = 0;
+      this.ws = this.arena.alloc(bytes, false);
+      this.wsBytes = bytes;
+    }
+    return this.ws;
+  }
+
+  // C is (M,N); A is (M,K) or (K,M) if transA; B is (K,N) or (N,K) if transB.
+  matmul(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean): void {
+    if (C.length < M * N || A.length < M * K || B.length < K * N) {
+      throw new ShapeError(`matmul: C has ${C.length} (need M*N = ${M}*${N}), A ${A.length} (need ${M}*${K}), B ${B.length} (need ${K}*${N})`);
+    }
+    if (M === 0 || N === 0) return;
+    const work = this.workspace(this.x.matmulWorkspace(M, N, K));
+    const tA = transA ? 1 : 0, tB = transB ? 1 : 0, acc = accumulate ? 1 : 0;
+    if (this.owns(C) && this.owns(A) && this.owns(B)) {
+      this.x.matmul(C.byteOffset, A.byteOffset, B.byteOffset, M, N, K, tA, tB, acc, work);
+      return;
+    }
+    this.slow([C, A, B], 0b1, (p) => this.x.matmul(p[0], p[1], p[2], M, N, K, tA, tB, acc, work));
+  }
+
+  // y is (N,OC), bias is (OC).
+  biasAdd(y: F32, bias: F32, N: number, OC: number): void {
+    if (this.owns(y) && this.owns(bias)) return this.x.biasAdd(y.byteOffset, bias.byteOffset, N, OC);
+    this.slow([y, bias], 0b1, (p) => this.x.biasAdd(p[0], p[1], N, OC));
+  }
+
+  // dbias is (OC), dy is (N,OC).
+  biasGrad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void {
+    const acc = accumulate ? 1 : 0;
+    if (this.owns(dbias) && this.owns(dy)) return this.x.biasGrad(dbias.byteOffset, dy.byteOffset, N, OC, acc);
+    this.slow([dbias, dy], 0b1, (p) => this.x.biasGrad(p[0], p[1], N, OC, acc));
+  }
+
+  // out, inp are (n).
+  relu(out: F32, inp: F32, n: number): void {
+    if (this.owns(out) && this.owns(inp)) return this.x.relu(out.byteOffset, inp.byteOffset, n);
+    this.slow([out, inp], 0b1, (p) => this.x.relu(p[0], p[1], n));
+  }
+
+  // dinp, dout, inp are (n).
+  reluBackward(dinp: F32, dout: F32, inp: F32, n: number): void {
+    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.x.reluBackward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
+    this.slow([dinp, dout, inp], 0b1, (p) => this.x.reluBackward(p[0], p[1], p[2], n));
+  }
+
+  // out, inp are (n).
+  gelu(out: F32, inp: F32, n: number): void {
+    if (this.owns(out) && this.owns(inp)) return this.x.gelu(out.byteOffset, inp.byteOffset, n);
+    this.slow([out, inp], 0b1, (p) => this.x.gelu(p[0], p[1], n));
+  }
+
+  // dinp, dout, inp are (n).
+  geluBackward(dinp: F32, dout: F32, inp: F32, n: number): void {
+    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.x.geluBackward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
+    this.slow([dinp, dout, inp], 0b1, (p) => this.x.geluBackward(p[0], p[1], p[2], n));
+  }
+
+  // out, logits are (N,K).
+  softmaxT(out: F32, logits: F32, N: number, K: number, T: number): void {
+    if (this.owns(out) && this.owns(logits)) return this.x.softmaxT(out.byteOffset, logits.byteOffset, N, K, T);
+    this.slow([out, logits], 0b1, (p) => this.x.softmaxT(p[0], p[1], N, K, T));
+  }
+
+  // out, logits are (N,K).
+  logSoftmaxT(out: F32, logits: F32, N: number, K: number, T: number): void {
+    if (this.owns(out) && this.owns(logits)) return this.x.logSoftmaxT(out.byteOffset, logits.byteOffset, N, K, T);
+    this.slow([out, logits], 0b1, (p) => this.x.logSoftmaxT(p[0], p[1], N, K, T));
+  }
+
+  // dS, s, t are (N,K).
+  kdLoss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number {
+    const t2 = scaleT2 ? 1 : 0, acc = accumulate ? 1 : 0;
+    if (this.owns(dS) && this.owns(s) && this.owns(t)) return this.x.kdLoss(dS.byteOffset, s.byteOffset, t.byteOffset, N, K, T, alpha, t2, acc);
+    return this.slow([dS, s, t], 0b1, (p) => this.x.kdLoss(p[0], p[1], p[2], N, K, T, alpha, t2, acc));
+  }
+
+  // dlogits, logits are (N,K); labels is (N).
+  crossEntropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number {
+    for (let n = 0; n < N; n++) {
+      const y = labels[n];
+      if (!(y >= 0 && y < K)) throw new RangeError(`crossEntropy: labels[${n}] = ${y}, expected an integer in [0, ${K})`);
+    }
+    const acc = accumulate ? 1 : 0;
+    if (this.owns(dlogits) && this.owns(logits) && this.owns(labels)) return this.x.crossEntropy(dlogits.byteOffset, logits.byteOffset, labels.byteOffset, N, K, weight, acc);
+    return this.slow([dlogits, logits, labels], 0b1, (p) => this.x.crossEntropy(p[0], p[1], p[2], N, K, weight, acc));
+  }
+
+  // dpred, pred, target are (n).
+  mse(dpred: F32, pred: F32, target: F32, n: number, weight: number, accumulate: boolean): number {
+    const acc = accumulate ? 1 : 0;
+    if (this.owns(dpred) && this.owns(pred) && this.owns(target)) return this.x.mse(dpred.byteOffset, pred.byteOffset, target.byteOffset, n, weight, acc);
+    return this.slow([dpred, pred, target], 0b1, (p) => this.x.mse(p[0], p[1], p[2], n, weight, acc));
+  }
+
+  // params, grads, momentumBuf are (n).
+  sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, hp: SgdParams): void {
+    const { lr, momentum, weightDecay } = hp;
+    const nest = hp.nesterov ? 1 : 0;
+    if (this.owns(params) && this.owns(grads) && this.owns(momentumBuf)) {
+      return this.x.sgdStep(params.byteOffset, grads.byteOffset, momentumBuf.byteOffset, n, lr, momentum, weightDecay, nest);
+    }
+    this.slow([params, grads, momentumBuf], 0b101, (p) => this.x.sgdStep(p[0], p[1], p[2], n, lr, momentum, weightDecay, nest));
+  }
+
+  // params, grads, m, v are (n).
+  adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void {
+    const { lr, beta1, beta2, eps, weightDecay, step } = hp;
+    const bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
+    if (this.owns(params) && this.owns(grads) && this.owns(m) && this.owns(v)) {
+      return this.x.adamwStep(params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+    }
+    this.slow([params, grads, m, v], 0b1101, (p) => this.x.adamwStep(p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, bc1, bc2));
+  }
+}
+
+/** A wasm backend from a compiled module (synchronous; compiles the build when `module` is absent). */
+export function createWasmBackend(variant: WasmVariant, opts: WasmBackendOptions = {}): WasmBackend {
+  return new WasmBackend(variant, opts.module ?? compileWasmSync(variant), opts);
+}
+
+/** A wasm backend, compiling the build asynchronously when `module` is absent. */
+export async function instantiateWasmBackend(variant: WasmVariant, opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+  return new WasmBackend(variant, opts.module ?? (await compileWasm(variant)), opts);
+}
