@@ -1,4 +1,4 @@
-// Builds the native addon (build/Release/distillery.node, and distillery_cuda.node when
+// Builds the native addon (build/native/Release/distillery.node, and distillery_cuda.node when
 // DISTILLERY_CUDA=AUTO|ON finds nvcc) with cmake-js. Runs as the npm `install` script.
 // Tolerant by default: a failed build prints why and exits 0, so `npm install` works on a
 // machine with no compiler or cmake (the WASM/JS backends are used). Strict with --strict or
@@ -36,12 +36,12 @@ const cmake = spawnSync('cmake', ['--version'], { encoding: 'utf8' });
 if (cmake.error || cmake.status !== 0) fail('cmake was not found on PATH');
 
 log(`cmake-js rebuild (DISTILLERY_CUDA=${process.env.DISTILLERY_CUDA || 'OFF'})`);
-const r = spawnSync(process.execPath, [cmakeJs, 'rebuild', '--directory', root, '--out', join(root, 'build')], {
+const r = spawnSync(process.execPath, [cmakeJs, 'rebuild', '--directory', root, '--out', join(root, 'build', 'native')], {
   cwd: root,
   stdio: 'inherit',
   env: process.env,
 });
 if (r.error) fail(`cmake-js could not run: ${r.error.message}`);
 if (r.status !== 0) fail(`cmake-js exited with status ${r.status}${r.signal ? ` (signal ${r.signal})` : ''}`);
-if (!existsSync(join(root, 'build', 'Release', 'distillery.node'))) fail('the build finished but build/Release/distillery.node is missing');
-log('built build/Release/distillery.node');
+if (!existsSync(join(root, 'build', 'native', 'Release', 'distillery.node'))) fail('the build finished but build/native/Release/distillery.node is missing');
+log('built build/native/Release/distillery.node');

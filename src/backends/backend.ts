@@ -27,7 +27,9 @@ export interface Backend extends Kernels {
    * over this backend's storage (see WorkerShare). Backends whose buffers are plain
    * SharedArrayBuffer views (js, native) need not implement it.
    */
-  share?(workers: number): WorkerShare;
+  share?(workers: number, arenaBytes?: number): WorkerShare;
+  /** True when `buf` lies in this backend's own storage (backends with one shared memory). */
+  owns?(buf: F32 | I32): boolean;
 }
 
 /**

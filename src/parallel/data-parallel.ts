@@ -43,27 +43,33 @@ export class DataParallel {
   private calls = 0;
   private faultsLeft: number;
   private closed = false;
+  private readonly share: WorkerShare;
 
   constructor(readonly backend: Backend, readonly student: Sequential, teachers: { model: Sequential; weight: number }[], readonly opts: ParallelOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${opts.workers}`);
     if (!existsSync(WORKER)) throw new BackendUnavailableError(backend.name, `${WORKER} is missing; build first (npm run build:ts)`);
     const be = backend, W = opts.workers, B = opts.maxBatch;
-    const share: WorkerShare = be.share ? be.share(W) : { name: be.name };
+    // Worker scratch (activations, gradients, matmul packing) for a shard of the largest batch.
+    const rows = Math.ceil(B / W);
+    const widths = [student, ...teachers.map((t) => t.model)].reduce((a, m) => a + m.config.layers.reduce((x, y) => x + y, 0), 0);
+    const share: WorkerShare = be.share ? be.share(W, 32 * 1024 * 1024 + 16 * rows * widths) : { name: be.name };
+    const describe = (buf: Float32Array | Int32Array, what: string) => describeBuf(buf, share, what, be.owns?.(buf) ?? false);
     this.x = be.alloc(B * student.inputs);
     this.y = be.allocInt32(B);
     this.t = be.alloc(B * student.classes);
     // Slot 0 is the student's own gradient buffer: after the reduction it holds the batch gradient.
     this.slots = [student.store.grads];
     for (let i = 1; i < W; i++) this.slots.push(be.alloc(student.store.length));
+    this.share = share;
     const init: WorkerInit = {
       share,
       student: student.config,
-      params: describeBuf(student.store.params, share, 'student parameters'),
-      gradSlots: this.slots.map((g, i) => describeBuf(g, share, `gradient slot ${i}`)),
-      teachers: teachers.map((t, i) => ({ config: t.model.config, params: describeBuf(t.model.store.params, share, `teacher ${i} parameters`), weight: t.weight })),
-      x: describeBuf(this.x, share, 'batch inputs'),
-      y: describeBuf(this.y, share, 'batch labels'),
-      t: describeBuf(this.t, share, 'teacher logits'),
+      params: describe(student.store.params, 'student parameters'),
+      gradSlots: this.slots.map((g, i) => describe(g, `gradient slot ${i}`)),
+      teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), weight: t.weight })),
+      x: describe(this.x, 'batch inputs'),
+      y: describe(this.y, 'batch labels'),
+      t: describe(this.t, 'teacher logits'),
     };
     this.faultsLeft = opts.faultAt?.times ?? 1;
     this.pool = new Piscina({ filename: WORKER, minThreads: W, maxThreads: W, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: init });
@@ -142,5 +148,8 @@ export class DataParallel {
     this.backend.free(this.x);
     this.backend.free(this.y);
     this.backend.free(this.t);
+    // Worker arena slots carved from a shared-memory backend's arena (see Backend.share).
+    const m = this.share.memory;
+    if (m) for (const b of this.share.arenas?.bases ?? []) this.backend.free(new Float32Array(m.buffer, b, 0));
   }
 }

@@ -12,8 +12,8 @@ export interface BufDesc {
   length: number;
 }
 
-export function describeBuf(buf: Float32Array | Int32Array, share: WorkerShare, what: string): BufDesc {
-  if (share.memory && buf.buffer === share.memory.buffer) return { byteOffset: buf.byteOffset, length: buf.length };
+export function describeBuf(buf: Float32Array | Int32Array, share: WorkerShare, what: string, inMemory = false): BufDesc {
+  if (share.memory && (inMemory || buf.buffer === share.memory.buffer)) return { byteOffset: buf.byteOffset, length: buf.length };
   if (!(buf.buffer instanceof SharedArrayBuffer)) {
     throw new TypeError(`data-parallel: ${what} is not in shared memory (backend ${share.name} must allocate on a SharedArrayBuffer or a shared WebAssembly.Memory)`);
   }

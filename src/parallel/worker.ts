@@ -29,6 +29,8 @@ async function setup(): Promise<State> {
   const be = await attachBackend(init.share);
   const params = f32View(init.params, init.share);
   const slots = init.gradSlots.map((d) => f32View(d, init.share));
+  // Kernels must run on the shared buffers in place: a backend that would copy them is a bug here.
+  if (init.share.memory && be.owns && !be.owns(params)) throw new Error(`${be.name} worker: the shared parameters are not in this instance's memory`);
   const student = new Sequential(be, init.student, 0, { params, grads: slots[0] });
   const teachers = init.teachers.map((t) => ({ model: new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval(), weight: t.weight }));
   const x = f32View(init.x, init.share);

@@ -15,12 +15,12 @@ export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 
 /**
  * Where the addon of `backend` is looked for: $DISTILLERY_NATIVE_ADDON / $DISTILLERY_CUDA_ADDON
- * when set, else build/Release/<file> under the package root.
+ * when set, else build/native/Release/<file> under the package root.
  */
 export function addonPath(backend: 'native' | 'cuda'): string {
   const env = backend === 'native' ? process.env.DISTILLERY_NATIVE_ADDON : process.env.DISTILLERY_CUDA_ADDON;
   if (env) return resolve(env);
-  return join(PACKAGE_ROOT, 'build', 'Release', backend === 'native' ? 'distillery.node' : 'distillery_cuda.node');
+  return join(PACKAGE_ROOT, 'build', 'native', 'Release', backend === 'native' ? 'distillery.node' : 'distillery_cuda.node');
 }
 
 /** What the child process reports: the addon's probe() result. */

@@ -1,5 +1,5 @@
-// The `native` backend (C++ kernels behind Node-API, build/Release/distillery.node) and the
-// `cuda` backend (build/Release/distillery_cuda.node, when built and a device answers).
+// The `native` backend (C++ kernels behind Node-API, build/native/Release/distillery.node) and the
+// `cuda` backend (build/native/Release/distillery_cuda.node, when built and a device answers).
 // Storage: 64-byte-aligned Float32Array views on SharedArrayBuffers (shareable with workers);
 // kernels run in place on any Float32Array, over ArrayBuffer or SharedArrayBuffer.
 

@@ -1,7 +1,8 @@
 // The wasm backends' public surface and their registry factories (wasm 10, wasm-simd 20, wasm-relaxed 30).
 
-import type { BackendFactory } from '../backend.js';
-import { instantiateWasmBackend } from './wasm-backend.js';
+import type { BackendFactory, WorkerShare } from '../backend.js';
+import { BackendUnavailableError } from '../../errors.js';
+import { createWasmBackend, instantiateWasmBackend } from './wasm-backend.js';
 import { WASM_BACKEND_NAME, type WasmVariant } from './loader.js';
 
 export { Arena, ArenaError } from './arena.js';
@@ -16,5 +17,13 @@ export function wasmBackendFactories(): BackendFactory[] {
     name: WASM_BACKEND_NAME[v],
     priority: PRIORITY[v],
     create: () => instantiateWasmBackend(v),
+    attach: async (share: WorkerShare) => {
+      // A worker thread: the main thread's memory and module, and an arena slot of its own.
+      const a = share.arenas;
+      if (!share.memory || !share.module || !a) throw new BackendUnavailableError(share.name, 'attach needs the shared memory, module and arena slots from share()');
+      const slot = Atomics.add(a.claim, 0, 1);
+      if (slot >= a.bases.length) throw new BackendUnavailableError(share.name, `all ${a.bases.length} worker arena slots are taken (too many worker restarts)`);
+      return createWasmBackend(v, { module: share.module as WebAssembly.Module, memory: share.memory as WebAssembly.Memory, base: a.bases[slot], limit: a.bases[slot] + a.size });
+    },
   }));
 }

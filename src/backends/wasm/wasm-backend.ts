@@ -3,7 +3,7 @@
 // into that memory (used in place); arrays from elsewhere are copied through arena scratch.
 // Several instances (threads) can share one memory with disjoint arenas [base, limit).
 
-import type { Backend } from '../backend.js';
+import type { Backend, WorkerShare } from '../backend.js';
 import type { AdamWParams, F32, I32, SgdParams } from '../../kernels/signatures.js';
 import { ShapeError } from '../../errors.js';
 import { Arena } from './arena.js';
@@ -97,7 +97,8 @@ export class WasmBackend implements Backend {
     return this.owns(a) ? a.byteOffset : -1;
   }
 
-  private owns(a: Arr): boolean {
+  /** True for views on this backend's memory (kernels then run on them in place). */
+  owns(a: Arr): boolean {
     const b = a.buffer;
     if (this.mine.has(b)) return true;
     return this.buffer() === b;
@@ -116,6 +117,16 @@ export class WasmBackend implements Backend {
   free(buf: Arr): void {
     if (!this.owns(buf)) throw new RangeError(`${this.name}.free: buffer was not allocated by this backend`);
     this.arena.free(buf.byteOffset);
+  }
+
+  /**
+   * For data-parallel workers: the memory, the compiled module and `workers` + 2 arena slots of
+   * `arenaBytes` each (two spares for workers that replace dead ones), carved from this arena.
+   */
+  share(workers: number, arenaBytes = 64 * 1024 * 1024): WorkerShare {
+    const size = Math.ceil(arenaBytes / 16) * 16;
+    const bases = Array.from({ length: workers + 2 }, () => this.arena.alloc(size, false));
+    return { name: this.name, memory: this.memory, module: this.module, arenas: { bases, size, claim: new Int32Array(new SharedArrayBuffer(4)) } };
   }
 
   dispose(): void {
