@@ -1,0 +1,131 @@
+// One KD training step (teacher forward in eval mode + student forward + KD/CE loss + backward
+// + optimizer update) on given shapes, on one backend with 1..n workers. Used by the backend
+// calibration and by `distill bench`; workload W (the project's standard benchmark) is defined
+// here once.
+
+import type { Backend } from '../backends/backend.js';
+import { Sequential, type ModelConfig } from '../nn/sequential.js';
+import { Rng } from '../nn/rng.js';
+import { kdObjective, teacherLogits, type KdConfig } from '../nn/objectives.js';
+import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
+import { DataParallel } from './data-parallel.js';
+
+export interface StepShapes {
+  teachers: ModelConfig[];
+  student: ModelConfig;
+  /** Batch size. */
+  N: number;
+  kd: KdConfig;
+  optimizer: OptimizerConfig;
+}
+
+/**
+ * Workload W: float32; teacher 784-1200-1200-10 ReLU (eval, forward only); student
+ * 784-800-800-10 ReLU; loss 0.9·T²·KL + 0.1·CE at T=4; SGD lr 0.01 momentum 0.9.
+ */
+export function workloadW(N: number): StepShapes {
+  return {
+    teachers: [{ layers: [784, 1200, 1200, 10], activation: 'relu' }],
+    student: { layers: [784, 800, 800, 10], activation: 'relu' },
+    N,
+    kd: { T: 4, alpha: 0.9, scaleT2: true },
+    optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9 },
+  };
+}
+
+/** Multiply-adds ×2 of one step: teacher forward, student forward, student backward (dW, and dX below the first layer). */
+export function stepFlops(s: StepShapes): number {
+  const fwd = (l: number[]) => l.slice(1).reduce((a, oc, i) => a + 2 * s.N * l[i] * oc, 0);
+  const L = s.student.layers;
+  const bwd = L.slice(1).reduce((a, oc, i) => a + 2 * s.N * L[i] * oc * (i === 0 ? 1 : 2), 0);
+  return s.teachers.reduce((a, t) => a + fwd(t.layers), 0) + fwd(L) + bwd;
+}
+
+export class KdStepRunner {
+  private constructor(
+    readonly backend: Backend,
+    readonly workers: number,
+    readonly shapes: StepShapes,
+    private readonly teachers: { model: Sequential; weight: number }[],
+    private readonly student: Sequential,
+    private readonly opt: Optimizer,
+    private readonly dp: DataParallel | null,
+    private readonly x: Float32Array,
+    private readonly y: Int32Array,
+    private readonly t: Float32Array,
+    private readonly dS: Float32Array,
+  ) {}
+
+  /** Last step's loss (finite if the backend computes). */
+  loss = NaN;
+
+  static async create(be: Backend, workers: number, s: StepShapes): Promise<KdStepRunner> {
+    const teachers = s.teachers.map((c, i) => ({ model: new Sequential(be, c, 100 + i).eval(), weight: 1 }));
+    const student = new Sequential(be, s.student, 2).train();
+    const opt = createOptimizer(be, student.store.length, s.optimizer);
+    const dp = workers > 1 ? new DataParallel(be, student, teachers, { workers, maxBatch: s.N }) : null;
+    const C = student.inputs, K = student.classes;
+    const x = dp ? dp.x : be.alloc(s.N * C), y = dp ? dp.y : be.allocInt32(s.N), t = dp ? dp.t : be.alloc(s.N * K);
+    const rng = new Rng(0);
+    for (let i = 0; i < s.N * C; i++) x[i] = rng.normal();
+    for (let i = 0; i < s.N; i++) y[i] = rng.int(K);
+    const r = new KdStepRunner(be, workers, s, teachers, student, opt, dp, x, y, t, be.alloc(s.N * K));
+    if (dp) await dp.warmup();
+    return r;
+  }
+
+  async step(): Promise<void> {
+    const { N, kd, optimizer } = this.shapes;
+    const K = this.student.classes;
+    if (this.dp) {
+      this.loss = (await this.dp.step(N, { kd, teacherOnline: true, training: true, dropoutSeed: 1 })).loss;
+    } else {
+      teacherLogits(this.teachers, this.x, N, this.t);
+      const z = this.student.forward(this.x, N);
+      this.loss = kdObjective(this.backend, this.dS, z, this.t, this.y, N, K, kd).loss;
+      this.student.zeroGrads();
+      this.student.backward(this.dS);
+    }
+    this.opt.step(this.student.store.params, this.student.store.grads, optimizer.lr);
+  }
+
+  async close(): Promise<void> {
+    if (this.dp) await this.dp.close();
+    else {
+      this.backend.free(this.x);
+      this.backend.free(this.y);
+      this.backend.free(this.t);
+    }
+    this.backend.free(this.dS);
+    this.opt.release();
+    this.student.release();
+    for (const t of this.teachers) t.model.release();
+  }
+}
+
+export interface Timing {
+  samples: number[];
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function summarize(samples: number[]): Timing {
+  const s = [...samples].sort((a, b) => a - b);
+  const m = s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+  return { samples, median: m, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
+}
+
+/** Times steps: `warmup` untimed, then up to `steps` timed ones, stopping early after `budgetMs`. */
+export async function timeSteps(r: KdStepRunner, o: { warmup: number; steps: number; budgetMs: number }): Promise<Timing> {
+  for (let i = 0; i < o.warmup; i++) await r.step();
+  const samples: number[] = [];
+  const end = performance.now() + o.budgetMs;
+  for (let i = 0; i < o.steps && (i < 3 || performance.now() < end); i++) {
+    const t0 = performance.now();
+    await r.step();
+    samples.push(performance.now() - t0);
+  }
+  if (!Number.isFinite(r.loss)) throw new Error(`${r.backend.name}: KD step produced loss ${r.loss}`);
+  return summarize(samples);
+}
