@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), 'distillery-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function distill(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1', DISTILLERY_CACHE_DIR: join(dir, 'cache') } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -48,14 +48,16 @@ describe('distill CLI', () => {
     const t = distill('teach', '--data', csv, '--layers', '6,24,24,3', '--epochs', '4', '--batch', '16', '--lr', '0.05', '--out', 'teacher', '--backend', 'js');
     expect(t.code, t.err).toBe(0);
     expect(t.out).toMatch(/teacher: test accuracy \d+\.\d+%/);
+    expect(t.err).toMatch(/runtime: picked js ×[12] workers?.*runner-up js/); // calibrated over worker counts
     for (const f of ['model.safetensors', 'checkpoint.safetensors', 'metrics.jsonl']) expect(existsSync(join(dir, 'teacher', f)), f).toBe(true);
     const metrics = readFileSync(join(dir, 'teacher', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
 
     writeFileSync(join(dir, 'student.json'), JSON.stringify({ layers: '6,4,3', epochs: 3, temperature: 2, alpha: 0.8, batch: 16 }));
-    const s = distill('student', '--config', 'student.json', '--teacher', 'teacher/model.safetensors', '--data', csv, '--out', 'student', '--backend', 'js');
+    const s = distill('student', '--config', 'student.json', '--teacher', 'teacher/model.safetensors', '--data', csv, '--out', 'student', '--backend', 'js', '--workers', '2');
     expect(s.code, s.err).toBe(0);
     expect(s.out).toMatch(/student: test accuracy/);
+    expect(s.err).toMatch(/runtime: backend js ×2 workers \(as asked\)/);
 
     const e = distill('eval', '--model', 'student/model.safetensors', '--data', csv, '--json', '--backend', 'js');
     expect(e.code, e.err).toBe(0);

@@ -14,6 +14,8 @@ import { loadModel, saveModel } from '../io/model-file.js';
 import { Sequential, type ModelConfig } from '../nn/sequential.js';
 import { COMMON, DATA, KD, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
+import { chooseRuntime } from '../parallel/calibrate.js';
+import type { StepShapes } from '../parallel/kd-step.js';
 
 function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[]): Values | null {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -21,6 +23,26 @@ function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[])
     return null;
   }
   return parse(argv, docs);
+}
+
+/**
+ * The backend and worker count for a training run with these shapes: measured (and cached) by
+ * the calibration unless --backend and --workers both say; one line reports the choice.
+ */
+async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes): Promise<{ be: Backend; workers: number }> {
+  const workers = v.workers === undefined ? undefined : num(v, 'workers', { int: true, min: 1, max: 256 });
+  const c = await chooseRuntime(shapes, { backend: typeof v.backend === 'string' ? v.backend : undefined, workers, recalibrate: v.recalibrate === true, log: (m) => progress.line(m) });
+  progress.line(`runtime: ${c.line}`);
+  return { be: c.backend, workers: c.workers };
+}
+
+/** The same model on another backend (parameters copied). */
+function onBackend(m: Sequential, be: Backend): Sequential {
+  if (m.backend === be) return m;
+  const copy = new Sequential(be, m.config, 0);
+  copy.store.params.set(m.store.params);
+  m.release();
+  return copy;
 }
 
 async function pickBackend(v: Values, progress: Progress): Promise<Backend> {
@@ -81,9 +103,9 @@ export async function teach(argv: string[]): Promise<void> {
   const mc = modelConfig(v, null);
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/teacher');
-  const be = await pickBackend(v, progress);
   const d = await data(v, progress);
-  const cfg = withSchedule({ ...cfg0, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
+  const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer });
+  const cfg = withSchedule({ ...cfg0, workers, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
   progress.line(`teacher: layers ${mc.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters`);
   const res = await runTraining('teacher', model, d, cfg, progress);
@@ -108,11 +130,14 @@ export async function student(argv: string[]): Promise<void> {
   if (mode !== 'cached' && mode !== 'online') throw new ConfigError(`--teacher-mode: expected cached or online, got ${JSON.stringify(mode)}`);
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/student');
-  const be = await pickBackend(v, progress);
-  const teachers: Teacher[] = [];
-  for (let i = 0; i < files.length; i++) teachers.push({ model: (await loadModel(files[i], be)).model, weight: weights[i] });
+  // Teachers are read on the js backend first: their shapes feed the calibration.
+  const js = await loadBackend('js');
+  const loaded: Teacher[] = [];
+  for (let i = 0; i < files.length; i++) loaded.push({ model: (await loadModel(files[i], js)).model, weight: weights[i] });
   const d = await data(v, progress);
-  const cfg = withSchedule({ ...cfg0, kd, teacherMode: mode, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
+  const { be, workers } = await pickRuntime(v, progress, { teachers: loaded.map((t) => t.model.config), student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
+  const teachers = loaded.map((t) => ({ model: onBackend(t.model, be), weight: t.weight }));
+  const cfg = withSchedule({ ...cfg0, workers, kd, teacherMode: mode, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
   progress.line(`student: layers ${mc.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}`);
   const res = await runTraining('student', model, d, cfg, progress, teachers);
@@ -181,7 +206,6 @@ export async function demo(argv: string[]): Promise<void> {
   const sEpochs = num(v, 'student-epochs', { int: true, min: 1 });
   const sSamples = num(v, 'student-samples', { int: true, min: 0 });
   const dir = outDir(v, 'distill-demo');
-  const be = await pickBackend(v, progress);
   const d = await data(v, progress);
   const base = (epochs: number): TrainConfig => withSchedule({
     epochs, batchSize: DEMO.batch, seed, optimizer: { kind: 'sgd', lr: DEMO.lr, momentum: 0.9 }, schedule: { kind: 'cosine' },
@@ -190,11 +214,17 @@ export async function demo(argv: string[]): Promise<void> {
   const rows: { model: string; layers: string; parameters: number; acc: number; errors: number; n: number; seconds: number }[] = [];
   const metrics: string[] = [];
   const few = sSamples > 0 && sSamples < d.train.n ? subset(d.train, Array.from({ length: sSamples }, (_, i) => i), `${d.train.name}[:${sSamples}]`) : d.train;
-  const stage = async (name: string, mc: ModelConfig, epochs: number, trainSet: Dataset, teachers: Teacher[] = []) => {
+  const kd = { T: DEMO.T, alpha: DEMO.alpha, scaleT2: true };
+  const used = new Set<string>();
+  const stage = async (name: string, mc: ModelConfig, epochs: number, trainSet: Dataset, teacherList: Teacher[] = []) => {
     const t0 = performance.now();
+    const cfg0 = withSchedule(base(epochs), trainSet.n);
+    const { be, workers } = await pickRuntime(v, progress, { teachers: teacherList.map((t) => t.model.config), student: fit(mc), N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
+    used.add(workers > 1 ? `${be.name} ×${workers}` : be.name);
+    const teachers = teacherList.map((t) => ({ model: onBackend(t.model, be), weight: t.weight }));
     const model = new Sequential(be, fit(mc), seed);
     progress.line(`${name}: layers ${model.config.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters, ${epochs} epochs on ${trainSet.n} samples`);
-    const cfg = { ...withSchedule(base(epochs), trainSet.n), kd: teachers.length ? { T: DEMO.T, alpha: DEMO.alpha, scaleT2: true } : undefined };
+    const cfg = { ...cfg0, workers, kd: teachers.length ? kd : undefined };
     const res = await runTraining(name, model, { train: trainSet, test: d.test }, cfg, progress, teachers);
     for (const m of res.history) metrics.push(JSON.stringify({ model: name, ...m }));
     const ev = evaluate(model, d.test);
@@ -216,6 +246,6 @@ export async function demo(argv: string[]): Promise<void> {
     if (i === 0) console.log(w.map((n) => '-'.repeat(n)).join('  '));
   }
   const gain = rows[2].errors - rows[1].errors;
-  console.log(`\ndistillation ${gain >= 0 ? 'saved' : 'cost'} ${Math.abs(gain)} test errors for the ${rows[1].layers} student trained on ${few.n} samples (teacher on ${d.train.n}; T=${DEMO.T}, alpha=${DEMO.alpha}); backend ${be.name}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`\ndistillation ${gain >= 0 ? 'saved' : 'cost'} ${Math.abs(gain)} test errors for the ${rows[1].layers} student trained on ${few.n} samples (teacher on ${d.train.n}; T=${DEMO.T}, alpha=${DEMO.alpha}); ran on ${[...used].join(', ')}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`wrote ${join(dir, 'teacher.safetensors')}, student-distilled.safetensors, student-alone.safetensors, metrics.jsonl`);
 }

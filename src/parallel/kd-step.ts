@@ -1,12 +1,12 @@
 // One KD training step (teacher forward in eval mode + student forward + KD/CE loss + backward
-// + optimizer update) on given shapes, on one backend with 1..n workers. Used by the backend
+// + optimizer update; plain CE when there are no teachers) on given shapes, on one backend with 1..n workers. Used by the backend
 // calibration and by `distill bench`; workload W (the project's standard benchmark) is defined
 // here once.
 
 import type { Backend } from '../backends/backend.js';
 import { Sequential, type ModelConfig } from '../nn/sequential.js';
 import { Rng } from '../nn/rng.js';
-import { kdObjective, teacherLogits, type KdConfig } from '../nn/objectives.js';
+import { ceObjective, kdObjective, teacherLogits, type KdConfig } from '../nn/objectives.js';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import { DataParallel } from './data-parallel.js';
 
@@ -78,11 +78,11 @@ export class KdStepRunner {
     const { N, kd, optimizer } = this.shapes;
     const K = this.student.classes;
     if (this.dp) {
-      this.loss = (await this.dp.step(N, { kd, teacherOnline: true, training: true, dropoutSeed: 1 })).loss;
+      this.loss = (await this.dp.step(N, { kd: this.teachers.length ? kd : null, teacherOnline: true, training: true, dropoutSeed: 1 })).loss;
     } else {
-      teacherLogits(this.teachers, this.x, N, this.t);
+      if (this.teachers.length) teacherLogits(this.teachers, this.x, N, this.t);
       const z = this.student.forward(this.x, N);
-      this.loss = kdObjective(this.backend, this.dS, z, this.t, this.y, N, K, kd).loss;
+      this.loss = this.teachers.length ? kdObjective(this.backend, this.dS, z, this.t, this.y, N, K, kd).loss : ceObjective(this.backend, this.dS, z, this.y, N, K).loss;
       this.student.zeroGrads();
       this.student.backward(this.dS);
     }

@@ -1,0 +1,58 @@
+// The measured choice of backend and worker count: every candidate timed on the run's shapes,
+// the fastest picked with its runner-up, the result cached per machine/version/shapes, and the
+// --backend/--workers overrides and --recalibrate honored.
+
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { chooseRuntime } from '../src/parallel/calibrate.js';
+import type { StepShapes } from '../src/parallel/kd-step.js';
+import { backendsUnderTest } from './util.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'distillery-cal-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const shapes: StepShapes = {
+  teachers: [{ layers: [30, 40, 5] }], student: { layers: [30, 12, 5] }, N: 32,
+  kd: { T: 4, alpha: 0.9, scaleT2: true }, optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9 },
+};
+const { backends } = await backendsUnderTest();
+
+describe('calibration', () => {
+  it('times every backend x worker count, picks the fastest, names the runner-up, caches it', async () => {
+    const cacheFile = join(dir, 'a.json');
+    const c = await chooseRuntime(shapes, { cacheFile, budgetMs: 30 });
+    expect(c.fromCache).toBe(false);
+    expect(c.table.length).toBe(backends.length * availableParallelism());
+    expect(c.table[0]).toMatchObject({ backend: c.backend.name, workers: c.workers });
+    for (let i = 1; i < c.table.length; i++) expect(c.table[i].ms).toBeGreaterThanOrEqual(c.table[i - 1].ms);
+    expect(c.line).toMatch(new RegExp(`^picked ${c.backend.name} ×${c.workers} worker.*; runner-up ${c.table[1].backend} ×${c.table[1].workers}`));
+    const again = await chooseRuntime(shapes, { cacheFile, budgetMs: 30 });
+    expect(again.fromCache).toBe(true);
+    expect([again.backend.name, again.workers]).toEqual([c.backend.name, c.workers]);
+    expect(again.line).toMatch(/cached calibration/);
+    // Other shapes are another key; --recalibrate measures again.
+    expect((await chooseRuntime({ ...shapes, N: 16 }, { cacheFile, budgetMs: 30 })).fromCache).toBe(false);
+    expect((await chooseRuntime(shapes, { cacheFile, budgetMs: 30, recalibrate: true })).fromCache).toBe(false);
+    expect(Object.keys(JSON.parse(readFileSync(cacheFile, 'utf8'))).length).toBe(2);
+  });
+
+  it('--backend narrows the search to worker counts; --backend + --workers measures nothing', async () => {
+    const cacheFile = join(dir, 'b.json');
+    const only = await chooseRuntime(shapes, { cacheFile, backend: 'js', budgetMs: 30 });
+    expect(only.backend.name).toBe('js');
+    expect(new Set(only.table.map((r) => r.backend))).toEqual(new Set(['js']));
+    const fixed = await chooseRuntime(shapes, { cacheFile: join(dir, 'c.json'), backend: 'js', workers: 2 });
+    expect([fixed.backend.name, fixed.workers, fixed.table.length]).toEqual(['js', 2, 0]);
+    await expect(chooseRuntime(shapes, { backend: 'nope', workers: 1 })).rejects.toThrow(/backend 'nope'.*unknown backend/);
+  });
+
+  it('a corrupt cache file is measured over, not fatal', async () => {
+    const cacheFile = join(dir, 'bad.json');
+    writeFileSync(cacheFile, '{ not json');
+    const c = await chooseRuntime(shapes, { cacheFile, backend: 'js', budgetMs: 20 });
+    expect(c.fromCache).toBe(false);
+    expect(() => JSON.parse(readFileSync(cacheFile, 'utf8'))).not.toThrow();
+  });
+});
