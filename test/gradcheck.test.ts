@@ -126,5 +126,12 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_n, be) => {
         expectClose(g[i], fd(loss, model.store.params, i, 1e-2), `${spec.name}[${j}]`);
       }
     }
+    // backward(…, accumulate = false) overwrites stale gradients with the same values.
+    loss();
+    model.store.grads.fill(123);
+    model.backward(d, false);
+    for (const spec of model.store.specs) {
+      for (let j = 0; j < spec.size; j++) expect(model.store.grads[spec.offset + j]).toBeCloseTo(g[spec.offset + j], 5);
+    }
   });
 });

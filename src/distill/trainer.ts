@@ -210,7 +210,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   }
 
   const workers = cfg.workers ?? 1;
-  const dp = workers > 1 ? new DataParallel(be, model, teachers, { workers, maxBatch: B, log, faultAt: hooks.faultAt }) : null;
+  const dp = workers > 1 ? new DataParallel(be, model, teachers, { workers, optimizer: opt, maxBatch: B, log, faultAt: hooks.faultAt }) : null;
   // With workers, the batch buffers are the pool's shared ones.
   const x = dp ? dp.x : be.alloc(B * C), y = dp ? dp.y : be.allocInt32(B), tB = dp ? dp.t : be.alloc(B * K);
   const dS = be.alloc(B * K);
@@ -272,12 +272,12 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           if (kd && !cached) teacherLogits(teachers, x, N, t);
           parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
           if (Number.isFinite(parts.loss)) {
-            model.zeroGrads();
-            model.backward(dSv);
+            model.backward(dSv, false);
           }
         }
         if (!Number.isFinite(parts.loss)) throw nanLoss(parts.loss);
-        opt.step(model.store.params, model.store.grads, lrAt(step));
+        if (dp) await dp.update(lrAt(step));
+        else opt.step(model.store.params, model.store.grads, lrAt(step));
         step++;
         batchInEpoch++;
         samplesThisRun += N;

@@ -31,7 +31,8 @@ export interface Layer {
   /** x is (N,inFeatures); returns (N,outFeatures), valid until the next forward. */
   forward(x: F32, N: number, training: boolean): F32;
   /** dy is (N,outFeatures); adds parameter grads; returns dx (N,inFeatures) when needInputGrad. */
-  backward(dy: F32, N: number, needInputGrad: boolean): F32 | null;
+  /** Adds into the parameter gradients, or overwrites them when `accumulate` is false. */
+  backward(dy: F32, N: number, needInputGrad: boolean, accumulate?: boolean): F32 | null;
   release(): void;
 }
 
@@ -60,12 +61,12 @@ export class Dense implements Layer {
     return y;
   }
 
-  backward(dy: F32, N: number, needInputGrad: boolean): F32 | null {
+  backward(dy: F32, N: number, needInputGrad: boolean, accumulate = true): F32 | null {
     const { inFeatures: C, outFeatures: OC, backend: be } = this;
     if (!this.x) throw new Error('Dense.backward called before forward');
-    // dW (OC,C) += dyᵀ (OC,N) · x (N,C)
-    be.matmul(this.store.gradView(this.weight), dy, this.x, OC, C, N, true, false, true);
-    be.biasGrad(this.store.gradView(this.bias), dy, N, OC, true);
+    // dW (OC,C) += dyᵀ (OC,N) · x (N,C)   (= when not accumulating)
+    be.matmul(this.store.gradView(this.weight), dy, this.x, OC, C, N, true, false, accumulate);
+    be.biasGrad(this.store.gradView(this.bias), dy, N, OC, accumulate);
     if (!needInputGrad) return null;
     // dx (N,C) = dy (N,OC) · W (OC,C)
     const dx = this.dx.get(N * C);

@@ -149,14 +149,17 @@ export class Sequential {
     return this.hiddenIdx.length;
   }
 
-  /** dlogits is (N, classes) for the last forward; adds into store.grads (zero them first). */
-  backward(dlogits: F32): void {
+  /**
+   * dlogits is (N, classes) for the last forward; adds into store.grads (zero them first), or
+   * with accumulate = false overwrites them (every parameter gets exactly one write, no zeroing).
+   */
+  backward(dlogits: F32, accumulate = true): void {
     const N = this.lastN;
     let g: F32 | null = dlogits;
     for (let i = this.layers.length - 1; i >= 0 && g; i--) {
       // The first Dense needs no input gradient (nothing below it trains).
       const needInput = this.layers.slice(0, i).some((l) => l.kind === 'dense');
-      g = this.layers[i].backward(g, N, needInput);
+      g = this.layers[i].backward(g, N, needInput, accumulate);
     }
   }
 

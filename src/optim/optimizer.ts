@@ -3,7 +3,7 @@
 
 import type { Backend } from '../backends/backend.js';
 import { ConfigError } from '../errors.js';
-import type { F32 } from '../kernels/signatures.js';
+import type { AdamWParams, F32, SgdParams } from '../kernels/signatures.js';
 
 export interface OptimizerConfig {
   kind: 'sgd' | 'adamw';
@@ -22,9 +22,23 @@ export interface Optimizer {
   stepCount: number;
   /** Applies one update with learning rate lr. */
   step(params: F32, grads: F32, lr: number): void;
+  /**
+   * Counts one step and returns its update as data, for data-parallel workers that apply it to
+   * slices of the buffers with applyUpdate (elementwise, so slices compose to the whole step).
+   */
+  planStep(lr: number): UpdatePlan;
   /** Named state buffers (for checkpoints). */
   state(): Record<string, F32>;
   release(): void;
+}
+
+export type UpdatePlan = { kind: 'sgd'; hp: SgdParams } | { kind: 'adamw'; hp: AdamWParams };
+
+/** Applies a planned update to elements [from, to) of params, with the optimizer's state buffers. */
+export function applyUpdate(be: Backend, plan: UpdatePlan, params: F32, grads: F32, state: Record<string, F32>, from: number, to: number): void {
+  const sl = (a: F32) => a.subarray(from, to);
+  if (plan.kind === 'sgd') be.sgdStep(sl(params), sl(grads), sl(state.momentum), to - from, plan.hp);
+  else be.adamwStep(sl(params), sl(grads), sl(state.m), sl(state.v), to - from, plan.hp);
 }
 
 export class SGD implements Optimizer {
@@ -36,8 +50,11 @@ export class SGD implements Optimizer {
     this.buf = backend.alloc(n);
   }
   step(params: F32, grads: F32, lr: number): void {
-    this.backend.sgdStep(params, grads, this.buf, this.n, { lr, momentum: this.momentum, weightDecay: this.weightDecay, nesterov: this.nesterov });
+    this.backend.sgdStep(params, grads, this.buf, this.n, this.planStep(lr).hp as SgdParams);
+  }
+  planStep(lr: number): UpdatePlan {
     this.stepCount++;
+    return { kind: 'sgd', hp: { lr, momentum: this.momentum, weightDecay: this.weightDecay, nesterov: this.nesterov } };
   }
   state(): Record<string, F32> {
     return { momentum: this.buf };
@@ -57,10 +74,11 @@ export class AdamW implements Optimizer {
     this.v = backend.alloc(n);
   }
   step(params: F32, grads: F32, lr: number): void {
+    this.backend.adamwStep(params, grads, this.m, this.v, this.n, this.planStep(lr).hp as AdamWParams);
+  }
+  planStep(lr: number): UpdatePlan {
     this.stepCount++;
-    this.backend.adamwStep(params, grads, this.m, this.v, this.n, {
-      lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount,
-    });
+    return { kind: 'adamw', hp: { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount } };
   }
   state(): Record<string, F32> {
     return { m: this.m, v: this.v };

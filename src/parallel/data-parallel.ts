@@ -11,6 +11,7 @@ import type { Backend, WorkerShare } from '../backends/backend.js';
 import { BackendUnavailableError, WorkerFailure } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
 import type { KdConfig, LossParts } from '../nn/objectives.js';
+import type { Optimizer } from '../optim/optimizer.js';
 import { describeBuf, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
 /** The compiled worker (piscina cannot load .ts on Node 20): dist/parallel/worker.js. */
@@ -18,6 +19,8 @@ const WORKER = fileURLToPath(new URL('../../dist/parallel/worker.js', import.met
 
 export interface ParallelOptions {
   workers: number;
+  /** The optimizer whose (shared) state the workers update; its step is planned here. */
+  optimizer: Optimizer;
   /** Largest batch the buffers must hold. */
   maxBatch: number;
   /** Tests only: inject a fault into the step task of this shard at the given call. */
@@ -43,6 +46,7 @@ export class DataParallel {
   private calls = 0;
   private faultsLeft: number;
   private closed = false;
+  private lastShards = 1;
   private readonly share: WorkerShare;
 
   constructor(readonly backend: Backend, readonly student: Sequential, teachers: { model: Sequential; weight: number }[], readonly opts: ParallelOptions) {
@@ -67,6 +71,7 @@ export class DataParallel {
       params: describe(student.store.params, 'student parameters'),
       gradSlots: this.slots.map((g, i) => describe(g, `gradient slot ${i}`)),
       teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), weight: t.weight })),
+      optState: Object.fromEntries(Object.entries(opts.optimizer.state()).map(([k, b]) => [k, describe(b, `optimizer state '${k}'`)])),
       x: describe(this.x, 'batch inputs'),
       y: describe(this.y, 'batch labels'),
       t: describe(this.t, 'teacher logits'),
@@ -90,7 +95,7 @@ export class DataParallel {
 
   /** Starts the workers and builds their models (otherwise the first step pays for it). */
   async warmup(): Promise<void> {
-    await this.runAll(Array.from({ length: this.workers }, () => ({ op: 'reduce', from: 0, to: 0, slots: 1 }) as Task), 'warm-up');
+    await this.runAll(Array.from({ length: this.workers }, () => ({ op: 'update', from: 0, to: 0, slots: 1, plan: null }) as Task), 'warm-up');
   }
 
   /** Teacher logits (weighted mean) for the first N rows of x into t, sharded. */
@@ -100,8 +105,8 @@ export class DataParallel {
 
   /**
    * Forward + loss + backward for the first N rows of x/y (and t when the teachers are not run
-   * online); afterwards the student's gradient buffer holds the batch gradient. A failed step
-   * is retried once (it has changed nothing the retry depends on); a second failure throws.
+   * online) into the gradient slots; then update() sums them and steps. A failed step is
+   * retried once (it has changed nothing the retry depends on); a second failure throws.
    */
   async step(N: number, o: { kd: KdConfig | null; teacherOnline: boolean; training: boolean; dropoutSeed: number }): Promise<LossParts> {
     const call = this.calls++;
@@ -126,18 +131,25 @@ export class DataParallel {
       }
       results = await this.runAll(tasks, `step ${call + 1} (retry)`);
     }
-    if (shards.length > 1) {
-      const P = this.student.store.length, W = this.workers;
-      const chunk = Math.ceil(P / W / 4) * 4;
-      const red: Task[] = [];
-      for (let from = 0; from < P; from += chunk) red.push({ op: 'reduce', from, to: Math.min(P, from + chunk), slots: shards.length });
-      await this.runAll(red, 'gradient reduction');
-    }
+    this.lastShards = shards.length;
     const out = { loss: 0, kd: 0, ce: 0 };
     for (const r of results) {
       out.loss += r!.loss; out.kd += r!.kd; out.ce += r!.ce;
     }
     return out;
+  }
+
+  /**
+   * Sums the last step's gradient slots into the student's gradient buffer and applies the
+   * optimizer's next update, each worker over its own range of the parameters.
+   */
+  async update(lr: number): Promise<void> {
+    const plan = this.opts.optimizer.planStep(lr);
+    const P = this.student.store.length;
+    const chunk = Math.ceil(P / this.workers / 4) * 4;
+    const tasks: Task[] = [];
+    for (let from = 0; from < P; from += chunk) tasks.push({ op: 'update', from, to: Math.min(P, from + chunk), slots: this.lastShards, plan });
+    await this.runAll(tasks, 'gradient reduction and update');
   }
 
   async close(): Promise<void> {

@@ -63,7 +63,7 @@ export class KdStepRunner {
     const teachers = s.teachers.map((c, i) => ({ model: new Sequential(be, c, 100 + i).eval(), weight: 1 }));
     const student = new Sequential(be, s.student, 2).train();
     const opt = createOptimizer(be, student.store.length, s.optimizer);
-    const dp = workers > 1 ? new DataParallel(be, student, teachers, { workers, maxBatch: s.N }) : null;
+    const dp = workers > 1 ? new DataParallel(be, student, teachers, { workers, optimizer: opt, maxBatch: s.N }) : null;
     const C = student.inputs, K = student.classes;
     const x = dp ? dp.x : be.alloc(s.N * C), y = dp ? dp.y : be.allocInt32(s.N), t = dp ? dp.t : be.alloc(s.N * K);
     const rng = new Rng(0);
@@ -83,10 +83,10 @@ export class KdStepRunner {
       if (this.teachers.length) teacherLogits(this.teachers, this.x, N, this.t);
       const z = this.student.forward(this.x, N);
       this.loss = this.teachers.length ? kdObjective(this.backend, this.dS, z, this.t, this.y, N, K, kd).loss : ceObjective(this.backend, this.dS, z, this.y, N, K).loss;
-      this.student.zeroGrads();
-      this.student.backward(this.dS);
+      this.student.backward(this.dS, false);
     }
-    this.opt.step(this.student.store.params, this.student.store.grads, optimizer.lr);
+    if (this.dp) await this.dp.update(optimizer.lr);
+    else this.opt.step(this.student.store.params, this.student.store.grads, optimizer.lr);
   }
 
   async close(): Promise<void> {

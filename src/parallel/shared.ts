@@ -3,6 +3,7 @@
 
 import type { WorkerShare } from '../backends/backend.js';
 import type { ModelConfig } from '../nn/sequential.js';
+import type { UpdatePlan } from '../optim/optimizer.js';
 
 /** A Float32Array/Int32Array view on shared storage. `buffer` is omitted for views on the
  * backend's shared WebAssembly.Memory: the worker uses its own handle of that memory. */
@@ -36,6 +37,8 @@ export interface WorkerInit {
   /** One gradient slot per shard; slot 0 is the main thread's gradient buffer. */
   gradSlots: BufDesc[];
   teachers: { config: ModelConfig; params: BufDesc; weight: number }[];
+  /** The optimizer's state buffers (momentum, or m and v), same layout as the parameters. */
+  optState: Record<string, BufDesc>;
   /** Batch buffers sized for the largest batch: inputs (N,C), labels (N), teacher logits (N,K). */
   x: BufDesc;
   y: BufDesc;
@@ -72,15 +75,19 @@ export interface TeacherTask {
   r1: number;
 }
 
-/** grads[from, to) of slot 0 += slots 1..slots-1, in that order. */
-export interface ReduceTask {
-  op: 'reduce';
+/**
+ * Elements [from, to): grads of slot 0 += slots 1..slots-1 (in that order, so the sum does not
+ * depend on timing), then the optimizer update `plan` on params[from, to).
+ */
+export interface UpdateTask {
+  op: 'update';
   from: number;
   to: number;
   slots: number;
+  plan: UpdatePlan | null;
 }
 
-export type Task = StepTask | TeacherTask | ReduceTask;
+export type Task = StepTask | TeacherTask | UpdateTask;
 
 export interface StepResult {
   loss: number;

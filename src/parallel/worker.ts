@@ -8,6 +8,7 @@ import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
 import { Rng } from '../nn/rng.js';
 import { ceObjective, kdObjective, teacherLogits } from '../nn/objectives.js';
+import { applyUpdate } from '../optim/optimizer.js';
 import { f32View, i32View, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
 interface State {
@@ -20,6 +21,7 @@ interface State {
   y: Int32Array;
   t: Float32Array;
   dS: Float32Array;
+  optState: Record<string, Float32Array>;
 }
 
 const init = workerData as WorkerInit;
@@ -35,7 +37,8 @@ async function setup(): Promise<State> {
   const teachers = init.teachers.map((t) => ({ model: new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval(), weight: t.weight }));
   const x = f32View(init.x, init.share);
   const K = student.classes;
-  return { be, student, teachers, params, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), dS: be.alloc((x.length / student.inputs) * K) };
+  const optState = Object.fromEntries(Object.entries(init.optState).map(([k, d]) => [k, f32View(d, init.share)]));
+  return { be, student, teachers, params, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), dS: be.alloc((x.length / student.inputs) * K), optState };
 }
 
 function step(s: State, task: StepTask): StepResult {
@@ -52,8 +55,7 @@ function step(s: State, task: StepTask): StepResult {
   const dS = s.dS.subarray(0, n * K);
   const scale = n / task.N; // this shard's share of the batch mean
   const parts = task.kd ? kdObjective(be, dS, z, t, y, n, K, task.kd, scale) : ceObjective(be, dS, z, y, n, K, scale);
-  student.zeroGrads();
-  student.backward(dS);
+  student.backward(dS, false); // overwrites the slot: no zeroing pass
   return parts;
 }
 
@@ -70,12 +72,13 @@ export default async function run(task: Task): Promise<StepResult | null> {
       teacherLogits(s.teachers, s.x.subarray(task.r0 * C, task.r1 * C), task.r1 - task.r0, s.t.subarray(task.r0 * K, task.r1 * K));
       return null;
     }
-    case 'reduce': {
+    case 'update': {
       const g0 = s.slots[0];
       for (let k = 1; k < task.slots; k++) {
         const g = s.slots[k];
         for (let i = task.from; i < task.to; i++) g0[i] += g[i];
       }
+      if (task.plan) applyUpdate(s.be, task.plan, s.params, g0, s.optState, task.from, task.to);
       return null;
     }
   }
