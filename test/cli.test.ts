@@ -59,6 +59,18 @@ describe('distill CLI', () => {
     expect(s.out).toMatch(/student: test accuracy/);
     expect(s.err).toMatch(/runtime: backend js ×2 workers \(as asked\)/);
 
+    // Two teachers fused by probabilities at their own temperatures, a T schedule, KD from epoch 2.
+    const two = distill('student', '--teacher', 'teacher/model.safetensors,teacher/model.safetensors', '--teacher-weights', '2,1', '--teacher-fusion', 'probs',
+      '--teacher-temperatures', '2,3', '--t-schedule', 'linear:1', '--kd-start-epoch', '2', '--layers', '6,4,3', '--epochs', '3', '--batch', '16',
+      '--data', csv, '--out', 'student2', '--backend', 'js', '--workers', '1');
+    expect(two.code, two.err).toBe(0);
+    const m2 = readFileSync(join(dir, 'student2', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(m2[0].train_kd).toBe(0);
+    expect(m2[1].train_kd).toBeGreaterThan(0);
+    const bad = distill('student', '--teacher', 'teacher/model.safetensors', '--t-schedule', 'linear', '--layers', '6,4,3', '--data', csv, '--out', 'student3', '--backend', 'js', '--workers', '1');
+    expect(bad.code).toBe(2);
+    expect(bad.err.trim()).toBe('error: --t-schedule: expected constant, linear:TO or cosine:TO, got "linear"');
+
     const e = distill('eval', '--model', 'student/model.safetensors', '--data', csv, '--json', '--backend', 'js');
     expect(e.code, e.err).toBe(0);
     const res = JSON.parse(e.out);

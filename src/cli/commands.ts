@@ -16,6 +16,7 @@ import { COMMON, DATA, KD, TRAIN, helpText, modelConfig, num, parse, trainConfig
 import { Progress } from './progress.js';
 import { chooseRuntime } from '../parallel/calibrate.js';
 import type { StepShapes } from '../parallel/kd-step.js';
+import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
 
 function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[]): Values | null {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -128,16 +129,26 @@ export async function student(argv: string[]): Promise<void> {
   const kd = validateKd({ T: num(v, 'temperature', { min: 1e-6 }), alpha: num(v, 'alpha', { min: 0, max: 1 }), scaleT2: v['no-t2'] !== true }, 'options');
   const mode = v['teacher-mode'];
   if (mode !== 'cached' && mode !== 'online') throw new ConfigError(`--teacher-mode: expected cached or online, got ${JSON.stringify(mode)}`);
+  const fusion = v['teacher-fusion'];
+  if (fusion !== 'logits' && fusion !== 'probs') throw new ConfigError(`--teacher-fusion: expected logits or probs, got ${JSON.stringify(fusion)}`);
+  const temps = typeof v['teacher-temperatures'] === 'string' ? v['teacher-temperatures'].split(',').map(Number) : null;
+  if (temps && (temps.length !== files.length || temps.some((t) => !(t > 0)))) throw new ConfigError(`--teacher-temperatures: need ${files.length} positive numbers, got ${JSON.stringify(v['teacher-temperatures'])}`);
+  const sched = (flag: string): ValueSchedule => {
+    const m = /^(constant|linear|cosine)(?::(-?[\d.]+(?:e-?\d+)?))?$/.exec(String(v[flag]));
+    if (!m || (m[1] !== 'constant' && m[2] === undefined)) throw new ConfigError(`--${flag}: expected constant, linear:TO or cosine:TO, got ${JSON.stringify(v[flag])}`);
+    return { kind: m[1] as ValueSchedule['kind'], to: m[2] === undefined ? undefined : Number(m[2]) };
+  };
+  const kdSchedule: KdSchedule = { T: sched('t-schedule'), alpha: sched('alpha-schedule'), startEpoch: num(v, 'kd-start-epoch', { int: true, min: 1 }) - 1 };
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/student');
   // Teachers are read on the js backend first: their shapes feed the calibration.
   const js = await loadBackend('js');
   const loaded: Teacher[] = [];
-  for (let i = 0; i < files.length; i++) loaded.push({ model: (await loadModel(files[i], js)).model, weight: weights[i] });
+  for (let i = 0; i < files.length; i++) loaded.push({ model: (await loadModel(files[i], js)).model, weight: weights[i], temperature: temps?.[i] });
   const d = await data(v, progress);
   const { be, workers } = await pickRuntime(v, progress, { teachers: loaded.map((t) => t.model.config), student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
-  const teachers = loaded.map((t) => ({ model: onBackend(t.model, be), weight: t.weight }));
-  const cfg = withSchedule({ ...cfg0, workers, kd, teacherMode: mode, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
+  const teachers = loaded.map((t) => ({ ...t, model: onBackend(t.model, be) }));
+  const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
   progress.line(`student: layers ${mc.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}`);
   const res = await runTraining('student', model, d, cfg, progress, teachers);

@@ -55,11 +55,16 @@ export const TRAIN: OptionDoc[] = [
 
 export const KD: OptionDoc[] = [
   { flag: 'teacher', type: 'string', help: 'teacher model file(s), comma-separated (from distill teach)' },
-  { flag: 'teacher-weights', type: 'string', help: 'weights of the teachers in the logit mean, comma-separated' },
+  { flag: 'teacher-weights', type: 'string', help: 'weights of the teachers in the fused mean, comma-separated' },
   { flag: 'temperature', type: 'string', help: 'softmax temperature T', default: '4' },
   { flag: 'alpha', type: 'string', help: 'weight of the KD term; hard-label CE gets 1-alpha', default: '0.9' },
   { flag: 'no-t2', type: 'boolean', help: 'do not scale the KD term by T^2' },
   { flag: 'teacher-mode', type: 'string', help: "'cached' (teacher logits once) or 'online' (per batch)", default: 'cached' },
+  { flag: 'teacher-fusion', type: 'string', help: "several teachers: weighted mean of 'logits' or of 'probs'", default: 'logits' },
+  { flag: 'teacher-temperatures', type: 'string', help: 'per-teacher softmax temperatures, comma-separated (default: T for all)' },
+  { flag: 't-schedule', type: 'string', help: "temperature over the KD epochs: constant, linear:TO or cosine:TO (from --temperature to TO)", default: 'constant' },
+  { flag: 'alpha-schedule', type: 'string', help: "alpha over the KD epochs: constant, linear:TO or cosine:TO", default: 'constant' },
+  { flag: 'kd-start-epoch', type: 'string', help: 'first epoch (1-based) with the KD term; earlier epochs train on the labels only', default: '1' },
 ];
 
 export function specOf(docs: OptionDoc[]): Spec {

@@ -13,7 +13,8 @@ import { checkDataset, type Dataset } from '../data/dataset.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DataParallel, type ParallelOptions } from '../parallel/data-parallel.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/model-file.js';
-import { ceObjective, kdObjective, teacherLogits, validateKd, type KdConfig, type LossParts } from './losses.js';
+import { ceObjective, fuseTeacherLogits, kdObjective, teacherLogits, validateKd, type KdConfig, type LossParts, type TeacherFusion } from './losses.js';
+import { kdForEpoch, type KdSchedule } from './schedules.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -25,6 +26,10 @@ export interface TrainConfig {
   kd?: Partial<KdConfig>;
   /** 'cached': teacher logits for the whole training set are computed once; 'online': per batch. */
   teacherMode?: 'cached' | 'online';
+  /** Several teachers: weighted mean of their logits (default) or of their probabilities. */
+  teacherFusion?: TeacherFusion;
+  /** T and alpha schedules over epochs, and the epoch KD starts. */
+  kdSchedule?: KdSchedule;
   /** Checkpoint file; written atomically every `checkpointEvery` steps and at each epoch end. */
   checkpointPath?: string;
   checkpointEvery?: number;
@@ -42,8 +47,10 @@ export interface TrainConfig {
 
 export interface Teacher {
   model: Sequential;
-  /** Weight of this teacher's logits in the (normalized) weighted mean. Default 1. */
+  /** Weight of this teacher in the (normalized) weighted mean. Default 1. */
   weight?: number;
+  /** This teacher's own softmax temperature (default: the KD temperature). */
+  temperature?: number;
 }
 
 export interface StepProgress {
@@ -131,12 +138,12 @@ export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalR
   return { n: ds.n, loss: ds.n ? lossSum / ds.n : 0, accuracy: ds.n ? 1 - errors / ds.n : 0, errors };
 }
 
-/** Weighted mean of the teachers' logits for rows x (N,C) into out (N,K). */
-function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Required<Teacher>[]): string {
+function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Teacher[]): string {
   const key = {
     model: model.config, data: [ds.name, ds.n, ds.features], batchSize: cfg.batchSize, seed: cfg.seed,
     optimizer: cfg.optimizer, schedule: cfg.schedule, kd: teachers.length ? validateKd(cfg.kd ?? {}) : null,
-    teachers: teachers.map((t) => [t.model.config, t.weight]),
+    teachers: teachers.map((t) => [t.model.config, t.weight, t.temperature ?? null]),
+    ...(teachers.length > 1 || cfg.kdSchedule ? { fusion: cfg.teacherFusion ?? 'logits', kdSchedule: cfg.kdSchedule ?? null } : {}),
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
 }
@@ -162,14 +169,18 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   validate(cfg);
   checkData(model, trainSet, 'training data');
   if (testSet) checkData(model, testSet, 'test data');
-  const teachers = teacherList.map((t) => ({ model: t.model, weight: t.weight ?? 1 }));
+  const teachers = teacherList.map((t) => ({ model: t.model, weight: t.weight ?? 1, temperature: t.temperature }));
+  const fusion = cfg.teacherFusion ?? 'logits';
+  if (fusion !== 'logits' && fusion !== 'probs') throw new ConfigError(`teacher fusion must be 'logits' or 'probs', got ${JSON.stringify(fusion)}`);
   for (const t of teachers) {
     if (t.model.inputs !== model.inputs || t.model.classes !== model.classes) {
       throw new ShapeError(`teacher has layers ${JSON.stringify(t.model.config.layers)}, student ${JSON.stringify(model.config.layers)}: inputs and classes must match`);
     }
     if (!(t.weight > 0)) throw new ConfigError(`teacher weight must be > 0, got ${t.weight}`);
+    if (t.temperature !== undefined && !(t.temperature > 0)) throw new ConfigError(`teacher temperature must be > 0, got ${t.temperature}`);
   }
-  const kd = teachers.length ? validateKd(cfg.kd ?? {}) : null;
+  const kdBase = teachers.length ? validateKd(cfg.kd ?? {}) : null;
+  for (let e = 0; kdBase && e < cfg.epochs; e++) kdForEpoch(kdBase, cfg.kdSchedule, e, cfg.epochs); // validate every epoch up front
   const be: Backend = model.backend;
   const log = hooks.log ?? (() => {});
   const { batchSize: B, epochs } = cfg;
@@ -210,11 +221,14 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   }
 
   const workers = cfg.workers ?? 1;
-  const dp = workers > 1 ? new DataParallel(be, model, teachers, { workers, optimizer: opt, maxBatch: B, log, faultAt: hooks.faultAt }) : null;
+  const dp = workers > 1 ? new DataParallel(be, model, teachers, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt }) : null;
   // With workers, the batch buffers are the pool's shared ones.
   const x = dp ? dp.x : be.alloc(B * C), y = dp ? dp.y : be.allocInt32(B), tB = dp ? dp.t : be.alloc(B * K);
   const dS = be.alloc(B * K);
-  let cached: Float32Array | null = null;
+  // Cached mode: each teacher's raw logits for the whole training set (fused per batch, at the
+  // epoch's temperature), and per-teacher batch buffers to gather them into.
+  let cached: Float32Array[] | null = null;
+  const zB = teachers.map(() => new Float32Array(B * K));
   const releaseAll = async () => {
     if (dp) await dp.close();
     else { be.free(x); be.free(y); be.free(tB); }
@@ -236,16 +250,14 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   };
 
   try {
-    if (kd && (cfg.teacherMode ?? 'cached') === 'cached' && epoch < epochs) {
+    if (kdBase && (cfg.teacherMode ?? 'cached') === 'cached' && epoch < epochs) {
       const t0 = performance.now();
-      cached = new Float32Array(n * K);
+      cached = teachers.map(() => new Float32Array(n * K));
       const all = Uint32Array.from({ length: n }, (_, i) => i);
       for (let start = 0; start < n; start += B) {
         const end = Math.min(n, start + B);
         gatherBatch(trainSet, all, start, end, x, y);
-        if (dp) await dp.teacherForward(end - start);
-        else teacherLogits(teachers, x, end - start, tB.subarray(0, (end - start) * K));
-        cached.set(tB.subarray(0, (end - start) * K), start * K);
+        teachers.forEach((t, k) => cached![k].set(t.model.eval().forward(x, end - start).subarray(0, (end - start) * K), start * K));
       }
       log(`teacher logits cached for ${n} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
@@ -253,6 +265,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     let stopped = false;
     for (; epoch < epochs && !stopped; epoch++, batchInEpoch = 0) {
       const order = epochOrder(n, cfg.seed, epoch);
+      const kd = kdBase ? kdForEpoch(kdBase, cfg.kdSchedule, epoch, epochs) : null;
       sums = batchInEpoch ? partial : { loss: 0, kd: 0, ce: 0, count: 0 };
       const t0 = performance.now();
       let samplesThisRun = 0;
@@ -261,7 +274,12 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         const start = batchInEpoch * B, end = Math.min(n, start + B), N = end - start;
         gatherBatch(trainSet, order, start, end, x, y);
         const t = tB.subarray(0, N * K);
-        if (kd && cached) for (let i = 0; i < N; i++) t.set(cached.subarray(order[start + i] * K, order[start + i] * K + K), i * K);
+        if (kd && cached) {
+          cached.forEach((c, k) => {
+            for (let i = 0; i < N; i++) zB[k].set(c.subarray(order[start + i] * K, order[start + i] * K + K), i * K);
+          });
+          fuseTeacherLogits(zB, teachers, kd.T, fusion, N, K, t);
+        }
         let parts: LossParts;
         if (dp) {
           // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
@@ -269,7 +287,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         } else {
           const s = model.forward(x, N);
           const dSv = dS.subarray(0, N * K);
-          if (kd && !cached) teacherLogits(teachers, x, N, t);
+          if (kd && !cached) teacherLogits(teachers, x, N, t, kd.T, fusion);
           parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
           if (Number.isFinite(parts.loss)) {
             model.backward(dSv, false);

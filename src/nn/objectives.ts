@@ -49,19 +49,56 @@ export function ceObjective(be: Backend, dlogits: F32, logits: F32, labels: I32,
   return { loss: ce, kd: 0, ce };
 }
 
-/** out (N,K) = Σ_i w_i·logits_i(x) / Σ_i w_i over the teachers, each run in eval mode. */
-export function teacherLogits(teachers: { model: { eval(): unknown; forward(x: F32, N: number): F32 }; weight: number }[], x: F32, N: number, out: F32): void {
-  if (teachers.length === 1) {
-    teachers[0].model.eval();
-    out.set(teachers[0].model.forward(x, N).subarray(0, out.length));
+/** How several teachers' predictions become one target: weighted mean of logits or of probabilities. */
+export type TeacherFusion = 'logits' | 'probs';
+
+export interface TeacherSpec {
+  /** Weight in the (normalized) weighted mean. */
+  weight: number;
+  /** This teacher's own temperature (default: the KD temperature T). */
+  temperature?: number;
+}
+
+/**
+ * Fuses per-teacher logits zs[i] (N,K) into one logit matrix `out` (N,K) whose softmax at the
+ * KD temperature T is the fused target: 'logits' → Σ w_i·(T/T_i)·z_i / Σ w_i (softmax(z_i/T_i)
+ * rescaled to T, then averaged); 'probs' → T·log(Σ w_i·softmax(z_i/T_i) / Σ w_i). One teacher at
+ * T_i = T gives its logits unchanged.
+ */
+export function fuseTeacherLogits(zs: F32[], specs: TeacherSpec[], T: number, mode: TeacherFusion, N: number, K: number, out: F32): void {
+  const total = specs.reduce((a, t) => a + t.weight, 0);
+  const n = N * K;
+  if (zs.length === 1 && (specs[0].temperature ?? T) === T) {
+    out.set(zs[0].subarray(0, n));
     return;
   }
-  const total = teachers.reduce((a, t) => a + t.weight, 0);
-  out.fill(0, 0, out.length);
-  for (const t of teachers) {
-    t.model.eval();
-    const z = t.model.forward(x, N);
-    const w = t.weight / total;
-    for (let i = 0; i < out.length; i++) out[i] += w * z[i];
+  out.fill(0, 0, n);
+  if (mode === 'logits') {
+    zs.forEach((z, k) => {
+      const c = (specs[k].weight / total) * (T / (specs[k].temperature ?? T));
+      for (let i = 0; i < n; i++) out[i] += c * z[i];
+    });
+    return;
   }
+  for (let r = 0; r < N; r++) {
+    const o = out.subarray(r * K, r * K + K);
+    zs.forEach((z, k) => {
+      const Ti = specs[k].temperature ?? T, w = specs[k].weight / total;
+      let m = -Infinity, sum = 0;
+      for (let j = 0; j < K; j++) m = Math.max(m, z[r * K + j] / Ti);
+      for (let j = 0; j < K; j++) sum += Math.exp(z[r * K + j] / Ti - m);
+      for (let j = 0; j < K; j++) o[j] += (w * Math.exp(z[r * K + j] / Ti - m)) / sum;
+    });
+    for (let j = 0; j < K; j++) o[j] = T * Math.log(Math.max(o[j], 1e-30));
+  }
+}
+
+/** Runs the teachers (eval mode) on x (N rows) and fuses their logits into out (N,K). */
+export function teacherLogits(teachers: (TeacherSpec & { model: { eval(): unknown; forward(x: F32, N: number): F32; readonly classes: number } })[], x: F32, N: number, out: F32, T = 1, mode: TeacherFusion = 'logits'): void {
+  const K = teachers[0].model.classes;
+  const zs = teachers.map((t) => {
+    t.model.eval();
+    return teachers.length === 1 ? t.model.forward(x, N) : t.model.forward(x, N).slice(0, N * K);
+  });
+  fuseTeacherLogits(zs, teachers, T, mode, N, K, out);
 }

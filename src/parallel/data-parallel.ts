@@ -10,7 +10,7 @@ import { Piscina } from 'piscina';
 import type { Backend, WorkerShare } from '../backends/backend.js';
 import { BackendUnavailableError, WorkerFailure } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
-import type { KdConfig, LossParts } from '../nn/objectives.js';
+import type { KdConfig, LossParts, TeacherFusion } from '../nn/objectives.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { describeBuf, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
@@ -23,6 +23,8 @@ export interface ParallelOptions {
   optimizer: Optimizer;
   /** Largest batch the buffers must hold. */
   maxBatch: number;
+  /** How several teachers are combined (default 'logits'). */
+  fusion?: TeacherFusion;
   /** Tests only: inject a fault into the step task of this shard at the given call. */
   faultAt?: { call: number; shard: number; kind: 'throw' | 'exit'; times?: number };
   log?: (msg: string) => void;
@@ -49,7 +51,7 @@ export class DataParallel {
   private lastShards = 1;
   private readonly share: WorkerShare;
 
-  constructor(readonly backend: Backend, readonly student: Sequential, teachers: { model: Sequential; weight: number }[], readonly opts: ParallelOptions) {
+  constructor(readonly backend: Backend, readonly student: Sequential, teachers: { model: Sequential; weight: number; temperature?: number }[], readonly opts: ParallelOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${opts.workers}`);
     if (!existsSync(WORKER)) throw new BackendUnavailableError(backend.name, `${WORKER} is missing; build first (npm run build:ts)`);
     const be = backend, W = opts.workers, B = opts.maxBatch;
@@ -70,7 +72,8 @@ export class DataParallel {
       student: student.config,
       params: describe(student.store.params, 'student parameters'),
       gradSlots: this.slots.map((g, i) => describe(g, `gradient slot ${i}`)),
-      teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), weight: t.weight })),
+      teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), weight: t.weight, temperature: t.temperature })),
+      fusion: opts.fusion ?? 'logits',
       optState: Object.fromEntries(Object.entries(opts.optimizer.state()).map(([k, b]) => [k, describe(b, `optimizer state '${k}'`)])),
       x: describe(this.x, 'batch inputs'),
       y: describe(this.y, 'batch labels'),
@@ -96,11 +99,6 @@ export class DataParallel {
   /** Starts the workers and builds their models (otherwise the first step pays for it). */
   async warmup(): Promise<void> {
     await this.runAll(Array.from({ length: this.workers }, () => ({ op: 'update', from: 0, to: 0, slots: 1, plan: null }) as Task), 'warm-up');
-  }
-
-  /** Teacher logits (weighted mean) for the first N rows of x into t, sharded. */
-  async teacherForward(N: number): Promise<void> {
-    await this.runAll(shardRanges(N, this.workers).map(([r0, r1]) => ({ op: 'teacher', r0, r1 })), 'teacher forward');
   }
 
   /**

@@ -4,6 +4,7 @@
 import type { WorkerShare } from '../backends/backend.js';
 import type { ModelConfig } from '../nn/sequential.js';
 import type { UpdatePlan } from '../optim/optimizer.js';
+import type { TeacherFusion } from '../nn/objectives.js';
 
 /** A Float32Array/Int32Array view on shared storage. `buffer` is omitted for views on the
  * backend's shared WebAssembly.Memory: the worker uses its own handle of that memory. */
@@ -36,7 +37,8 @@ export interface WorkerInit {
   params: BufDesc;
   /** One gradient slot per shard; slot 0 is the main thread's gradient buffer. */
   gradSlots: BufDesc[];
-  teachers: { config: ModelConfig; params: BufDesc; weight: number }[];
+  teachers: { config: ModelConfig; params: BufDesc; weight: number; temperature?: number }[];
+  fusion: TeacherFusion;
   /** The optimizer's state buffers (momentum, or m and v), same layout as the parameters. */
   optState: Record<string, BufDesc>;
   /** Batch buffers sized for the largest batch: inputs (N,C), labels (N), teacher logits (N,K). */
@@ -68,13 +70,6 @@ export interface StepTask {
   fault?: 'throw' | 'exit';
 }
 
-/** Teacher logits (weighted mean) for rows [r0, r1) into t. */
-export interface TeacherTask {
-  op: 'teacher';
-  r0: number;
-  r1: number;
-}
-
 /**
  * Elements [from, to): grads of slot 0 += slots 1..slots-1 (in that order, so the sum does not
  * depend on timing), then the optimizer update `plan` on params[from, to).
@@ -87,7 +82,7 @@ export interface UpdateTask {
   plan: UpdatePlan | null;
 }
 
-export type Task = StepTask | TeacherTask | UpdateTask;
+export type Task = StepTask | UpdateTask;
 
 export interface StepResult {
   loss: number;

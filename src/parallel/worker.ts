@@ -14,7 +14,7 @@ import { f32View, i32View, type StepResult, type StepTask, type Task, type Worke
 interface State {
   be: Backend;
   student: Sequential;
-  teachers: { model: Sequential; weight: number }[];
+  teachers: { model: Sequential; weight: number; temperature?: number }[];
   params: Float32Array;
   slots: Float32Array[];
   x: Float32Array;
@@ -34,7 +34,7 @@ async function setup(): Promise<State> {
   // Kernels must run on the shared buffers in place: a backend that would copy them is a bug here.
   if (init.share.memory && be.owns && !be.owns(params)) throw new Error(`${be.name} worker: the shared parameters are not in this instance's memory`);
   const student = new Sequential(be, init.student, 0, { params, grads: slots[0] });
-  const teachers = init.teachers.map((t) => ({ model: new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval(), weight: t.weight }));
+  const teachers = init.teachers.map((t) => ({ model: new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval(), weight: t.weight, temperature: t.temperature }));
   const x = f32View(init.x, init.share);
   const K = student.classes;
   const optState = Object.fromEntries(Object.entries(init.optState).map(([k, d]) => [k, f32View(d, init.share)]));
@@ -47,7 +47,7 @@ function step(s: State, task: StepTask): StepResult {
   const x = s.x.subarray(task.r0 * C, task.r1 * C);
   const y = s.y.subarray(task.r0, task.r1);
   const t = s.t.subarray(task.r0 * K, task.r1 * K);
-  if (task.kd && task.teacherOnline) teacherLogits(s.teachers, x, n, t);
+  if (task.kd && task.teacherOnline) teacherLogits(s.teachers, x, n, t, task.kd.T, init.fusion);
   student.store.bind(s.params, s.slots[task.shard]);
   student.rng.setState(new Rng(task.dropoutSeed).getState());
   if (task.training) student.train(); else student.eval();
@@ -67,11 +67,6 @@ export default async function run(task: Task): Promise<StepResult | null> {
       if (task.fault === 'throw') throw new Error(`injected fault in shard ${task.shard}`);
       if (task.fault === 'exit') process.exit(70);
       return step(s, task);
-    case 'teacher': {
-      const C = s.student.inputs, K = s.student.classes;
-      teacherLogits(s.teachers, s.x.subarray(task.r0 * C, task.r1 * C), task.r1 - task.r0, s.t.subarray(task.r0 * K, task.r1 * K));
-      return null;
-    }
     case 'update': {
       const g0 = s.slots[0];
       for (let k = 1; k < task.slots; k++) {

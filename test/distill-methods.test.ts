@@ -1,0 +1,89 @@
+// Distillation methods: fusion of several teachers (mean of logits or of probabilities, weights,
+// per-teacher temperatures) against hand-computed values; T/alpha schedules and the KD start
+// epoch; and both running inside the trainer (locally and with workers).
+
+import { describe, expect, it } from 'vitest';
+import { loadBackend } from '../src/backends/index.js';
+import type { Dataset } from '../src/data/dataset.js';
+import { kdForEpoch } from '../src/distill/schedules.js';
+import { train, type TrainConfig } from '../src/distill/trainer.js';
+import { fuseTeacherLogits } from '../src/nn/objectives.js';
+import { Rng } from '../src/nn/rng.js';
+import { Sequential } from '../src/nn/sequential.js';
+
+const softmax = (z: number[], T: number) => {
+  const e = z.map((v) => Math.exp(v / T));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+};
+
+describe('teacher fusion', () => {
+  const z1 = new Float32Array([2, 0, -1]), z2 = new Float32Array([0, 1, 3]);
+  it('mean of probabilities, weighted, per-teacher temperature: softmax(out/T) is the mixture', () => {
+    const out = new Float32Array(3);
+    fuseTeacherLogits([z1, z2], [{ weight: 3 }, { weight: 1, temperature: 2 }], 4, 'probs', 1, 3, out);
+    // By hand: p = (3·softmax(z1/4) + 1·softmax(z2/2)) / 4.
+    const p1 = softmax([2, 0, -1], 4), p2 = softmax([0, 1, 3], 2);
+    const want = p1.map((v, j) => (3 * v + p2[j]) / 4);
+    const got = softmax(Array.from(out), 4);
+    got.forEach((v, j) => expect(v).toBeCloseTo(want[j], 6));
+    expect(want[0]).toBeCloseTo(0.3958, 4); // (3·e^0.5/3.4275 + 1/7.1304) / 4, by hand: pins the formula itself
+  });
+  it('mean of logits rescales each teacher to T first; one teacher at T passes through', () => {
+    const out = new Float32Array(3);
+    fuseTeacherLogits([z1, z2], [{ weight: 1 }, { weight: 1, temperature: 2 }], 4, 'logits', 1, 3, out);
+    // (1·z1 + 1·(4/2)·z2) / 2
+    expect(Array.from(out)).toEqual([1, 1, 2.5]);
+    fuseTeacherLogits([z1], [{ weight: 5 }], 4, 'probs', 1, 3, out);
+    expect(Array.from(out)).toEqual([2, 0, -1]);
+  });
+});
+
+describe('KD schedules', () => {
+  const base = { T: 8, alpha: 0.9, scaleT2: true };
+  it('linear and cosine T, linear alpha, over the KD epochs after the start epoch', () => {
+    const s = { T: { kind: 'linear' as const, to: 2 }, alpha: { kind: 'cosine' as const, to: 0.5 }, startEpoch: 1 };
+    expect(kdForEpoch(base, s, 0, 5)).toBeNull();
+    expect(kdForEpoch(base, s, 1, 5)).toMatchObject({ T: 8, alpha: 0.9 });
+    expect(kdForEpoch(base, s, 3, 5)!.T).toBeCloseTo(4, 10); // 2/3 of the way from 8 to 2
+    expect(kdForEpoch(base, s, 3, 5)!.alpha).toBeCloseTo(0.5 + 0.4 * (1 + Math.cos((Math.PI * 2) / 3)) / 2, 10);
+    expect(kdForEpoch(base, s, 4, 5)).toMatchObject({ T: 2, alpha: 0.5 });
+    expect(kdForEpoch(base, undefined, 3, 5)).toEqual(base);
+  });
+  it('rejects schedules that leave the valid range', () => {
+    expect(() => kdForEpoch(base, { T: { kind: 'linear', to: -1 } }, 4, 5)).toThrow(/temperature T must be/);
+    expect(() => kdForEpoch(base, { T: { kind: 'linear' } }, 1, 5)).toThrow(/needs a finite 'to'/);
+  });
+});
+
+describe('in the trainer', () => {
+  const r = new Rng(3);
+  const n = 120, F = 10, K = 3;
+  const x = new Float32Array(n * F), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = r.int(K);
+    for (let f = 0; f < F; f++) x[i * F + f] = r.normal() + (f % K === y[i] ? 1 : 0);
+  }
+  const data: Dataset = { name: 'm', x, y, n, features: F, classes: K };
+  const cfg = (o: Partial<TrainConfig>): TrainConfig => ({ epochs: 3, batchSize: 32, seed: 1, optimizer: { kind: 'sgd', lr: 0.05 }, schedule: { kind: 'constant' }, kd: { T: 4, alpha: 0.8 }, ...o });
+
+  it('two teachers by probability mean, T schedule, KD from epoch 2: cached == online, and epoch 1 is CE only', async () => {
+    const be = await loadBackend('js');
+    const teachers = [
+      { model: new Sequential(be, { layers: [F, 16, K] }, 1), weight: 2, temperature: 3 },
+      { model: new Sequential(be, { layers: [F, 8, 8, K] }, 2), weight: 1 },
+    ];
+    const run = async (o: Partial<TrainConfig>) => {
+      const m = new Sequential(be, { layers: [F, 6, K] }, 5);
+      const res = await train(m, data, null, cfg({ teacherFusion: 'probs', kdSchedule: { T: { kind: 'linear', to: 2 }, startEpoch: 1 }, ...o }), {}, teachers);
+      return { params: m.store.params.slice(), history: res.history };
+    };
+    const cached = await run({ teacherMode: 'cached' });
+    const online = await run({ teacherMode: 'online' });
+    const par = await run({ teacherMode: 'online', workers: 2 });
+    expect(cached.history[0].train_kd).toBe(0);
+    expect(cached.history[1].train_kd).toBeGreaterThan(0);
+    expect(Buffer.from(cached.params.buffer).equals(Buffer.from(online.params.buffer))).toBe(true);
+    for (let i = 0; i < par.params.length; i++) expect(par.params[i]).toBeCloseTo(online.params[i], 4);
+  });
+});
