@@ -111,7 +111,6 @@ KD_INLINE void micro(int64_t kc, const float* __restrict Ap, const float* __rest
 
 // ---------------- AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators -----------------------------------
 namespace avx2 {
-constexpr int64_t MR = 6, NR = 16;
 
 // 8x8 transpose of rows s, s+rs, ..., s+7rs (8 floats each) into d, d+ld, ..., d+7ld.
 KD_AVX2 void transpose8(float* d, int64_t ld, const float* s, int64_t rs) {
@@ -163,65 +162,68 @@ KD_AVX2 void full_panel_t(float* __restrict dst, const float* __restrict s, int6
     pack_panel_generic<R>(dst, s, rs, ks, R, kc);
   }
 }
-KD_AVX2 void full_panel_a(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<MR>(d, s, rs, ks, kc); }
-KD_AVX2 void full_panel_b(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<NR>(d, s, rs, ks, kc); }
+template <int64_t R>
+KD_AVX2 void full_panel(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<R>(d, s, rs, ks, kc); }
 
-// ROWS x 16 tile (ROWS <= 6): C (rows x nr, leading dimension ldc) = or += Ap · Bp.
-template <int ROWS>
+// ROWS x (8*NV) tile (ROWS <= MRT; the packed A panel has MRT rows, the B panel 8*NV columns):
+// C (ROWS x nr, leading dimension ldc) = or += Ap · Bp. ROWS*NV accumulators (12 at most).
+template <int MRT, int NV, int ROWS>
 KD_AVX2 void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
                         int64_t ldc, bool overwrite, int64_t nr) {
-  __m256 c0[ROWS], c1[ROWS];
-#pragma GCC unroll 6
+  constexpr int NRT = 8 * NV;
+  __m256 c[ROWS][NV];
+#pragma GCC unroll 8
   for (int i = 0; i < ROWS; i++) {
-    c0[i] = _mm256_setzero_ps();
-    c1[i] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) c[i][v] = _mm256_setzero_ps();
     _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + 15), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + NRT - 1), _MM_HINT_T0);
   }
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
-#pragma GCC unroll 6
+    __m256 b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(Bp + 8 * v);
+#pragma GCC unroll 8
     for (int i = 0; i < ROWS; i++) {
       const __m256 a = _mm256_broadcast_ss(Ap + i);
-      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
-      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) c[i][v] = _mm256_fmadd_ps(a, b[v], c[i][v]);
     }
-    Ap += MR;
-    Bp += NR;
+    Ap += MRT;
+    Bp += NRT;
   }
-  if (nr == NR) {
-#pragma GCC unroll 6
+  if (nr == NRT) {
+#pragma GCC unroll 8
     for (int i = 0; i < ROWS; i++) {
       float* p = C + i * ldc;
-      if (overwrite) {
-        _mm256_storeu_ps(p, c0[i]);
-        _mm256_storeu_ps(p + 8, c1[i]);
-      } else {
-        _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), c0[i]));
-        _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_loadu_ps(p + 8), c1[i]));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) {
+        if (overwrite) _mm256_storeu_ps(p + 8 * v, c[i][v]);
+        else _mm256_storeu_ps(p + 8 * v, _mm256_add_ps(_mm256_loadu_ps(p + 8 * v), c[i][v]));
       }
     }
     return;
   }
-  alignas(32) float t[MR * NR];
-#pragma GCC unroll 6
-  for (int i = 0; i < ROWS; i++) {
-    _mm256_store_ps(t + i * NR, c0[i]);
-    _mm256_store_ps(t + i * NR + 8, c1[i]);
-  }
-  store_tail<MR, NR>(C, ldc, t, overwrite, ROWS, nr);
+  alignas(32) float t[ROWS * NRT];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm256_store_ps(t + i * NRT + 8 * v, c[i][v]);
+  store_tail<ROWS, NRT>(C, ldc, t, overwrite, ROWS, nr);
 }
 
+template <int MRT, int NV>
 KD_AVX2 void micro(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
                    int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
+  static_assert(MRT <= 6, "edge cases below cover 6 rows");
   switch (mr) {
-    case 6: micro_rows<6>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    case 5: micro_rows<5>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    case 4: micro_rows<4>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    case 3: micro_rows<3>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    case 2: micro_rows<2>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    default: micro_rows<1>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 6: if constexpr (MRT >= 6) micro_rows<MRT, NV, 6>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 5: if constexpr (MRT >= 5) micro_rows<MRT, NV, 5>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 4: if constexpr (MRT >= 4) micro_rows<MRT, NV, 4>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 3: micro_rows<MRT, NV, 3>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 2: micro_rows<MRT, NV, 2>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    default: micro_rows<MRT, NV, 1>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
   }
 }
 }  // namespace avx2
@@ -262,9 +264,16 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
   }
 }
 
+// 6 x 16 tile (12 ymm accumulators: 6 broadcasts + 2 loads per 12 FMAs).
 __attribute__((target("avx2,fma"), flatten)) void gemm_avx2(float* C, const float* A, const float* B, int64_t M, int64_t N,
                                                     int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc) {
-  gemm<avx2::MR, avx2::NR, avx2::full_panel_a, avx2::full_panel_b, avx2::micro>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+  gemm<6, 16, avx2::full_panel<6>, avx2::full_panel<16>, avx2::micro<6, 2>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+}
+
+// 4 x 24 tile (12 ymm accumulators: 4 broadcasts + 3 loads per 12 FMAs).
+__attribute__((target("avx2,fma"), flatten)) void gemm_avx2_4x24(float* C, const float* A, const float* B, int64_t M, int64_t N,
+                                                         int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc) {
+  gemm<4, 24, avx2::full_panel<4>, avx2::full_panel<24>, avx2::micro<4, 3>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
 }
 
 void gemm_base(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks,
@@ -277,7 +286,10 @@ using GemmFn = void (*)(float*, const float*, const float*, int64_t, int64_t, in
 // Picked once, by the CPU this process runs on.
 GemmFn pick_gemm() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_avx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    const char* tile = std::getenv("DISTILLERY_GEMM_TILE");
+    return tile && std::strcmp(tile, "4x24") == 0 ? gemm_avx2_4x24 : gemm_avx2;
+  }
   return gemm_base;
 }
 const GemmFn g_gemm = pick_gemm();
