@@ -28,6 +28,10 @@ int64_t env_or(const char* name, int64_t def, int64_t lo, int64_t hi) {
 }
 const int64_t g_kc = env_or("DISTILLERY_GEMM_KC", 256, 16, KC);
 const int64_t g_mc = env_or("DISTILLERY_GEMM_MC", 144, 12, MC);
+// When all of M fits one m-block (W's batch of 128), A is packed once per k-block and B is packed
+// in n-blocks of this many columns, so that the packed B block (kc x 384: ~300 KiB) stays in L2
+// next to A instead of being streamed from L3.
+const int64_t g_nc_small = env_or("DISTILLERY_GEMM_NC_SMALL", 384, 48, NC);
 
 // Per-thread packing buffers, allocated once (no allocation per call).
 struct PackBuffers {
@@ -242,6 +246,28 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
   const int64_t kcb = (K + kblocks - 1) / kblocks;
   const int64_t mblocks = (M + g_mc - 1) / g_mc;
   const int64_t mcb = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
+  if (mblocks == 1) {
+    // Small M: pc -> pack A (all rows) -> jc (L2-sized) -> pack B -> jr -> ir.
+    const int64_t ncs = (g_nc_small + NR - 1) / NR * NR;
+    for (int64_t pc = 0; pc < K; pc += kcb) {
+      const int64_t kc = K - pc < kcb ? K - pc : kcb;
+      const bool overwrite = pc == 0 && !accumulate;
+      pack<MR, PackA>(buf.a, A + pc * aks, ars, aks, M, kc);
+      for (int64_t jc = 0; jc < N; jc += ncs) {
+        const int64_t nc = N - jc < ncs ? N - jc : ncs;
+        pack<NR, PackB>(buf.b, B + pc * bks + jc * bjs, bjs, bks, nc, kc);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = nc - jr < NR ? nc - jr : NR;
+          const float* Bp = buf.b + jr * kc;
+          for (int64_t ir = 0; ir < M; ir += MR) {
+            const int64_t mr = M - ir < MR ? M - ir : MR;
+            Micro(kc, buf.a + ir * kc, Bp, C + ir * N + jc + jr, N, overwrite, mr, nr);
+          }
+        }
+      }
+    }
+    return;
+  }
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = N - jc < NC ? N - jc : NC;
     for (int64_t pc = 0; pc < K; pc += kcb) {
