@@ -69,7 +69,7 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
 /** The `native` backend, or BackendUnavailableError (not built, bad binary, ...). */
 export function createNativeBackend(file = addonPath('native')): Backend {
   const { addon, probe } = loadAddon<NativeAddon>('native', file);
-  return backendFromAddon('native', `C++ kernels via Node-API (${String(probe.isa)} clone, one thread)`, addon);
+  return backendFromAddon('native', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)}, one thread)`, addon);
 }
 
 /** The `cuda` backend, or BackendUnavailableError (not built, no CUDA device, ...). */
