@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <immintrin.h>
 
@@ -480,6 +481,18 @@ void kd_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, i
   // op(A)(i,k) = A[i*ars + k*aks]; op(B)(k,j) = B[k*bks + j*bjs].
   const int64_t ars = transA ? 1 : K, aks = transA ? M : 1;
   const int64_t bks = transB ? 1 : N, bjs = transB ? K : 1;
+  if (N <= 12 && M >= 4 * N) {
+    // Few columns (the logits layer, N = classes): a 16-wide tile would be mostly padding and
+    // packing all of A would cost more than the product. Compute Cᵀ (N,M) = op(B)ᵀ·op(A)ᵀ (the
+    // same strides, swapped) into a scratch buffer, then add its transpose into C.
+    static thread_local std::vector<float> t;
+    if (t.size() < static_cast<size_t>(M * N)) t.resize(M * N);
+    float* T = t.data();
+    g_gemm(T, B, A, N, M, K, bjs, bks, aks, ars, false);
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) C[i * N + j] = accumulate ? C[i * N + j] + T[j * M + i] : T[j * M + i];
+    return;
+  }
   g_gemm(C, A, B, M, N, K, ars, aks, bks, bjs, accumulate);
 }
 

@@ -26,7 +26,7 @@ function childMatmulError(env: Record<string, string>): number {
     const a = require(${JSON.stringify(file)});
     let seed = 7; const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 4294967296) - 0.5;
     let worst = 0;
-    for (const [M, N, K] of [[1, 1, 1], [5, 17, 3], [128, 40, 300], [151, 53, 811], [300, 41, 80]]) {
+    for (const [M, N, K] of [[1, 1, 1], [5, 17, 3], [128, 40, 300], [151, 53, 811], [300, 41, 80], [200, 7, 50], [64, 1, 9]]) {
       for (let v = 0; v < 8; v++) {
         const tA = !!(v & 1), tB = !!(v & 2), acc = !!(v & 4);
         const A = Float32Array.from({ length: M * K }, rnd), B = Float32Array.from({ length: K * N }, rnd);
