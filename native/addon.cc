@@ -18,11 +18,12 @@ const kd::KernelTable kCpuKernels = {
 // isa() -> which kernel variant this CPU runs ("x86-64-v4", "x86-64-v3" or "default").
 Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kd_isa()); }
 
-// probe() -> { ok: true, isa }: what the loader's child process calls.
+// probe() -> { ok: true, isa, matmul }: what the loader's child process calls.
 Napi::Value Probe(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("ok", true);
   o.Set("isa", kd_isa());
+  o.Set("matmul", kd_matmul_kernel());
   return o;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 
@@ -304,6 +305,16 @@ Napi::Value AddressMod(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(m)));
 }
 
+// zero(buf): buf.fill(0) as a memset. TypedArray.fill on SharedArrayBuffer memory stores element
+// by element (0.6-1.6 ms for W's 1.28M gradients vs ~0.1 ms here).
+Napi::Value Zero(const Napi::CallbackInfo& info) {
+  const char* fn = "zero";
+  need_args(info, 1, fn);
+  const View v = typed_arg(info, 0, fn, "buf", napi_float32_array, "Float32Array", 0);
+  if (v.length > 0) std::memset(v.data, 0, v.length * sizeof(float));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* kernels) {
@@ -323,6 +334,7 @@ void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* ker
   exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep", data));
   exports.Set("adamwStep", Napi::Function::New(env, AdamwStep, "adamwStep", data));
   exports.Set("addressMod", Napi::Function::New(env, AddressMod, "addressMod"));
+  exports.Set("zero", Napi::Function::New(env, Zero, "zero"));
 }
 
 }  // namespace kd

@@ -1,12 +1,15 @@
 // native/matmul.cc: packed, cache-blocked sgemm (BLIS-style loops; AVX2+FMA 6x16 register-blocked
-// micro-kernel = 12 ymm accumulators, baseline 4x8), every transpose absorbed by the packing step.
+// micro-kernel = 12 ymm accumulators; AVX-512 6x32; baseline 4x8), every transpose absorbed by the packing step.
 // Optimized; assumes row-major float32, no overlap between C and A/B. One thread. Dispatch is a
 // function pointer picked once by CPUID (intrinsics need target("avx2,fma") functions: GCC
 // builds broadcasts badly from vector extensions inside target_clones, measured 31 vs 45+).
 #include "matmul.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include <immintrin.h>
 
@@ -28,6 +31,10 @@ int64_t env_or(const char* name, int64_t def, int64_t lo, int64_t hi) {
 }
 const int64_t g_kc = env_or("DISTILLERY_GEMM_KC", 256, 16, KC);
 const int64_t g_mc = env_or("DISTILLERY_GEMM_MC", 144, 12, MC);
+// When all of M fits one m-block (W's batch of 128), A is packed once per k-block and B is packed
+// in n-blocks of this many columns, so that the packed B block (kc x 384: ~300 KiB) stays in L2
+// next to A instead of being streamed from L3.
+const int64_t g_nc_small = env_or("DISTILLERY_GEMM_NC_SMALL", 384, 48, NC);
 
 // Per-thread packing buffers, allocated once (no allocation per call).
 struct PackBuffers {
@@ -111,7 +118,6 @@ KD_INLINE void micro(int64_t kc, const float* __restrict Ap, const float* __rest
 
 // ---------------- AVX2 + FMA: 6 x 16 tile, 12 ymm accumulators -----------------------------------
 namespace avx2 {
-constexpr int64_t MR = 6, NR = 16;
 
 // 8x8 transpose of rows s, s+rs, ..., s+7rs (8 floats each) into d, d+ld, ..., d+7ld.
 KD_AVX2 void transpose8(float* d, int64_t ld, const float* s, int64_t rs) {
@@ -163,68 +169,137 @@ KD_AVX2 void full_panel_t(float* __restrict dst, const float* __restrict s, int6
     pack_panel_generic<R>(dst, s, rs, ks, R, kc);
   }
 }
-KD_AVX2 void full_panel_a(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<MR>(d, s, rs, ks, kc); }
-KD_AVX2 void full_panel_b(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<NR>(d, s, rs, ks, kc); }
+template <int64_t R>
+KD_AVX2 void full_panel(float* d, const float* s, int64_t rs, int64_t ks, int64_t kc) { full_panel_t<R>(d, s, rs, ks, kc); }
 
-// ROWS x 16 tile (ROWS <= 6): C (rows x nr, leading dimension ldc) = or += Ap · Bp.
-template <int ROWS>
+// ROWS x (8*NV) tile (ROWS <= MRT; the packed A panel has MRT rows, the B panel 8*NV columns):
+// C (ROWS x nr, leading dimension ldc) = or += Ap · Bp. ROWS*NV accumulators (12 at most).
+template <int MRT, int NV, int ROWS>
 KD_AVX2 void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
                         int64_t ldc, bool overwrite, int64_t nr) {
-  __m256 c0[ROWS], c1[ROWS];
-#pragma GCC unroll 6
+  constexpr int NRT = 8 * NV;
+  __m256 c[ROWS][NV];
+#pragma GCC unroll 8
   for (int i = 0; i < ROWS; i++) {
-    c0[i] = _mm256_setzero_ps();
-    c1[i] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) c[i][v] = _mm256_setzero_ps();
     _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + 15), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + NRT - 1), _MM_HINT_T0);
   }
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8);
-#pragma GCC unroll 6
+    __m256 b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(Bp + 8 * v);
+#pragma GCC unroll 8
     for (int i = 0; i < ROWS; i++) {
       const __m256 a = _mm256_broadcast_ss(Ap + i);
-      c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
-      c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) c[i][v] = _mm256_fmadd_ps(a, b[v], c[i][v]);
     }
-    Ap += MR;
-    Bp += NR;
+    Ap += MRT;
+    Bp += NRT;
   }
-  if (nr == NR) {
-#pragma GCC unroll 6
+  if (nr == NRT) {
+#pragma GCC unroll 8
     for (int i = 0; i < ROWS; i++) {
       float* p = C + i * ldc;
-      if (overwrite) {
-        _mm256_storeu_ps(p, c0[i]);
-        _mm256_storeu_ps(p + 8, c1[i]);
-      } else {
-        _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), c0[i]));
-        _mm256_storeu_ps(p + 8, _mm256_add_ps(_mm256_loadu_ps(p + 8), c1[i]));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) {
+        if (overwrite) _mm256_storeu_ps(p + 8 * v, c[i][v]);
+        else _mm256_storeu_ps(p + 8 * v, _mm256_add_ps(_mm256_loadu_ps(p + 8 * v), c[i][v]));
       }
     }
     return;
   }
-  alignas(32) float t[MR * NR];
-#pragma GCC unroll 6
-  for (int i = 0; i < ROWS; i++) {
-    _mm256_store_ps(t + i * NR, c0[i]);
-    _mm256_store_ps(t + i * NR + 8, c1[i]);
-  }
-  store_tail<MR, NR>(C, ldc, t, overwrite, ROWS, nr);
+  alignas(32) float t[ROWS * NRT];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm256_store_ps(t + i * NRT + 8 * v, c[i][v]);
+  store_tail<ROWS, NRT>(C, ldc, t, overwrite, ROWS, nr);
 }
 
+template <int MRT, int NV>
 KD_AVX2 void micro(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
                    int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
+  static_assert(MRT <= 6, "edge cases below cover 6 rows");
   switch (mr) {
-    case 6: micro_rows<6>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    case 5: micro_rows<5>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    case 4: micro_rows<4>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    case 3: micro_rows<3>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    case 2: micro_rows<2>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
-    default: micro_rows<1>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 6: if constexpr (MRT >= 6) micro_rows<MRT, NV, 6>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 5: if constexpr (MRT >= 5) micro_rows<MRT, NV, 5>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 4: if constexpr (MRT >= 4) micro_rows<MRT, NV, 4>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 3: micro_rows<MRT, NV, 3>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 2: micro_rows<MRT, NV, 2>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    default: micro_rows<MRT, NV, 1>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
   }
 }
 }  // namespace avx2
+
+// ---------------- AVX-512: 6 x 32 tile, 12 zmm accumulators -------------------------------------
+// Same structure as the AVX2 kernel with 16-lane vectors. Not run on the development machine
+// (no AVX-512 there): the load-time self-test (gemm_selftest) checks it against the naive loop
+// and falls back to AVX2 if it disagrees.
+#define KD_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))) inline
+namespace avx512 {
+template <int MRT, int NV, int ROWS>
+KD_AVX512 void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
+                          int64_t ldc, bool overwrite, int64_t nr) {
+  constexpr int NRT = 16 * NV;
+  __m512 c[ROWS][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; i++) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) c[i][v] = _mm512_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + NRT - 1), _MM_HINT_T0);
+  }
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; k++) {
+    __m512 b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(Bp + 16 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; i++) {
+      const __m512 a = _mm512_set1_ps(Ap[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) c[i][v] = _mm512_fmadd_ps(a, b[v], c[i][v]);
+    }
+    Ap += MRT;
+    Bp += NRT;
+  }
+  if (nr == NRT) {
+#pragma GCC unroll 8
+    for (int i = 0; i < ROWS; i++) {
+      float* p = C + i * ldc;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) {
+        if (overwrite) _mm512_storeu_ps(p + 16 * v, c[i][v]);
+        else _mm512_storeu_ps(p + 16 * v, _mm512_add_ps(_mm512_loadu_ps(p + 16 * v), c[i][v]));
+      }
+    }
+    return;
+  }
+  alignas(64) float t[ROWS * NRT];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm512_store_ps(t + i * NRT + 16 * v, c[i][v]);
+  store_tail<ROWS, NRT>(C, ldc, t, overwrite, ROWS, nr);
+}
+
+template <int MRT, int NV>
+KD_AVX512 void micro(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* __restrict C,
+                     int64_t ldc, bool overwrite, int64_t mr, int64_t nr) {
+  switch (mr) {
+    case 6: micro_rows<MRT, NV, 6>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 5: micro_rows<MRT, NV, 5>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 4: micro_rows<MRT, NV, 4>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 3: micro_rows<MRT, NV, 3>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    case 2: micro_rows<MRT, NV, 2>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+    default: micro_rows<MRT, NV, 1>(kc, Ap, Bp, C, ldc, overwrite, nr); break;
+  }
+}
+}  // namespace avx512
 
 // The blocked loops (BLIS order: jc, pc [pack B], ic [pack A], jr, ir [micro-kernel]).
 // C is (M,N); op(A)(i,k) = A[i*ars + k*aks]; op(B)(k,j) = B[k*bks + j*bjs].
@@ -240,6 +315,28 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
   const int64_t kcb = (K + kblocks - 1) / kblocks;
   const int64_t mblocks = (M + g_mc - 1) / g_mc;
   const int64_t mcb = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
+  if (mblocks == 1) {
+    // Small M: pc -> pack A (all rows) -> jc (L2-sized) -> pack B -> jr -> ir.
+    const int64_t ncs = (g_nc_small + NR - 1) / NR * NR;
+    for (int64_t pc = 0; pc < K; pc += kcb) {
+      const int64_t kc = K - pc < kcb ? K - pc : kcb;
+      const bool overwrite = pc == 0 && !accumulate;
+      pack<MR, PackA>(buf.a, A + pc * aks, ars, aks, M, kc);
+      for (int64_t jc = 0; jc < N; jc += ncs) {
+        const int64_t nc = N - jc < ncs ? N - jc : ncs;
+        pack<NR, PackB>(buf.b, B + pc * bks + jc * bjs, bjs, bks, nc, kc);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = nc - jr < NR ? nc - jr : NR;
+          const float* Bp = buf.b + jr * kc;
+          for (int64_t ir = 0; ir < M; ir += MR) {
+            const int64_t mr = M - ir < MR ? M - ir : MR;
+            Micro(kc, buf.a + ir * kc, Bp, C + ir * N + jc + jr, N, overwrite, mr, nr);
+          }
+        }
+      }
+    }
+    return;
+  }
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = N - jc < NC ? N - jc : NC;
     for (int64_t pc = 0; pc < K; pc += kcb) {
@@ -262,9 +359,23 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
   }
 }
 
+// 6 x 16 tile (12 ymm accumulators: 6 broadcasts + 2 loads per 12 FMAs).
 __attribute__((target("avx2,fma"), flatten)) void gemm_avx2(float* C, const float* A, const float* B, int64_t M, int64_t N,
                                                     int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc) {
-  gemm<avx2::MR, avx2::NR, avx2::full_panel_a, avx2::full_panel_b, avx2::micro>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+  gemm<6, 16, avx2::full_panel<6>, avx2::full_panel<16>, avx2::micro<6, 2>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+}
+
+// 4 x 24 tile (12 ymm accumulators: 4 broadcasts + 3 loads per 12 FMAs).
+__attribute__((target("avx2,fma"), flatten)) void gemm_avx2_4x24(float* C, const float* A, const float* B, int64_t M, int64_t N,
+                                                         int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc) {
+  gemm<4, 24, avx2::full_panel<4>, avx2::full_panel<24>, avx2::micro<4, 3>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+}
+
+// 6 x 32 tile, zmm (packing reuses the AVX2 8x8 transposes).
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"), flatten)) void gemm_avx512(
+    float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks, int64_t bks,
+    int64_t bjs, bool acc) {
+  gemm<6, 32, avx2::full_panel<6>, avx2::full_panel<32>, avx512::micro<6, 2>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
 }
 
 void gemm_base(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks,
@@ -274,13 +385,86 @@ void gemm_base(float* C, const float* A, const float* B, int64_t M, int64_t N, i
 
 using GemmFn = void (*)(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool);
 
-// Picked once, by the CPU this process runs on.
-GemmFn pick_gemm() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_avx2;
-  return gemm_base;
+// Naive reference for the self-test (same strides as gemm).
+void gemm_naive(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks,
+                int64_t bks, int64_t bjs, bool acc) {
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double s = acc ? C[i * N + j] : 0.0;
+      for (int64_t k = 0; k < K; k++) s += static_cast<double>(A[i * ars + k * aks]) * B[k * bks + j * bjs];
+      C[i * N + j] = static_cast<float>(s);
+    }
 }
-const GemmFn g_gemm = pick_gemm();
+
+// Runs `fn` on small shapes covering every transpose, accumulate, edge tiles, one and several
+// m-blocks and k-blocks, against the naive loop. True when all agree.
+bool gemm_selftest(GemmFn fn) {
+  static const int64_t shapes[][3] = {{13, 37, 29}, {7, 45, 300}, {130, 33, 70}, {150, 40, 520}, {1, 1, 1}};
+  uint32_t seed = 12345;
+  auto rnd = [&seed]() {
+    seed = seed * 1664525u + 1013904223u;
+    return static_cast<float>(seed >> 8) / 16777216.0f - 0.5f;
+  };
+  for (const auto& sh : shapes) {
+    const int64_t M = sh[0], N = sh[1], K = sh[2];
+    float* A = static_cast<float*>(std::malloc(sizeof(float) * M * K));
+    float* B = static_cast<float*>(std::malloc(sizeof(float) * K * N));
+    float* C = static_cast<float*>(std::malloc(sizeof(float) * M * N));
+    float* R = static_cast<float*>(std::malloc(sizeof(float) * M * N));
+    bool ok = A && B && C && R;
+    for (int64_t i = 0; ok && i < M * K; i++) A[i] = rnd();
+    for (int64_t i = 0; ok && i < K * N; i++) B[i] = rnd();
+    for (int v = 0; ok && v < 8; v++) {
+      const bool tA = v & 1, tB = v & 2, acc = v & 4;
+      const int64_t ars = tA ? 1 : K, aks = tA ? M : 1, bks = tB ? 1 : N, bjs = tB ? K : 1;
+      for (int64_t i = 0; i < M * N; i++) C[i] = R[i] = rnd();
+      fn(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+      gemm_naive(R, A, B, M, N, K, ars, aks, bks, bjs, acc);
+      for (int64_t i = 0; i < M * N; i++)
+        if (!(std::fabs(C[i] - R[i]) <= 1e-4f * (1.0f + std::fabs(R[i])))) ok = false;
+    }
+    std::free(A);
+    std::free(B);
+    std::free(C);
+    std::free(R);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+struct GemmChoice {
+  GemmFn fn;
+  const char* name;
+};
+
+// Picked once, by the CPU this process runs on; DISTILLERY_GEMM_ISA=avx2|baseline caps it. Each
+// candidate must pass the self-test, else the next one is used (and the reason is reported).
+GemmChoice pick_gemm() {
+  __builtin_cpu_init();
+  const char* cap = std::getenv("DISTILLERY_GEMM_ISA");
+  const bool allow512 = !cap || std::strcmp(cap, "avx512") == 0;
+  const bool allow2 = allow512 || std::strcmp(cap, "avx2") == 0;
+  const char* tile = std::getenv("DISTILLERY_GEMM_TILE");
+  const bool t424 = tile && std::strcmp(tile, "4x24") == 0;
+  static std::string failed;
+  if (allow512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
+    if (gemm_selftest(gemm_avx512)) return {gemm_avx512, "avx512 6x32"};
+    failed += "avx512 kernel failed its self-test; ";
+  }
+  if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    const GemmFn f = t424 ? gemm_avx2_4x24 : gemm_avx2;
+    if (gemm_selftest(f)) {
+      failed += t424 ? "avx2 4x24" : "avx2 6x16";
+      return {f, failed.c_str()};
+    }
+    failed += "avx2 kernel failed its self-test; ";
+  }
+  failed += "baseline 4x8";
+  return {gemm_base, failed.c_str()};
+}
+const GemmChoice g_choice = pick_gemm();
+const GemmFn g_gemm = g_choice.fn;
 
 }  // namespace
 
@@ -297,6 +481,18 @@ void kd_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, i
   // op(A)(i,k) = A[i*ars + k*aks]; op(B)(k,j) = B[k*bks + j*bjs].
   const int64_t ars = transA ? 1 : K, aks = transA ? M : 1;
   const int64_t bks = transB ? 1 : N, bjs = transB ? K : 1;
+  if (N <= 12 && M >= 4 * N) {
+    // Few columns (the logits layer, N = classes): a 16-wide tile would be mostly padding and
+    // packing all of A would cost more than the product. Compute Cᵀ (N,M) = op(B)ᵀ·op(A)ᵀ (the
+    // same strides, swapped) into a scratch buffer, then add its transpose into C.
+    static thread_local std::vector<float> t;
+    if (t.size() < static_cast<size_t>(M * N)) t.resize(M * N);
+    float* T = t.data();
+    g_gemm(T, B, A, N, M, K, bjs, bks, aks, ars, false);
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) C[i * N + j] = accumulate ? C[i * N + j] + T[j * M + i] : T[j * M + i];
+    return;
+  }
   g_gemm(C, A, B, M, N, K, ars, aks, bks, bjs, accumulate);
 }
 
@@ -311,6 +507,8 @@ void kd_matmul_naive(float* C, const float* A, const float* B, int64_t M, int64_
       C[i * N + j] = acc;
     }
 }
+
+const char* kd_matmul_kernel() { return g_choice.name; }
 
 const char* kd_isa() {
   // The same test the target_clones resolver makes.

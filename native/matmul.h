@@ -12,4 +12,7 @@ void kd_matmul_naive(float* C, const float* A, const float* B, int64_t M, int64_
                      bool transA, bool transB, bool accumulate);
 // Which clone of the kernels this CPU runs: "x86-64-v4", "x86-64-v3" or "default".
 const char* kd_isa();
+// Which sgemm kernel runs here ("avx512 6x32", "avx2 6x16", "baseline 4x8"), prefixed with the
+// reason when a faster one failed its load-time self-test.
+const char* kd_matmul_kernel();
 }

@@ -120,3 +120,16 @@ describe.skipIf(!be)('native boundary', () => {
     expect(() => n.relu(f32(8), a, 8)).toThrow(/inp has 0 elements/);
   });
 });
+
+describe.skipIf(!be)('native zero', () => {
+  it('zero(buf) clears exactly the view, on SAB and AB', () => {
+    const n = be!;
+    for (const shared of [false, true]) {
+      const buf = shared ? new SharedArrayBuffer(40) : new ArrayBuffer(40);
+      const all = new Float32Array(buf).fill(5);
+      n.zero!(all.subarray(2, 7));
+      expect([...all]).toEqual([5, 5, 0, 0, 0, 0, 0, 5, 5, 5]);
+    }
+    expect(() => n.zero!(new Int32Array(4) as unknown as Float32Array)).toThrow(/zero: buf must be a Float32Array/);
+  });
+});

@@ -19,6 +19,7 @@ export class ParamStore {
   private total = 0;
   params!: F32;
   grads!: F32;
+  private backend: Backend | null = null;
 
   /** Reserves a parameter; returns its spec. Call before allocate(). */
   add(name: string, shape: number[]): ParamSpec {
@@ -41,6 +42,7 @@ export class ParamStore {
   }
 
   allocate(backend: Backend): void {
+    this.backend = backend;
     this.params = backend.alloc(this.total);
     this.grads = backend.alloc(this.total);
   }
@@ -63,7 +65,9 @@ export class ParamStore {
   }
 
   zeroGrads(): void {
-    this.grads.fill(0);
+    // backend.zero when it has one: fill(0) on shared memory is slow (see Backend.zero).
+    if (this.backend?.zero) this.backend.zero(this.grads);
+    else this.grads.fill(0);
   }
 
   find(name: string): ParamSpec | undefined {

@@ -24,6 +24,7 @@ export interface NativeAddon {
   sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
   adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
   addressMod(a: F32 | I32, m: number): number;
+  zero(buf: F32): void;
   probe(): { ok: boolean; [k: string]: unknown };
   /** CUDA addon only: device name and memory, for the description. */
   deviceInfo?(): string;
@@ -58,6 +59,7 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
       a.sgdStep(params, grads, buf, n, hp.lr, hp.momentum, hp.weightDecay, hp.nesterov),
     adamwStep: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
       a.adamwStep(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),
+    zero: a.zero,
     alloc: (n: number): F32 => aligned(Float32Array, n),
     allocInt32: (n: number): I32 => aligned(Int32Array, n),
     free: () => {},
@@ -67,7 +69,7 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
 /** The `native` backend, or BackendUnavailableError (not built, bad binary, ...). */
 export function createNativeBackend(file = addonPath('native')): Backend {
   const { addon, probe } = loadAddon<NativeAddon>('native', file);
-  return backendFromAddon('native', `C++ kernels via Node-API (${String(probe.isa)} clone, one thread)`, addon);
+  return backendFromAddon('native', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)}, one thread)`, addon);
 }
 
 /** The `cuda` backend, or BackendUnavailableError (not built, no CUDA device, ...). */

@@ -1,0 +1,417 @@
+// native/cuda/kernels.cu: CUDA kernels for the whole contract (f32 data, f64 row math where the
+// reference uses it) and their host launchers. matmul: cuBLAS when built with it
+// (DISTILLERY_HAVE_CUBLAS), else a 64x64 shared-memory tiled kernel with 4x4 per thread.
+// Launchers copy inputs to pooled device buffers and outputs back (see kernels.h).
+#include "kernels.h"
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <vector>
+
+#ifdef DISTILLERY_HAVE_CUBLAS
+#include <cublas_v2.h>
+#endif
+
+namespace kdc {
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw CudaError(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
+}
+#define KDC_CHECK(call) check((call), #call)
+
+// Grow-only device buffers, one per argument slot (no cudaMalloc per call once warm).
+struct Pool {
+  void* p[8] = {};
+  size_t cap[8] = {};
+  void* get(int slot, size_t bytes) {
+    if (bytes == 0) bytes = 4;
+    if (cap[slot] < bytes) {
+      if (p[slot]) cudaFree(p[slot]);
+      p[slot] = nullptr;
+      cap[slot] = 0;
+      KDC_CHECK(cudaMalloc(&p[slot], bytes));
+      cap[slot] = bytes;
+    }
+    return p[slot];
+  }
+};
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+template <typename T>
+T* upload(int slot, const T* host, int64_t n) {
+  T* d = static_cast<T*>(pool().get(slot, sizeof(T) * n));
+  if (n > 0) KDC_CHECK(cudaMemcpy(d, host, sizeof(T) * n, cudaMemcpyHostToDevice));
+  return d;
+}
+template <typename T>
+T* scratch(int slot, int64_t n) {
+  return static_cast<T*>(pool().get(slot, sizeof(T) * n));
+}
+template <typename T>
+void download(T* host, const T* dev, int64_t n) {
+  KDC_CHECK(cudaGetLastError());
+  if (n > 0) KDC_CHECK(cudaMemcpy(host, dev, sizeof(T) * n, cudaMemcpyDeviceToHost));
+}
+
+unsigned blocks(int64_t n, int threads = 256) { return static_cast<unsigned>((n + threads - 1) / threads); }
+
+// ---- matmul ---------------------------------------------------------------------------------
+// C (M,N) = op(A)·op(B) (+ C): op(A)(i,k) = A[i*ars + k*aks], op(B)(k,j) = B[k*bks + j*bjs].
+constexpr int TM = 64, TN = 64, TK = 16;
+__global__ void sgemm_tiled(float* C, const float* A, const float* B, int M, int N, int K, long ars, long aks,
+                            long bks, long bjs, bool accumulate) {
+  __shared__ float sA[TK][TM];
+  __shared__ float sB[TK][TN];
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;  // 16 x 16 threads, 4 x 4 outputs each
+  const int i0 = blockIdx.y * TM, j0 = blockIdx.x * TN;
+  float acc[4][4] = {};
+  for (int k0 = 0; k0 < K; k0 += TK) {
+    for (int e = threadIdx.x; e < TM * TK; e += 256) {
+      const int r = e / TK, k = e % TK;
+      const int i = i0 + r, kk = k0 + k;
+      sA[k][r] = (i < M && kk < K) ? A[i * ars + kk * aks] : 0.0f;
+      const int c = e % TN, kb = e / TN;
+      const int j = j0 + c, kb2 = k0 + kb;
+      sB[kb][c] = (j < N && kb2 < K) ? B[kb2 * bks + j * bjs] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < TK; k++) {
+      float a[4], b[4];
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        a[u] = sA[k][ty + 16 * u];
+        b[u] = sB[k][tx + 16 * u];
+      }
+#pragma unroll
+      for (int u = 0; u < 4; u++)
+#pragma unroll
+        for (int v = 0; v < 4; v++) acc[u][v] += a[u] * b[v];
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int u = 0; u < 4; u++)
+#pragma unroll
+    for (int v = 0; v < 4; v++) {
+      const int i = i0 + ty + 16 * u, j = j0 + tx + 16 * v;
+      if (i < M && j < N) C[(long)i * N + j] = accumulate ? C[(long)i * N + j] + acc[u][v] : acc[u][v];
+    }
+}
+
+#ifdef DISTILLERY_HAVE_CUBLAS
+cublasHandle_t blas() {
+  static cublasHandle_t h = nullptr;
+  if (!h && cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) throw CudaError("cublasCreate failed");
+  return h;
+}
+#endif
+
+// ---- element-wise ---------------------------------------------------------------------------
+__global__ void bias_add_k(float* y, const float* b, long N, long OC) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i < N * OC) y[i] += b[i % OC];
+}
+__global__ void bias_grad_k(float* db, const float* dy, long N, long OC, bool acc) {
+  long o = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (o >= OC) return;
+  float s = acc ? db[o] : 0.0f;
+  for (long n = 0; n < N; n++) s += dy[n * OC + o];
+  db[o] = s;
+}
+__global__ void relu_k(float* out, const float* x, long n) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i < n) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+__global__ void relu_bwd_k(float* dx, const float* dy, const float* x, long n) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i < n) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+constexpr float kS2P = 0.7978845608028654f, kCoef = 0.044715f;
+__global__ void gelu_k(float* out, const float* x, long n) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i < n) {
+    const float v = x[i];
+    out[i] = 0.5f * v * (1.0f + tanhf(kS2P * (v + kCoef * v * v * v)));
+  }
+}
+__global__ void gelu_bwd_k(float* dx, const float* dy, const float* x, long n) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i < n) {
+    const float v = x[i];
+    const float th = tanhf(kS2P * (v + kCoef * v * v * v));
+    const float du = kS2P * (1.0f + 3.0f * kCoef * v * v);
+    dx[i] = dy[i] * (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du);
+  }
+}
+
+// ---- row-wise (K classes per row, one thread per row, f64 as in the reference) ----------------
+__device__ double row_lse(const float* z, long K, double invT) {
+  double mx = -INFINITY;
+  for (long k = 0; k < K; k++) mx = fmax(mx, z[k] * invT);
+  double s = 0.0;
+  for (long k = 0; k < K; k++) s += exp(z[k] * invT - mx);
+  return mx + log(s);
+}
+__global__ void softmax_k(float* out, const float* z, long N, long K, double invT, bool logOut) {
+  long n = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (n >= N) return;
+  const float* r = z + n * K;
+  const double lse = row_lse(r, K, invT);
+  for (long k = 0; k < K; k++) {
+    const double l = r[k] * invT - lse;
+    out[n * K + k] = static_cast<float>(logOut ? l : exp(l));
+  }
+}
+__global__ void kd_loss_k(float* dS, const float* s, const float* t, double* rowLoss, long N, long K, double invT,
+                          double gradScale, bool acc) {
+  long n = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (n >= N) return;
+  const float* sn = s + n * K;
+  const float* tn = t + n * K;
+  const double lseS = row_lse(sn, K, invT), lseT = row_lse(tn, K, invT);
+  double total = 0.0;
+  for (long k = 0; k < K; k++) {
+    const double lpt = tn[k] * invT - lseT, lps = sn[k] * invT - lseS;
+    const double pt = exp(lpt), ps = exp(lps);
+    if (pt > 0) total += pt * (lpt - lps);
+    const double g = gradScale * (ps - pt);
+    dS[n * K + k] = static_cast<float>(acc ? dS[n * K + k] + g : g);
+  }
+  rowLoss[n] = total;
+}
+__global__ void ce_k(float* d, const float* z, const int* y, double* rowLoss, long N, long K, double scale, bool acc) {
+  long n = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (n >= N) return;
+  const float* r = z + n * K;
+  const double lse = row_lse(r, K, 1.0);
+  rowLoss[n] = lse - r[y[n]];
+  for (long k = 0; k < K; k++) {
+    const double g = scale * (exp(r[k] - lse) - (k == y[n] ? 1.0 : 0.0));
+    d[n * K + k] = static_cast<float>(acc ? d[n * K + k] + g : g);
+  }
+}
+__global__ void mse_k(float* d, const float* p, const float* t, double* partial, long n, float g, bool acc) {
+  __shared__ double sh[256];
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  double v = 0.0;
+  if (i < n) {
+    const float e = p[i] - t[i];
+    v = static_cast<double>(e) * e;
+    d[i] = acc ? d[i] + g * e : g * e;
+  }
+  sh[threadIdx.x] = v;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = sh[0];
+}
+
+// ---- optimizers -----------------------------------------------------------------------------
+__global__ void sgd_k(float* p, const float* g, float* b, long n, float lr, float mu, float wd, bool nesterov) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float gi = g[i] + wd * p[i];
+  if (mu != 0.0f) {
+    const float bi = mu * b[i] + gi;
+    b[i] = bi;
+    gi = nesterov ? gi + mu * bi : bi;
+  }
+  p[i] -= lr * gi;
+}
+__global__ void adamw_k(float* p, const float* g, float* m, float* v, long n, float decay, float b1, float b2, float c1,
+                        float c2, float stepSize, float invBc2, float eps) {
+  long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float gi = g[i];
+  const float pi = p[i] - decay * p[i];
+  const float mi = b1 * m[i] + c1 * gi, vi = b2 * v[i] + c2 * gi * gi;
+  m[i] = mi;
+  v[i] = vi;
+  p[i] = pi - stepSize * mi / (sqrtf(vi * invBc2) + eps);
+}
+
+}  // namespace
+
+int device_count(std::string* why) {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    if (why) *why = std::string("no CUDA device (cudaGetDeviceCount: ") + cudaGetErrorName(e) + ": " + cudaGetErrorString(e) + ")";
+    cudaGetLastError();
+    return 0;
+  }
+  if (n == 0 && why) *why = "no CUDA device (cudaGetDeviceCount returned 0)";
+  return n;
+}
+
+std::string device_name() {
+  cudaDeviceProp p;
+  KDC_CHECK(cudaGetDeviceProperties(&p, 0));
+  return std::string(p.name) + " (sm_" + std::to_string(p.major) + std::to_string(p.minor) + ", " +
+         std::to_string(p.totalGlobalMem >> 30) + " GiB)";
+}
+
+bool uses_cublas() {
+#ifdef DISTILLERY_HAVE_CUBLAS
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace kdc
+
+using namespace kdc;
+
+void kdc_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA, bool transB, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  float* dC = accumulate ? upload(0, C, M * N) : scratch<float>(0, M * N);
+  if (K <= 0) {
+    if (!accumulate) KDC_CHECK(cudaMemset(dC, 0, sizeof(float) * M * N));
+    download(C, dC, M * N);
+    return;
+  }
+  const float* dA = upload(1, A, M * K);
+  const float* dB = upload(2, B, K * N);
+#ifdef DISTILLERY_HAVE_CUBLAS
+  // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ.
+  const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  const cublasStatus_t st = cublasSgemm(blas(), transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                        (int)N, (int)M, (int)K, &one, dB, transB ? (int)K : (int)N, dA,
+                                        transA ? (int)M : (int)K, &beta, dC, (int)N);
+  if (st != CUBLAS_STATUS_SUCCESS) throw CudaError("cublasSgemm failed with status " + std::to_string((int)st));
+#else
+  const long ars = transA ? 1 : K, aks = transA ? M : 1, bks = transB ? 1 : N, bjs = transB ? K : 1;
+  dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((M + TM - 1) / TM));
+  sgemm_tiled<<<grid, 256>>>(dC, dA, dB, (int)M, (int)N, (int)K, ars, aks, bks, bjs, accumulate);
+#endif
+  download(C, dC, M * N);
+}
+
+void kdc_bias_add(float* y, const float* bias, int64_t N, int64_t OC) {
+  if (N * OC == 0) return;
+  float* dy = upload(0, y, N * OC);
+  bias_add_k<<<blocks(N * OC), 256>>>(dy, upload(1, bias, OC), N, OC);
+  download(y, dy, N * OC);
+}
+
+void kdc_bias_grad(float* dbias, const float* dy, int64_t N, int64_t OC, bool accumulate) {
+  if (OC == 0) return;
+  float* db = upload(0, dbias, OC);
+  bias_grad_k<<<blocks(OC), 256>>>(db, upload(1, dy, N * OC), N, OC, accumulate);
+  download(dbias, db, OC);
+}
+
+void kdc_relu(float* out, const float* inp, int64_t n) {
+  if (n == 0) return;
+  float* d = scratch<float>(0, n);
+  relu_k<<<blocks(n), 256>>>(d, upload(1, inp, n), n);
+  download(out, d, n);
+}
+
+void kdc_relu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
+  if (n == 0) return;
+  float* d = scratch<float>(0, n);
+  relu_bwd_k<<<blocks(n), 256>>>(d, upload(1, dout, n), upload(2, inp, n), n);
+  download(dinp, d, n);
+}
+
+void kdc_gelu(float* out, const float* inp, int64_t n) {
+  if (n == 0) return;
+  float* d = scratch<float>(0, n);
+  gelu_k<<<blocks(n), 256>>>(d, upload(1, inp, n), n);
+  download(out, d, n);
+}
+
+void kdc_gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
+  if (n == 0) return;
+  float* d = scratch<float>(0, n);
+  gelu_bwd_k<<<blocks(n), 256>>>(d, upload(1, dout, n), upload(2, inp, n), n);
+  download(dinp, d, n);
+}
+
+void kdc_softmax_t(float* out, const float* logits, int64_t N, int64_t K, double T) {
+  if (N * K == 0) return;
+  float* d = scratch<float>(0, N * K);
+  softmax_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), N, K, 1.0 / T, false);
+  download(out, d, N * K);
+}
+
+void kdc_log_softmax_t(float* out, const float* logits, int64_t N, int64_t K, double T) {
+  if (N * K == 0) return;
+  float* d = scratch<float>(0, N * K);
+  softmax_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), N, K, 1.0 / T, true);
+  download(out, d, N * K);
+}
+
+double kdc_kd_loss(float* dS, const float* s, const float* t, int64_t N, int64_t K, double T, double alpha, bool scaleT2, bool accumulate) {
+  if (N <= 0) return 0.0;
+  const double lossScale = alpha * (scaleT2 ? T * T : 1.0) / N, gradScale = alpha * (scaleT2 ? T : 1.0 / T) / N;
+  float* d = accumulate ? upload(0, dS, N * K) : scratch<float>(0, N * K);
+  double* rows = scratch<double>(3, N);
+  kd_loss_k<<<blocks(N, 128), 128>>>(d, upload(1, s, N * K), upload(2, t, N * K), rows, N, K, 1.0 / T, gradScale, accumulate);
+  std::vector<double> h(N);
+  download(h.data(), rows, N);
+  download(dS, d, N * K);
+  double total = 0.0;
+  for (double v : h) total += v;
+  return total * lossScale;
+}
+
+double kdc_cross_entropy(float* dlogits, const float* logits, const int32_t* labels, int64_t N, int64_t K, double weight, bool accumulate) {
+  if (N <= 0) return 0.0;
+  const double scale = weight / N;
+  float* d = accumulate ? upload(0, dlogits, N * K) : scratch<float>(0, N * K);
+  double* rows = scratch<double>(3, N);
+  ce_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), upload(2, labels, N), rows, N, K, scale, accumulate);
+  std::vector<double> h(N);
+  download(h.data(), rows, N);
+  download(dlogits, d, N * K);
+  double total = 0.0;
+  for (double v : h) total += v;
+  return total * scale;
+}
+
+double kdc_mse(float* dpred, const float* pred, const float* target, int64_t n, double weight, bool accumulate) {
+  if (n <= 0) return 0.0;
+  const unsigned nb = blocks(n);
+  float* d = accumulate ? upload(0, dpred, n) : scratch<float>(0, n);
+  double* partial = scratch<double>(3, nb);
+  mse_k<<<nb, 256>>>(d, upload(1, pred, n), upload(2, target, n), partial, n, static_cast<float>(weight * 2.0 / n), accumulate);
+  std::vector<double> h(nb);
+  download(h.data(), partial, nb);
+  download(dpred, d, n);
+  double total = 0.0;
+  for (double v : h) total += v;
+  return weight * total / n;
+}
+
+void kdc_sgd_step(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum, double weightDecay, bool nesterov) {
+  if (n == 0) return;
+  float* p = upload(0, params, n);
+  float* b = momentum != 0.0 ? upload(2, momentumBuf, n) : scratch<float>(2, 1);
+  sgd_k<<<blocks(n), 256>>>(p, upload(1, grads, n), b, n, (float)lr, (float)momentum, (float)weightDecay, nesterov);
+  download(params, p, n);
+  if (momentum != 0.0) download(momentumBuf, b, n);
+}
+
+void kdc_adamw_step(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1, double beta2, double eps, double weightDecay, double step) {
+  if (n == 0) return;
+  const double bc1 = 1.0 - std::pow(beta1, step), bc2 = 1.0 - std::pow(beta2, step);
+  float* p = upload(0, params, n);
+  float* dm = upload(2, m, n);
+  float* dv = upload(3, v, n);
+  adamw_k<<<blocks(n), 256>>>(p, upload(1, grads, n), dm, dv, n, (float)(lr * weightDecay), (float)beta1, (float)beta2,
+                              (float)(1.0 - beta1), (float)(1.0 - beta2), (float)(lr / bc1), (float)(1.0 / bc2), (float)eps);
+  download(params, p, n);
+  download(m, dm, n);
+  download(v, dv, n);
+}

@@ -1,0 +1,50 @@
+// native/cuda/kernels.h: the kernel contract on a CUDA device (kdc_* = same shapes and semantics
+// as the kd_* CPU kernels). Host pointers in, host pointers out: each call copies its inputs to
+// pooled device buffers, runs on the device, and copies its outputs back (the Backend interface
+// hands out host Float32Arrays). Errors throw kdc::CudaError.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace kdc {
+struct CudaError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Number of CUDA devices; 0 with `why` set when there is none or the driver is missing.
+int device_count(std::string* why);
+// "NVIDIA H200 (sm_90, 139 GiB)" for device 0.
+std::string device_name();
+// True when matmul uses cuBLAS (built with it), false for the built-in tiled kernel.
+bool uses_cublas();
+}  // namespace kdc
+
+// C is (M,N); A is (M,K) or (K,M) if transA; B is (K,N) or (N,K) if transB.
+void kdc_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA, bool transB, bool accumulate);
+// y is (N,OC), bias is (OC).
+void kdc_bias_add(float* y, const float* bias, int64_t N, int64_t OC);
+// dbias is (OC), dy is (N,OC).
+void kdc_bias_grad(float* dbias, const float* dy, int64_t N, int64_t OC, bool accumulate);
+// out, inp are (n).
+void kdc_relu(float* out, const float* inp, int64_t n);
+// dinp, dout, inp are (n).
+void kdc_relu_backward(float* dinp, const float* dout, const float* inp, int64_t n);
+// out, inp are (n).
+void kdc_gelu(float* out, const float* inp, int64_t n);
+// dinp, dout, inp are (n).
+void kdc_gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n);
+// out, logits are (N,K).
+void kdc_softmax_t(float* out, const float* logits, int64_t N, int64_t K, double T);
+// out, logits are (N,K).
+void kdc_log_softmax_t(float* out, const float* logits, int64_t N, int64_t K, double T);
+// dS, s, t are (N,K).
+double kdc_kd_loss(float* dS, const float* s, const float* t, int64_t N, int64_t K, double T, double alpha, bool scaleT2, bool accumulate);
+// dlogits, logits are (N,K); labels is (N).
+double kdc_cross_entropy(float* dlogits, const float* logits, const int32_t* labels, int64_t N, int64_t K, double weight, bool accumulate);
+// dpred, pred, target are (n).
+double kdc_mse(float* dpred, const float* pred, const float* target, int64_t n, double weight, bool accumulate);
+// params, grads, momentumBuf are (n).
+void kdc_sgd_step(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum, double weightDecay, bool nesterov);
+// params, grads, m, v are (n).
+void kdc_adamw_step(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1, double beta2, double eps, double weightDecay, double step);
