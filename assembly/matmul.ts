@@ -84,8 +84,7 @@ function packB(Bp: usize, B: usize, N: i32, K: i32, p0: i32, kc: i32, j0: i32, n
       let k = 0;
       for (; k + 4 <= kc; k += 4) {
         const s0 = src + (<usize>k << 2), d = dst + ((<usize>k * NR) << 2);
-        transpose4(d, NR << 2, s0, ld);
-        transpose4(d + 16, NR << 2, s0 + 4 * ld, ld);
+        for (let q = 0; q < NR; q += 4) transpose4(d + (<usize>q << 2), NR << 2, s0 + <usize>q * ld, ld);
       }
       for (; k < kc; k++) {
         const d = dst + ((<usize>k * NR) << 2), s0 = src + (<usize>k << 2);
