@@ -2,7 +2,7 @@
 // loops with scalar tails in the SIMD builds; plain loops in the scalar build. Pointers are byte
 // offsets into the (imported) linear memory; out may alias inp, dinp may alias dout.
 
-import { SIMD, madd, tanh4 } from './simd';
+import { SIMD, madd, tanh4, kv, GELU_K0, GELU_K1, GELU_3K1, HALF, ONE } from './simd';
 
 const K0: f32 = 0.7978845608028654; // sqrt(2/pi)
 const K1: f32 = 0.044715;
@@ -14,7 +14,7 @@ export function relu(out: usize, inp: usize, n: i32): void {
     const z = f32x4.splat(0);
     for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
-      v128.store(out + o, f32x4.max(v128.load(inp + o), z));
+      v128.store(out + o, f32x4.pmax(z, v128.load(inp + o))); // 0 < x ? x : 0 (NaN -> 0, as the reference)
     }
   }
   for (; i < n; i++) {
@@ -57,8 +57,8 @@ export function reluBackward(dinp: usize, dout: usize, inp: usize, n: i32): void
 export function gelu(out: usize, inp: usize, n: i32): void {
   let i = 0;
   if (SIMD) {
-    const k0 = f32x4.splat(K0), k1 = f32x4.splat(K1), half = f32x4.splat(0.5), one = f32x4.splat(1);
     for (; i + 4 <= n; i += 4) {
+      const k0 = kv(GELU_K0), k1 = kv(GELU_K1), half = kv(HALF), one = kv(ONE);
       const o = <usize>i << 2;
       const x = v128.load(inp + o);
       const x3 = f32x4.mul(f32x4.mul(x, x), x);
@@ -76,8 +76,8 @@ export function gelu(out: usize, inp: usize, n: i32): void {
 export function geluBackward(dinp: usize, dout: usize, inp: usize, n: i32): void {
   let i = 0;
   if (SIMD) {
-    const k0 = f32x4.splat(K0), k1 = f32x4.splat(K1), k13 = f32x4.splat(3 * K1), half = f32x4.splat(0.5), one = f32x4.splat(1);
     for (; i + 4 <= n; i += 4) {
+      const k0 = kv(GELU_K0), k1 = kv(GELU_K1), k13 = kv(GELU_3K1), half = kv(HALF), one = kv(ONE);
       const o = <usize>i << 2;
       const x = v128.load(inp + o);
       const x2 = f32x4.mul(x, x);

@@ -84,8 +84,7 @@ function packB(Bp: usize, B: usize, N: i32, K: i32, p0: i32, kc: i32, j0: i32, n
       let k = 0;
       for (; k + 4 <= kc; k += 4) {
         const s0 = src + (<usize>k << 2), d = dst + ((<usize>k * NR) << 2);
-        transpose4(d, NR << 2, s0, ld);
-        transpose4(d + 16, NR << 2, s0 + 4 * ld, ld);
+        for (let q = 0; q < NR; q += 4) transpose4(d + (<usize>q << 2), NR << 2, s0 + <usize>q * ld, ld);
       }
       for (; k < kc; k++) {
         const d = dst + ((<usize>k * NR) << 2), s0 = src + (<usize>k << 2);
@@ -162,19 +161,35 @@ function packA(Ap: usize, A: usize, M: i32, K: i32, i0: i32, mc: i32, p0: i32, k
 }
 
 // C tile (4,8) (+)= Ap panel (kc,4)ᵀ · Bp panel (kc,8). ldc in bytes.
+// The k loop is unrolled by 2 with a never-taken exit between the halves: V8 issues a block's
+// loads before its (pure, late-scheduled) arithmetic, so without a block boundary both halves'
+// 12 loads would be live at once with the 8 accumulators and spill. Measured: 30 -> 36 GFLOP/s
+// (SIMD), 40 -> 45 (relaxed).
 function kernel4x8(kc: i32, a: usize, b: usize, c: usize, ldc: usize, add: bool): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(b), b1 = v128.load(b, 16);
-    const a0 = v128.load32_splat(a);
-    c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-    const a1 = v128.load32_splat(a, 4);
-    c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-    const a2 = v128.load32_splat(a, 8);
-    c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-    const a3 = v128.load32_splat(a, 12);
-    c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+  let b0: v128, b1: v128, av: v128;
+  let k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    b0 = v128.load(b); b1 = v128.load(b, 16);
+    av = v128.load32_splat(a); c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load32_splat(a, 4); c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load32_splat(a, 8); c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load32_splat(a, 12); c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    if (kc < 0) break; // never taken: splits the two halves into separate blocks (see above)
+    b0 = v128.load(b, 32); b1 = v128.load(b, 48);
+    av = v128.load32_splat(a, 16); c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load32_splat(a, 20); c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load32_splat(a, 24); c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load32_splat(a, 28); c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
+    a += 32; b += 64;
+  }
+  for (; k < kc; k++) { // (a loop, not an if: the if form measured ~15% slower in the SIMD build)
+    b0 = v128.load(b); b1 = v128.load(b, 16);
+    av = v128.load32_splat(a); c00 = madd(av, b0, c00); c01 = madd(av, b1, c01);
+    av = v128.load32_splat(a, 4); c10 = madd(av, b0, c10); c11 = madd(av, b1, c11);
+    av = v128.load32_splat(a, 8); c20 = madd(av, b0, c20); c21 = madd(av, b1, c21);
+    av = v128.load32_splat(a, 12); c30 = madd(av, b0, c30); c31 = madd(av, b1, c31);
     a += 16; b += 32;
   }
   out4(c, c00, add); out4(c + 16, c01, add); c += ldc;

@@ -6,6 +6,75 @@ export const SIMD: bool = ASC_FEATURE_SIMD;
 /** True in the relaxed-SIMD build (f32x4.relaxed_madd as the multiply-add). */
 export const RELAXED: bool = ASC_FEATURE_RELAXED_SIMD;
 
+/**
+ * f32x4 constants, each splatted ×4, 16-byte aligned. V8 re-materializes every v128.const inside
+ * a loop (~4 instructions each, and binaryen folds hoisted constants back into the loop); a load
+ * from this table is one memory operand. Read with kv(NAME).
+ */
+const KTAB: usize = memory.data<f32>([
+  88.3762626647949, 88.3762626647949, 88.3762626647949, 88.3762626647949, // 0: HI
+  -87.3365447504, -87.3365447504, -87.3365447504, -87.3365447504, // 1: LO
+  1.44269504088896341, 1.44269504088896341, 1.44269504088896341, 1.44269504088896341, // 2: LOG2E
+  0.693359375, 0.693359375, 0.693359375, 0.693359375, // 3: LN2_HI
+  -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, // 4: LN2_LO
+  1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, // 5: P0
+  1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, // 6: P1
+  8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, // 7: P2
+  4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, // 8: P3
+  1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, // 9: P4
+  5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, // 10: P5
+  1.0, 1.0, 1.0, 1.0, // 11: ONE
+  2.0, 2.0, 2.0, 2.0, // 12: TWO
+  9.0, 9.0, 9.0, 9.0, // 13: NINE
+  0.5, 0.5, 0.5, 0.5, // 14: HALF
+  0.7978845608028654, 0.7978845608028654, 0.7978845608028654, 0.7978845608028654, // 15: GELU_K0
+  0.044715, 0.044715, 0.044715, 0.044715, // 16: GELU_K1
+  0.134145, 0.134145, 0.134145, 0.134145, // 17: GELU_3K1
+], 16);
+const ITAB: usize = memory.data<i32>([127, 127, 127, 127, 0x80000000, 0x80000000, 0x80000000, 0x80000000], 16);
+// @ts-ignore: decorator
+@inline export const HI: i32 = 0;
+// @ts-ignore: decorator
+@inline export const LO: i32 = 1;
+// @ts-ignore: decorator
+@inline export const LOG2E: i32 = 2;
+// @ts-ignore: decorator
+@inline export const LN2_HI: i32 = 3;
+// @ts-ignore: decorator
+@inline export const LN2_LO: i32 = 4;
+// @ts-ignore: decorator
+@inline export const P0: i32 = 5;
+// @ts-ignore: decorator
+@inline export const P1: i32 = 6;
+// @ts-ignore: decorator
+@inline export const P2: i32 = 7;
+// @ts-ignore: decorator
+@inline export const P3: i32 = 8;
+// @ts-ignore: decorator
+@inline export const P4: i32 = 9;
+// @ts-ignore: decorator
+@inline export const P5: i32 = 10;
+// @ts-ignore: decorator
+@inline export const ONE: i32 = 11;
+// @ts-ignore: decorator
+@inline export const TWO: i32 = 12;
+// @ts-ignore: decorator
+@inline export const NINE: i32 = 13;
+// @ts-ignore: decorator
+@inline export const HALF: i32 = 14;
+// @ts-ignore: decorator
+@inline export const GELU_K0: i32 = 15;
+// @ts-ignore: decorator
+@inline export const GELU_K1: i32 = 16;
+// @ts-ignore: decorator
+@inline export const GELU_3K1: i32 = 17;
+
+/** The f32x4 constant number i of the table (see KTAB). */
+// @ts-ignore: decorator
+@inline export function kv(i: i32): v128 {
+  return v128.load(KTAB + (<usize>i << 4));
+}
+
 /** a·b + c, lane-wise: one fused (or unfused, the CPU decides) relaxed_madd when available. */
 // @ts-ignore: decorator
 @inline export function madd(a: v128, b: v128, c: v128): v128 {
@@ -31,36 +100,32 @@ export const RELAXED: bool = ASC_FEATURE_RELAXED_SIMD;
  */
 // @ts-ignore: decorator
 @inline export function exp4(x: v128): v128 {
-  const hi = f32x4.splat(88.3762626647949);
-  const lo = f32x4.splat(-87.3365447504);
-  const under = f32x4.lt(x, lo);
-  let xc = f32x4.min(f32x4.max(x, lo), hi);
+  const under = f32x4.lt(x, kv(LO));
+  let xc = f32x4.pmin(f32x4.pmax(x, kv(LO)), kv(HI)); // pmin/pmax: one instruction each (min/max are NaN-exact sequences)
   // n = round(x / ln2)
-  const fx = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  const fx = f32x4.nearest(f32x4.mul(xc, kv(LOG2E)));
   // r = x - n·ln2 (two-step for accuracy)
-  xc = f32x4.sub(xc, f32x4.mul(fx, f32x4.splat(0.693359375)));
-  xc = f32x4.sub(xc, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
+  xc = f32x4.sub(xc, f32x4.mul(fx, kv(LN2_HI)));
+  xc = f32x4.sub(xc, f32x4.mul(fx, kv(LN2_LO)));
   const z = f32x4.mul(xc, xc);
-  let y = f32x4.splat(1.9875691500e-4);
-  y = madd(y, xc, f32x4.splat(1.3981999507e-3));
-  y = madd(y, xc, f32x4.splat(8.3334519073e-3));
-  y = madd(y, xc, f32x4.splat(4.1665795894e-2));
-  y = madd(y, xc, f32x4.splat(1.6666665459e-1));
-  y = madd(y, xc, f32x4.splat(5.0000001201e-1));
-  y = madd(y, z, f32x4.add(xc, f32x4.splat(1.0)));
+  let y = madd(kv(P0), xc, kv(P1));
+  y = madd(y, xc, kv(P2));
+  y = madd(y, xc, kv(P3));
+  y = madd(y, xc, kv(P4));
+  y = madd(y, xc, kv(P5));
+  y = madd(y, z, f32x4.add(xc, kv(ONE)));
   // 2^n: (n + 127) << 23; n in [-126, 127] after clamping.
   const n = i32x4.trunc_sat_f32x4_s(fx);
-  const pow2 = i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
+  const pow2 = i32x4.shl(i32x4.add(n, v128.load(ITAB)), 23);
   return v128.andnot(f32x4.mul(y, pow2), under);
 }
 
 /** tanh(u) for 4 lanes: sign(u)·(1 − 2/(exp(2|u|) + 1)), saturating to ±1 for |u| > 9. */
 // @ts-ignore: decorator
 @inline export function tanh4(u: v128): v128 {
-  const a = f32x4.min(f32x4.abs(u), f32x4.splat(9.0));
+  const a = f32x4.pmin(f32x4.abs(u), kv(NINE));
   const e = exp4(f32x4.add(a, a));
-  const t = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
+  const t = f32x4.sub(kv(ONE), f32x4.div(kv(TWO), f32x4.add(e, kv(ONE))));
   // copy the sign of u onto t
-  const sign = v128.and(u, i32x4.splat(0x80000000));
-  return v128.or(t, sign);
+  return v128.or(t, v128.and(u, v128.load(ITAB, 16)));
 }

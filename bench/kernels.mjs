@@ -1,7 +1,8 @@
 // Per-kernel benchmark, every backend side by side in one run: matmul at workload W's shapes in
 // all three Dense variants (GFLOP/s) and the fused kernels (GB/s). Each backend's result is
 // checked against the TS reference before it is timed; a wrong result aborts the bench.
-// Usage: node bench/kernels.mjs [--backend a,b] [--batch 128] [--ops matmul,softmaxT,...] [--reps 20] [--json]
+// Usage: node bench/kernels.mjs [--backend a,b] [--batch 128] [--ops matmul,softmaxT,...] [--reps 20] [--json | --wide]
+// --wide: one row per case, one column per backend (GFLOP/s for matmul, GB/s otherwise; medians).
 import { loadAvailableBackends, loadBackend } from '../dist/backends/index.js';
 import * as ref from '../dist/kernels/reference.js';
 import { Rng } from '../dist/nn/rng.js';
@@ -64,7 +65,7 @@ export function cases(N) {
 }
 
 async function main() {
-  const a = args({ backend: { type: 'string' }, batch: { type: 'string', default: '128' }, ops: { type: 'string' }, reps: { type: 'string', default: '20' } });
+  const a = args({ backend: { type: 'string' }, batch: { type: 'string', default: '128' }, ops: { type: 'string' }, reps: { type: 'string', default: '20' }, wide: { type: 'boolean', default: false } });
   const backends = a.backend ? await Promise.all(list(a.backend).map(loadBackend)) : (await loadAvailableBackends((m) => console.error(m))).backends;
   const wanted = a.ops ? new Set(list(a.ops)) : null;
   const rows = [];
@@ -85,7 +86,18 @@ async function main() {
     }
   }
   if (a.json) console.log(JSON.stringify(rows, null, 1));
-  else printTable(rows, ['case', 'backend', 'ms_median', 'ms_min', 'ms_max', 'gflops', 'gbps']);
+  else if (a.wide) {
+    const names = [...new Set(rows.map((r) => r.backend))];
+    const wide = [...new Set(rows.map((r) => r.case))].map((c) => {
+      const out = { case: c };
+      for (const n of names) {
+        const r = rows.find((x) => x.case === c && x.backend === n);
+        out[n] = r ? (r.op === 'matmul' ? `${r.gflops} GF/s` : `${r.gbps} GB/s`) : '';
+      }
+      return out;
+    });
+    printTable(wide, ['case', ...names]);
+  } else printTable(rows, ['case', 'backend', 'ms_median', 'ms_min', 'ms_max', 'gflops', 'gbps']);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();
