@@ -1,0 +1,180 @@
+// The reports of `distill bench`: the text tables for stdout and the self-contained HTML page
+// (inline SVG bars, inline CSS, no external assets).
+
+import type { BenchResult, BenchRow } from './bench.js';
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  platform: string;
+  /** distillery's package version. */
+  version: string;
+  /** ISO date of the run. */
+  date: string;
+  command: string;
+  backends: { name: string; description: string }[];
+  skipped: { name: string; reason: string }[];
+  seconds: number;
+}
+
+const fix = (x: number | null | undefined, d = 2) => (x === null || x === undefined ? '' : x.toFixed(d));
+const ms = (x: number | null) => (x === null ? '' : x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(4));
+
+/** Kernel rows grouped by case (op, shape, batch), in run order. */
+function kernelGroups(rows: BenchRow[]): { key: string; op: string; shape: string; label: string; batch: number | null; rows: BenchRow[] }[] {
+  const groups = new Map<string, { key: string; op: string; shape: string; label: string; batch: number | null; rows: BenchRow[] }>();
+  for (const r of rows) {
+    if (r.op === 'kd_step') continue;
+    const key = `${r.op}|${r.shape}|${r.batch}`;
+    if (!groups.has(key)) groups.set(key, { key, op: r.op, shape: r.shape ?? '', label: r.case ?? '', batch: r.batch, rows: [] });
+    groups.get(key)!.rows.push(r);
+  }
+  return [...groups.values()];
+}
+
+const rate = (r: BenchRow) => (r.op === 'matmul' ? r.gflops : r.gbps ?? null);
+const unit = (op: string) => (op === 'matmul' ? 'GFLOP/s' : 'GB/s');
+
+export function peakDefinition(res: BenchResult): string {
+  const p = res.peak;
+  return `peak = the best single-thread matmul GFLOP/s measured in this run (${p ? `${p.gflops.toFixed(2)} GFLOP/s, ${p.backend} ${p.shape}` : 'none measured'}) × the cores the row uses (its worker count, at most ${res.machine.cores} here)`;
+}
+
+function table(head: string[], body: string[][], right: boolean[]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (right[i] ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n');
+}
+
+export function textReport(res: BenchResult): string {
+  const m = res.machine;
+  const out: string[] = [];
+  out.push(`distill bench: distillery ${m.version}, node ${m.node}, ${m.cpu} (${m.cores} cores), ${m.platform}, ${m.date}, ${m.seconds} s`);
+  out.push(`backends: ${m.backends.map((b) => b.name).join(', ')}${m.skipped.length ? `; skipped: ${m.skipped.map((s) => s.name).join(', ')}` : ''}`);
+  const names = m.backends.map((b) => b.name);
+  const errors: string[] = [];
+  const groups = kernelGroups(res.rows);
+  if (groups.length) {
+    out.push('', 'kernels, one thread: GFLOP/s (matmul) or GB/s (bytes read + written; the others) at the median time; higher is better');
+    const body = groups.map((g) => [g.op, g.shape, g.batch === null ? '' : String(g.batch), unit(g.op), ...names.map((n) => {
+      const r = g.rows.find((x) => x.backend === n);
+      if (!r) return '';
+      if (r.error) {
+        errors.push(`${n} ${g.op} ${g.shape}: ${r.error}`);
+        return 'error';
+      }
+      return fix(rate(r));
+    })]);
+    out.push(table(['op', 'shape', 'batch', 'unit', ...names], body, [false, false, true, false, ...names.map(() => true)]));
+  }
+  const kd = res.rows.filter((r) => r.op === 'kd_step');
+  if (kd.length) {
+    out.push('', 'kd_step on workload W (teacher 784-1200-1200-10 forward, student 784-800-800-10 forward + backward, KD+CE loss, SGD step): ms per step');
+    const body = kd.map((r) => {
+      if (r.error) errors.push(`${r.backend} kd_step N=${r.batch} workers=${r.workers}: ${r.error}`);
+      return [String(r.batch), r.backend, String(r.workers), r.error ? 'error' : ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, r.error ? '' : String(r.samples_per_s), fix(r.gflops), r.pct_peak === null || r.pct_peak === undefined ? '' : `${r.pct_peak.toFixed(1)}%`, r.error ? '' : String(r.reps)];
+    });
+    out.push(table(['batch', 'backend', 'workers', 'ms median', 'min–max', 'samples/s', 'GFLOP/s', '% peak', 'steps'], body, [true, false, true, true, true, true, true, true, true]));
+    out.push(peakDefinition(res));
+  }
+  if (errors.length) out.push('', 'errors:', ...errors.map((e) => `  ${e}`));
+  return out.join('\n');
+}
+
+// ---- HTML ------------------------------------------------------------------------------------
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1', '#edc948', '#9c755f'];
+
+interface Bar {
+  label: string;
+  value: number | null;
+  /** Optional range [lo, hi] in the same unit, drawn as a whisker. */
+  range?: [number, number];
+  text: string;
+  color: string;
+}
+
+/** A horizontal bar chart: one bar per item, scaled to the largest value (or range end). */
+function svgBars(title: string, bars: Bar[]): string {
+  const rowH = 22, labelW = 190, barW = 380, textW = 250, top = 22;
+  const max = Math.max(1e-12, ...bars.map((b) => Math.max(b.value ?? 0, b.range?.[1] ?? 0)));
+  const h = top + bars.length * rowH + 6;
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + barW + textW}" height="${h}" role="img" aria-label="${esc(title)}">`,
+    `<text x="0" y="15" class="t">${esc(title)}</text>`];
+  bars.forEach((b, i) => {
+    const y = top + i * rowH;
+    parts.push(`<text x="${labelW - 6}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`);
+    if (b.value === null) {
+      parts.push(`<text x="${labelW + 4}" y="${y + 15}" class="err">${esc(b.text)}</text>`);
+      return;
+    }
+    const w = Math.max(1, (b.value / max) * barW);
+    parts.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${b.color}"><title>${esc(`${b.label}: ${b.text}`)}</title></rect>`);
+    if (b.range) {
+      const [lo, hi] = b.range.map((x) => labelW + (x / max) * barW);
+      parts.push(`<line x1="${lo.toFixed(1)}" x2="${hi.toFixed(1)}" y1="${y + rowH / 2}" y2="${y + rowH / 2}" class="wh"/>`);
+    }
+    parts.push(`<text x="${labelW + Math.max(w, b.range ? (b.range[1] / max) * barW : 0) + 6}" y="${y + 15}">${esc(b.text)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+function htmlTable(head: string[], body: string[][]): string {
+  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+export function htmlReport(res: BenchResult): string {
+  const m = res.machine;
+  const color = new Map(m.backends.map((b, i) => [b.name, PALETTE[i % PALETTE.length]]));
+  const sections: string[] = [];
+  const groups = kernelGroups(res.rows);
+  if (groups.length) {
+    const charts = groups.map((g) => svgBars(`${g.op} ${g.shape}${g.label ? ` — ${g.label}` : ''} (${unit(g.op)}, one thread)`, g.rows.map((r) => ({
+      label: r.backend, value: r.error ? null : rate(r), color: color.get(r.backend) ?? '#888',
+      text: r.error ? `error: ${r.error}` : `${fix(rate(r))} ${unit(g.op)}, ${ms(r.ms_median)} ms (${ms(r.ms_min)}–${ms(r.ms_max)})`,
+    }))));
+    const body = res.rows.filter((r) => r.op !== 'kd_step').map((r) => [r.op, r.shape ?? '', r.case ?? '', r.batch === null ? '' : String(r.batch), r.backend,
+      ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, fix(r.gflops), fix(r.gbps), r.error ?? String(r.reps)]);
+    sections.push(`<h2>Kernels (one thread)</h2><p>Each backend's result is checked against the TypeScript reference before it is timed; a wrong result is an error row and is not timed. matmul in GFLOP/s (2·M·N·K per call; shape M×N×K, 'nt' = B transposed, 'tn' = A transposed); the memory-bound kernels in GB/s (bytes read + written per call). Bars at the median time; higher is better.</p>${charts.join('\n')}
+<h3>All kernel rows</h3>${htmlTable(['op', 'shape', 'case', 'batch', 'backend', 'ms median', 'ms min–max', 'GFLOP/s', 'GB/s', 'calls timed / error'], body)}`);
+  }
+  const kd = res.rows.filter((r) => r.op === 'kd_step');
+  if (kd.length) {
+    const batches = [...new Set(kd.map((r) => r.batch))];
+    const charts = batches.map((N) => svgBars(`kd_step on W, N=${N}: samples/s (median; whisker: min–max)`, kd.filter((r) => r.batch === N).map((r) => ({
+      label: `${r.backend} × ${r.workers} worker${r.workers > 1 ? 's' : ''}`, value: r.error ? null : r.samples_per_s ?? null, color: color.get(r.backend) ?? '#888',
+      range: r.error || !r.ms_min || !r.ms_max ? undefined : [(N! * 1000) / r.ms_max, (N! * 1000) / r.ms_min] as [number, number],
+      text: r.error ? `error: ${r.error}` : `${r.samples_per_s} samples/s, ${ms(r.ms_median)} ms${r.pct_peak !== null && r.pct_peak !== undefined ? `, ${r.pct_peak.toFixed(1)}% of peak` : ''}`,
+    }))));
+    const body = kd.map((r) => [String(r.batch), r.backend, String(r.workers), ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, r.samples_per_s === undefined ? '' : String(r.samples_per_s), fix(r.gflops), r.pct_peak === null || r.pct_peak === undefined ? '' : `${r.pct_peak.toFixed(1)}%`, r.error ?? String(r.reps)]);
+    sections.push(`<h2>KD step on workload W</h2><p>Workload W: float32; 784 inputs, 10 classes; teacher 784-1200-1200-10 ReLU, forward only (eval mode); student 784-800-800-10 ReLU; loss 0.9·T²·KL + 0.1·CE at T=4; SGD lr 0.01 momentum 0.9. One step = teacher forward + student forward + loss + backward + update (1.431 GFLOP at N=128). With more than one worker the batch is split into shards run by a worker pool; the main thread sums the gradients and steps the optimizer.</p><p class="def">${esc(peakDefinition(res))}</p>${charts.join('\n')}
+${htmlTable(['batch', 'backend', 'workers', 'ms median', 'ms min–max', 'samples/s', 'GFLOP/s', '% peak', 'steps timed / error'], body)}`);
+  }
+  const info: [string, string][] = [
+    ['CPU', `${m.cpu} (${m.cores} cores available)`], ['platform', m.platform], ['Node.js', m.node], ['distillery', m.version], ['date', m.date],
+    ['run time', `${m.seconds} s`], ['backends', m.backends.map((b) => `${b.name}: ${b.description}`).join('\n')],
+    ...(m.skipped.length ? [['skipped', m.skipped.map((s) => `${s.name}: ${s.reason}`).join('\n')] as [string, string]] : []),
+  ];
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>distill bench — ${esc(m.cpu)} — ${esc(m.date)}</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px;color:#222}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
+pre{background:#f5f5f5;padding:8px;overflow-x:auto}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:2px 8px;text-align:right;white-space:pre-line}
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weight:600}dd{margin:0;white-space:pre-line}
+svg{display:block;margin:10px 0;font:12px system-ui,sans-serif}svg .t{font-weight:600}svg .err{fill:#c00}svg .wh{stroke:#222;stroke-width:1.5}
+.def{font-style:italic}
+</style></head><body>
+<h1>distill bench</h1>
+<dl>${info.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
+<p>Command line:</p><pre>${esc(m.command)}</pre>
+${sections.join('\n')}
+<h2>Text report</h2><pre>${esc(textReport(res))}</pre>
+</body></html>
+`;
+}

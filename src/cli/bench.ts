@@ -1,0 +1,522 @@
+// `distill bench`: every available backend side by side on this machine, per kernel (each result
+// validated against the TS reference before it is timed) and the full KD step on workload W with
+// 1..n workers. Prints a table (or --json rows), writes a self-contained HTML report.
+
+import { availableParallelism, cpus } from 'node:os';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { backendNames, loadAvailableBackends, loadBackend, type Backend } from '../backends/index.js';
+import { ConfigError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import * as ref from '../kernels/reference.js';
+import { KERNEL_NAMES, type KernelName } from '../kernels/signatures.js';
+import { Rng } from '../nn/rng.js';
+import { KdStepRunner, stepFlops, summarize, timeSteps, workloadW, type Timing } from '../parallel/kd-step.js';
+import { helpText, parse, type OptionDoc, type Values } from './options.js';
+import { Progress } from './progress.js';
+import { htmlReport, textReport, type Machine } from './bench-report.js';
+
+/** One result row; the first 8 keys are the `--json` contract, in this order. */
+export interface BenchRow {
+  backend: string;
+  workers: number;
+  /** Batch N (for matmul at W's shapes, the batch the shape comes from; for the square case, M); null for the optimizer steps. */
+  batch: number | null;
+  op: string;
+  ms_median: number | null;
+  ms_min: number | null;
+  ms_max: number | null;
+  /** GFLOP/s at the median, for matmul and kd_step; null for memory-bound kernels and errors. */
+  gflops: number | null;
+  shape?: string;
+  case?: string;
+  gbps?: number | null;
+  samples_per_s?: number;
+  pct_peak?: number | null;
+  reps?: number;
+  error?: string;
+}
+
+/** snake_case op names (DESIGN.md) of the contract's kernels, in contract order. */
+export const KERNEL_OPS = KERNEL_NAMES.map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+export const ALL_OPS = [...KERNEL_OPS, 'kd_step'];
+const kernelOf = (op: string): KernelName => KERNEL_NAMES[KERNEL_OPS.indexOf(op)];
+
+const CORES = availableParallelism();
+
+const DOCS: OptionDoc[] = [
+  { flag: 'backend', type: 'string', help: `backends, comma-separated (registered: ${backendNames().join(', ')})`, default: 'every backend that loads here' },
+  { flag: 'workers', type: 'string', help: 'worker counts for kd_step, comma-separated (kernels always run on one thread)', default: `1..${CORES} (this machine's cores)` },
+  { flag: 'batch', type: 'string', help: 'batch sizes N, comma-separated: kd_step on W at N, matmul at W\'s shapes at N, the other kernels on (N,800) activations or (N,10) logits', default: '128,512; 128 with --quick' },
+  { flag: 'ops', type: 'string', help: `what to measure, comma-separated: ${ALL_OPS.join(', ')} (camelCase kernel names work too)`, default: 'all' },
+  { flag: 'quick', type: 'boolean', help: 'a run within ~30 s on a 2-core machine: fewer reps, shorter time per measurement, no 1024³ matmul, no warm-up KD steps, batch 128 unless --batch' },
+  { flag: 'steps', type: 'string', help: 'most timed KD steps per measurement (timing stops after ~4 s once 3 steps are timed; with --quick after 3)', default: '30; 3 with --quick' },
+  { flag: 'warmup', type: 'string', help: 'untimed KD steps before timing', default: '2; 0 with --quick' },
+  { flag: 'json', type: 'boolean', help: 'print only a JSON array of rows to stdout: {backend, workers, batch, op, ms_median, ms_min, ms_max, gflops, ...}' },
+  { flag: 'html', type: 'string', help: "the HTML report's file name ('-' for none)", default: 'distill-bench.html' },
+  { flag: 'out', type: 'string', help: 'folder for the HTML report', default: 'the current folder' },
+  { flag: 'config', type: 'string', help: 'JSON file of options (keys are flag names); flags override it' },
+  { flag: 'quiet', type: 'boolean', help: 'no progress lines on stderr' },
+  { flag: 'help', type: 'boolean', help: 'show this help' },
+];
+
+const ABOUT = `Compares every available backend on this machine, side by side in one run:
+- each kernel of the contract on one thread, its result first checked against the TS reference
+  (a wrong result is reported as an error row and not timed): GFLOP/s for matmul (W's Dense
+  shapes in the three variants: forward X·Wᵀ 'nt', dW = dYᵀ·X 'tn', dX = dY·W 'nn', and a
+  1024³ square), GB/s (bytes read + written per call) for the memory-bound kernels;
+- the full KD step on workload W (teacher 784-1200-1200-10 forward, student 784-800-800-10,
+  0.9·T²·KL + 0.1·CE at T=4, SGD momentum 0.9; ${(stepFlops(workloadW(128)) / 1e9).toFixed(3)} GFLOP per step at N=128)
+  for every backend × worker count: ms per step (median, min–max), samples/s, GFLOP/s and % of
+  peak, where peak = the best single-thread matmul GFLOP/s measured in the same run × the
+  cores the row uses (its worker count, at most ${CORES} here).
+Progress goes to stderr; the table (or --json rows) to stdout; the HTML report (inline SVG bars,
+machine info, the command line) is written atomically to OUT/HTML.
+Run benchmarks on an otherwise idle machine; shared machines give noisy medians.`;
+
+interface Plan {
+  backends: Backend[];
+  skipped: { name: string; reason: string }[];
+  workers: number[];
+  batches: number[];
+  ops: string[];
+  quick: boolean;
+  steps: number;
+  warmup: number;
+}
+
+function intList(v: Values, flag: string, fallback: number[], max: number): number[] {
+  const raw = v[flag];
+  if (raw === undefined) return fallback;
+  const parts = String(raw).split(',').map((s) => s.trim());
+  const xs = parts.map(Number);
+  if (typeof raw !== 'string' || parts.some((p) => p === '') || xs.some((x) => !Number.isInteger(x) || x < 1 || x > max)) {
+    throw new ConfigError(`--${flag}: expected integers from 1 to ${max}, comma-separated (e.g. ${fallback.join(',')}), got ${JSON.stringify(raw)}`);
+  }
+  return [...new Set(xs)];
+}
+
+function opList(v: Values): string[] {
+  if (v.ops === undefined || v.ops === 'all') return ALL_OPS;
+  if (typeof v.ops !== 'string') throw new ConfigError(`--ops: expected op names, comma-separated, got ${JSON.stringify(v.ops)}`);
+  const out: string[] = [];
+  for (const p of v.ops.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const snake = p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (!ALL_OPS.includes(snake)) throw new ConfigError(`--ops: unknown op '${p}' (valid: ${ALL_OPS.join(', ')})`);
+    if (!out.includes(snake)) out.push(snake);
+  }
+  if (!out.length) throw new ConfigError(`--ops: expected op names, comma-separated (valid: ${ALL_OPS.join(', ')}), got ${JSON.stringify(v.ops)}`);
+  return ALL_OPS.filter((o) => out.includes(o));
+}
+
+async function plan(v: Values, progress: Progress): Promise<Plan> {
+  const quick = v.quick === true;
+  const workers = intList(v, 'workers', Array.from({ length: CORES }, (_, i) => i + 1), 256);
+  const batches = intList(v, 'batch', quick ? [128] : [128, 512], 65536);
+  const ops = opList(v);
+  const steps = intList(v, 'steps', [quick ? 3 : 30], 100000)[0];
+  const warmup = v.warmup === undefined ? (quick ? 0 : 2) : Number(v.warmup);
+  if (typeof v.warmup === 'string' && (v.warmup.trim() === '' || !Number.isInteger(warmup) || warmup < 0)) throw new ConfigError(`--warmup: expected an integer >= 0, got ${JSON.stringify(v.warmup)}`);
+  let backends: Backend[];
+  let skipped: { name: string; reason: string }[] = [];
+  if (typeof v.backend === 'string') {
+    const names = [...new Set(v.backend.split(',').map((s) => s.trim()).filter(Boolean))];
+    const bad = names.find((n) => !backendNames().includes(n));
+    if (bad !== undefined || !names.length) throw new ConfigError(`--backend: unknown backend '${bad ?? ''}' (registered: ${backendNames().join(', ')})`);
+    backends = [];
+    for (const n of names) backends.push(await loadBackend(n));
+  } else {
+    ({ backends, skipped } = await loadAvailableBackends((m) => progress.line(`bench: ${m}`)));
+  }
+  return { backends, skipped, workers, batches, ops, quick, steps, warmup };
+}
+
+// ---- kernel cases ----------------------------------------------------------------------------
+
+function rand(n: number, seed: number, scale = 1): Float32Array {
+  const r = new Rng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (r.next() * 2 - 1) * scale;
+  return a;
+}
+
+/** Largest |a−b| over max(1, largest |b|), Infinity on NaN (as the conformance suite). */
+function normErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0, mag = 1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d;
+    mag = Math.max(mag, Math.abs(b[i]));
+  }
+  return diff / mag;
+}
+
+function within(what: string, err: number, tol: number): string | null {
+  return err < tol ? null : `${what} differs from the reference: normalized error ${err.toExponential(2)} >= ${tol.toExponential(1)}`;
+}
+
+function lossWithin(got: number, want: number): string | null {
+  return Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)) ? null : `loss ${got} differs from the reference ${want}`;
+}
+
+/** A kernel instance on one backend: run() once, then check() validates that one call. */
+interface Instance {
+  run(): void;
+  check(): string | null;
+  release(): void;
+}
+
+export interface KernelCase {
+  op: string;
+  shape: string;
+  case: string;
+  batch: number | null;
+  flops?: number;
+  bytes?: number;
+  make(be: Backend): Instance;
+}
+
+/** Buffers on `be` holding copies of `srcs`, plus a release() for all of them. */
+function owned(be: Backend) {
+  const bufs: (Float32Array | Int32Array)[] = [];
+  return {
+    f32(src: Float32Array | number): Float32Array {
+      const b = be.alloc(typeof src === 'number' ? src : src.length);
+      if (typeof src !== 'number') b.set(src);
+      bufs.push(b);
+      return b;
+    },
+    i32(src: Int32Array): Int32Array {
+      const b = be.allocInt32(src.length);
+      b.set(src);
+      bufs.push(b);
+      return b;
+    },
+    release: () => { for (const b of bufs) be.free(b); },
+  };
+}
+
+/** Computes once, on first use (the reference result is shared by every backend). */
+function once<T>(f: () => T): () => T {
+  let v: T | undefined, done = false;
+  return () => (done ? (v as T) : ((done = true), (v = f())));
+}
+
+const HIDDEN = 800, INPUTS = 784, CLASSES = 10;
+
+function matmulCase(label: string, batch: number, M: number, N: number, K: number, tA: boolean, tB: boolean): KernelCase {
+  const A = rand(M * K, 1), B = rand(K * N, 2);
+  const want = once(() => { const w = new Float32Array(M * N); ref.matmul(w, A, B, M, N, K, tA, tB, false); return w; });
+  return {
+    op: 'matmul', shape: `${M}x${N}x${K} ${tA ? 't' : 'n'}${tB ? 't' : 'n'}`, case: label, batch, flops: 2 * M * N * K,
+    make(be) {
+      const o = owned(be);
+      const a = o.f32(A), b = o.f32(B), c = o.f32(M * N);
+      return { run: () => be.matmul(c, a, b, M, N, K, tA, tB, false), check: () => within('C', normErr(c, want()), 1e-5 * Math.max(1, Math.sqrt(K))), release: o.release };
+    },
+  };
+}
+
+/** Element-wise kernel f(out, inp[, dout], n) with `reads` input arrays. */
+function eltCase(op: 'relu' | 'reluBackward' | 'gelu' | 'geluBackward', N: number): KernelCase {
+  const n = N * HIDDEN, bwd = op.endsWith('Backward');
+  const x = rand(n, 5, op.startsWith('gelu') ? 3 : 1), d = rand(n, 6);
+  const want = once(() => {
+    const w = new Float32Array(n);
+    if (op === 'relu' || op === 'gelu') ref[op](w, x, n);
+    else ref[op](w, d, x, n);
+    return w;
+  });
+  return {
+    op: KERNEL_OPS[KERNEL_NAMES.indexOf(op)], shape: `n=${n} (${N}x${HIDDEN})`, case: bwd ? 'backward' : 'forward', batch: N, bytes: 4 * n * (bwd ? 3 : 2),
+    make(be) {
+      const o = owned(be);
+      const xi = o.f32(x), di = o.f32(d), out = o.f32(n);
+      const run = op === 'relu' || op === 'gelu' ? () => be[op](out, xi, n) : () => be[op](out, di, xi, n);
+      return { run, check: () => within('out', normErr(out, want()), 1e-5), release: o.release };
+    },
+  };
+}
+
+/** The kernel cases at batch N for the given ops (in contract order), but those of onceCases. */
+export function kernelCases(ops: string[], N: number): KernelCase[] {
+  const K = CLASSES, nh = N * HIDDEN, nk = N * K;
+  const cases: Record<KernelName, () => KernelCase[]> = {
+    matmul: () => [
+      matmulCase('Dense forward Y = X·Wᵀ', N, N, HIDDEN, INPUTS, false, true),
+      matmulCase('Dense dW = dYᵀ·X', N, HIDDEN, INPUTS, N, true, false),
+      matmulCase('Dense dX = dY·W', N, N, INPUTS, HIDDEN, false, false),
+    ],
+    biasAdd: () => {
+      const y = rand(nh, 3), b = rand(HIDDEN, 4);
+      const want = once(() => { const w = y.slice(); ref.biasAdd(w, b, N, HIDDEN); return w; });
+      return [{
+        op: 'bias_add', shape: `${N}x${HIDDEN}`, case: 'y += bias', batch: N, bytes: 8 * nh + 4 * HIDDEN,
+        make(be) { const o = owned(be); const yi = o.f32(y), bi = o.f32(b); return { run: () => be.biasAdd(yi, bi, N, HIDDEN), check: () => within('y', normErr(yi, want()), 1e-6), release: o.release }; },
+      }];
+    },
+    biasGrad: () => {
+      const dy = rand(nh, 3);
+      const want = once(() => { const w = new Float32Array(HIDDEN); ref.biasGrad(w, dy, N, HIDDEN, false); return w; });
+      return [{
+        op: 'bias_grad', shape: `${N}x${HIDDEN}`, case: 'column sums', batch: N, bytes: 4 * nh + 4 * HIDDEN,
+        make(be) { const o = owned(be); const dyi = o.f32(dy), db = o.f32(HIDDEN); return { run: () => be.biasGrad(db, dyi, N, HIDDEN, false), check: () => within('dbias', normErr(db, want()), 1e-5), release: o.release }; },
+      }];
+    },
+    relu: () => [eltCase('relu', N)],
+    reluBackward: () => [eltCase('reluBackward', N)],
+    gelu: () => [eltCase('gelu', N)],
+    geluBackward: () => [eltCase('geluBackward', N)],
+    softmaxT: () => [softmaxCase('softmaxT', N)],
+    logSoftmaxT: () => [softmaxCase('logSoftmaxT', N)],
+    kdLoss: () => {
+      const s = rand(nk, 8, 10), t = rand(nk, 9, 10);
+      const want = once(() => { const w = new Float32Array(nk); return { d: w, loss: ref.kdLoss(w, s, t, N, K, 4, 0.9, true, false) }; });
+      return [{
+        op: 'kd_loss', shape: `${N}x${K} T=4`, case: 'fused loss + dS', batch: N, bytes: 12 * nk,
+        make(be) {
+          const o = owned(be); const si = o.f32(s), ti = o.f32(t), d = o.f32(nk); let l = NaN;
+          return { run: () => { l = be.kdLoss(d, si, ti, N, K, 4, 0.9, true, false); }, check: () => within('dS', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
+        },
+      }];
+    },
+    crossEntropy: () => {
+      const z = rand(nk, 10, 10), y = Int32Array.from({ length: N }, (_, i) => (i * 7) % K);
+      const want = once(() => { const w = new Float32Array(nk); return { d: w, loss: ref.crossEntropy(w, z, y, N, K, 0.1, false) }; });
+      return [{
+        op: 'cross_entropy', shape: `${N}x${K}`, case: 'fused loss + dlogits', batch: N, bytes: 8 * nk + 4 * N,
+        make(be) {
+          const o = owned(be); const zi = o.f32(z), yi = o.i32(y), d = o.f32(nk); let l = NaN;
+          return { run: () => { l = be.crossEntropy(d, zi, yi, N, K, 0.1, false); }, check: () => within('dlogits', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
+        },
+      }];
+    },
+    mse: () => {
+      const p = rand(nh, 11), t = rand(nh, 12);
+      const want = once(() => { const w = new Float32Array(nh); return { d: w, loss: ref.mse(w, p, t, nh, 1, false) }; });
+      return [{
+        op: 'mse', shape: `n=${nh} (${N}x${HIDDEN})`, case: 'fused loss + dpred', batch: N, bytes: 12 * nh,
+        make(be) {
+          const o = owned(be); const pi = o.f32(p), ti = o.f32(t), d = o.f32(nh); let l = NaN;
+          return { run: () => { l = be.mse(d, pi, ti, nh, 1, false); }, check: () => within('dpred', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
+        },
+      }];
+    },
+    // Independent of N: measured once per run (onceCases).
+    sgdStep: () => [],
+    adamwStep: () => [],
+  };
+  const out: KernelCase[] = [];
+  for (const op of ops) {
+    if (op === 'kd_step') continue;
+    out.push(...cases[kernelOf(op)]());
+  }
+  return out;
+}
+
+/** Cases measured once per run, not per batch: the 1024³ square matmul (not with --quick) and the optimizer steps. */
+export function onceCases(ops: string[], quick: boolean): KernelCase[] {
+  const out: KernelCase[] = [];
+  if (ops.includes('matmul') && !quick) out.push(matmulCase('square', 1024, 1024, 1024, 1024, false, false));
+  if (ops.includes('sgd_step')) out.push(sgdCase());
+  if (ops.includes('adamw_step')) out.push(adamwCase());
+  return out;
+}
+
+function softmaxCase(op: 'softmaxT' | 'logSoftmaxT', N: number): KernelCase {
+  const K = CLASSES, nk = N * K, z = rand(nk, 7, 10);
+  const want = once(() => { const w = new Float32Array(nk); ref[op](w, z, N, K, 4); return w; });
+  return {
+    op: op === 'softmaxT' ? 'softmax_t' : 'log_softmax_t', shape: `${N}x${K} T=4`, case: 'row-wise', batch: N, bytes: 8 * nk,
+    make(be) { const o = owned(be); const zi = o.f32(z), out = o.f32(nk); return { run: () => be[op](out, zi, N, K, 4), check: () => within('out', normErr(out, want()), 1e-5), release: o.release }; },
+  };
+}
+
+/** The optimizer steps run over the flat parameter buffer of W's student. */
+const STUDENT_PARAMS = HIDDEN * (INPUTS + 1) + HIDDEN * (HIDDEN + 1) + CLASSES * (HIDDEN + 1);
+
+function sgdCase(): KernelCase {
+  const n = STUDENT_PARAMS, p = rand(n, 13), g = rand(n, 14), m = rand(n, 15, 0.1);
+  const hp = { lr: 1e-3, momentum: 0.9, weightDecay: 1e-4, nesterov: false };
+  const want = once(() => { const wp = p.slice(), wm = m.slice(); ref.sgdStep(wp, g, wm, n, hp); return { p: wp, m: wm }; });
+  return {
+    op: 'sgd_step', shape: `n=${n} (W's student)`, case: 'momentum 0.9', batch: null, bytes: 20 * n,
+    make(be) {
+      const o = owned(be); const pi = o.f32(p), gi = o.f32(g), mi = o.f32(m);
+      return { run: () => be.sgdStep(pi, gi, mi, n, hp), check: () => within('params', normErr(pi, want().p), 1e-6) ?? within('momentum', normErr(mi, want().m), 1e-6), release: o.release };
+    },
+  };
+}
+
+function adamwCase(): KernelCase {
+  const n = STUDENT_PARAMS, p = rand(n, 16), g = rand(n, 17);
+  const hp = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 };
+  const want = once(() => { const wp = p.slice(), wm = new Float32Array(n), wv = new Float32Array(n); ref.adamwStep(wp, g, wm, wv, n, hp); return { p: wp, m: wm, v: wv }; });
+  return {
+    op: 'adamw_step', shape: `n=${n} (W's student)`, case: 'decoupled wd', batch: null, bytes: 28 * n,
+    make(be) {
+      const o = owned(be); const pi = o.f32(p), gi = o.f32(g), mi = o.f32(n), vi = o.f32(n);
+      return {
+        run: () => be.adamwStep(pi, gi, mi, vi, n, hp),
+        check: () => within('params', normErr(pi, want().p), 1e-6) ?? within('m', normErr(mi, want().m), 1e-6) ?? within('v', normErr(vi, want().v), 1e-6),
+        release: o.release,
+      };
+    },
+  };
+}
+
+// ---- timing ----------------------------------------------------------------------------------
+
+interface KernelTiming extends Timing {
+  reps: number;
+}
+
+/**
+ * Times fn after it has been validated (that call warmed it up). Each sample is the mean of
+ * `inner` back-to-back calls, inner chosen so a sample lasts about `sampleMs`; samples are taken
+ * until at least minReps samples and budgetMs have passed, or maxReps samples.
+ */
+function timeKernel(fn: () => void, o: { minReps: number; maxReps: number; budgetMs: number; sampleMs: number }): KernelTiming {
+  let t0 = performance.now();
+  fn();
+  const one = Math.max(performance.now() - t0, 1e-4);
+  const inner = Math.max(1, Math.min(10000, Math.round(o.sampleMs / one)));
+  const minReps = one > 100 ? 3 : o.minReps;
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < o.maxReps && (samples.length < minReps || performance.now() - start < o.budgetMs)) {
+    t0 = performance.now();
+    for (let i = 0; i < inner; i++) fn();
+    samples.push((performance.now() - t0) / inner);
+  }
+  return { ...summarize(samples), reps: samples.length * inner };
+}
+
+const r4 = (x: number) => +x.toFixed(4);
+const r2 = (x: number) => +x.toFixed(2);
+
+function errorRow(backend: string, workers: number, c: { op: string; batch: number | null; shape?: string; case?: string }, error: string): BenchRow {
+  return { backend, workers, batch: c.batch, op: c.op, ms_median: null, ms_min: null, ms_max: null, gflops: null, shape: c.shape, case: c.case, error };
+}
+
+function measureKernel(be: Backend, c: KernelCase, quick: boolean): BenchRow {
+  let inst: Instance | undefined;
+  try {
+    inst = c.make(be);
+    inst.run();
+    const bad = inst.check();
+    if (bad) return errorRow(be.name, 1, c, `wrong result, not timed: ${bad}`);
+    const t = timeKernel(inst.run, quick ? { minReps: 3, maxReps: 15, budgetMs: 30, sampleMs: 0.5 } : { minReps: 5, maxReps: 60, budgetMs: 250, sampleMs: 2 });
+    return {
+      backend: be.name, workers: 1, batch: c.batch, op: c.op, ms_median: r4(t.median), ms_min: r4(t.min), ms_max: r4(t.max),
+      gflops: c.flops ? r2(c.flops / (t.median * 1e6)) : null, shape: c.shape, case: c.case,
+      gbps: c.bytes ? r2(c.bytes / (t.median * 1e6)) : null, reps: t.reps,
+    };
+  } catch (e) {
+    return errorRow(be.name, 1, c, `failed: ${(e as Error)?.message ?? String(e)}`);
+  } finally {
+    inst?.release();
+  }
+}
+
+async function measureKdStep(be: Backend, workers: number, N: number, p: Plan): Promise<BenchRow> {
+  const shapes = workloadW(N);
+  const c = { op: 'kd_step', batch: N, shape: `W N=${N}`, case: `${workers} worker${workers > 1 ? 's' : ''}` };
+  let r: KdStepRunner | undefined;
+  try {
+    r = await KdStepRunner.create(be, workers, shapes);
+    const t = await timeSteps(r, { warmup: p.warmup, steps: Math.max(3, p.steps), budgetMs: p.quick ? 0 : 4000 });
+    return {
+      backend: be.name, workers, batch: N, op: 'kd_step', ms_median: r4(t.median), ms_min: r4(t.min), ms_max: r4(t.max),
+      gflops: r2(stepFlops(shapes) / (t.median * 1e6)), shape: c.shape, case: c.case,
+      samples_per_s: Math.round((N * 1000) / t.median), pct_peak: null, reps: t.samples.length,
+    };
+  } catch (e) {
+    return errorRow(be.name, workers, c, `failed: ${(e as Error)?.message ?? String(e)}`);
+  } finally {
+    await r?.close().catch(() => {});
+  }
+}
+
+// ---- the command -----------------------------------------------------------------------------
+
+function shellQuote(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface BenchResult {
+  rows: BenchRow[];
+  peak: { gflops: number; backend: string; shape: string } | null;
+  machine: Machine;
+}
+
+export async function bench(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(helpText('distill bench [--backend a,b] [--workers 1,2] [--batch 128,512] [--ops matmul,kd_step] [--quick] [--json] [--html FILE]', ABOUT, DOCS));
+    return;
+  }
+  // Defaults are filled in here (they depend on --quick and on the machine); parse() gets none.
+  const t0 = performance.now();
+  const v = parse(argv, DOCS.map(({ default: _, ...d }) => d));
+  const progress = new Progress('bench', process.stderr, v.quiet === true);
+  const htmlName = typeof v.html === 'string' ? v.html : 'distill-bench.html';
+  const html = htmlName !== '-' ? resolve(typeof v.out === 'string' ? v.out : '.', htmlName) : null;
+  const p = await plan(v, progress);
+  if (!p.backends.length) throw new ConfigError('no backend loaded; see the lines above for why');
+  const machine: Machine = {
+    cpu: cpus()[0]?.model?.trim() ?? 'unknown', cores: CORES, node: process.version, platform: `${process.platform} ${process.arch}`,
+    version: createRequire(import.meta.url)('../../package.json').version, date: new Date().toISOString(),
+    command: ['distill', 'bench', ...argv].map(shellQuote).join(' '),
+    backends: p.backends.map((b) => ({ name: b.name, description: b.description })), skipped: p.skipped, seconds: 0,
+  };
+  progress.line(`bench: backends ${p.backends.map((b) => b.name).join(', ')}; ops ${p.ops.join(', ')}; batch ${p.batches.join(',')}; workers ${p.workers.join(',')}${p.quick ? '; quick' : ''}`);
+
+  const kernelCasesAll = [...p.batches.flatMap((N) => kernelCases(p.ops, N)), ...onceCases(p.ops, p.quick)];
+  const kd = p.ops.includes('kd_step') ? p.batches.flatMap((N) => p.backends.flatMap((be) => p.workers.map((w) => ({ N, be, w })))) : [];
+  const total = kernelCasesAll.length * p.backends.length + kd.length;
+  let done = 0;
+  const tick = (what: string) => progress.line(`bench [${++done}/${total}] ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s  ${what}`);
+
+  const rows: BenchRow[] = [];
+  for (const c of kernelCasesAll) {
+    for (const be of p.backends) {
+      tick(`${be.name} ${c.op} ${c.shape}`);
+      const row = measureKernel(be, c, p.quick);
+      if (row.error) progress.line(`bench: ${be.name} ${c.op} ${c.shape}: ${row.error}`);
+      rows.push(row);
+    }
+  }
+
+  // Peak: the best single-thread matmul GFLOP/s of this run; measured on W's forward shape when matmul was not asked for.
+  const mm = (rs: BenchRow[]) => rs.filter((r) => r.op === 'matmul' && r.gflops !== null).sort((a, b) => (b.gflops ?? 0) - (a.gflops ?? 0))[0];
+  let best = mm(rows);
+  if (!best && kd.length) {
+    const probe = matmulCase('peak probe', Math.max(...p.batches), Math.max(...p.batches), HIDDEN, INPUTS, false, true);
+    const probes: BenchRow[] = [];
+    for (const be of p.backends) {
+      progress.line(`bench: ${be.name} matmul ${probe.shape} (peak probe for % of peak; not a row)`);
+      probes.push(measureKernel(be, probe, true));
+    }
+    best = mm(probes);
+  }
+  const peak = best ? { gflops: best.gflops as number, backend: best.backend, shape: best.shape ?? '' } : null;
+
+  for (const { N, be, w } of kd) {
+    tick(`${be.name} kd_step W N=${N} workers=${w}`);
+    const row = await measureKdStep(be, w, N, p);
+    if (row.error) progress.line(`bench: ${be.name} kd_step N=${N} workers=${w}: ${row.error}`);
+    if (peak && row.gflops !== null) row.pct_peak = +((100 * row.gflops) / (peak.gflops * Math.min(w, CORES))).toFixed(1);
+    rows.push(row);
+  }
+  for (const be of p.backends) be.dispose?.();
+  machine.seconds = +((performance.now() - t0) / 1000).toFixed(1);
+  progress.line(`bench: done in ${machine.seconds} s`);
+
+  const result: BenchResult = { rows, peak, machine };
+  if (v.json) console.log(JSON.stringify(rows, null, 1));
+  else console.log(textReport(result));
+  if (html) {
+    await writeFileAtomic(html, htmlReport(result));
+    progress.line(`bench: wrote ${html}`);
+  }
+}

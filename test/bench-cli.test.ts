@@ -1,0 +1,98 @@
+// `distill bench` through the real binary: a --quick --json run on js + one more backend (row
+// schema, kd_step rows per worker count, the HTML report), --help, and bad flag values.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadAvailableBackends } from '../src/backends/index.js';
+
+const bin = join(import.meta.dirname, '..', 'bin', 'distill.js');
+const dir = mkdtempSync(join(tmpdir(), 'distillery-bench-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function distill(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const KEYS = ['backend', 'workers', 'batch', 'op', 'ms_median', 'ms_min', 'ms_max', 'gflops'];
+
+describe('distill bench', () => {
+  it('--quick --json: rows in the documented schema, kd_step for each worker count, an HTML report', async () => {
+    // The fastest backend that loads besides js (the wasm builds always exist after npm install).
+    const other = (await loadAvailableBackends()).backends.map((b) => b.name).find((n) => n !== 'js');
+    const backends = ['js', ...(other ? [other] : [])];
+    const t0 = Date.now();
+    const r = distill('bench', '--quick', '--json', '--backend', backends.join(','), '--workers', '1,2', '--batch', '16', '--ops', 'matmul,relu,kd_step');
+    expect(r.code, r.err).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(r.err).toMatch(/bench \[1\/\d+\]/); // progress on stderr
+    const rows = JSON.parse(r.out) as Record<string, unknown>[];
+    expect(Array.isArray(rows)).toBe(true);
+    for (const row of rows) {
+      expect(Object.keys(row).slice(0, 8)).toEqual(KEYS);
+      expect(row.error, JSON.stringify(row)).toBeUndefined();
+      expect(backends).toContain(row.backend);
+      expect(Number.isInteger(row.workers) && (row.workers as number) >= 1).toBe(true);
+      expect(['matmul', 'relu', 'kd_step']).toContain(row.op);
+      const [med, min, max] = [row.ms_median, row.ms_min, row.ms_max] as number[];
+      expect(typeof med).toBe('number');
+      expect(med).toBeGreaterThan(0);
+      expect(min).toBeLessThanOrEqual(med);
+      expect(med).toBeLessThanOrEqual(max);
+      if (row.op === 'relu') {
+        expect(row.gflops).toBeNull();
+        expect(row.gbps as number).toBeGreaterThan(0);
+      } else {
+        expect(row.gflops as number).toBeGreaterThan(0);
+      }
+      if (row.op !== 'kd_step') expect(row.workers).toBe(1);
+    }
+    for (const be of backends) {
+      expect(rows.filter((x) => x.backend === be && x.op === 'matmul').map((x) => String(x.shape).split(' ')[1]).sort()).toEqual(['nn', 'nt', 'tn']);
+      expect(rows.some((x) => x.backend === be && x.op === 'relu' && x.batch === 16)).toBe(true);
+      for (const w of [1, 2]) {
+        const kd = rows.find((x) => x.backend === be && x.op === 'kd_step' && x.workers === w);
+        expect(kd, `${be} kd_step workers=${w}`).toBeDefined();
+        expect(kd!.batch).toBe(16);
+        expect(kd!.samples_per_s as number).toBeGreaterThan(0);
+        expect(kd!.pct_peak as number).toBeGreaterThan(0);
+      }
+    }
+    const html = join(dir, 'distill-bench.html');
+    expect(existsSync(html)).toBe(true);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<svg');
+    expect(page).toContain('kd_step');
+    expect(page).not.toMatch(/<(script|link)\b|src="http/);
+  });
+
+  it('--help explains the options', () => {
+    const h = distill('bench', '--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/usage: distill bench/);
+    for (const f of ['--backend', '--workers', '--batch', '--ops', '--quick', '--json', '--html', '--out']) expect(h.out).toContain(f);
+    expect(distill('--help').out).toContain('bench');
+  });
+
+  it.each([
+    [['--workers', '0'], '--workers'],
+    [['--workers', '1,x'], '--workers'],
+    [['--batch=-4'], '--batch'],
+    [['--batch', '0'], '--batch'],
+    [['--ops', 'nope'], '--ops'],
+    [['--backend', 'nope'], '--backend'],
+    [['--steps', '0'], '--steps'],
+    [['--frobnicate'], 'frobnicate'],
+  ])('bad flag %j exits 2 with one line naming it', (args, flag) => {
+    const r = distill('bench', '--quick', '--html', '-', ...args);
+    expect(r.code, r.err).toBe(2);
+    expect(r.out).toBe('');
+    const lines = r.err.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: /);
+    expect(lines[0]).toContain(flag);
+  });
+});
