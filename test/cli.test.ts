@@ -35,7 +35,7 @@ describe('distill CLI', () => {
   it('--help for every command', () => {
     const top = distill('--help');
     expect(top.code).toBe(0);
-    for (const c of ['teach', 'student', 'eval', 'demo']) {
+    for (const c of ['teach', 'student', 'logits', 'eval', 'demo']) {
       expect(top.out).toContain(c);
       const h = distill(c, '--help');
       expect(h.code, c).toBe(0);
@@ -67,6 +67,17 @@ describe('distill CLI', () => {
     const m2 = readFileSync(join(dir, 'student2', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(m2[0].train_kd).toBe(0);
     expect(m2[1].train_kd).toBeGreaterThan(0);
+    // Logits computed once, then a student from the file; a file made on other data is refused.
+    const lg = distill('logits', '--teacher', 'teacher/model.safetensors', '--data', csv, '--out', 'tl.safetensors', '--backend', 'js');
+    expect(lg.code, lg.err).toBe(0);
+    const fromFile = distill('student', '--teacher-logits', 'tl.safetensors', '--layers', '6,4,3', '--epochs', '2', '--batch', '16', '--data', csv, '--out', 'student4', '--backend', 'js', '--workers', '2');
+    expect(fromFile.code, fromFile.err).toBe(0);
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    writeFileSync(join(dir, 'other.csv'), [rows[0], ...rows.slice(1).reverse()].join('\n')); // same samples, other order
+    const other = distill('student', '--teacher-logits', 'tl.safetensors', '--layers', '6,4,3', '--data', join(dir, 'other.csv'), '--out', 'student5', '--backend', 'js', '--workers', '1');
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/tl\.safetensors: was made on other samples or another order/);
+
     const bad = distill('student', '--teacher', 'teacher/model.safetensors', '--t-schedule', 'linear', '--layers', '6,4,3', '--data', csv, '--out', 'student3', '--backend', 'js', '--workers', '1');
     expect(bad.code).toBe(2);
     expect(bad.err.trim()).toBe('error: --t-schedule: expected constant, linear:TO or cosine:TO, got "linear"');

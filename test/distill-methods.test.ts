@@ -86,4 +86,59 @@ describe('in the trainer', () => {
     expect(Buffer.from(cached.params.buffer).equals(Buffer.from(online.params.buffer))).toBe(true);
     for (let i = 0; i < par.params.length; i++) expect(par.params[i]).toBeCloseTo(online.params[i], 4);
   });
+
+  it('augmented inputs: teachers run online, the run is deterministic; precomputed logits are refused', async () => {
+    const be = await loadBackend('js');
+    const img: Dataset = { ...data, features: 9, x: new Float32Array(n * 9).map((_, i) => x[i % x.length]) };
+    const teacher = { model: new Sequential(be, { layers: [9, 8, K] }, 1) };
+    const go = async () => {
+      const m = new Sequential(be, { layers: [9, 6, K] }, 5);
+      await train(m, img, null, cfg({ augment: { shift: 1 } }), {}, [teacher]);
+      return m.store.params.slice();
+    };
+    expect(await go()).toEqual(await go());
+    await expect(train(new Sequential(be, { layers: [9, 6, K] }, 5), img, null, cfg({ augment: { shift: 1 } }), {}, [{ logits: new Float32Array(n * K) }])).rejects.toThrow(/precomputed teacher logits cannot follow/);
+    await expect(train(new Sequential(be, { layers: [10, 6, K] }, 5), data, null, cfg({ augment: { shift: 1 } }))).rejects.toThrow(/10 features is not a square/);
+  });
+});
+
+describe('augmentation and logits files', () => {
+  it('shiftImages moves each image by at most maxShift pixels, seeded, background-filled', async () => {
+    const { shiftImages } = await import('../src/data/augment.js');
+    const side = 6, N = 50;
+    const x = new Float32Array(N * 36);
+    for (let i = 0; i < N; i++) x[i * 36 + 2 * side + 3] = 1; // one lit pixel at (row 2, col 3)
+    const a = x.slice(), b = x.slice();
+    shiftImages(a, N, side, 2, 9);
+    shiftImages(b, N, side, 2, 9);
+    expect(a).toEqual(b);
+    const moves = new Set<string>();
+    for (let i = 0; i < N; i++) {
+      const img = a.subarray(i * 36, i * 36 + 36);
+      const at = img.findIndex((v) => v === 1);
+      const r = Math.floor(at / side), c = at % side;
+      expect(img.reduce((s, v) => s + v, 0)).toBe(1);
+      expect(Math.abs(r - 2)).toBeLessThanOrEqual(2);
+      expect(Math.abs(c - 3)).toBeLessThanOrEqual(2);
+      moves.add(`${r - 2},${c - 3}`);
+    }
+    expect(moves.size).toBeGreaterThan(10); // many of the 25 shifts occur
+  });
+
+  it('a teacher-logits file round-trips and is refused for data of another size', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { saveTeacherLogits, loadTeacherLogits } = await import('../src/io/logits-file.js');
+    const ds: Dataset = { name: 'd', x: new Float32Array([1, 2, 3, 4, 5, 6]), y: new Int32Array([0, 1, 0]), n: 3, features: 2, classes: 2 };
+    const p = join(mkdtempSync(join(tmpdir(), 'distillery-lg-')), 'l.safetensors');
+    const l = new Float32Array([1, -1, 0.5, 2, 3, 4]);
+    await saveTeacherLogits(p, ds, { logits: [l], teachers: [{ file: 't.safetensors', config: { layers: [2, 2] } }] });
+    const back = await loadTeacherLogits(p, ds, 2);
+    expect(back.logits[0]).toEqual(l);
+    expect(back.teachers[0].file).toBe('t.safetensors');
+    const fewer = { ...ds, n: 2, x: ds.x.slice(0, 4), y: ds.y.slice(0, 2) };
+    await expect(loadTeacherLogits(p, fewer, 2)).rejects.toThrow(/holds logits for 3 samples of 'd', but 'd' has 2/);
+    await expect(loadTeacherLogits(p, ds, 3)).rejects.toThrow(/expected F32\[3,3\]/);
+  });
 });

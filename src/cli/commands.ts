@@ -17,6 +17,8 @@ import { Progress } from './progress.js';
 import { chooseRuntime } from '../parallel/calibrate.js';
 import type { StepShapes } from '../parallel/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
+import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
+import { gatherBatch } from '../data/batching.js';
 
 function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[]): Values | null {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -118,44 +120,97 @@ export async function teach(argv: string[]): Promise<void> {
 
 const STUDENT_DOCS = [...KD, ...DATA, ...TRAIN, ...COMMON];
 export async function student(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill student --teacher FILE [options]', 'Distills a student from saved teacher(s): loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl.', STUDENT_DOCS);
+  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl.', STUDENT_DOCS);
   if (!v) return;
   const progress = new Progress('student', process.stderr, v.quiet === true);
-  if (typeof v.teacher !== 'string') throw new ConfigError('--teacher is required: the teacher model file(s) from distill teach');
-  const files = v.teacher.split(',').map((s) => s.trim()).filter(Boolean);
-  const weights = typeof v['teacher-weights'] === 'string' ? v['teacher-weights'].split(',').map(Number) : files.map(() => 1);
-  if (weights.length !== files.length || weights.some((w) => !(w > 0))) throw new ConfigError(`--teacher-weights: need ${files.length} positive numbers, got ${JSON.stringify(v['teacher-weights'])}`);
+  const fromLogits = typeof v['teacher-logits'] === 'string' ? v['teacher-logits'] : null;
+  if (typeof v.teacher !== 'string' && !fromLogits) throw new ConfigError('--teacher (model files from distill teach) or --teacher-logits (a file from distill logits) is required');
+  if (typeof v.teacher === 'string' && fromLogits) throw new ConfigError('give --teacher or --teacher-logits, not both');
   const mc = modelConfig(v, null);
   const kd = validateKd({ T: num(v, 'temperature', { min: 1e-6 }), alpha: num(v, 'alpha', { min: 0, max: 1 }), scaleT2: v['no-t2'] !== true }, 'options');
   const mode = v['teacher-mode'];
   if (mode !== 'cached' && mode !== 'online') throw new ConfigError(`--teacher-mode: expected cached or online, got ${JSON.stringify(mode)}`);
   const fusion = v['teacher-fusion'];
   if (fusion !== 'logits' && fusion !== 'probs') throw new ConfigError(`--teacher-fusion: expected logits or probs, got ${JSON.stringify(fusion)}`);
-  const temps = typeof v['teacher-temperatures'] === 'string' ? v['teacher-temperatures'].split(',').map(Number) : null;
-  if (temps && (temps.length !== files.length || temps.some((t) => !(t > 0)))) throw new ConfigError(`--teacher-temperatures: need ${files.length} positive numbers, got ${JSON.stringify(v['teacher-temperatures'])}`);
   const sched = (flag: string): ValueSchedule => {
     const m = /^(constant|linear|cosine)(?::(-?[\d.]+(?:e-?\d+)?))?$/.exec(String(v[flag]));
     if (!m || (m[1] !== 'constant' && m[2] === undefined)) throw new ConfigError(`--${flag}: expected constant, linear:TO or cosine:TO, got ${JSON.stringify(v[flag])}`);
     return { kind: m[1] as ValueSchedule['kind'], to: m[2] === undefined ? undefined : Number(m[2]) };
   };
   const kdSchedule: KdSchedule = { T: sched('t-schedule'), alpha: sched('alpha-schedule'), startEpoch: num(v, 'kd-start-epoch', { int: true, min: 1 }) - 1 };
+  const shift = num(v, 'augment-shift', { int: true, min: 0, max: 8 });
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/student');
-  // Teachers are read on the js backend first: their shapes feed the calibration.
+  const d = await data(v, progress);
+  // Teachers: model files (read on the js backend first: their shapes feed the calibration), or
+  // one logits file checked against this training set.
   const js = await loadBackend('js');
   const loaded: Teacher[] = [];
-  for (let i = 0; i < files.length; i++) loaded.push({ model: (await loadModel(files[i], js)).model, weight: weights[i], temperature: temps?.[i] });
-  const d = await data(v, progress);
-  const { be, workers } = await pickRuntime(v, progress, { teachers: loaded.map((t) => t.model.config), student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
-  const teachers = loaded.map((t) => ({ ...t, model: onBackend(t.model, be) }));
-  const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
+  let sources: string[];
+  if (fromLogits) {
+    const f = await loadTeacherLogits(fromLogits, d.train, mc.layers[mc.layers.length - 1]);
+    f.logits.forEach((logits) => loaded.push({ logits }));
+    sources = [fromLogits];
+    progress.line(`teacher logits: ${f.logits.length} teacher(s) from ${fromLogits}${f.teachers.length ? ` (${f.teachers.map((t) => t.file).join(', ')})` : ''}`);
+  } else {
+    sources = (v.teacher as string).split(',').map((s) => s.trim()).filter(Boolean);
+    for (const f of sources) loaded.push({ model: (await loadModel(f, js)).model });
+  }
+  const weights = typeof v['teacher-weights'] === 'string' ? v['teacher-weights'].split(',').map(Number) : loaded.map(() => 1);
+  if (weights.length !== loaded.length || weights.some((w) => !(w > 0))) throw new ConfigError(`--teacher-weights: need ${loaded.length} positive numbers, got ${JSON.stringify(v['teacher-weights'])}`);
+  const temps = typeof v['teacher-temperatures'] === 'string' ? v['teacher-temperatures'].split(',').map(Number) : null;
+  if (temps && (temps.length !== loaded.length || temps.some((t) => !(t > 0)))) throw new ConfigError(`--teacher-temperatures: need ${loaded.length} positive numbers, got ${JSON.stringify(v['teacher-temperatures'])}`);
+  loaded.forEach((t, i) => { t.weight = weights[i]; t.temperature = temps?.[i]; });
+  const modelTeachers = loaded.flatMap((t) => (t.model ? [t.model.config] : []));
+  const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
+  const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
+  const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
   progress.line(`student: layers ${mc.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}`);
   const res = await runTraining('student', model, d, cfg, progress, teachers);
   if (res.stopped) return;
-  await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(files) });
+  await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(sources) });
   const ev = evaluate(model, d.test);
   console.log(`student: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);
+}
+
+const LOGITS_DOCS: OptionDoc[] = [
+  { flag: 'teacher', type: 'string', help: 'teacher model file(s), comma-separated (from distill teach)' },
+  { flag: 'out', type: 'string', help: 'output file', default: 'teacher-logits.safetensors' },
+  { flag: 'batch', type: 'string', help: 'rows per forward pass', default: '500' },
+  ...DATA, ...COMMON,
+];
+export async function logits(argv: string[]): Promise<void> {
+  const v = helpOr(argv, 'distill logits --teacher FILE[,FILE] [--data mnist] [--out FILE]', 'Runs the teacher(s) once over the training set and writes their logits (one tensor per teacher) with the dataset\'s count and order hash, for distill student --teacher-logits.', LOGITS_DOCS);
+  if (!v) return;
+  const progress = new Progress('logits', process.stderr, v.quiet === true);
+  if (typeof v.teacher !== 'string') throw new ConfigError('--teacher is required: the teacher model file(s) from distill teach');
+  const files = v.teacher.split(',').map((s) => s.trim()).filter(Boolean);
+  const B = num(v, 'batch', { int: true, min: 1 });
+  const be = await pickBackend(v, progress);
+  const d = await data(v, progress);
+  const out = resolve(String(v.out));
+  const all: Float32Array[] = [];
+  const teachers: { file: string; config: ModelConfig }[] = [];
+  for (const f of files) {
+    const { model } = await loadModel(f, be);
+    if (model.inputs !== d.train.features) throw new ConfigError(`${f}: the teacher takes ${model.inputs} inputs, the data has ${d.train.features} features`);
+    const K = model.classes, res = new Float32Array(d.train.n * K), x = be.alloc(B * model.inputs);
+    const order = Uint32Array.from({ length: d.train.n }, (_, i) => i);
+    model.eval();
+    for (let s = 0; s < d.train.n; s += B) {
+      const e = Math.min(d.train.n, s + B);
+      gatherBatch(d.train, order, s, e, x);
+      res.set(model.forward(x, e - s).subarray(0, (e - s) * K), s * K);
+      progress.step({ epoch: 0, epochs: 1, batch: Math.ceil(e / B), batches: Math.ceil(d.train.n / B), step: 0, loss: NaN, samplesPerSec: 0 });
+    }
+    be.free(x);
+    if (all.length && res.length !== all[0].length) throw new ConfigError(`${f}: ${K} classes, but ${files[0]} has ${all[0].length / d.train.n}`);
+    all.push(res);
+    teachers.push({ file: f, config: model.config });
+  }
+  await saveTeacherLogits(out, d.train, { logits: all, teachers });
+  console.log(`logits: ${files.length} teacher(s) × ${d.train.n} samples of '${d.train.name}' → ${out}`);
 }
 
 const EVAL_DOCS: OptionDoc[] = [
@@ -227,10 +282,11 @@ export async function demo(argv: string[]): Promise<void> {
   const few = sSamples > 0 && sSamples < d.train.n ? subset(d.train, Array.from({ length: sSamples }, (_, i) => i), `${d.train.name}[:${sSamples}]`) : d.train;
   const kd = { T: DEMO.T, alpha: DEMO.alpha, scaleT2: true };
   const used = new Set<string>();
-  const stage = async (name: string, mc: ModelConfig, epochs: number, trainSet: Dataset, teacherList: Teacher[] = []) => {
+  const stage = async (name: string, mc: ModelConfig, epochs: number, trainSet: Dataset, teacherList: { model: Sequential; weight: number }[] = []) => {
     const t0 = performance.now();
     const cfg0 = withSchedule(base(epochs), trainSet.n);
-    const { be, workers } = await pickRuntime(v, progress, { teachers: teacherList.map((t) => t.model.config), student: fit(mc), N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
+    // The teacher's logits are cached once, so the steps calibrated are the student's alone.
+    const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: fit(mc), N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
     used.add(workers > 1 ? `${be.name} ×${workers}` : be.name);
     const teachers = teacherList.map((t) => ({ model: onBackend(t.model, be), weight: t.weight }));
     const model = new Sequential(be, fit(mc), seed);
@@ -245,7 +301,7 @@ export async function demo(argv: string[]): Promise<void> {
   };
   const t0 = performance.now();
   const teacher = await stage('teacher', DEMO.teacher, tEpochs, d.train);
-  await stage('student-distilled', DEMO.student, sEpochs, few, [{ model: teacher }]);
+  await stage('student-distilled', DEMO.student, sEpochs, few, [{ model: teacher, weight: 1 }]);
   await stage('student-alone', DEMO.student, sEpochs, few);
   await writeFileAtomic(join(dir, 'metrics.jsonl'), metrics.join('\n') + '\n');
   const table = [['model', 'layers', 'parameters', 'test accuracy', 'test errors', 'wall time']];

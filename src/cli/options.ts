@@ -55,6 +55,8 @@ export const TRAIN: OptionDoc[] = [
 
 export const KD: OptionDoc[] = [
   { flag: 'teacher', type: 'string', help: 'teacher model file(s), comma-separated (from distill teach)' },
+  { flag: 'teacher-logits', type: 'string', help: 'instead of --teacher: a file of teacher logits for this training set (from distill logits)' },
+  { flag: 'augment-shift', type: 'string', help: 'random image shifts of up to N pixels per batch (square images; teachers then run online)', default: '0' },
   { flag: 'teacher-weights', type: 'string', help: 'weights of the teachers in the fused mean, comma-separated' },
   { flag: 'temperature', type: 'string', help: 'softmax temperature T', default: '4' },
   { flag: 'alpha', type: 'string', help: 'weight of the KD term; hard-label CE gets 1-alpha', default: '0.9' },

@@ -10,6 +10,7 @@ import { createOptimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import { makeSchedule, type ScheduleConfig } from '../optim/schedule.js';
 import { epochOrder, gatherBatch } from '../data/batching.js';
 import { checkDataset, type Dataset } from '../data/dataset.js';
+import { imageSide, shiftImages, type AugmentConfig } from '../data/augment.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DataParallel, type ParallelOptions } from '../parallel/data-parallel.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/model-file.js';
@@ -30,6 +31,8 @@ export interface TrainConfig {
   teacherFusion?: TeacherFusion;
   /** T and alpha schedules over epochs, and the epoch KD starts. */
   kdSchedule?: KdSchedule;
+  /** Random image shifts per batch (square single-channel images); teachers then run online. */
+  augment?: AugmentConfig;
   /** Checkpoint file; written atomically every `checkpointEvery` steps and at each epoch end. */
   checkpointPath?: string;
   checkpointEvery?: number;
@@ -46,7 +49,10 @@ export interface TrainConfig {
 }
 
 export interface Teacher {
-  model: Sequential;
+  /** A teacher model, run in eval mode; or, instead, */
+  model?: Sequential;
+  /** its precomputed logits (n, K) for the training set, in dataset order (distill logits). */
+  logits?: Float32Array;
   /** Weight of this teacher in the (normalized) weighted mean. Default 1. */
   weight?: number;
   /** This teacher's own softmax temperature (default: the KD temperature). */
@@ -142,7 +148,8 @@ function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers:
   const key = {
     model: model.config, data: [ds.name, ds.n, ds.features], batchSize: cfg.batchSize, seed: cfg.seed,
     optimizer: cfg.optimizer, schedule: cfg.schedule, kd: teachers.length ? validateKd(cfg.kd ?? {}) : null,
-    teachers: teachers.map((t) => [t.model.config, t.weight, t.temperature ?? null]),
+    teachers: teachers.map((t) => [t.model ? t.model.config : `logits:${t.logits!.length}`, t.weight, t.temperature ?? null]),
+    ...(cfg.augment ? { augment: cfg.augment } : {}),
     ...(teachers.length > 1 || cfg.kdSchedule ? { fusion: cfg.teacherFusion ?? 'logits', kdSchedule: cfg.kdSchedule ?? null } : {}),
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
@@ -169,12 +176,17 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   validate(cfg);
   checkData(model, trainSet, 'training data');
   if (testSet) checkData(model, testSet, 'test data');
-  const teachers = teacherList.map((t) => ({ model: t.model, weight: t.weight ?? 1, temperature: t.temperature }));
+  const teachers = teacherList.map((t) => ({ model: t.model, logits: t.logits, weight: t.weight ?? 1, temperature: t.temperature }));
+  const side = cfg.augment ? imageSide(trainSet.features) : 0;
   const fusion = cfg.teacherFusion ?? 'logits';
   if (fusion !== 'logits' && fusion !== 'probs') throw new ConfigError(`teacher fusion must be 'logits' or 'probs', got ${JSON.stringify(fusion)}`);
   for (const t of teachers) {
-    if (t.model.inputs !== model.inputs || t.model.classes !== model.classes) {
-      throw new ShapeError(`teacher has layers ${JSON.stringify(t.model.config.layers)}, student ${JSON.stringify(model.config.layers)}: inputs and classes must match`);
+    if (!t.model === !t.logits) throw new ConfigError('each teacher needs either a model or precomputed logits (not both)');
+    if (t.logits) {
+      if (t.logits.length !== trainSet.n * model.classes) throw new ShapeError(`teacher logits hold ${t.logits.length} values, expected n*K = ${trainSet.n}*${model.classes} for '${trainSet.name}'`);
+      if (cfg.augment) throw new ConfigError('augmentation changes the inputs every batch, so precomputed teacher logits cannot follow it; give the teacher model instead');
+    } else if (t.model!.inputs !== model.inputs || t.model!.classes !== model.classes) {
+      throw new ShapeError(`teacher has layers ${JSON.stringify(t.model!.config.layers)}, student ${JSON.stringify(model.config.layers)}: inputs and classes must match`);
     }
     if (!(t.weight > 0)) throw new ConfigError(`teacher weight must be > 0, got ${t.weight}`);
     if (t.temperature !== undefined && !(t.temperature > 0)) throw new ConfigError(`teacher temperature must be > 0, got ${t.temperature}`);
@@ -221,7 +233,11 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   }
 
   const workers = cfg.workers ?? 1;
-  const dp = workers > 1 ? new DataParallel(be, model, teachers, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt }) : null;
+  // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented;
+  // precomputed logits are always used as they are.
+  const useCache = teachers.length > 0 && (teachers.some((t) => t.logits) || ((cfg.teacherMode ?? 'cached') === 'cached' && !cfg.augment));
+  const online = useCache ? [] : (teachers as (typeof teachers[number] & { model: Sequential })[]);
+  const dp = workers > 1 ? new DataParallel(be, model, online, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt }) : null;
   // With workers, the batch buffers are the pool's shared ones.
   const x = dp ? dp.x : be.alloc(B * C), y = dp ? dp.y : be.allocInt32(B), tB = dp ? dp.t : be.alloc(B * K);
   const dS = be.alloc(B * K);
@@ -250,16 +266,17 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   };
 
   try {
-    if (kdBase && (cfg.teacherMode ?? 'cached') === 'cached' && epoch < epochs) {
+    if (kdBase && useCache && epoch < epochs) {
       const t0 = performance.now();
-      cached = teachers.map(() => new Float32Array(n * K));
+      cached = teachers.map((t) => t.logits ?? new Float32Array(n * K));
+      const run = teachers.filter((t) => t.model);
       const all = Uint32Array.from({ length: n }, (_, i) => i);
-      for (let start = 0; start < n; start += B) {
+      for (let start = 0; run.length && start < n; start += B) {
         const end = Math.min(n, start + B);
         gatherBatch(trainSet, all, start, end, x, y);
-        teachers.forEach((t, k) => cached![k].set(t.model.eval().forward(x, end - start).subarray(0, (end - start) * K), start * K));
+        teachers.forEach((t, k) => t.model && cached![k].set(t.model.eval().forward(x, end - start).subarray(0, (end - start) * K), start * K));
       }
-      log(`teacher logits cached for ${n} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      if (run.length) log(`teacher logits cached for ${n} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
 
     let stopped = false;
@@ -273,6 +290,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       for (; batchInEpoch < batches; ) {
         const start = batchInEpoch * B, end = Math.min(n, start + B), N = end - start;
         gatherBatch(trainSet, order, start, end, x, y);
+        if (cfg.augment) shiftImages(x, N, side, cfg.augment.shift, (Math.imul(cfg.seed, 0x27d4eb2f) ^ Math.imul(step + 1, 0x165667b1)) >>> 0);
         const t = tB.subarray(0, N * K);
         if (kd && cached) {
           cached.forEach((c, k) => {
@@ -287,7 +305,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         } else {
           const s = model.forward(x, N);
           const dSv = dS.subarray(0, N * K);
-          if (kd && !cached) teacherLogits(teachers, x, N, t, kd.T, fusion);
+          if (kd && !cached) teacherLogits(online, x, N, t, kd.T, fusion);
           parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
           if (Number.isFinite(parts.loss)) {
             model.backward(dSv, false);
