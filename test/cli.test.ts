@@ -67,6 +67,11 @@ describe('distill CLI', () => {
     const m2 = readFileSync(join(dir, 'student2', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(m2[0].train_kd).toBe(0);
     expect(m2[1].train_kd).toBeGreaterThan(0);
+    // FitNets hints from the teacher's second hidden layer into the student's first.
+    const hinted = distill('student', '--teacher', 'teacher/model.safetensors', '--hints', '0:1', '--hint-pretrain-epochs', '1', '--layers', '6,5,3', '--epochs', '2', '--batch', '16', '--data', csv, '--out', 'student6', '--backend', 'js');
+    expect(hinted.code, hinted.err).toBe(0);
+    expect(readFileSync(join(dir, 'student6', 'metrics.jsonl'), 'utf8')).toMatch(/"train_hint":[1-9]|"train_hint":0\.\d*[1-9]/);
+
     // Logits computed once, then a student from the file; a file made on other data is refused.
     const lg = distill('logits', '--teacher', 'teacher/model.safetensors', '--data', csv, '--out', 'tl.safetensors', '--backend', 'js');
     expect(lg.code, lg.err).toBe(0);

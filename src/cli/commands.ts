@@ -17,6 +17,7 @@ import { Progress } from './progress.js';
 import { chooseRuntime } from '../parallel/calibrate.js';
 import type { StepShapes } from '../parallel/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
+import type { HintConfig } from '../distill/hints.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
 import { gatherBatch } from '../data/batching.js';
 
@@ -139,6 +140,17 @@ export async function student(argv: string[]): Promise<void> {
   };
   const kdSchedule: KdSchedule = { T: sched('t-schedule'), alpha: sched('alpha-schedule'), startEpoch: num(v, 'kd-start-epoch', { int: true, min: 1 }) - 1 };
   const shift = num(v, 'augment-shift', { int: true, min: 0, max: 8 });
+  let hints: HintConfig | undefined;
+  if (typeof v.hints === 'string') {
+    const pairs = v.hints.split(',').map((p) => {
+      const m = /^(\d+):(\d+)$/.exec(p.trim());
+      if (!m) throw new ConfigError(`--hints: expected STUDENT:TEACHER pairs of 0-based hidden layers like 0:1,1:1, got ${JSON.stringify(v.hints)}`);
+      return { student: Number(m[1]), teacher: Number(m[2]) };
+    });
+    const loss = v['hint-loss'];
+    if (loss !== 'mse' && loss !== 'cosine') throw new ConfigError(`--hint-loss: expected mse or cosine, got ${JSON.stringify(loss)}`);
+    hints = { pairs, weight: num(v, 'hint-weight', { min: 1e-12 }), loss, preTrainEpochs: num(v, 'hint-pretrain-epochs', { int: true, min: 0 }) };
+  }
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/student');
   const d = await data(v, progress);
@@ -162,9 +174,10 @@ export async function student(argv: string[]): Promise<void> {
   if (temps && (temps.length !== loaded.length || temps.some((t) => !(t > 0)))) throw new ConfigError(`--teacher-temperatures: need ${loaded.length} positive numbers, got ${JSON.stringify(v['teacher-temperatures'])}`);
   loaded.forEach((t, i) => { t.weight = weights[i]; t.temperature = temps?.[i]; });
   const modelTeachers = loaded.flatMap((t) => (t.model ? [t.model.config] : []));
-  const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
+  // Hints run in one thread (for now): the calibration then only chooses the backend.
+  const { be, workers } = await pickRuntime(hints ? { ...v, workers: v.workers ?? '1' } : v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
   const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
-  const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
+  const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
   progress.line(`student: layers ${mc.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}`);
   const res = await runTraining('student', model, d, cfg, progress, teachers);

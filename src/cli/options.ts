@@ -56,6 +56,10 @@ export const TRAIN: OptionDoc[] = [
 export const KD: OptionDoc[] = [
   { flag: 'teacher', type: 'string', help: 'teacher model file(s), comma-separated (from distill teach)' },
   { flag: 'teacher-logits', type: 'string', help: 'instead of --teacher: a file of teacher logits for this training set (from distill logits)' },
+  { flag: 'hints', type: 'string', help: 'FitNets hint pairs STUDENT:TEACHER of 0-based hidden layers against the first teacher, e.g. 0:1,1:1' },
+  { flag: 'hint-weight', type: 'string', help: 'weight of the hint loss', default: '1' },
+  { flag: 'hint-loss', type: 'string', help: "hint loss: 'mse' or 'cosine'", default: 'mse' },
+  { flag: 'hint-pretrain-epochs', type: 'string', help: 'epochs of hint-only training first (FitNets stage 1)', default: '0' },
   { flag: 'augment-shift', type: 'string', help: 'random image shifts of up to N pixels per batch (square images; teachers then run online)', default: '0' },
   { flag: 'teacher-weights', type: 'string', help: 'weights of the teachers in the fused mean, comma-separated' },
   { flag: 'temperature', type: 'string', help: 'softmax temperature T', default: '4' },

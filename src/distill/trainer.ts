@@ -16,6 +16,7 @@ import { DataParallel, type ParallelOptions } from '../parallel/data-parallel.js
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/model-file.js';
 import { ceObjective, fuseTeacherLogits, kdObjective, teacherLogits, validateKd, type KdConfig, type LossParts, type TeacherFusion } from './losses.js';
 import { kdForEpoch, type KdSchedule } from './schedules.js';
+import { HintAdapters, type HintConfig } from './hints.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -33,6 +34,8 @@ export interface TrainConfig {
   kdSchedule?: KdSchedule;
   /** Random image shifts per batch (square single-channel images); teachers then run online. */
   augment?: AugmentConfig;
+  /** FitNets hint losses against the first teacher's hidden layers (teachers then run online). */
+  hints?: HintConfig;
   /** Checkpoint file; written atomically every `checkpointEvery` steps and at each epoch end. */
   checkpointPath?: string;
   checkpointEvery?: number;
@@ -76,6 +79,8 @@ export interface EpochMetrics {
   train_loss: number;
   train_kd: number;
   train_ce: number;
+  /** Mean hint loss (0 without hints). */
+  train_hint: number;
   test_loss: number | null;
   test_acc: number | null;
   test_errors: number | null;
@@ -150,6 +155,7 @@ function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers:
     optimizer: cfg.optimizer, schedule: cfg.schedule, kd: teachers.length ? validateKd(cfg.kd ?? {}) : null,
     teachers: teachers.map((t) => [t.model ? t.model.config : `logits:${t.logits!.length}`, t.weight, t.temperature ?? null]),
     ...(cfg.augment ? { augment: cfg.augment } : {}),
+    ...(cfg.hints ? { hints: cfg.hints } : {}),
     ...(teachers.length > 1 || cfg.kdSchedule ? { fusion: cfg.teacherFusion ?? 'logits', kdSchedule: cfg.kdSchedule ?? null } : {}),
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
@@ -201,12 +207,16 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const opt = createOptimizer(be, model.store.length, cfg.optimizer);
   const lrAt = makeSchedule(cfg.optimizer.lr, cfg.schedule);
   const fp = fingerprint(model, trainSet, cfg, teachers);
+  // Built before any buffer is allocated: a bad hint config fails with nothing to release.
+  const hints = cfg.hints ? new HintAdapters(be, model, teachers[0].model!, cfg.hints, cfg.optimizer, cfg.seed, B) : null;
+  const hintTeacher = teachers[0]?.model;
 
   let step = 0, epoch = 0, batchInEpoch = 0;
   let history: EpochMetrics[] = [];
   // Loss sums of the epoch in progress, carried through checkpoints so a resumed epoch reports
   // the same mean train loss as an uninterrupted one.
-  let partial = { loss: 0, kd: 0, ce: 0, count: 0 };
+  let partial = { loss: 0, kd: 0, ce: 0, hint: 0, count: 0 };
+  let resumedExtra: Record<string, Float32Array> | undefined;
   if (cfg.resume && cfg.checkpointPath) {
     const { existsSync } = await import('node:fs');
     if (existsSync(cfg.checkpointPath)) {
@@ -227,7 +237,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       model.rng.setState(ck.position.rng);
       ({ step, epoch, batchInEpoch } = ck.position);
       history = ck.position.history as EpochMetrics[];
-      if (ck.position.partial) partial = ck.position.partial;
+      if (ck.position.partial) partial = { hint: 0, ...ck.position.partial };
+      resumedExtra = ck.extra;
       log(`resuming from ${cfg.checkpointPath}: epoch ${epoch + 1}, batch ${batchInEpoch}/${batches}, step ${step}`);
     }
   }
@@ -235,7 +246,11 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const workers = cfg.workers ?? 1;
   // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented;
   // precomputed logits are always used as they are.
-  const useCache = teachers.length > 0 && (teachers.some((t) => t.logits) || ((cfg.teacherMode ?? 'cached') === 'cached' && !cfg.augment));
+  if (cfg.hints) {
+    if (!teachers[0]?.model) throw new ConfigError('hints need a teacher model (the first teacher), not precomputed logits');
+    if ((cfg.workers ?? 1) > 1) throw new ConfigError('hint losses run in one thread for now; use workers = 1 with hints');
+  }
+  const useCache = teachers.length > 0 && (teachers.some((t) => t.logits) || ((cfg.teacherMode ?? 'cached') === 'cached' && !cfg.augment && !cfg.hints));
   const online = useCache ? [] : (teachers as (typeof teachers[number] & { model: Sequential })[]);
   const dp = workers > 1 ? new DataParallel(be, model, online, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt }) : null;
   // With workers, the batch buffers are the pool's shared ones.
@@ -250,8 +265,18 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     else { be.free(x); be.free(y); be.free(tB); }
     be.free(dS);
     opt.release();
+    hints?.release();
   };
 
+  const hintState = (): Record<string, Float32Array> => hints ? { 'hint.params': hints.store.params, ...Object.fromEntries(Object.entries(hints.opt.state()).map(([k, v]) => [`hint.optim.${k}`, v])) } : {};
+  if (hints && resumedExtra) {
+    for (const [k, v] of Object.entries(hintState())) {
+      const saved = resumedExtra[k];
+      if (!saved || saved.length !== v.length) throw new ShapeError(`${cfg.checkpointPath}: hint adapter state '${k}' missing or of wrong size`);
+      v.set(saved);
+    }
+    hints.opt.stepCount = opt.stepCount;
+  }
   let sums = partial;
   const nanLoss = (loss: number) => new NumericalError(`loss is ${loss} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}, lr ${lrAt(step)}); try a lower learning rate. The last checkpoint is kept as it was.`);
   const checkpoint = async () => {
@@ -261,6 +286,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       params: model.store.params,
       optimizer: { kind: opt.kind, stepCount: opt.stepCount, state: opt.state() },
       position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, history, partial: batchInEpoch ? sums : undefined },
+      extra: hintState(),
     };
     await saveCheckpoint(cfg.checkpointPath, ck);
   };
@@ -283,7 +309,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     for (; epoch < epochs && !stopped; epoch++, batchInEpoch = 0) {
       const order = epochOrder(n, cfg.seed, epoch);
       const kd = kdBase ? kdForEpoch(kdBase, cfg.kdSchedule, epoch, epochs) : null;
-      sums = batchInEpoch ? partial : { loss: 0, kd: 0, ce: 0, count: 0 };
+      sums = batchInEpoch ? partial : { loss: 0, kd: 0, ce: 0, hint: 0, count: 0 };
+      const hintOnly = !!hints && epoch < (cfg.hints!.preTrainEpochs ?? 0);
       const t0 = performance.now();
       let samplesThisRun = 0;
       model.train();
@@ -306,18 +333,27 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           const s = model.forward(x, N);
           const dSv = dS.subarray(0, N * K);
           if (kd && !cached) teacherLogits(online, x, N, t, kd.T, fusion);
-          parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
+          else if (hints) hintTeacher!.eval().forward(x, N);
+          if (hintOnly) {
+            dSv.fill(0); // FitNets stage 1: the hint loss alone trains the layers below the hint
+            parts = { loss: 0, kd: 0, ce: 0 };
+          } else parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
+          if (hints) {
+            parts.hint = hints.lossAndGrads(model, hintTeacher!, N);
+            parts.loss += parts.hint;
+          }
           if (Number.isFinite(parts.loss)) {
-            model.backward(dSv, false);
+            model.backward(dSv, false, hints?.inputGrads);
           }
         }
         if (!Number.isFinite(parts.loss)) throw nanLoss(parts.loss);
         if (dp) await dp.update(lrAt(step));
         else opt.step(model.store.params, model.store.grads, lrAt(step));
+        hints?.step(lrAt(step));
         step++;
         batchInEpoch++;
         samplesThisRun += N;
-        sums.loss += parts.loss * N; sums.kd += parts.kd * N; sums.ce += parts.ce * N; sums.count += N;
+        sums.loss += parts.loss * N; sums.kd += parts.kd * N; sums.ce += parts.ce * N; sums.hint += (parts.hint ?? 0) * N; sums.count += N;
         hooks.onStep?.({ epoch, epochs, batch: batchInEpoch, batches, step, loss: parts.loss, samplesPerSec: samplesThisRun / ((performance.now() - t0) / 1000) });
         const stopNow = hooks.signal?.aborted || (hooks.stopAfterSteps !== undefined && step >= hooks.stopAfterSteps);
         if (stopNow) {
@@ -333,7 +369,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       const ev = testSet ? evaluate(model, testSet, cfg.evalBatchSize ?? 500) : null;
       const m: EpochMetrics = {
         epoch: epoch + 1, step, lr: lrAt(Math.max(0, step - 1)),
-        train_loss: sums.count ? sums.loss / sums.count : NaN, train_kd: sums.count ? sums.kd / sums.count : 0, train_ce: sums.count ? sums.ce / sums.count : 0,
+        train_loss: sums.count ? sums.loss / sums.count : NaN, train_kd: sums.count ? sums.kd / sums.count : 0, train_ce: sums.count ? sums.ce / sums.count : 0, train_hint: sums.count ? sums.hint / sums.count : 0,
         test_loss: ev ? ev.loss : null, test_acc: ev ? ev.accuracy : null, test_errors: ev ? ev.errors : null,
         seconds: (performance.now() - t0) / 1000,
       };

@@ -66,7 +66,7 @@ export interface TrainPosition {
   /** Metric history so far (per epoch), restored into the metrics file on resume. */
   history: unknown[];
   /** Loss sums of the epoch in progress (when stopped mid-epoch). */
-  partial?: { loss: number; kd: number; ce: number; count: number };
+  partial?: { loss: number; kd: number; ce: number; hint?: number; count: number };
 }
 
 export interface Checkpoint {
@@ -74,11 +74,14 @@ export interface Checkpoint {
   params: Float32Array;
   optimizer: { kind: string; stepCount: number; state: Record<string, Float32Array> };
   position: TrainPosition;
+  /** Further named buffers that must survive a resume (e.g. hint adapters and their optimizer state). */
+  extra?: Record<string, Float32Array>;
 }
 
 export async function saveCheckpoint(path: string, ck: Checkpoint): Promise<void> {
   const tensors: Record<string, Tensor> = { params: { dtype: 'F32', shape: [ck.params.length], data: ck.params } };
   for (const [k, v] of Object.entries(ck.optimizer.state)) tensors[`optim.${k}`] = { dtype: 'F32', shape: [v.length], data: v };
+  for (const [k, v] of Object.entries(ck.extra ?? {})) tensors[`extra.${k}`] = { dtype: 'F32', shape: [v.length], data: v };
   await writeSafetensors(path, tensors, {
     format: CHECKPOINT_FORMAT,
     config: JSON.stringify(ck.config),
@@ -99,6 +102,10 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     if (!Number.isInteger(position?.[k]) || position[k] < 0) throw new InputFileError(path, `metadata 'position.${k}' must be a non-negative integer`);
   }
   const state: Record<string, Float32Array> = {};
-  for (const [k, t] of Object.entries(tensors)) if (k.startsWith('optim.')) state[k.slice(6)] = t.data as Float32Array;
-  return { config, params: tensors.params.data as Float32Array, optimizer: { ...opt, state }, position };
+  const extra: Record<string, Float32Array> = {};
+  for (const [k, t] of Object.entries(tensors)) {
+    if (k.startsWith('optim.')) state[k.slice(6)] = t.data as Float32Array;
+    if (k.startsWith('extra.')) extra[k.slice(6)] = t.data as Float32Array;
+  }
+  return { config, params: tensors.params.data as Float32Array, optimizer: { ...opt, state }, position, extra };
 }

@@ -30,6 +30,8 @@ export interface LossParts {
   loss: number;
   kd: number;
   ce: number;
+  /** Hint (FitNets) loss, when hints are used; included in loss. */
+  hint?: number;
 }
 
 /**

@@ -153,10 +153,17 @@ export class Sequential {
    * dlogits is (N, classes) for the last forward; adds into store.grads (zero them first), or
    * with accumulate = false overwrites them (every parameter gets exactly one write, no zeroing).
    */
-  backward(dlogits: F32, accumulate = true): void {
+  backward(dlogits: F32, accumulate = true, hiddenGrads?: Map<number, F32>): void {
+    // hiddenGrads: extra gradients (N, width) w.r.t. hidden block outputs, e.g. from hint losses.
     const N = this.lastN;
     let g: F32 | null = dlogits;
     for (let i = this.layers.length - 1; i >= 0 && g; i--) {
+      const block = hiddenGrads?.size ? this.hiddenIdx.indexOf(i) : -1;
+      const extra = block >= 0 ? hiddenGrads!.get(block) : undefined;
+      if (extra) {
+        if (g === dlogits) g = g.slice(0, N * this.layers[i].outFeatures); // never write the caller's buffer
+        for (let q = 0; q < N * this.layers[i].outFeatures; q++) g[q] += extra[q];
+      }
       // The first Dense needs no input gradient (nothing below it trains).
       const needInput = this.layers.slice(0, i).some((l) => l.kind === 'dense');
       g = this.layers[i].backward(g, N, needInput, accumulate);
