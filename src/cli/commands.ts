@@ -19,6 +19,11 @@ import type { StepShapes } from '../parallel/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
 import type { HintConfig } from '../distill/hints.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
+import { saveOnnx } from '../io/onnx.js';
+import { onnxTeacherLogits } from '../distill/onnx-teacher.js';
+import { createRequire } from 'node:module';
+
+const VERSION: string = createRequire(import.meta.url)('../../package.json').version;
 import { gatherBatch } from '../data/batching.js';
 
 function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[]): Values | null {
@@ -166,7 +171,13 @@ export async function student(argv: string[]): Promise<void> {
     progress.line(`teacher logits: ${f.logits.length} teacher(s) from ${fromLogits}${f.teachers.length ? ` (${f.teachers.map((t) => t.file).join(', ')})` : ''}`);
   } else {
     sources = (v.teacher as string).split(',').map((s) => s.trim()).filter(Boolean);
-    for (const f of sources) loaded.push({ model: (await loadModel(f, js)).model });
+    for (const f of sources) {
+      // An ONNX classifier runs once over the training set (onnxruntime-node); ours load as models.
+      if (f.toLowerCase().endsWith('.onnx')) {
+        loaded.push({ logits: await onnxTeacherLogits(f, d.train, mc.layers[mc.layers.length - 1]) });
+        progress.line(`teacher ${f}: logits of ${d.train.n} samples computed with onnxruntime`);
+      } else loaded.push({ model: (await loadModel(f, js)).model });
+    }
   }
   const weights = typeof v['teacher-weights'] === 'string' ? v['teacher-weights'].split(',').map(Number) : loaded.map(() => 1);
   if (weights.length !== loaded.length || weights.some((w) => !(w > 0))) throw new ConfigError(`--teacher-weights: need ${loaded.length} positive numbers, got ${JSON.stringify(v['teacher-weights'])}`);
@@ -185,6 +196,21 @@ export async function student(argv: string[]): Promise<void> {
   await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(sources) });
   const ev = evaluate(model, d.test);
   console.log(`student: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);
+}
+
+const EXPORT_DOCS: OptionDoc[] = [
+  { flag: 'model', type: 'string', help: 'model file (.safetensors from distill teach/student)' },
+  { flag: 'out', type: 'string', help: 'ONNX file to write', default: 'model.onnx' },
+  { flag: 'help', type: 'boolean', help: 'show this help' },
+];
+export async function exportCmd(argv: string[]): Promise<void> {
+  const v = helpOr(argv, 'distill export --model FILE [--out model.onnx]', 'Writes a saved model as ONNX (Gemm + Relu/Gelu, input "input" (N, C), output "logits" (N, K)), runnable in any ONNX runtime.', EXPORT_DOCS);
+  if (!v) return;
+  if (typeof v.model !== 'string') throw new ConfigError('--model is required: a model file from distill teach or distill student');
+  const { model } = await loadModel(v.model, await loadBackend('js'));
+  const out = resolve(String(v.out));
+  await saveOnnx(out, model, { producerVersion: VERSION });
+  console.log(`export: ${v.model} (layers ${model.config.layers.join('-')}) → ${out}`);
 }
 
 const LOGITS_DOCS: OptionDoc[] = [

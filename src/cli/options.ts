@@ -54,7 +54,7 @@ export const TRAIN: OptionDoc[] = [
 ];
 
 export const KD: OptionDoc[] = [
-  { flag: 'teacher', type: 'string', help: 'teacher model file(s), comma-separated (from distill teach)' },
+  { flag: 'teacher', type: 'string', help: 'teacher model file(s), comma-separated: .safetensors from distill teach, or .onnx classifiers (needs onnxruntime-node)' },
   { flag: 'teacher-logits', type: 'string', help: 'instead of --teacher: a file of teacher logits for this training set (from distill logits)' },
   { flag: 'hints', type: 'string', help: 'FitNets hint pairs STUDENT:TEACHER of 0-based hidden layers against the first teacher, e.g. 0:1,1:1' },
   { flag: 'hint-weight', type: 'string', help: 'weight of the hint loss', default: '1' },

@@ -1,0 +1,105 @@
+// ONNX export of a Sequential model (the protobuf written by hand: no dependency). The graph is
+// Gemm (transB, W is (OC,C)) → Relu | Gelu(approximate="tanh") per hidden layer → Gemm; dropout
+// is an identity at inference and is left out. Input "input" (N, C), output "logits" (N, K),
+// N symbolic. Opset 20 (Gelu), IR version 9.
+
+import type { Sequential } from '../nn/sequential.js';
+import { writeFileAtomic } from './atomic.js';
+
+/** Minimal protobuf writer: varints, length-delimited fields, nested messages. */
+class Pb {
+  private parts: Uint8Array[] = [];
+  private static varint(v: number | bigint): Uint8Array {
+    let x = BigInt(v);
+    if (x < 0n) x += 1n << 64n;
+    const out: number[] = [];
+    do {
+      let b = Number(x & 0x7fn);
+      x >>= 7n;
+      if (x) b |= 0x80;
+      out.push(b);
+    } while (x);
+    return Uint8Array.from(out);
+  }
+  private key(field: number, wire: number): void {
+    this.parts.push(Pb.varint((field << 3) | wire));
+  }
+  int(field: number, v: number): this {
+    this.key(field, 0);
+    this.parts.push(Pb.varint(v));
+    return this;
+  }
+  bytes(field: number, b: Uint8Array): this {
+    this.key(field, 2);
+    this.parts.push(Pb.varint(b.length), b);
+    return this;
+  }
+  str(field: number, s: string): this {
+    return this.bytes(field, new TextEncoder().encode(s));
+  }
+  msg(field: number, m: Pb): this {
+    return this.bytes(field, m.finish());
+  }
+  finish(): Uint8Array {
+    return Buffer.concat(this.parts);
+  }
+}
+
+const FLOAT = 1;
+
+function tensor(name: string, dims: number[], data: Float32Array): Pb {
+  const t = new Pb();
+  for (const d of dims) t.int(1, d);
+  t.int(2, FLOAT).str(8, name);
+  return t.bytes(9, new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer));
+}
+
+function valueInfo(name: string, dims: (number | string)[]): Pb {
+  const shape = new Pb();
+  for (const d of dims) shape.msg(1, typeof d === 'number' ? new Pb().int(1, d) : new Pb().str(2, d));
+  return new Pb().str(1, name).msg(2, new Pb().msg(1, new Pb().int(1, FLOAT).msg(2, shape)));
+}
+
+function node(op: string, inputs: string[], outputs: string[], name: string, attrs: Pb[] = []): Pb {
+  const n = new Pb();
+  for (const i of inputs) n.str(1, i);
+  for (const o of outputs) n.str(2, o);
+  n.str(3, name).str(4, op);
+  for (const a of attrs) n.msg(5, a);
+  return n;
+}
+
+/** The ONNX bytes of `model` (inference graph). */
+export function encodeOnnx(model: Sequential, meta: { producerVersion?: string } = {}): Uint8Array {
+  const L = model.config.layers, act = model.config.activation;
+  const g = new Pb().str(2, 'distillery');
+  let cur = 'input';
+  for (let i = 0; i + 1 < L.length; i++) {
+    const w = model.store.find(`layers.${i}.weight`)!, b = model.store.find(`layers.${i}.bias`)!;
+    g.msg(5, tensor(w.name, [L[i + 1], L[i]], model.store.view(w)));
+    g.msg(5, tensor(b.name, [L[i + 1]], model.store.view(b)));
+    const last = i + 2 === L.length;
+    const out = last ? 'logits' : `dense${i}`;
+    g.msg(1, node('Gemm', [cur, w.name, b.name], [out], `gemm${i}`, [new Pb().str(1, 'transB').int(20, 2).int(3, 1)]));
+    cur = out;
+    if (!last) {
+      const a = `act${i}`;
+      if (act === 'gelu') g.msg(1, node('Gelu', [cur], [a], `gelu${i}`, [new Pb().str(1, 'approximate').int(20, 3).bytes(4, new TextEncoder().encode('tanh'))]));
+      else g.msg(1, node('Relu', [cur], [a], `relu${i}`));
+      cur = a;
+    }
+  }
+  g.msg(11, valueInfo('input', ['N', L[0]]));
+  g.msg(12, valueInfo('logits', ['N', L[L.length - 1]]));
+  return new Pb()
+    .int(1, 9) // ir_version
+    .str(2, 'distillery')
+    .str(3, meta.producerVersion ?? '')
+    .msg(7, g)
+    .msg(8, new Pb().str(1, '').int(2, 20)) // opset_import: default domain, opset 20
+    .finish();
+}
+
+export async function saveOnnx(path: string, model: Sequential, meta: { producerVersion?: string } = {}): Promise<void> {
+  await writeFileAtomic(path, encodeOnnx(model, meta));
+}
