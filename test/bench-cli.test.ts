@@ -5,8 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { loadAvailableBackends } from '../src/backends/index.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { loadAvailableBackends, registerBackend } from '../src/backends/index.js';
+import { createJsBackend } from '../src/backends/js/js-backend.js';
+import { bench } from '../src/cli/bench.js';
 
 const bin = join(import.meta.dirname, '..', 'bin', 'distill.js');
 const dir = mkdtempSync(join(tmpdir(), 'distillery-bench-'));
@@ -67,6 +69,29 @@ describe('distill bench', () => {
     expect(page).toContain('<svg');
     expect(page).toContain('kd_step');
     expect(page).not.toMatch(/<(script|link)\b|src="http/);
+  });
+
+  it('a kernel with a wrong result is an error row, not timed; the others are still measured', async () => {
+    registerBackend({
+      name: 'broken-relu', priority: -1,
+      create: async () => {
+        const be = createJsBackend();
+        return { ...be, name: 'broken-relu', relu: (out: Float32Array, inp: Float32Array, n: number) => { be.relu(out, inp, n); out[n - 1] += 1; } };
+      },
+    });
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      await bench(['--quick', '--json', '--quiet', '--html', '-', '--backend', 'broken-relu', '--ops', 'relu,relu_backward', '--batch', '4']);
+      const rows = JSON.parse(String(log.mock.calls[0][0]));
+      expect(rows.map((r: { op: string }) => r.op)).toEqual(['relu', 'relu_backward']);
+      expect(Object.keys(rows[0]).slice(0, 8)).toEqual(KEYS);
+      expect(rows[0]).toMatchObject({ backend: 'broken-relu', op: 'relu', ms_median: null, ms_min: null, ms_max: null, gflops: null });
+      expect(rows[0].error).toMatch(/wrong result, not timed/);
+      expect(rows[1].error).toBeUndefined();
+      expect(rows[1].ms_median).toBeGreaterThan(0);
+    } finally {
+      log.mockRestore();
+    }
   });
 
   it('--help explains the options', () => {

@@ -49,7 +49,7 @@ const DOCS: OptionDoc[] = [
   { flag: 'workers', type: 'string', help: 'worker counts for kd_step, comma-separated (kernels always run on one thread)', default: `1..${CORES} (this machine's cores)` },
   { flag: 'batch', type: 'string', help: 'batch sizes N, comma-separated: kd_step on W at N, matmul at W\'s shapes at N, the other kernels on (N,800) activations or (N,10) logits', default: '128,512; 128 with --quick' },
   { flag: 'ops', type: 'string', help: `what to measure, comma-separated: ${ALL_OPS.join(', ')} (camelCase kernel names work too)`, default: 'all' },
-  { flag: 'quick', type: 'boolean', help: 'a run within ~30 s on a 2-core machine: fewer reps, shorter time per measurement, no 1024³ matmul, no warm-up KD steps, batch 128 unless --batch' },
+  { flag: 'quick', type: 'boolean', help: 'a run within 30 s on a 2-core machine (about 20 s here with every backend, workers 1,2): fewer reps, shorter time per measurement, no 1024³ matmul, no warm-up KD steps, batch 128 unless --batch' },
   { flag: 'steps', type: 'string', help: 'most timed KD steps per measurement (timing stops after ~4 s once 3 steps are timed; with --quick after 3)', default: '30; 3 with --quick' },
   { flag: 'warmup', type: 'string', help: 'untimed KD steps before timing', default: '2; 0 with --quick' },
   { flag: 'json', type: 'boolean', help: 'print only a JSON array of rows to stdout: {backend, workers, batch, op, ms_median, ms_min, ms_max, gflops, ...}' },
