@@ -107,6 +107,7 @@ describe('distill CLI', () => {
       [['eval', '--model', 'nope.safetensors', '--data', csv], /nope\.safetensors/],
       [['teach', '--config', 'nope.json'], /nope\.json/],
       [['frobnicate'], /unknown command/],
+      [['teach', '--data', csv, '--layers', '6,3', '--batch', '-4'], /--batch.*--batch=-XYZ/],
     ];
     for (const [args, msg] of cases) {
       const r = distill(...args, '--backend', 'js');
@@ -114,6 +115,7 @@ describe('distill CLI', () => {
       const lines = r.err.trim().split('\n').filter((l) => l.startsWith('error:'));
       expect(lines.length, r.err).toBe(1);
       expect(lines[0]).toMatch(msg);
+      expect(r.err.trim().endsWith(lines[0]), r.err).toBe(true); // nothing after the one error line
       expect(r.err).not.toMatch(/at .*\.js:\d+/); // no stack trace
     }
     if (before) expect(readFileSync(model).equals(before)).toBe(true);

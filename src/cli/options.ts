@@ -96,7 +96,10 @@ export function parse(argv: string[], docs: OptionDoc[]): Values {
   try {
     values = parseArgs({ args: argv, options: specOf(docs), strict: true, allowPositionals: false }).values as Values;
   } catch (e) {
-    throw new ConfigError(`${(e as Error).message.replace(/\. To specify.*$/s, '')} (see --help)`);
+    // One line: node's messages may span several ("... ambiguous.\nDid you forget ...").
+    const msg = (e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean);
+    const arg = /^To specify an option argument starting with a dash use '([^']+)'/.exec(msg[msg.length - 1] ?? '');
+    throw new ConfigError(`${msg[0].replace(/\. To specify.*$/s, '')}${arg ? ` (a value starting with a dash needs the form ${arg[1]})` : ''} (see --help)`);
   }
   const merged: Values = {};
   if (typeof values.config === 'string') {
