@@ -142,3 +142,30 @@ describe('augmentation and logits files', () => {
     await expect(loadTeacherLogits(p, ds, 3)).rejects.toThrow(/expected F32\[3,3\]/);
   });
 });
+
+describe('partly labeled transfer sets', () => {
+  const r = new Rng(12);
+  const n = 90, F = 6, K = 3;
+  const x = new Float32Array(n * F), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = r.int(K);
+    for (let f = 0; f < F; f++) x[i * F + f] = r.normal() + (f % K === y[i] ? 1 : 0);
+  }
+  const labeled = Uint8Array.from({ length: n }, (_, i) => (i < 15 ? 1 : 0));
+  const cfg: TrainConfig = { epochs: 2, batchSize: 16, seed: 4, optimizer: { kind: 'sgd', lr: 0.1 }, schedule: { kind: 'constant' }, kd: { T: 2, alpha: 0.6 } };
+
+  it('the labels of unlabeled samples are ignored; their soft targets are not', async () => {
+    const be = await loadBackend('js');
+    const other = y.map((l, i) => (labeled[i] ? l : (l + 1) % K));
+    const run = async (labels: Int32Array, withTeacher: boolean, mask = labeled) => {
+      const m = new Sequential(be, { layers: [F, 5, K] }, 2);
+      const teachers = withTeacher ? [{ model: new Sequential(be, { layers: [F, 9, K] }, 8) }] : [];
+      await train(m, { name: 'p', x, y: labels, n, features: F, classes: K, labeled: mask }, null, cfg, {}, teachers);
+      return Buffer.from(m.store.params.slice().buffer);
+    };
+    expect((await run(y, false)).equals(await run(other, false))).toBe(true);
+    expect((await run(y, true)).equals(await run(other, true))).toBe(true);
+    expect((await run(y, true)).equals(await run(y, true, new Uint8Array(n).fill(1)))).toBe(false);
+    await expect(train(new Sequential(be, { layers: [F, 5, K] }, 2), { name: 'p', x, y, n, features: F, classes: K, labeled }, null, { ...cfg, workers: 2 })).rejects.toThrow(/only partly labeled/);
+  });
+});

@@ -14,6 +14,12 @@ export interface Dataset {
   classes: number;
   /** Optional names of the classes, by index. */
   classNames?: string[];
+  /**
+   * Which samples have a known label (1) and which do not (0), for a transfer set that is only
+   * partly labeled: the trainer applies the hard-label loss to the labeled rows only. Absent:
+   * every label is known. Unlabeled samples still hold a label in range (ignored).
+   */
+  labeled?: Uint8Array;
 }
 
 /** Checks a dataset's sizes, labels and values; errors name the source and the offending sample. */
@@ -21,6 +27,7 @@ export function checkDataset(ds: Dataset, source = ds.name): Dataset {
   if (ds.x.length !== ds.n * ds.features) throw new InputFileError(source, `features hold ${ds.x.length} values, expected n*features = ${ds.n}*${ds.features}`);
   if (ds.y.length !== ds.n) throw new InputFileError(source, `labels hold ${ds.y.length} values, expected n = ${ds.n}`);
   if (!(ds.classes >= 1)) throw new InputFileError(source, `needs at least one class, got ${ds.classes}`);
+  if (ds.labeled && ds.labeled.length !== ds.n) throw new InputFileError(source, `labeled mask holds ${ds.labeled.length} values, expected n = ${ds.n}`);
   for (let i = 0; i < ds.n; i++) {
     const l = ds.y[i];
     if (l < 0 || l >= ds.classes) throw new InputFileError(source, `sample ${i}: label ${l} outside [0, ${ds.classes})`);
@@ -40,5 +47,6 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
     x.set(ds.x.subarray(j * F, (j + 1) * F), i * F);
     y[i] = ds.y[j];
   }
-  return { name, x, y, n, features: F, classes: ds.classes, classNames: ds.classNames };
+  const labeled = ds.labeled ? Uint8Array.from(indices as ArrayLike<number>, (j) => ds.labeled![j]) : undefined;
+  return { name, x, y, n, features: F, classes: ds.classes, classNames: ds.classNames, labeled };
 }

@@ -149,9 +149,29 @@ export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalR
   return { n: ds.n, loss: ds.n ? lossSum / ds.n : 0, accuracy: ds.n ? 1 - errors / ds.n : 0, errors };
 }
 
+/**
+ * The objective on a partly labeled batch: α·T²·KL over all N rows (batch mean), plus
+ * (1 − α)·CE over the labeled rows only (their mean); without KD, CE over the labeled rows.
+ */
+function partlyLabeled(be: Backend, dS: F32, s: F32, t: F32, y: Int32Array, labeled: Uint8Array, order: ArrayLike<number>, start: number, N: number, K: number, kd: KdConfig | null): LossParts {
+  const rows: number[] = [];
+  for (let i = 0; i < N; i++) if (labeled[order[start + i]]) rows.push(i);
+  const kdPart = kd ? be.kdLoss(dS, s, t, N, K, kd.T, kd.alpha, kd.scaleT2, false) : 0;
+  if (!kd) dS.fill(0);
+  const w = kd ? 1 - kd.alpha : 1;
+  let ce = 0;
+  if (rows.length && w > 0) {
+    const L = rows.length, zs = new Float32Array(L * K), ds = new Float32Array(L * K), ys = new Int32Array(L);
+    rows.forEach((r, j) => { zs.set(s.subarray(r * K, r * K + K), j * K); ys[j] = y[r]; });
+    ce = be.crossEntropy(ds, zs, ys, L, K, w, false);
+    rows.forEach((r, j) => { for (let k = 0; k < K; k++) dS[r * K + k] += ds[j * K + k]; });
+  }
+  return { loss: kdPart + ce, kd: kdPart, ce };
+}
+
 function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Teacher[]): string {
   const key = {
-    model: model.config, data: [ds.name, ds.n, ds.features], batchSize: cfg.batchSize, seed: cfg.seed,
+    model: model.config, data: [ds.name, ds.n, ds.features, ds.labeled ? ds.labeled.reduce((a, b) => a + b, 0) : ds.n], batchSize: cfg.batchSize, seed: cfg.seed,
     optimizer: cfg.optimizer, schedule: cfg.schedule, kd: teachers.length ? validateKd(cfg.kd ?? {}) : null,
     teachers: teachers.map((t) => [t.model ? t.model.config : `logits:${t.logits!.length}`, t.weight, t.temperature ?? null]),
     ...(cfg.augment ? { augment: cfg.augment } : {}),
@@ -246,6 +266,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const workers = cfg.workers ?? 1;
   // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented;
   // precomputed logits are always used as they are.
+  const partly = trainSet.labeled && trainSet.labeled.some((v) => v === 0) ? trainSet.labeled : null;
+  if (partly && (cfg.workers ?? 1) > 1) throw new ConfigError(`'${trainSet.name}' is only partly labeled; such transfer sets train in one thread for now (workers = 1)`);
   if (cfg.hints) {
     if (!teachers[0]?.model) throw new ConfigError('hints need a teacher model (the first teacher), not precomputed logits');
     if ((cfg.workers ?? 1) > 1) throw new ConfigError('hint losses run in one thread for now; use workers = 1 with hints');
@@ -337,7 +359,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           if (hintOnly) {
             dSv.fill(0); // FitNets stage 1: the hint loss alone trains the layers below the hint
             parts = { loss: 0, kd: 0, ce: 0 };
-          } else parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
+          } else if (partly) parts = partlyLabeled(be, dSv, s, t, y, partly, order, start, N, K, kd);
+          else parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
           if (hints) {
             parts.hint = hints.lossAndGrads(model, hintTeacher!, N);
             parts.loss += parts.hint;
