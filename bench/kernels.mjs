@@ -49,6 +49,7 @@ export function cases(N) {
     mm(`dX dY·W ${N}x800x800`, N, 800, 800, false, false),
     mm(`fwd X·Wᵀ ${N}x10x800`, N, 10, 800, false, true),
     mm('square 512x512x512', 512, 512, 512, false, false),
+    mm('square 1024x1024x1024', 1024, 1024, 1024, false, false),
     elt('biasAdd', N * 1200, 8, (n) => (be) => { const y = owned(be, rand(n, 3)), b = owned(be, rand(1200, 4)); const y0 = y.slice(); return { run: () => be.biasAdd(y, b, n / 1200, 1200), check: () => { const w = y0.slice(); ref.biasAdd(w, b, n / 1200, 1200); return maxErr(y, w) < 1e-6; } }; }),
     elt('relu', N * 1200, 8, (n) => (be) => { const x = owned(be, rand(n, 5)), o = be.alloc(n); return { run: () => be.relu(o, x, n), check: () => { const w = new Float32Array(n); ref.relu(w, x, n); return maxErr(o, w) < 1e-6; } }; }),
     elt('reluBackward', N * 1200, 12, (n) => (be) => { const x = owned(be, rand(n, 5)), d = owned(be, rand(n, 6)), o = be.alloc(n); return { run: () => be.reluBackward(o, d, x, n), check: () => { const w = new Float32Array(n); ref.reluBackward(w, d, x, n); return maxErr(o, w) < 1e-6; } }; }),
