@@ -9,6 +9,8 @@ import { resolve } from 'node:path';
 import * as ref from '../src/kernels/reference.js';
 import { compileWasm, createSharedMemory, instantiateWasmBackend, probeWasm, WASM_VARIANTS, type WasmVariant } from '../src/backends/wasm/index.js';
 import { normErr, randArray } from './util.js';
+import { BackendUnavailableError } from '../src/errors.js';
+import { loadBackend } from '../src/backends/index.js';
 
 const MiB = 1024 * 1024;
 const available = WASM_VARIANTS.filter((v) => probeWasm(v) === null);
@@ -125,5 +127,20 @@ describe.runIf(available.includes('simd'))('wasm-simd in a worker_thread on the 
     ref.matmul(want, A0, B0, M, N, K, false, true, false);
     expect(normErr(D, want)).toBeLessThan(1e-5);
     expect(normErr(C, want.map((x) => (x > 0 ? x : 0)))).toBeLessThan(1e-5);
+  });
+});
+
+describe('a wasm build that cannot load', () => {
+  it('is reported as BackendUnavailableError naming the file, and the registry skips it', async () => {
+    const old = process.env.DISTILLERY_WASM_DIR;
+    process.env.DISTILLERY_WASM_DIR = '/nonexistent-distillery-wasm';
+    try {
+      await expect(instantiateWasmBackend('scalar')).rejects.toThrow(BackendUnavailableError);
+      await expect(loadBackend('wasm')).rejects.toThrow(/backend 'wasm' is unavailable: cannot read \/nonexistent-distillery-wasm\/scalar\.wasm/);
+    } finally {
+      if (old === undefined) delete process.env.DISTILLERY_WASM_DIR;
+      else process.env.DISTILLERY_WASM_DIR = old;
+    }
+    expect((await loadBackend('wasm')).name).toBe('wasm');
   });
 });

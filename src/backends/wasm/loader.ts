@@ -4,6 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
 import { BackendUnavailableError } from '../../errors.js';
@@ -55,12 +57,18 @@ export function probeWasm(variant: WasmVariant): string | null {
   return `this engine does not validate relaxed SIMD (f32x4.relaxed_madd), even with --experimental-wasm-relaxed-simd (Node ${process.versions.node})`;
 }
 
-/** Path of a build's .wasm (src/backends/wasm and dist/backends/wasm are both 3 levels below the root). */
+/**
+ * Path of a build's .wasm: $DISTILLERY_WASM_DIR/<variant>.wasm when set, else build/wasm/ of this
+ * package (src/backends/wasm and dist/backends/wasm are both 3 levels below the root).
+ */
 export function wasmPath(variant: WasmVariant): URL {
+  const dir = process.env.DISTILLERY_WASM_DIR;
+  if (dir) return pathToFileURL(join(resolve(dir), `${variant}.wasm`));
   return new URL(`../../../build/wasm/${variant}.wasm`, import.meta.url);
 }
 
-const modules = new Map<WasmVariant, WebAssembly.Module>();
+/** Compiled modules by file URL. */
+const modules = new Map<string, WebAssembly.Module>();
 
 function unavailable(variant: WasmVariant, reason: string): BackendUnavailableError {
   return new BackendUnavailableError(WASM_BACKEND_NAME[variant], reason);
@@ -73,41 +81,43 @@ function checkProbe(variant: WasmVariant): void {
 
 /** Compiles (once per process) a build; throws BackendUnavailableError with the reason. */
 export async function compileWasm(variant: WasmVariant): Promise<WebAssembly.Module> {
-  const hit = modules.get(variant);
+  const url = wasmPath(variant);
+  const hit = modules.get(url.href);
   if (hit) return hit;
   checkProbe(variant);
   let bytes: Buffer;
   try {
-    bytes = await readFile(wasmPath(variant));
+    bytes = await readFile(url);
   } catch (e) {
-    throw unavailable(variant, `cannot read ${wasmPath(variant).pathname} (run \`npm run build:wasm\`): ${(e as Error).message}`);
+    throw unavailable(variant, `cannot read ${fileURLToPath(url)} (run \`npm run build:wasm\`): ${(e as Error).message}`);
   }
   try {
     const m = await WebAssembly.compile(bytes);
-    modules.set(variant, m);
+    modules.set(url.href, m);
     return m;
   } catch (e) {
-    throw unavailable(variant, `cannot compile ${wasmPath(variant).pathname}: ${(e as Error).message}`);
+    throw unavailable(variant, `cannot compile ${fileURLToPath(url)}: ${(e as Error).message}`);
   }
 }
 
 /** Synchronous compileWasm (for workers and simple callers). */
 export function compileWasmSync(variant: WasmVariant): WebAssembly.Module {
-  const hit = modules.get(variant);
+  const url = wasmPath(variant);
+  const hit = modules.get(url.href);
   if (hit) return hit;
   checkProbe(variant);
   let bytes: Buffer;
   try {
-    bytes = readFileSync(wasmPath(variant));
+    bytes = readFileSync(url);
   } catch (e) {
-    throw unavailable(variant, `cannot read ${wasmPath(variant).pathname} (run \`npm run build:wasm\`): ${(e as Error).message}`);
+    throw unavailable(variant, `cannot read ${fileURLToPath(url)} (run \`npm run build:wasm\`): ${(e as Error).message}`);
   }
   try {
     const m = new WebAssembly.Module(bytes);
-    modules.set(variant, m);
+    modules.set(url.href, m);
     return m;
   } catch (e) {
-    throw unavailable(variant, `cannot compile ${wasmPath(variant).pathname}: ${(e as Error).message}`);
+    throw unavailable(variant, `cannot compile ${fileURLToPath(url)}: ${(e as Error).message}`);
   }
 }
 
