@@ -8,20 +8,10 @@ import { ParamStore } from '../src/nn/params.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { kdObjective } from '../src/distill/losses.js';
 import * as ref from '../src/kernels/reference.js';
-import { backendsUnderTest, randArray, randLabels } from './util.js';
+import { backendsUnderTest, randArray, randLabels, fd } from './util.js';
 
 const { backends } = await backendsUnderTest();
 
-/** Central difference of f at x[i] (x modified in place and restored). */
-function fd(f: () => number, x: Float32Array, i: number, eps: number): number {
-  const old = x[i];
-  x[i] = old + eps;
-  const up = f();
-  x[i] = old - eps;
-  const down = f();
-  x[i] = old;
-  return (up - down) / (2 * eps);
-}
 
 function expectClose(analytic: number, numeric: number, what: string, rtol = 2e-2, atol = 2e-3): void {
   expect(Math.abs(analytic - numeric), `${what}: analytic ${analytic} vs numeric ${numeric}`).toBeLessThanOrEqual(atol + rtol * Math.abs(numeric));

@@ -14,21 +14,12 @@ import { ceObjective } from '../src/nn/objectives.js';
 import { Rng } from '../src/nn/rng.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { saveModel, loadModel } from '../src/io/model-file.js';
-import { backendsUnderTest, randArray, randLabels } from './util.js';
+import { backendsUnderTest, randArray, randLabels, fd } from './util.js';
 
 const { backends } = await backendsUnderTest();
 const dir = mkdtempSync(join(tmpdir(), 'distillery-hints-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function fd(f: () => number, x: Float32Array, i: number, eps: number): number {
-  const old = x[i];
-  x[i] = old + eps;
-  const up = f();
-  x[i] = old - eps;
-  const down = f();
-  x[i] = old;
-  return (up - down) / (2 * eps);
-}
 const close = (a: number, n: number, what: string) => expect(Math.abs(a - n), `${what}: analytic ${a} vs numeric ${n}`).toBeLessThanOrEqual(3e-3 + 3e-2 * Math.abs(n));
 
 describe.each(backends.map((b) => [b.name, b]))('hint loss gradients on %s', (_n, be) => {

@@ -7,25 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/index.js';
-import type { Dataset } from '../src/data/dataset.js';
 import { train, type TrainConfig, type TrainHooks } from '../src/distill/trainer.js';
 import { WorkerFailure } from '../src/errors.js';
-import { Rng } from '../src/nn/rng.js';
 import { Sequential, type ModelConfig } from '../src/nn/sequential.js';
-import { backendsUnderTest } from './util.js';
+import { backendsUnderTest, blobs } from './util.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-par-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function blobs(n: number, features: number, classes: number, seed: number): Dataset {
-  const r = new Rng(seed);
-  const x = new Float32Array(n * features), y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = r.int(classes);
-    for (let f = 0; f < features; f++) x[i * features + f] = r.normal() * 0.5 + (f % classes === y[i] ? 1.5 : 0);
-  }
-  return { name: `blobs-${seed}`, x, y, n, features, classes };
-}
 
 const data = blobs(203, 20, 5, 1);
 const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({

@@ -6,23 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../src/backends/index.js';
-import type { Dataset } from '../src/data/dataset.js';
 import { train, type TrainConfig } from '../src/distill/trainer.js';
+import { blobs } from './util.js';
 import { Sequential } from '../src/nn/sequential.js';
-import { Rng } from '../src/nn/rng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-resume-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function blobs(n: number, features: number, classes: number, seed: number): Dataset {
-  const r = new Rng(seed);
-  const x = new Float32Array(n * features), y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = r.int(classes);
-    for (let f = 0; f < features; f++) x[i * features + f] = r.normal() * 0.5 + (f % classes === y[i] ? 1.5 : 0);
-  }
-  return { name: `blobs-${seed}`, x, y, n, features, classes };
-}
 
 describe('resume', () => {
   const data = blobs(300, 12, 4, 1);

@@ -1,6 +1,8 @@
 // Test helpers: seeded data, tolerant comparison, and the backends under test.
 
 import { loadAvailableBackends, type Backend } from '../src/backends/index.js';
+import type { Dataset } from '../src/data/dataset.js';
+import { Rng } from '../src/nn/rng.js';
 
 /** mulberry32: tiny seeded PRNG for test data. */
 export function rng(seed: number): () => number {
@@ -65,4 +67,26 @@ export async function backendsUnderTest(): Promise<{ backends: Backend[]; missin
     .filter((r) => !backends.some((b) => b.name === r))
     .map((r) => `${r}: ${skipped.find((s) => s.name === r)?.reason ?? 'not registered'}`);
   return { backends, missing };
+}
+
+/** Gaussian blobs: `classes` clusters in `features` dimensions, seeded. */
+export function blobs(n: number, features: number, classes: number, seed: number): Dataset {
+  const r = new Rng(seed);
+  const x = new Float32Array(n * features), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = r.int(classes);
+    for (let f = 0; f < features; f++) x[i * features + f] = r.normal() * 0.5 + (f % classes === y[i] ? 1.5 : 0);
+  }
+  return { name: `blobs-${seed}`, x, y, n, features, classes };
+}
+
+/** Central difference of f at x[i] (x modified in place and restored). */
+export function fd(f: () => number, x: Float32Array, i: number, eps: number): number {
+  const old = x[i];
+  x[i] = old + eps;
+  const up = f();
+  x[i] = old - eps;
+  const down = f();
+  x[i] = old;
+  return (up - down) / (2 * eps);
 }
