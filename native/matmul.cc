@@ -35,6 +35,9 @@ const int64_t g_mc = env_or("DISTILLERY_GEMM_MC", 144, 12, MC);
 // in n-blocks of this many columns, so that the packed B block (kc x 384: ~300 KiB) stays in L2
 // next to A instead of being streamed from L3.
 const int64_t g_nc_small = env_or("DISTILLERY_GEMM_NC_SMALL", 384, 48, NC);
+// Loop order for small M: 1 = A packed once, C block kept in L2 across k-blocks; 0 = k-blocks outer.
+const int64_t g_small_order = env_or("DISTILLERY_GEMM_SMALL_ORDER", 1, 0, 1);
+constexpr int64_t kSmallAFloats = 1 << 20;  // 4 MiB cap on the whole packed A
 
 // Per-thread packing buffers, allocated once (no allocation per call).
 struct PackBuffers {
@@ -315,6 +318,37 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
   const int64_t kcb = (K + kblocks - 1) / kblocks;
   const int64_t mblocks = (M + g_mc - 1) / g_mc;
   const int64_t mcb = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
+  if (mblocks == 1 && g_small_order == 1 && mcb * K <= kSmallAFloats) {
+    // Small M, A fits a packed copy: pack all of A once (k-block after k-block), then
+    // jc (L2-sized) -> pc -> pack B -> jr -> ir, so the C block being updated stays in L2
+    // across the k-blocks instead of going back to L3 after each one.
+    static thread_local std::vector<float> apack;
+    if (apack.size() < static_cast<size_t>(mcb * K)) apack.resize(mcb * K);
+    float* ap = apack.data();
+    for (int64_t pc = 0; pc < K; pc += kcb) {
+      const int64_t kc = K - pc < kcb ? K - pc : kcb;
+      pack<MR, PackA>(ap + mcb * pc, A + pc * aks, ars, aks, M, kc);
+    }
+    const int64_t ncs = (g_nc_small + NR - 1) / NR * NR;
+    for (int64_t jc = 0; jc < N; jc += ncs) {
+      const int64_t nc = N - jc < ncs ? N - jc : ncs;
+      for (int64_t pc = 0; pc < K; pc += kcb) {
+        const int64_t kc = K - pc < kcb ? K - pc : kcb;
+        const bool overwrite = pc == 0 && !accumulate;
+        pack<NR, PackB>(buf.b, B + pc * bks + jc * bjs, bjs, bks, nc, kc);
+        const float* Ablk = ap + mcb * pc;
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = nc - jr < NR ? nc - jr : NR;
+          const float* Bp = buf.b + jr * kc;
+          for (int64_t ir = 0; ir < M; ir += MR) {
+            const int64_t mr = M - ir < MR ? M - ir : MR;
+            Micro(kc, Ablk + ir * kc, Bp, C + ir * N + jc + jr, N, overwrite, mr, nr);
+          }
+        }
+      }
+    }
+    return;
+  }
   if (mblocks == 1) {
     // Small M: pc -> pack A (all rows) -> jc (L2-sized) -> pack B -> jr -> ir.
     const int64_t ncs = (g_nc_small + NR - 1) / NR * NR;
