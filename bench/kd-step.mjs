@@ -56,7 +56,7 @@ async function main() {
     }
   }
   if (a.json) console.log(JSON.stringify(rows, null, 1));
-  else printTable(rows, ['backend', 'workers', 'batch', 'op', 'ms_median', 'ms_min', 'ms_max', 'gflops', 'samples_per_s', 'loss_first', 'loss_last']);
+  else printTable(rows, ['backend', 'workers', 'batch', 'op', 'ms_median', 'ms_min', 'ms_max', 'cpu_ms_median', 'gflops', 'samples_per_s', 'loss_first', 'loss_last']);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -97,7 +97,7 @@ async function main() {
       return out;
     });
     printTable(wide, ['case', ...names]);
-  } else printTable(rows, ['case', 'backend', 'ms_median', 'ms_min', 'ms_max', 'gflops', 'gbps']);
+  } else printTable(rows, ['case', 'backend', 'ms_median', 'ms_min', 'ms_max', 'cpu_ms_median', 'gflops', 'gbps']);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

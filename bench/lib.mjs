@@ -9,20 +9,31 @@ export function list(s, f = (x) => x) {
   return String(s).split(',').map((x) => x.trim()).filter(Boolean).map(f);
 }
 
-/** Times fn over `reps` calls after `warmup` calls; returns sorted ms samples' median/min/max. */
+/**
+ * Times fn over `reps` calls after `warmup` calls; returns sorted ms samples' median/min/max, and the
+ * median CPU time of this process per call (robust when other processes share the cores: time
+ * spent descheduled is not counted).
+ */
 export function time(fn, { warmup = 3, reps = 20, minMs = 0 } = {}) {
   for (let i = 0; i < warmup; i++) fn();
   const samples = [];
+  const cpu = [];
   const t0 = performance.now();
   while (samples.length < reps || performance.now() - t0 < minMs) {
+    const c = process.cpuUsage();
     const s = performance.now();
     fn();
     samples.push(performance.now() - s);
+    const u = process.cpuUsage(c);
+    cpu.push((u.user + u.system) / 1000);
   }
-  samples.sort((a, b) => a - b);
-  const mid = samples.length >> 1;
-  const median = samples.length % 2 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2;
-  return { median, min: samples[0], max: samples[samples.length - 1], n: samples.length };
+  const med = (a) => {
+    a.sort((x, y) => x - y);
+    const mid = a.length >> 1;
+    return a.length % 2 ? a[mid] : (a[mid - 1] + a[mid]) / 2;
+  };
+  const median = med(samples);
+  return { median, min: samples[0], max: samples[samples.length - 1], n: samples.length, cpuMedian: med(cpu) };
 }
 
 /** One row of `distill bench --json`. */
@@ -30,6 +41,7 @@ export function row(backend, workers, batch, op, t, flops) {
   return {
     backend, workers, batch, op,
     ms_median: +t.median.toFixed(4), ms_min: +t.min.toFixed(4), ms_max: +t.max.toFixed(4),
+    cpu_ms_median: t.cpuMedian === undefined ? null : +t.cpuMedian.toFixed(4),
     gflops: flops ? +(flops / (t.median * 1e6)).toFixed(2) : null,
   };
 }
