@@ -18,9 +18,9 @@ export function relu(out: usize, inp: usize, n: i32): void {
     }
   }
   for (; i < n; i++) {
+    // Branch-free (random signs mispredict): keep x's bits where x > 0 (NaN -> 0, as the reference).
     const o = <usize>i << 2;
-    const x = load<f32>(inp + o);
-    store<f32>(out + o, x > 0 ? x : 0);
+    store<u32>(out + o, load<u32>(inp + o) & -(<u32>(load<f32>(inp + o) > 0)));
   }
 }
 
@@ -36,7 +36,7 @@ export function reluBackward(dinp: usize, dout: usize, inp: usize, n: i32): void
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(dinp + o, load<f32>(inp + o) > 0 ? load<f32>(dout + o) : 0);
+    store<u32>(dinp + o, load<u32>(dout + o) & -(<u32>(load<f32>(inp + o) > 0)));
   }
 }
 

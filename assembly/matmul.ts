@@ -7,7 +7,8 @@ import { SIMD, madd } from './simd';
 
 /**
  * Rows of the register block. 4×8 = 8 f32x4 accumulators: measured best on V8/x64 for both SIMD
- * builds (5×8, 6×8, 3×12 and k-unrolled variants spill and run at ~half speed).
+ * builds (5×8, 6×8, 3×12, 2×16 and k-unrolled-without-a-block-split variants spill or run at
+ * ~half speed; see kernel4x8).
  */
 // @ts-ignore: decorator
 @inline const MR: i32 = 4;
