@@ -113,21 +113,12 @@ export class DataParallel {
       op: 'step', shard, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training,
       dropoutSeed: (Math.imul(o.dropoutSeed >>> 0, 0x9e3779b1) ^ Math.imul(shard + 1, 0x85ebca6b)) >>> 0,
     }));
-    const f = this.opts.faultAt;
-    if (f && f.call === call && this.faultsLeft > 0 && tasks[f.shard]) {
-      tasks[f.shard].fault = f.kind;
-      this.faultsLeft--;
-    }
     let results: (StepResult | null)[];
     try {
-      results = await this.runAll(tasks, `step ${call + 1}`);
+      results = await this.runAll(this.injectFault(tasks, call), `step ${call + 1}`);
     } catch (e) {
       this.opts.log?.(`${(e as Error).message}; retrying the step once`);
-      for (const t of tasks) {
-        if (t.fault && this.faultsLeft > 0 && f?.call === call) this.faultsLeft--;
-        else delete t.fault;
-      }
-      results = await this.runAll(tasks, `step ${call + 1} (retry)`);
+      results = await this.runAll(this.injectFault(tasks, call), `step ${call + 1} (retry)`);
     }
     this.lastShards = shards.length;
     const out = { loss: 0, kd: 0, ce: 0 };
@@ -137,9 +128,22 @@ export class DataParallel {
     return out;
   }
 
+  /** Tests only: marks the configured shard's task of this call as faulty, `times` attempts in all. */
+  private injectFault(tasks: StepTask[], call: number): StepTask[] {
+    for (const t of tasks) delete t.fault;
+    const f = this.opts.faultAt;
+    if (f && f.call === call && this.faultsLeft > 0 && tasks[f.shard]) {
+      tasks[f.shard].fault = f.kind;
+      this.faultsLeft--;
+    }
+    return tasks;
+  }
+
   /**
    * Sums the last step's gradient slots into the student's gradient buffer and applies the
-   * optimizer's next update, each worker over its own range of the parameters.
+   * optimizer's next update, each worker over its own range of the parameters. Not retried: a
+   * half-applied update cannot be repeated, so a failure here stops the run (WorkerFailure) and
+   * the last checkpoint stays as it was.
    */
   async update(lr: number): Promise<void> {
     const plan = this.opts.optimizer.planStep(lr);
