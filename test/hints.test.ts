@@ -86,6 +86,7 @@ describe('hints in the trainer (js)', () => {
     const teacher = new Sequential(be, { layers: [F, 12, K] }, 1);
     await expect(train(new Sequential(be, { layers: [F, 6, K] }, 3), data, null, cfg({ hints: { pairs: [{ student: 0, teacher: 2 }] } }), {}, [{ model: teacher }])).rejects.toThrow(/teacher layer 2 does not exist \(the teacher has hidden blocks 0..0\)/);
     await expect(train(new Sequential(be, { layers: [F, 6, K] }, 3), data, null, cfg({ workers: 2, hints: { pairs: [{ student: 0, teacher: 0 }] } }), {}, [{ model: teacher }])).rejects.toThrow(/hint losses run in one thread/);
+    await expect(train(new Sequential(be, { layers: [F, 6, K] }, 3), data, null, cfg({ hints: { pairs: [{ student: 0, teacher: 0 }] } }), {}, [{ logits: new Float32Array(n * K) }])).rejects.toThrow(/hints need a teacher model/);
   });
 
   it('cosine hint loss is 0 for parallel rows and its gradient is orthogonal to the row', () => {

@@ -217,6 +217,12 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     if (!(t.weight > 0)) throw new ConfigError(`teacher weight must be > 0, got ${t.weight}`);
     if (t.temperature !== undefined && !(t.temperature > 0)) throw new ConfigError(`teacher temperature must be > 0, got ${t.temperature}`);
   }
+  const partly = trainSet.labeled && trainSet.labeled.some((v) => v === 0) ? trainSet.labeled : null;
+  if (partly && (cfg.workers ?? 1) > 1) throw new ConfigError(`'${trainSet.name}' is only partly labeled; such transfer sets train in one thread for now (workers = 1)`);
+  if (cfg.hints) {
+    if (!teachers[0]?.model) throw new ConfigError('hints need a teacher model (the first teacher), not precomputed logits');
+    if ((cfg.workers ?? 1) > 1) throw new ConfigError('hint losses run in one thread for now; use workers = 1 with hints');
+  }
   const kdBase = teachers.length ? validateKd(cfg.kd ?? {}) : null;
   for (let e = 0; kdBase && e < cfg.epochs; e++) kdForEpoch(kdBase, cfg.kdSchedule, e, cfg.epochs); // validate every epoch up front
   const be: Backend = model.backend;
@@ -264,14 +270,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   }
 
   const workers = cfg.workers ?? 1;
-  // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented;
-  // precomputed logits are always used as they are.
-  const partly = trainSet.labeled && trainSet.labeled.some((v) => v === 0) ? trainSet.labeled : null;
-  if (partly && (cfg.workers ?? 1) > 1) throw new ConfigError(`'${trainSet.name}' is only partly labeled; such transfer sets train in one thread for now (workers = 1)`);
-  if (cfg.hints) {
-    if (!teachers[0]?.model) throw new ConfigError('hints need a teacher model (the first teacher), not precomputed logits');
-    if ((cfg.workers ?? 1) > 1) throw new ConfigError('hint losses run in one thread for now; use workers = 1 with hints');
-  }
+  // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented
+  // (or hints need the teachers' hidden layers); precomputed logits are always used as they are.
   const useCache = teachers.length > 0 && (teachers.some((t) => t.logits) || ((cfg.teacherMode ?? 'cached') === 'cached' && !cfg.augment && !cfg.hints));
   const online = useCache ? [] : (teachers as (typeof teachers[number] & { model: Sequential })[]);
   const dp = workers > 1 ? new DataParallel(be, model, online, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt }) : null;
