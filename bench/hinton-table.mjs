@@ -7,7 +7,9 @@
 // Usage: npm run table -- [--seeds 1,2,3] [--teacher-epochs 20] [--student-epochs 20]
 //        [--T 4] [--alpha 0.9] [--train N] [--test N] [--backend NAME] [--workers N] [--out table.md]
 // --train/--test take the first N samples (the CI-sized run); the table goes to stdout and --out,
-// the raw rows to OUT.json.
+// the raw rows to OUT.json. --sweep T:A,T:A,... (e.g. 2:0.5,4:0.9,20:0.9) instead trains the
+// teachers of the first seed once and distills the 784-64-10 student at each (T, alpha), also
+// reporting the mean |KD gradient| of the first batch (its scale at high T).
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { loadDataset } from '../dist/data/builtin.js';
@@ -22,8 +24,10 @@ const { values: a } = parseArgs({ options: {
   T: { type: 'string', default: '4' }, alpha: { type: 'string', default: '0.9' }, few: { type: 'string', default: '1000' },
   train: { type: 'string' }, test: { type: 'string' }, backend: { type: 'string' }, workers: { type: 'string' },
   rows: { type: 'string' }, out: { type: 'string', default: 'hinton-table.md' }, json: { type: 'boolean', default: false },
+  sweep: { type: 'string' },
 } });
 const seeds = a.seeds.split(',').map(Number);
+const allSeeds = [...seeds];
 const TE = Number(a['teacher-epochs']), SE = Number(a['student-epochs']), few = Number(a.few);
 const kd = { T: Number(a.T), alpha: Number(a.alpha), scaleT2: true };
 const log = (m) => process.stderr.write(`[table] ${m}\n`);
@@ -94,6 +98,26 @@ const firstFew = subset(tr, Array.from({ length: Math.min(few, tr.n) }, (_, i) =
 const want = a.rows ? new Set(a.rows.split(',')) : null;
 const on = (r) => !want || want.has(r);
 
+if (a.sweep) {
+  const seed = seeds[0];
+  const tA = await fit('teacher A 784-1200-1200-10', TEACHER, seed, tr, TE);
+  const tB = await fit('teacher B 784-1200-1200-10', TEACHER, seed + 100, tr, TE);
+  const both = [{ model: tA, weight: 1 }, { model: tB, weight: 1 }];
+  const { kdObjective } = await import('../dist/nn/objectives.js');
+  for (const pair of a.sweep.split(',')) {
+    const [T, alpha] = pair.split(':').map(Number);
+    kd.T = T; kd.alpha = alpha;
+    // Gradient scale: mean |d loss / d logits| of the KD term on the first 128 samples, fresh student.
+    const { backend: be } = await runtime({ student: SMALL });
+    const m = new Sequential(be, SMALL, seed), N = 128, x = be.alloc(N * 784), t = be.alloc(N * 10), d = be.alloc(N * 10), y = be.allocInt32(N);
+    x.set(tr.x.subarray(0, N * 784)); y.set(tr.y.subarray(0, N));
+    t.set(copyTo(tA, be).eval().forward(x, N));
+    kdObjective(be, d, m.forward(x, N), t, y, N, 10, { T, alpha: 1, scaleT2: true });
+    const g = d.reduce((acc, v) => acc + Math.abs(v), 0) / d.length;
+    await fit(`sweep T=${T} alpha=${alpha}: 784-64-10 distilled (two teachers); mean abs dKD/dz ${g.toExponential(2)}`, SMALL, seed, tr, SE, both);
+  }
+  seeds.length = 0; // the sweep replaces the table
+}
 for (const seed of seeds) {
   const t0 = performance.now();
   const tA = await fit('teacher A 784-1200-1200-10', TEACHER, seed, tr, TE);
@@ -117,7 +141,7 @@ for (const seed of seeds) {
 }
 
 const fmt = (v) => { const e = v.map((r) => r.errors), m = e.reduce((x, y) => x + y, 0) / e.length; return `${m.toFixed(0)} ± ${((Math.max(...e) - Math.min(...e)) / 2).toFixed(0)}`; };
-const lines = [`| model | test errors (of ${test.n}), mean ± half-range over seeds ${seeds.join(',')} | per seed | wall time per run |`, '| --- | ---: | --- | ---: |'];
+const lines = [`| model | test errors (of ${test.n}), mean ± half-range over seeds ${(a.sweep ? allSeeds.slice(0, 1) : allSeeds).join(',')} | per seed | wall time per run |`, '| --- | ---: | --- | ---: |'];
 for (const [row, v] of Object.entries(results)) lines.push(`| ${row} | ${fmt(v)} | ${v.map((r) => r.errors).join(', ')} | ${(v.reduce((x, r) => x + r.seconds, 0) / v.length).toFixed(0)} s |`);
 const md = lines.join('\n');
 console.log(md);
