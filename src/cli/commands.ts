@@ -114,7 +114,8 @@ export async function teach(argv: string[]): Promise<void> {
   const dir = outDir(v, 'runs/teacher');
   const d = await data(v, progress);
   const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer });
-  const cfg = withSchedule({ ...cfg0, workers, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
+  const shift = num(v, 'augment-shift', { int: true, min: 0, max: 8 });
+  const cfg = withSchedule({ ...cfg0, workers, augment: shift ? { shift } : undefined, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
   progress.line(`teacher: layers ${mc.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters`);
   const res = await runTraining('teacher', model, d, cfg, progress);
