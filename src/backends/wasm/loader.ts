@@ -3,7 +3,6 @@
 // thread only), compiled modules cached per build, shared memories created here.
 
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
@@ -79,24 +78,31 @@ function checkProbe(variant: WasmVariant): void {
   if (why) throw unavailable(variant, why);
 }
 
+function readBuild(variant: WasmVariant, url: URL, read: (u: URL) => Buffer): Buffer {
+  try {
+    return read(url);
+  } catch (e) {
+    throw unavailable(variant, `cannot read ${fileURLToPath(url)} (run \`npm run build:wasm\`): ${(e as Error).message}`);
+  }
+}
+
+function cannotCompile(variant: WasmVariant, url: URL, e: unknown): BackendUnavailableError {
+  return unavailable(variant, `cannot compile ${fileURLToPath(url)}: ${(e as Error).message}`);
+}
+
 /** Compiles (once per process) a build; throws BackendUnavailableError with the reason. */
 export async function compileWasm(variant: WasmVariant): Promise<WebAssembly.Module> {
   const url = wasmPath(variant);
   const hit = modules.get(url.href);
   if (hit) return hit;
   checkProbe(variant);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(url);
-  } catch (e) {
-    throw unavailable(variant, `cannot read ${fileURLToPath(url)} (run \`npm run build:wasm\`): ${(e as Error).message}`);
-  }
+  const bytes = readBuild(variant, url, readFileSync);
   try {
     const m = await WebAssembly.compile(bytes);
     modules.set(url.href, m);
     return m;
   } catch (e) {
-    throw unavailable(variant, `cannot compile ${fileURLToPath(url)}: ${(e as Error).message}`);
+    throw cannotCompile(variant, url, e);
   }
 }
 
@@ -106,18 +112,13 @@ export function compileWasmSync(variant: WasmVariant): WebAssembly.Module {
   const hit = modules.get(url.href);
   if (hit) return hit;
   checkProbe(variant);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(url);
-  } catch (e) {
-    throw unavailable(variant, `cannot read ${fileURLToPath(url)} (run \`npm run build:wasm\`): ${(e as Error).message}`);
-  }
+  const bytes = readBuild(variant, url, readFileSync);
   try {
     const m = new WebAssembly.Module(bytes);
     modules.set(url.href, m);
     return m;
   } catch (e) {
-    throw unavailable(variant, `cannot compile ${fileURLToPath(url)}: ${(e as Error).message}`);
+    throw cannotCompile(variant, url, e);
   }
 }
 
