@@ -4,23 +4,11 @@
 // kernels run in place on any Float32Array, over ArrayBuffer or SharedArrayBuffer.
 
 import type { Backend } from '../backend.js';
-import type { AdamWParams, F32, I32, SgdParams } from '../../kernels/signatures.js';
+import type { AdamWParams, F32, I32, Kernels, SgdParams } from '../../kernels/signatures.js';
 import { addonPath, loadAddon } from './loader.js';
 
 /** The addon's exports: the kernel contract with the optimizer hyper-parameters flattened. */
-export interface NativeAddon {
-  matmul(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean): void;
-  biasAdd(y: F32, bias: F32, N: number, OC: number): void;
-  biasGrad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void;
-  relu(out: F32, inp: F32, n: number): void;
-  reluBackward(dinp: F32, dout: F32, inp: F32, n: number): void;
-  gelu(out: F32, inp: F32, n: number): void;
-  geluBackward(dinp: F32, dout: F32, inp: F32, n: number): void;
-  softmaxT(out: F32, logits: F32, N: number, K: number, T: number): void;
-  logSoftmaxT(out: F32, logits: F32, N: number, K: number, T: number): void;
-  kdLoss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number;
-  crossEntropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number;
-  mse(dpred: F32, pred: F32, target: F32, n: number, weight: number, accumulate: boolean): number;
+export interface NativeAddon extends Omit<Kernels, 'sgdStep' | 'adamwStep'> {
   sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
   adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
   addressMod(a: F32 | I32, m: number): number;
