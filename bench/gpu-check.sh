@@ -16,7 +16,7 @@ echo "== build (DISTILLERY_CUDA=ON)"
 DISTILLERY_CUDA=ON node scripts/build-native.mjs --strict
 npx tsc -p tsconfig.json
 echo "== probe"
-node -e "const a=require('./build/Release/distillery_cuda.node'); console.log(JSON.stringify(a.probe()))"
+node -e "const a=require('./build/native/Release/distillery_cuda.node'); console.log(JSON.stringify(a.probe()))"
 echo "== conformance + gradcheck, cuda required"
 DISTILLERY_REQUIRE_BACKENDS=cuda,native npx vitest run test/conformance.test.ts test/gradcheck.test.ts
 echo "== KD step on W (cuda, native)"

@@ -1,5 +1,5 @@
 // native/cuda/addon.cc: the distillery_cuda.node module entry point. Only registers exports:
-// the shared checked bindings over the CUDA kernel table, plus probe/deviceInfo.
+// the shared checked bindings over the CUDA kernel table, plus probe/deviceInfo/allocManaged/zero.
 #include <napi.h>
 
 #include "../bindings.h"
@@ -7,7 +7,7 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kd::RegisterKernels(env, exports, &kdc::kCudaKernels);
-  kdc::RegisterDeviceInfo(env, exports);
+  kdc::RegisterDevice(env, exports);
   return exports;
 }
 

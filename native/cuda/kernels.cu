@@ -1,12 +1,15 @@
 // native/cuda/kernels.cu: CUDA kernels for the whole contract (f32 data, f64 row math where the
 // reference uses it) and their host launchers. matmul: cuBLAS when built with it
 // (DISTILLERY_HAVE_CUBLAS), else a 64x64 shared-memory tiled kernel with 4x4 per thread.
-// Launchers copy inputs to pooled device buffers and outputs back (see kernels.h).
+// The backend's buffers are managed memory used in place; other arrays go through pooled device
+// buffers (see kernels.h).
 #include "kernels.h"
 
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #ifdef DISTILLERY_HAVE_CUBLAS
@@ -42,19 +45,59 @@ Pool& pool() {
   return p;
 }
 
+// ---- device-resident (managed) buffers ----------------------------------------------------------
+// The backend allocates its buffers with cudaMallocManaged (managed_alloc), so parameters,
+// gradients, optimizer state and activations live on the device between calls: kernels use them
+// in place, and pages move to the host only when JS reads them (a checkpoint, an evaluation's
+// logits). Any other array (a plain Float32Array from a caller) is copied through the pool.
+struct Managed {
+  std::mutex mu;
+  std::map<uintptr_t, size_t> ranges;  // base -> bytes
+  bool contains(const void* p) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    std::lock_guard<std::mutex> g(mu);
+    auto it = ranges.upper_bound(a);
+    if (it == ranges.begin()) return false;
+    --it;
+    return a >= it->first && a < it->first + it->second;
+  }
+};
+Managed& managed() {
+  static Managed m;
+  return m;
+}
+bool is_managed(const void* p) { return p != nullptr && managed().contains(p); }
+
+// An input: the array itself when managed, else a copy in pool slot `slot`.
 template <typename T>
-T* upload(int slot, const T* host, int64_t n) {
+T* upload(int slot, T* host, int64_t n) {
+  if (is_managed(host)) return host;
   T* d = static_cast<T*>(pool().get(slot, sizeof(T) * n));
   if (n > 0) KDC_CHECK(cudaMemcpy(d, host, sizeof(T) * n, cudaMemcpyHostToDevice));
   return d;
 }
 template <typename T>
-T* scratch(int slot, int64_t n) {
+const T* upload(int slot, const T* host, int64_t n) {
+  return upload(slot, const_cast<T*>(host), n);
+}
+// An output the kernel overwrites: the array itself when managed, else pool slot `slot`.
+template <typename T>
+T* output(int slot, T* host, int64_t n) {
+  if (is_managed(host)) return host;
   return static_cast<T*>(pool().get(slot, sizeof(T) * n));
 }
 template <typename T>
+T* scratch(int slot, int64_t n) {
+  return static_cast<T*>(pool().get(slot, sizeof(T) * n));
+}
+// Waits for the device; copies `dev` back into `host` unless they are the same (managed) memory.
+template <typename T>
 void download(T* host, const T* dev, int64_t n) {
   KDC_CHECK(cudaGetLastError());
+  if (host == dev) {
+    KDC_CHECK(cudaDeviceSynchronize());  // the host may read managed memory only after the kernel
+    return;
+  }
   if (n > 0) KDC_CHECK(cudaMemcpy(host, dev, sizeof(T) * n, cudaMemcpyDeviceToHost));
 }
 
@@ -259,6 +302,34 @@ std::string device_name() {
          std::to_string(p.totalGlobalMem >> 30) + " GiB)";
 }
 
+void* managed_alloc(size_t bytes) {
+  void* p = nullptr;
+  KDC_CHECK(cudaMallocManaged(&p, bytes == 0 ? 4 : bytes, cudaMemAttachGlobal));
+  KDC_CHECK(cudaMemset(p, 0, bytes == 0 ? 4 : bytes));  // zero-filled, like every backend's alloc
+  KDC_CHECK(cudaDeviceSynchronize());
+  std::lock_guard<std::mutex> g(managed().mu);
+  managed().ranges[reinterpret_cast<uintptr_t>(p)] = bytes == 0 ? 4 : bytes;
+  return p;
+}
+
+void managed_free(void* p) {
+  {
+    std::lock_guard<std::mutex> g(managed().mu);
+    if (managed().ranges.erase(reinterpret_cast<uintptr_t>(p)) == 0) return;
+  }
+  cudaDeviceSynchronize();
+  cudaFree(p);
+}
+
+bool managed_zero(void* p, size_t bytes) {
+  if (!is_managed(p)) return false;
+  if (bytes > 0) {
+    KDC_CHECK(cudaMemset(p, 0, bytes));
+    KDC_CHECK(cudaDeviceSynchronize());
+  }
+  return true;
+}
+
 bool uses_cublas() {
 #ifdef DISTILLERY_HAVE_CUBLAS
   return true;
@@ -273,7 +344,7 @@ using namespace kdc;
 
 void kdc_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA, bool transB, bool accumulate) {
   if (M <= 0 || N <= 0) return;
-  float* dC = accumulate ? upload(0, C, M * N) : scratch<float>(0, M * N);
+  float* dC = accumulate ? upload(0, C, M * N) : output(0, C, M * N);
   if (K <= 0) {
     if (!accumulate) KDC_CHECK(cudaMemset(dC, 0, sizeof(float) * M * N));
     download(C, dC, M * N);
@@ -312,42 +383,42 @@ void kdc_bias_grad(float* dbias, const float* dy, int64_t N, int64_t OC, bool ac
 
 void kdc_relu(float* out, const float* inp, int64_t n) {
   if (n == 0) return;
-  float* d = scratch<float>(0, n);
+  float* d = output(0, out, n);
   relu_k<<<blocks(n), 256>>>(d, upload(1, inp, n), n);
   download(out, d, n);
 }
 
 void kdc_relu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
   if (n == 0) return;
-  float* d = scratch<float>(0, n);
+  float* d = output(0, dinp, n);
   relu_bwd_k<<<blocks(n), 256>>>(d, upload(1, dout, n), upload(2, inp, n), n);
   download(dinp, d, n);
 }
 
 void kdc_gelu(float* out, const float* inp, int64_t n) {
   if (n == 0) return;
-  float* d = scratch<float>(0, n);
+  float* d = output(0, out, n);
   gelu_k<<<blocks(n), 256>>>(d, upload(1, inp, n), n);
   download(out, d, n);
 }
 
 void kdc_gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
   if (n == 0) return;
-  float* d = scratch<float>(0, n);
+  float* d = output(0, dinp, n);
   gelu_bwd_k<<<blocks(n), 256>>>(d, upload(1, dout, n), upload(2, inp, n), n);
   download(dinp, d, n);
 }
 
 void kdc_softmax_t(float* out, const float* logits, int64_t N, int64_t K, double T) {
   if (N * K == 0) return;
-  float* d = scratch<float>(0, N * K);
+  float* d = output(0, out, N * K);
   softmax_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), N, K, 1.0 / T, false);
   download(out, d, N * K);
 }
 
 void kdc_log_softmax_t(float* out, const float* logits, int64_t N, int64_t K, double T) {
   if (N * K == 0) return;
-  float* d = scratch<float>(0, N * K);
+  float* d = output(0, out, N * K);
   softmax_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), N, K, 1.0 / T, true);
   download(out, d, N * K);
 }
@@ -355,7 +426,7 @@ void kdc_log_softmax_t(float* out, const float* logits, int64_t N, int64_t K, do
 double kdc_kd_loss(float* dS, const float* s, const float* t, int64_t N, int64_t K, double T, double alpha, bool scaleT2, bool accumulate) {
   if (N <= 0) return 0.0;
   const double lossScale = alpha * (scaleT2 ? T * T : 1.0) / N, gradScale = alpha * (scaleT2 ? T : 1.0 / T) / N;
-  float* d = accumulate ? upload(0, dS, N * K) : scratch<float>(0, N * K);
+  float* d = accumulate ? upload(0, dS, N * K) : output(0, dS, N * K);
   double* rows = scratch<double>(3, N);
   kd_loss_k<<<blocks(N, 128), 128>>>(d, upload(1, s, N * K), upload(2, t, N * K), rows, N, K, 1.0 / T, gradScale, accumulate);
   std::vector<double> h(N);
@@ -369,7 +440,7 @@ double kdc_kd_loss(float* dS, const float* s, const float* t, int64_t N, int64_t
 double kdc_cross_entropy(float* dlogits, const float* logits, const int32_t* labels, int64_t N, int64_t K, double weight, bool accumulate) {
   if (N <= 0) return 0.0;
   const double scale = weight / N;
-  float* d = accumulate ? upload(0, dlogits, N * K) : scratch<float>(0, N * K);
+  float* d = accumulate ? upload(0, dlogits, N * K) : output(0, dlogits, N * K);
   double* rows = scratch<double>(3, N);
   ce_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), upload(2, labels, N), rows, N, K, scale, accumulate);
   std::vector<double> h(N);
@@ -383,7 +454,7 @@ double kdc_cross_entropy(float* dlogits, const float* logits, const int32_t* lab
 double kdc_mse(float* dpred, const float* pred, const float* target, int64_t n, double weight, bool accumulate) {
   if (n <= 0) return 0.0;
   const unsigned nb = blocks(n);
-  float* d = accumulate ? upload(0, dpred, n) : scratch<float>(0, n);
+  float* d = accumulate ? upload(0, dpred, n) : output(0, dpred, n);
   double* partial = scratch<double>(3, nb);
   mse_k<<<nb, 256>>>(d, upload(1, pred, n), upload(2, target, n), partial, n, static_cast<float>(weight * 2.0 / n), accumulate);
   std::vector<double> h(nb);

@@ -1,8 +1,9 @@
 // native/cuda/kernels.h: the kernel contract on a CUDA device (kdc_* = same shapes and semantics
-// as the kd_* CPU kernels). Host pointers in, host pointers out: each call copies its inputs to
-// pooled device buffers, runs on the device, and copies its outputs back (the Backend interface
-// hands out host Float32Arrays). Errors throw kdc::CudaError.
+// as the kd_* CPU kernels). Arrays from managed_alloc (the backend's own buffers) are used in
+// place on the device; any other host array is copied to a pooled device buffer and its outputs
+// copied back. Every call returns after the device has finished. Errors throw kdc::CudaError.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -16,6 +17,13 @@ struct CudaError : std::runtime_error {
 int device_count(std::string* why);
 // "NVIDIA H200 (sm_90, 139 GiB)" for device 0.
 std::string device_name();
+// Device-resident buffers: zero-filled cudaMallocManaged memory, which every kdc_* kernel uses in
+// place (no copies); pages move to the host only when the host touches them. Throws CudaError.
+void* managed_alloc(size_t bytes);
+// Frees memory from managed_alloc (ignores anything else).
+void managed_free(void* p);
+// Zeroes [p, p + bytes) on the device and returns true when p is in managed memory; else false.
+bool managed_zero(void* p, size_t bytes);
 // True when matmul uses cuBLAS (built with it), false for the built-in tiled kernel.
 bool uses_cublas();
 }  // namespace kdc

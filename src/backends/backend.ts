@@ -33,6 +33,11 @@ export interface Backend extends Kernels {
    * SharedArrayBuffer views (js, native) need not implement it.
    */
   share?(workers: number, arenaBytes?: number): WorkerShare;
+  /**
+   * The most worker threads this backend can train with (default: no limit). cuda: 1, since its
+   * buffers are device-resident memory that cannot be shared with other threads.
+   */
+  readonly maxWorkers?: number;
   /** True when `buf` lies in this backend's own storage (backends with one shared memory). */
   owns?(buf: F32 | I32): boolean;
 }

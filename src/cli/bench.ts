@@ -472,7 +472,7 @@ export async function bench(argv: string[]): Promise<void> {
   progress.line(`bench: backends ${p.backends.map((b) => b.name).join(', ')}; ops ${p.ops.join(', ')}; batch ${p.batches.join(',')}; workers ${p.workers.join(',')}${p.quick ? '; quick' : ''}`);
 
   const kernelCasesAll = [...p.batches.flatMap((N) => kernelCases(p.ops, N)), ...onceCases(p.ops, p.quick)];
-  const kd = p.ops.includes('kd_step') ? p.batches.flatMap((N) => p.backends.flatMap((be) => p.workers.map((w) => ({ N, be, w })))) : [];
+  const kd = p.ops.includes('kd_step') ? p.batches.flatMap((N) => p.backends.flatMap((be) => p.workers.filter((w) => be.maxWorkers === undefined || w <= be.maxWorkers).map((w) => ({ N, be, w })))) : [];
   const total = kernelCasesAll.length * p.backends.length + kd.length;
   let done = 0;
   const tick = (what: string) => progress.line(`bench [${++done}/${total}] ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s  ${what}`);

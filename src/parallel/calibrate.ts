@@ -111,7 +111,7 @@ export async function chooseRuntime(s: StepShapes, o: CalibrateOptions = {}): Pr
     let best = Infinity;
     const t0 = performance.now();
     for (const be of backends) {
-      for (const w of workerCounts) {
+      for (const w of workerCounts.filter((n) => be.maxWorkers === undefined || n <= be.maxWorkers)) {
         let ms: number;
         try {
           ms = await measure(be, w, s, o.budgetMs ?? 400, best);

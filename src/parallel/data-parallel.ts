@@ -53,6 +53,7 @@ export class DataParallel {
 
   constructor(readonly backend: Backend, readonly student: Sequential, teachers: { model: Sequential; weight: number; temperature?: number }[], readonly opts: ParallelOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${opts.workers}`);
+    if (backend.maxWorkers !== undefined && opts.workers > backend.maxWorkers) throw new RangeError(`backend ${backend.name} runs at most ${backend.maxWorkers} worker(s), got ${opts.workers}`);
     if (!existsSync(WORKER)) throw new BackendUnavailableError(backend.name, `${WORKER} is missing; build first (npm run build:ts)`);
     const be = backend, W = opts.workers, B = opts.maxBatch;
     // Worker scratch (activations, gradients, matmul packing) for a shard of the largest batch.

@@ -1,7 +1,9 @@
 // The `native` backend (C++ kernels behind Node-API, build/native/Release/distillery.node) and the
 // `cuda` backend (build/native/Release/distillery_cuda.node, when built and a device answers).
-// Storage: 64-byte-aligned Float32Array views on SharedArrayBuffers (shareable with workers);
-// kernels run in place on any Float32Array, over ArrayBuffer or SharedArrayBuffer.
+// native storage: 64-byte-aligned Float32Array views on SharedArrayBuffers (shareable with
+// workers); kernels run in place on any Float32Array, over ArrayBuffer or SharedArrayBuffer.
+// cuda storage: device-resident managed memory (the data stays on the GPU between kernels);
+// other arrays passed to its kernels are copied to the device and back per call.
 
 import type { Backend } from '../backend.js';
 import type { AdamWParams, F32, I32, Kernels, SgdParams } from '../../kernels/signatures.js';
@@ -16,13 +18,22 @@ export interface NativeAddon extends Omit<Kernels, 'sgdStep' | 'adamwStep'> {
   probe(): { ok: boolean; [k: string]: unknown };
   /** CUDA addon only: device name and memory, for the description. */
   deviceInfo?(): string;
+  /** CUDA addon only: an ArrayBuffer over zero-filled device-resident (managed) memory. */
+  allocManaged?(bytes: number): ArrayBuffer;
 }
 
 const ALIGN = 64;
 
-/** Wraps a loaded addon as a Backend. */
-export function backendFromAddon(name: string, description: string, a: NativeAddon): Backend {
-  function aligned<T extends F32 | I32>(Ctor: { new (b: SharedArrayBuffer, off: number, n: number): T }, n: number): T {
+/**
+ * Wraps a loaded addon as a Backend. With `managed` (the CUDA addon), buffers are device-resident
+ * managed memory (allocManaged): the kernels use them in place on the GPU, and they are plain
+ * ArrayBuffers, so such a backend runs in one thread (maxWorkers 1).
+ */
+export function backendFromAddon(name: string, description: string, a: NativeAddon, managed = false): Backend {
+  const allocManaged = a.allocManaged;
+  if (managed && !allocManaged) throw new Error(`${name}: the addon has no allocManaged (rebuild it: npm run build:native)`);
+  function aligned<T extends F32 | I32>(Ctor: { new (b: ArrayBufferLike, off: number, n: number): T }, n: number): T {
+    if (managed) return new Ctor(allocManaged!(n * 4), 0, n);
     const sab = new SharedArrayBuffer(n * 4 + ALIGN);
     const probe = new Ctor(sab, 0, 1);
     const mis = a.addressMod(probe, ALIGN);
@@ -51,6 +62,7 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
     alloc: (n: number): F32 => aligned(Float32Array, n),
     allocInt32: (n: number): I32 => aligned(Int32Array, n),
     free: () => {},
+    ...(managed ? { maxWorkers: 1 } : {}),
   };
 }
 
@@ -63,5 +75,6 @@ export function createNativeBackend(file = addonPath('native')): Backend {
 /** The `cuda` backend, or BackendUnavailableError (not built, no CUDA device, ...). */
 export function createCudaBackend(file = addonPath('cuda')): Backend {
   const { addon, probe } = loadAddon<NativeAddon>('cuda', file);
-  return backendFromAddon('cuda', `CUDA kernels + cuBLAS (${String(probe.device ?? 'GPU')})`, addon);
+  const blas = probe.cublas === false ? 'tiled matmul' : 'cuBLAS';
+  return backendFromAddon('cuda', `CUDA kernels + ${blas} on ${String(probe.device ?? 'GPU')}, device-resident buffers`, addon, true);
 }
