@@ -127,6 +127,24 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// matmulThreads(C, A, B, M, N, K, transA, transB, accumulate, threads): matmul on up to
+// `threads` threads (1..64), bitwise-identical results. CPU addon only.
+Napi::Value MatmulThreads(const Napi::CallbackInfo& info) {
+  const char* fn = "matmulThreads";
+  need_args(info, 10, fn);
+  const int64_t M = size_arg(info, 3, fn, "M"), N = size_arg(info, 4, fn, "N"), K = size_arg(info, 5, fn, "K");
+  const bool tA = bool_arg(info, 6, fn, "transA"), tB = bool_arg(info, 7, fn, "transB"), acc = bool_arg(info, 8, fn, "accumulate");
+  const int64_t threads = size_arg(info, 9, fn, "threads");
+  if (threads < 1 || threads > 64) range_error(info.Env(), "matmulThreads: threads must be in [1, 64], got " + std::to_string(threads));
+  float* C = f32(info, 0, fn, "C", M * N);
+  const float* A = f32(info, 1, fn, "A", M * K);
+  const float* B = f32(info, 2, fn, "B", K * N);
+  if (overlaps(C, M * N, A, M * K)) range_error(info.Env(), "matmulThreads: C overlaps A");
+  if (overlaps(C, M * N, B, K * N)) range_error(info.Env(), "matmulThreads: C overlaps B");
+  table(info).matmul_mt(C, A, B, M, N, K, tA, tB, acc, threads);
+  return info.Env().Undefined();
+}
+
 // biasAdd(y, bias, N, OC)
 Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
   const char* fn = "biasAdd";
@@ -320,6 +338,7 @@ Napi::Value Zero(const Napi::CallbackInfo& info) {
 void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* kernels) {
   void* data = const_cast<KernelTable*>(kernels);
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul", data));
+  if (kernels->matmul_mt) exports.Set("matmulThreads", Napi::Function::New(env, MatmulThreads, "matmulThreads", data));
   exports.Set("biasAdd", Napi::Function::New(env, BiasAdd, "biasAdd", data));
   exports.Set("biasGrad", Napi::Function::New(env, BiasGrad, "biasGrad", data));
   exports.Set("relu", Napi::Function::New(env, Relu, "relu", data));

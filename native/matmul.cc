@@ -13,6 +13,7 @@
 
 #include <immintrin.h>
 
+#include "pool.h"
 #include "simd.h"
 
 namespace {
@@ -310,7 +311,7 @@ template <int64_t MR, int64_t NR, void (*PackA)(float*, const float*, int64_t, i
           void (*PackB)(float*, const float*, int64_t, int64_t, int64_t),
           void (*Micro)(int64_t, const float*, const float*, float*, int64_t, bool, int64_t, int64_t)>
 KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars,
-                    int64_t aks, int64_t bks, int64_t bjs, bool accumulate) {
+                    int64_t aks, int64_t bks, int64_t bjs, bool accumulate, int64_t ldc) {
   static_assert(MC % MR == 0 && NC % NR == 0, "blocks must be multiples of the tile");
   PackBuffers& buf = buffers();
   // Balanced k-blocks (784 -> 4 x 196 rather than 3 x 256 + 16) and m-blocks (128 -> 1 x 128).
@@ -342,7 +343,7 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
           const float* Bp = buf.b + jr * kc;
           for (int64_t ir = 0; ir < M; ir += MR) {
             const int64_t mr = M - ir < MR ? M - ir : MR;
-            Micro(kc, Ablk + ir * kc, Bp, C + ir * N + jc + jr, N, overwrite, mr, nr);
+            Micro(kc, Ablk + ir * kc, Bp, C + ir * ldc + jc + jr, ldc, overwrite, mr, nr);
           }
         }
       }
@@ -364,7 +365,7 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
           const float* Bp = buf.b + jr * kc;
           for (int64_t ir = 0; ir < M; ir += MR) {
             const int64_t mr = M - ir < MR ? M - ir : MR;
-            Micro(kc, buf.a + ir * kc, Bp, C + ir * N + jc + jr, N, overwrite, mr, nr);
+            Micro(kc, buf.a + ir * kc, Bp, C + ir * ldc + jc + jr, ldc, overwrite, mr, nr);
           }
         }
       }
@@ -385,7 +386,7 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
           const float* Bp = buf.b + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = mc - ir < MR ? mc - ir : MR;
-            Micro(kc, buf.a + ir * kc, Bp, C + (ic + ir) * N + jc + jr, N, overwrite, mr, nr);
+            Micro(kc, buf.a + ir * kc, Bp, C + (ic + ir) * ldc + jc + jr, ldc, overwrite, mr, nr);
           }
         }
       }
@@ -395,38 +396,38 @@ KD_INLINE void gemm(float* C, const float* A, const float* B, int64_t M, int64_t
 
 // 6 x 16 tile (12 ymm accumulators: 6 broadcasts + 2 loads per 12 FMAs).
 __attribute__((target("avx2,fma"), flatten)) void gemm_avx2(float* C, const float* A, const float* B, int64_t M, int64_t N,
-                                                    int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc) {
-  gemm<6, 16, avx2::full_panel<6>, avx2::full_panel<16>, avx2::micro<6, 2>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+                                                    int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc, int64_t ldc) {
+  gemm<6, 16, avx2::full_panel<6>, avx2::full_panel<16>, avx2::micro<6, 2>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc, ldc);
 }
 
 // 4 x 24 tile (12 ymm accumulators: 4 broadcasts + 3 loads per 12 FMAs).
 __attribute__((target("avx2,fma"), flatten)) void gemm_avx2_4x24(float* C, const float* A, const float* B, int64_t M, int64_t N,
-                                                         int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc) {
-  gemm<4, 24, avx2::full_panel<4>, avx2::full_panel<24>, avx2::micro<4, 3>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+                                                         int64_t K, int64_t ars, int64_t aks, int64_t bks, int64_t bjs, bool acc, int64_t ldc) {
+  gemm<4, 24, avx2::full_panel<4>, avx2::full_panel<24>, avx2::micro<4, 3>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc, ldc);
 }
 
 // 6 x 32 tile, zmm (packing reuses the AVX2 8x8 transposes).
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"), flatten)) void gemm_avx512(
     float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks, int64_t bks,
-    int64_t bjs, bool acc) {
-  gemm<6, 32, avx2::full_panel<6>, avx2::full_panel<32>, avx512::micro<6, 2>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+    int64_t bjs, bool acc, int64_t ldc) {
+  gemm<6, 32, avx2::full_panel<6>, avx2::full_panel<32>, avx512::micro<6, 2>>(C, A, B, M, N, K, ars, aks, bks, bjs, acc, ldc);
 }
 
 void gemm_base(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks,
-               int64_t bks, int64_t bjs, bool acc) {
-  gemm<base::MR, base::NR, base::full_panel, base::full_panel_b, base::micro>(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
+               int64_t bks, int64_t bjs, bool acc, int64_t ldc) {
+  gemm<base::MR, base::NR, base::full_panel, base::full_panel_b, base::micro>(C, A, B, M, N, K, ars, aks, bks, bjs, acc, ldc);
 }
 
-using GemmFn = void (*)(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool);
+using GemmFn = void (*)(float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, int64_t);
 
 // Naive reference for the self-test (same strides as gemm).
 void gemm_naive(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks,
-                int64_t bks, int64_t bjs, bool acc) {
+                int64_t bks, int64_t bjs, bool acc, int64_t ldc) {
   for (int64_t i = 0; i < M; i++)
     for (int64_t j = 0; j < N; j++) {
-      double s = acc ? C[i * N + j] : 0.0;
+      double s = acc ? C[i * ldc + j] : 0.0;
       for (int64_t k = 0; k < K; k++) s += static_cast<double>(A[i * ars + k * aks]) * B[k * bks + j * bjs];
-      C[i * N + j] = static_cast<float>(s);
+      C[i * ldc + j] = static_cast<float>(s);
     }
 }
 
@@ -452,8 +453,8 @@ bool gemm_selftest(GemmFn fn) {
       const bool tA = v & 1, tB = v & 2, acc = v & 4;
       const int64_t ars = tA ? 1 : K, aks = tA ? M : 1, bks = tB ? 1 : N, bjs = tB ? K : 1;
       for (int64_t i = 0; i < M * N; i++) C[i] = R[i] = rnd();
-      fn(C, A, B, M, N, K, ars, aks, bks, bjs, acc);
-      gemm_naive(R, A, B, M, N, K, ars, aks, bks, bjs, acc);
+      fn(C, A, B, M, N, K, ars, aks, bks, bjs, acc, N);
+      gemm_naive(R, A, B, M, N, K, ars, aks, bks, bjs, acc, N);
       for (int64_t i = 0; i < M * N; i++)
         if (!(std::fabs(C[i] - R[i]) <= 1e-4f * (1.0f + std::fabs(R[i])))) ok = false;
     }
@@ -522,12 +523,49 @@ void kd_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, i
     static thread_local std::vector<float> t;
     if (t.size() < static_cast<size_t>(M * N)) t.resize(M * N);
     float* T = t.data();
-    g_gemm(T, B, A, N, M, K, bjs, bks, aks, ars, false);
+    g_gemm(T, B, A, N, M, K, bjs, bks, aks, ars, false, M);
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < N; j++) C[i * N + j] = accumulate ? C[i * N + j] + T[j * M + i] : T[j * M + i];
     return;
   }
-  g_gemm(C, A, B, M, N, K, ars, aks, bks, bjs, accumulate);
+  g_gemm(C, A, B, M, N, K, ars, aks, bks, bjs, accumulate, N);
+}
+
+// kd_matmul on up to `threads` threads (the calling one and pool helpers): C is cut into
+// column blocks (the weights' side, when N >= M: each thread packs only its part of B) or row
+// blocks, each a whole single-thread gemm with C's leading dimension N. Every element of C is
+// summed in the same order as by kd_matmul, so the results are bitwise identical.
+void kd_matmul_mt(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA,
+                  bool transB, bool accumulate, int64_t threads) {
+  constexpr double kMinFlopsPerThread = 4e6;  // below this the hand-off costs more than it saves
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  int64_t parts = threads < 1 ? 1 : threads;
+  if (parts > 64) parts = 64;
+  while (parts > 1 && flops / static_cast<double>(parts) < kMinFlopsPerThread) parts--;
+  if (parts <= 1 || M <= 0 || N <= 0 || K <= 0 || (N <= 12 && M >= 4 * N)) {
+    kd_matmul(C, A, B, M, N, K, transA, transB, accumulate);
+    return;
+  }
+  const int64_t ars = transA ? 1 : K, aks = transA ? M : 1;
+  const int64_t bks = transB ? 1 : N, bjs = transB ? K : 1;
+  const bool byCols = N >= M;
+  // Blocks in whole tiles (a multiple of every NR = 16/24/32 and of every MR = 4/6).
+  const int64_t unit = byCols ? 96 : 12, extent = byCols ? N : M;
+  const int64_t units = (extent + unit - 1) / unit;
+  if (units < parts) parts = units;
+  if (parts <= 1) {
+    kd_matmul(C, A, B, M, N, K, transA, transB, accumulate);
+    return;
+  }
+  kd::parallel_parts(static_cast<int>(parts), [&](int p) {
+    const int64_t u0 = units * p / parts, u1 = units * (p + 1) / parts;
+    const int64_t lo = u0 * unit, hi = u1 * unit < extent ? u1 * unit : extent;
+    if (hi <= lo) return;
+    if (byCols)
+      g_gemm(C + lo, A, B + lo * bjs, M, hi - lo, K, ars, aks, bks, bjs, accumulate, N);
+    else
+      g_gemm(C + lo * N, A + lo * ars, B, hi - lo, N, K, ars, aks, bks, bjs, accumulate, N);
+  });
 }
 
 // Same shapes as kd_matmul; plain loops, float accumulation.

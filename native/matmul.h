@@ -7,6 +7,10 @@ extern "C" {
 // (K,N), or (N,K) when transB. C = op(A)·op(B) (+ C when accumulate). C must not overlap A or B.
 void kd_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
                bool transA, bool transB, bool accumulate);
+// kd_matmul on up to `threads` threads (the caller and a persistent pool), C cut into column or
+// row blocks; bitwise-identical results. Small products run on the calling thread alone.
+void kd_matmul_mt(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
+                  bool transA, bool transB, bool accumulate, int64_t threads);
 // The naive triple loop (reference and test oracle of the fast one). Same shapes as kd_matmul.
 void kd_matmul_naive(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
                      bool transA, bool transB, bool accumulate);

@@ -133,3 +133,39 @@ describe.skipIf(!be)('native zero', () => {
     expect(() => n.zero!(new Int32Array(4) as unknown as Float32Array)).toThrow(/zero: buf must be a Float32Array/);
   });
 });
+
+// native-mt: the same kernels with matmul split over threads inside the addon.
+describe.skipIf(!be)('native matmulThreads (the native-mt backend)', () => {
+  it('checks its threads argument and its arrays like matmul', async () => {
+    const { loadAddon, addonPath } = await import('../src/backends/native/loader.js');
+    const { addon: a } = loadAddon<{ matmulThreads: (...x: unknown[]) => void }>('native', addonPath('native'));
+    expect(() => a.matmulThreads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false, 0)).toThrow(/threads must be in \[1, 64\], got 0/);
+    expect(() => a.matmulThreads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false, 65)).toThrow(RangeError);
+    expect(() => a.matmulThreads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false, '2')).toThrow(/threads must be a number/);
+    expect(() => a.matmulThreads(f32(5), f32(6), f32(9), 2, 3, 3, false, false, false, 2)).toThrow(/matmulThreads: C has 5 elements/);
+    expect(() => a.matmulThreads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false)).toThrow(/expected 10 arguments/);
+  });
+
+  it('gives bitwise the same C as the one-thread matmul, every transpose, 1..4 threads', async () => {
+    const { loadAddon, addonPath } = await import('../src/backends/native/loader.js');
+    const { addon: a } = loadAddon<{ matmulThreads: (...x: unknown[]) => void }>('native', addonPath('native'));
+    let seed = 7;
+    for (const [M, N, K] of [[128, 800, 784], [800, 784, 128], [300, 1200, 97], [1000, 130, 64], [37, 2000, 33]]) {
+      for (const tA of [false, true]) for (const tB of [false, true]) for (const acc of [false, true]) {
+        const A = randArray(M * K, seed++), B = randArray(K * N, seed++), C0 = randArray(M * N, seed++);
+        const one = C0.slice();
+        be!.matmul(one, A, B, M, N, K, tA, tB, acc);
+        for (const threads of [1, 2, 3, 4]) {
+          const many = C0.slice();
+          a.matmulThreads(many, A, B, M, N, K, tA, tB, acc, threads);
+          expect(Buffer.from(many.buffer).equals(Buffer.from(one.buffer)), `${M}x${N}x${K} tA=${tA} tB=${tB} acc=${acc} threads=${threads}`).toBe(true);
+        }
+        if (M === 128 && !tA && tB && !acc) {
+          const want = C0.slice();
+          ref.matmul(want, A, B, M, N, K, tA, tB, acc);
+          expect(normErr(one, want)).toBeLessThan(1e-4);
+        }
+      }
+    }
+  });
+});

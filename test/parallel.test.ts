@@ -31,7 +31,9 @@ async function run(be: Backend, mc: ModelConfig, c: TrainConfig, hooks: TrainHoo
 
 const { backends } = await backendsUnderTest();
 
-describe.each(backends.map((b) => [b.name, b]))('data-parallel on %s', (_n, be) => {
+// Backends that parallelize inside their kernels (native-mt) or keep buffers on a device (cuda)
+// train in one worker (maxWorkers 1) and are not data-parallel candidates.
+describe.each(backends.filter((b) => (b.maxWorkers ?? Infinity) >= 2).map((b) => [b.name, b]))('data-parallel on %s', (_n, be) => {
   it('same seed + 2 workers twice → bitwise-identical weights (dropout, online teacher)', async () => {
     const mc = { layers: [20, 16, 12, 5], dropout: 0.2 };
     const a = await run(be, mc, cfg({ workers: 2 }));

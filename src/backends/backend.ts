@@ -35,7 +35,8 @@ export interface Backend extends Kernels {
   share?(workers: number, arenaBytes?: number): WorkerShare;
   /**
    * The most worker threads this backend can train with (default: no limit). cuda: 1, since its
-   * buffers are device-resident memory that cannot be shared with other threads.
+   * buffers are device-resident memory that cannot be shared with other threads; native-mt: 1,
+   * since it already splits its matmuls over the cores.
    */
   readonly maxWorkers?: number;
   /** True when `buf` lies in this backend's own storage (backends with one shared memory). */

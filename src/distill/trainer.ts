@@ -271,7 +271,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
 
   const workers = cfg.workers ?? 1;
   if (be.maxWorkers !== undefined && workers > be.maxWorkers)
-    throw new ConfigError(`backend ${be.name} trains with at most ${be.maxWorkers} worker${be.maxWorkers > 1 ? 's' : ''} (its buffers live on the device); got workers = ${workers}`);
+    throw new ConfigError(`backend ${be.name} trains with at most ${be.maxWorkers} worker${be.maxWorkers > 1 ? 's' : ''} (it runs threads inside its kernels, or keeps its buffers on a device); got workers = ${workers}`);
   // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented
   // (or hints need the teachers' hidden layers); precomputed logits are always used as they are.
   const useCache = teachers.length > 0 && (teachers.some((t) => t.logits) || ((cfg.teacherMode ?? 'cached') === 'cached' && !cfg.augment && !cfg.hints));

@@ -7,6 +7,8 @@
 
 import type { Backend } from '../backend.js';
 import type { AdamWParams, F32, I32, Kernels, SgdParams } from '../../kernels/signatures.js';
+import { availableParallelism } from 'node:os';
+import { BackendUnavailableError } from '../../errors.js';
 import { addonPath, loadAddon } from './loader.js';
 
 /** The addon's exports: the kernel contract with the optimizer hyper-parameters flattened. */
@@ -16,6 +18,8 @@ export interface NativeAddon extends Omit<Kernels, 'sgdStep' | 'adamwStep'> {
   addressMod(a: F32 | I32, m: number): number;
   zero(buf: F32): void;
   probe(): { ok: boolean; [k: string]: unknown };
+  /** CPU addon only: matmul on up to `threads` threads (bitwise-identical results). */
+  matmulThreads?(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean, threads: number): void;
   /** CUDA addon only: device name and memory, for the description. */
   deviceInfo?(): string;
   /** CUDA addon only: an ArrayBuffer over zero-filled device-resident (managed) memory. */
@@ -70,6 +74,27 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
 export function createNativeBackend(file = addonPath('native')): Backend {
   const { addon, probe } = loadAddon<NativeAddon>('native', file);
   return backendFromAddon('native', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)}, one thread)`, addon);
+}
+
+/**
+ * The `native-mt` backend: `native` with its matmul split over `threads` threads inside the
+ * addon (intra-op parallelism, as BLAS libraries do) instead of over data-parallel workers, so it
+ * trains in one worker (maxWorkers 1). For small batches, where splitting the batch across
+ * workers leaves each worker too few rows and every worker reads all the weights, it can be the
+ * faster way to use the cores; calibration decides. Needs 2+ cores.
+ */
+export function createNativeMtBackend(threads = availableParallelism(), file = addonPath('native')): Backend {
+  if (!Number.isInteger(threads) || threads < 2) throw new BackendUnavailableError('native-mt', `needs 2 or more threads (this machine has ${threads} core${threads === 1 ? '' : 's'})`);
+  const { addon, probe } = loadAddon<NativeAddon>('native-mt', file);
+  const mt = addon.matmulThreads;
+  if (!mt) throw new BackendUnavailableError('native-mt', `${file} has no matmulThreads (rebuild it: npm run build:native)`);
+  const be = backendFromAddon('native-mt', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)} on ${threads} threads)`, addon);
+  return {
+    ...be,
+    matmul: (C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean) =>
+      mt(C, A, B, M, N, K, transA, transB, accumulate, threads),
+    maxWorkers: 1,
+  };
 }
 
 /** The `cuda` backend, or BackendUnavailableError (not built, no CUDA device, ...). */
