@@ -13,7 +13,7 @@ namespace {
 const kd::KernelTable kCpuKernels = {
     kd_matmul, kd_bias_add, kd_bias_grad, kd_relu, kd_relu_backward, kd_gelu, kd_gelu_backward,
     kd_softmax_t, kd_log_softmax_t, kd_kd_loss, kd_cross_entropy, kd_mse, kd_sgd_step, kd_adamw_step,
-    kd_matmul_mt,
+    kd_matmul_mt, kd_sgd_step_mt, kd_adamw_step_mt,
 };
 
 // isa() -> which kernel variant this CPU runs ("x86-64-v4", "x86-64-v3" or "default").

@@ -127,6 +127,13 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// A thread count in [1, 64].
+int64_t threads_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  const int64_t t = size_arg(info, i, fn, "threads");
+  if (t < 1 || t > 64) range_error(info.Env(), std::string(fn) + ": threads must be in [1, 64], got " + std::to_string(t));
+  return t;
+}
+
 // matmulThreads(C, A, B, M, N, K, transA, transB, accumulate, threads): matmul on up to
 // `threads` threads (1..64), bitwise-identical results. CPU addon only.
 Napi::Value MatmulThreads(const Napi::CallbackInfo& info) {
@@ -134,8 +141,7 @@ Napi::Value MatmulThreads(const Napi::CallbackInfo& info) {
   need_args(info, 10, fn);
   const int64_t M = size_arg(info, 3, fn, "M"), N = size_arg(info, 4, fn, "N"), K = size_arg(info, 5, fn, "K");
   const bool tA = bool_arg(info, 6, fn, "transA"), tB = bool_arg(info, 7, fn, "transB"), acc = bool_arg(info, 8, fn, "accumulate");
-  const int64_t threads = size_arg(info, 9, fn, "threads");
-  if (threads < 1 || threads > 64) range_error(info.Env(), "matmulThreads: threads must be in [1, 64], got " + std::to_string(threads));
+  const int64_t threads = threads_arg(info, 9, fn);
   float* C = f32(info, 0, fn, "C", M * N);
   const float* A = f32(info, 1, fn, "A", M * K);
   const float* B = f32(info, 2, fn, "B", K * N);
@@ -273,37 +279,49 @@ Napi::Value Mse(const Napi::CallbackInfo& info) {
 }
 
 // sgdStep(params, grads, momentumBuf, n, lr, momentum, weightDecay, nesterov)
-Napi::Value SgdStep(const Napi::CallbackInfo& info) {
-  const char* fn = "sgdStep";
-  need_args(info, 8, fn);
+// sgdStepThreads(..., threads): the same on up to `threads` threads (CPU addon only).
+template <bool Threads>
+Napi::Value SgdStepT(const Napi::CallbackInfo& info) {
+  const char* fn = Threads ? "sgdStepThreads" : "sgdStep";
+  need_args(info, Threads ? 9 : 8, fn);
   const int64_t n = size_arg(info, 3, fn, "n");
   const double lr = finite_arg(info, 4, fn, "lr"), mu = finite_arg(info, 5, fn, "momentum"), wd = finite_arg(info, 6, fn, "weightDecay");
   const bool nesterov = bool_arg(info, 7, fn, "nesterov");
+  const int64_t threads = Threads ? threads_arg(info, 8, fn) : 1;
   float* p = f32(info, 0, fn, "params", n);
   const float* g = f32(info, 1, fn, "grads", n);
   float* b = f32(info, 2, fn, "momentumBuf", mu != 0.0 ? n : 0);
-  if (overlaps(p, n, g, n)) range_error(info.Env(), "sgdStep: params overlaps grads");
-  if (mu != 0.0 && (overlaps(p, n, b, n) || overlaps(g, n, b, n))) range_error(info.Env(), "sgdStep: momentumBuf overlaps params or grads");
-  table(info).sgd_step(p, g, b, n, lr, mu, wd, nesterov);
+  if (overlaps(p, n, g, n)) range_error(info.Env(), std::string(fn) + ": params overlaps grads");
+  if (mu != 0.0 && (overlaps(p, n, b, n) || overlaps(g, n, b, n))) range_error(info.Env(), std::string(fn) + ": momentumBuf overlaps params or grads");
+  if (Threads) table(info).sgd_step_mt(p, g, b, n, lr, mu, wd, nesterov, threads);
+  else table(info).sgd_step(p, g, b, n, lr, mu, wd, nesterov);
   return info.Env().Undefined();
 }
+Napi::Value SgdStep(const Napi::CallbackInfo& info) { return SgdStepT<false>(info); }
+Napi::Value SgdStepThreads(const Napi::CallbackInfo& info) { return SgdStepT<true>(info); }
 
 // adamwStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, step)
-Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
-  const char* fn = "adamwStep";
-  need_args(info, 11, fn);
+// adamwStepThreads(..., threads): the same on up to `threads` threads (CPU addon only).
+template <bool Threads>
+Napi::Value AdamwStepT(const Napi::CallbackInfo& info) {
+  const char* fn = Threads ? "adamwStepThreads" : "adamwStep";
+  need_args(info, Threads ? 12 : 11, fn);
   const int64_t n = size_arg(info, 4, fn, "n");
   const double lr = finite_arg(info, 5, fn, "lr"), b1 = finite_arg(info, 6, fn, "beta1"), b2 = finite_arg(info, 7, fn, "beta2");
   const double eps = finite_arg(info, 8, fn, "eps"), wd = finite_arg(info, 9, fn, "weightDecay"), step = finite_arg(info, 10, fn, "step");
+  const int64_t threads = Threads ? threads_arg(info, 11, fn) : 1;
   float* p = f32(info, 0, fn, "params", n);
   const float* g = f32(info, 1, fn, "grads", n);
   float* m = f32(info, 2, fn, "m", n);
   float* v = f32(info, 3, fn, "v", n);
   if (overlaps(p, n, g, n) || overlaps(p, n, m, n) || overlaps(p, n, v, n) || overlaps(g, n, m, n) || overlaps(g, n, v, n) || overlaps(m, n, v, n))
-    range_error(info.Env(), "adamwStep: params, grads, m and v must not overlap");
-  table(info).adamw_step(p, g, m, v, n, lr, b1, b2, eps, wd, step);
+    range_error(info.Env(), std::string(fn) + ": params, grads, m and v must not overlap");
+  if (Threads) table(info).adamw_step_mt(p, g, m, v, n, lr, b1, b2, eps, wd, step, threads);
+  else table(info).adamw_step(p, g, m, v, n, lr, b1, b2, eps, wd, step);
   return info.Env().Undefined();
 }
+Napi::Value AdamwStep(const Napi::CallbackInfo& info) { return AdamwStepT<false>(info); }
+Napi::Value AdamwStepThreads(const Napi::CallbackInfo& info) { return AdamwStepT<true>(info); }
 
 // addressMod(array, m) -> (address of array's first element) mod m, for aligned allocation.
 Napi::Value AddressMod(const Napi::CallbackInfo& info) {
@@ -339,6 +357,8 @@ void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* ker
   void* data = const_cast<KernelTable*>(kernels);
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul", data));
   if (kernels->matmul_mt) exports.Set("matmulThreads", Napi::Function::New(env, MatmulThreads, "matmulThreads", data));
+  if (kernels->sgd_step_mt) exports.Set("sgdStepThreads", Napi::Function::New(env, SgdStepThreads, "sgdStepThreads", data));
+  if (kernels->adamw_step_mt) exports.Set("adamwStepThreads", Napi::Function::New(env, AdamwStepThreads, "adamwStepThreads", data));
   exports.Set("biasAdd", Napi::Function::New(env, BiasAdd, "biasAdd", data));
   exports.Set("biasGrad", Napi::Function::New(env, BiasGrad, "biasGrad", data));
   exports.Set("relu", Napi::Function::New(env, Relu, "relu", data));

@@ -20,7 +20,9 @@ struct KernelTable {
   double (*mse)(float* dpred, const float* pred, const float* target, int64_t n, double weight, bool accumulate);
   void (*sgd_step)(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum, double weightDecay, bool nesterov);
   void (*adamw_step)(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1, double beta2, double eps, double weightDecay, double step);
-  // matmul on up to `threads` threads; null where there is none (the CUDA addon).
+  // On up to `threads` threads (bitwise the same results); null where there are none (the CUDA addon).
   void (*matmul_mt)(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA, bool transB, bool accumulate, int64_t threads) = nullptr;
+  void (*sgd_step_mt)(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum, double weightDecay, bool nesterov, int64_t threads) = nullptr;
+  void (*adamw_step_mt)(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1, double beta2, double eps, double weightDecay, double step, int64_t threads) = nullptr;
 };
 }  // namespace kd

@@ -549,8 +549,9 @@ void kd_matmul_mt(float* C, const float* A, const float* B, int64_t M, int64_t N
   const int64_t ars = transA ? 1 : K, aks = transA ? M : 1;
   const int64_t bks = transB ? 1 : N, bjs = transB ? K : 1;
   const bool byCols = N >= M;
-  // Blocks in whole tiles (a multiple of every NR = 16/24/32 and of every MR = 4/6).
-  const int64_t unit = byCols ? 96 : 12, extent = byCols ? N : M;
+  // Blocks of whole tiles: 32 columns (a multiple of the AVX2 and AVX-512 tiles' NR, 16 and 32;
+  // finer than 96 = lcm with the optional 4x24 tile, which balances better) or 12 rows (MR 4, 6).
+  const int64_t unit = byCols ? 32 : 12, extent = byCols ? N : M;
   const int64_t units = (extent + unit - 1) / unit;
   if (units < parts) parts = units;
   if (parts <= 1) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "pool.h"
 #include "simd.h"
 
 extern "C" {
@@ -61,6 +62,37 @@ KD_CLONES void kd_adamw_step(float* params, const float* grads, float* m, float*
     vv[i] = vi;
     p[i] = pi - stepSize * mi / (std::sqrt(vi * invBc2) + e);
   }
+}
+
+namespace {
+// Up to `threads` ranges of n, in multiples of 16 floats, at least 64k elements each.
+int64_t range_parts(int64_t n, int64_t threads) {
+  int64_t parts = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+  while (parts > 1 && n / parts < (int64_t{1} << 16)) parts--;
+  return parts;
+}
+int64_t range_at(int64_t n, int64_t parts, int64_t q) { return q == parts ? n : (n * q / parts) & ~int64_t{15}; }
+}  // namespace
+
+void kd_sgd_step_mt(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum,
+                    double weightDecay, bool nesterov, int64_t threads) {
+  const int64_t parts = range_parts(n, threads);
+  if (parts <= 1) return kd_sgd_step(params, grads, momentumBuf, n, lr, momentum, weightDecay, nesterov);
+  kd::parallel_parts(static_cast<int>(parts), [&](int q) {
+    const int64_t lo = range_at(n, parts, q), hi = range_at(n, parts, q + 1);
+    kd_sgd_step(params + lo, grads + lo, momentum != 0.0 ? momentumBuf + lo : momentumBuf, hi - lo, lr, momentum,
+                weightDecay, nesterov);
+  });
+}
+
+void kd_adamw_step_mt(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1,
+                      double beta2, double eps, double weightDecay, double step, int64_t threads) {
+  const int64_t parts = range_parts(n, threads);
+  if (parts <= 1) return kd_adamw_step(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, step);
+  kd::parallel_parts(static_cast<int>(parts), [&](int q) {
+    const int64_t lo = range_at(n, parts, q), hi = range_at(n, parts, q + 1);
+    kd_adamw_step(params + lo, grads + lo, m + lo, v + lo, hi - lo, lr, beta1, beta2, eps, weightDecay, step);
+  });
 }
 
 }  // extern "C"

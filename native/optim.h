@@ -13,4 +13,10 @@ void kd_sgd_step(float* params, const float* grads, float* momentumBuf, int64_t 
 // p -= lr·(m/(1−b1^step)) / (sqrt(v/(1−b2^step)) + eps).
 void kd_adamw_step(float* params, const float* grads, float* m, float* v, int64_t n, double lr,
                    double beta1, double beta2, double eps, double weightDecay, double step);
+// The same steps with n cut into up to `threads` ranges run at once (the native-mt backend);
+// element-wise, so the results are bitwise identical.
+void kd_sgd_step_mt(float* params, const float* grads, float* momentumBuf, int64_t n, double lr,
+                    double momentum, double weightDecay, bool nesterov, int64_t threads);
+void kd_adamw_step_mt(float* params, const float* grads, float* m, float* v, int64_t n, double lr,
+                      double beta1, double beta2, double eps, double weightDecay, double step, int64_t threads);
 }

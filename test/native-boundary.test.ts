@@ -168,4 +168,25 @@ describe.skipIf(!be)('native matmulThreads (the native-mt backend)', () => {
       }
     }
   });
+
+  it('sgdStepThreads and adamwStepThreads: bitwise the same as one thread, and checked like the one-thread steps', async () => {
+    const { loadAddon, addonPath } = await import('../src/backends/native/loader.js');
+    type Fn = (...x: unknown[]) => void;
+    const { addon: a } = loadAddon<{ sgdStepThreads: Fn; adamwStepThreads: Fn; sgdStep: Fn; adamwStep: Fn }>('native', addonPath('native'));
+    const n = 300_001; // large enough to be split (64k elements per thread at least), odd to leave a tail
+    const p0 = randArray(n, 1), g = randArray(n, 2), m0 = randArray(n, 3), v0 = randArray(n, 4).map(Math.abs);
+    for (const [mu, nesterov, wd] of [[0.9, false, 0], [0.9, true, 1e-3], [0, false, 5e-4]] as const) {
+      const p1 = p0.slice(), b1 = m0.slice(), p2 = p0.slice(), b2 = m0.slice();
+      a.sgdStep(p1, g, b1, n, 0.05, mu, wd, nesterov);
+      a.sgdStepThreads(p2, g, b2, n, 0.05, mu, wd, nesterov, 3);
+      expect(Buffer.from(p2.buffer).equals(Buffer.from(p1.buffer)) && Buffer.from(b2.buffer).equals(Buffer.from(b1.buffer)), `mu=${mu} nesterov=${nesterov}`).toBe(true);
+    }
+    const [p1, m1, v1, p2, m2, v2] = [p0.slice(), m0.slice(), v0.slice(), p0.slice(), m0.slice(), v0.slice()];
+    a.adamwStep(p1, g, m1, v1, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
+    a.adamwStepThreads(p2, g, m2, v2, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3, 2);
+    expect([p2, m2, v2].every((x, i) => Buffer.from(x.buffer).equals(Buffer.from([p1, m1, v1][i].buffer)))).toBe(true);
+    expect(() => a.sgdStepThreads(f32(4), f32(4), f32(4), 4, 0.1, 0.9, 0, false, 0)).toThrow(/sgdStepThreads: threads must be in \[1, 64\]/);
+    expect(() => a.sgdStepThreads(f32(4), f32(3), f32(4), 4, 0.1, 0.9, 0, false, 2)).toThrow(/sgdStepThreads: grads has 3 elements/);
+    expect(() => a.adamwStepThreads(f32(4), f32(4), f32(4), f32(4), 4, 0.1, 0.9, 0.99, 1e-8, 0, 1)).toThrow(/expected 12 arguments/);
+  });
 });

@@ -20,6 +20,8 @@ export interface NativeAddon extends Omit<Kernels, 'sgdStep' | 'adamwStep'> {
   probe(): { ok: boolean; [k: string]: unknown };
   /** CPU addon only: matmul on up to `threads` threads (bitwise-identical results). */
   matmulThreads?(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean, threads: number): void;
+  sgdStepThreads?(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean, threads: number): void;
+  adamwStepThreads?(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, threads: number): void;
   /** CUDA addon only: device name and memory, for the description. */
   deviceInfo?(): string;
   /** CUDA addon only: an ArrayBuffer over zero-filled device-resident (managed) memory. */
@@ -77,8 +79,8 @@ export function createNativeBackend(file = addonPath('native')): Backend {
 }
 
 /**
- * The `native-mt` backend: `native` with its matmul split over `threads` threads inside the
- * addon (intra-op parallelism, as BLAS libraries do) instead of over data-parallel workers, so it
+ * The `native-mt` backend: `native` with its matmul and optimizer steps split over `threads`
+ * threads inside the addon (intra-op parallelism, as BLAS libraries do) instead of over data-parallel workers, so it
  * trains in one worker (maxWorkers 1). For small batches, where splitting the batch across
  * workers leaves each worker too few rows and every worker reads all the weights, it can be the
  * faster way to use the cores; calibration decides. Needs 2+ cores.
@@ -86,13 +88,17 @@ export function createNativeBackend(file = addonPath('native')): Backend {
 export function createNativeMtBackend(threads = availableParallelism(), file = addonPath('native')): Backend {
   if (!Number.isInteger(threads) || threads < 2) throw new BackendUnavailableError('native-mt', `needs 2 or more threads (this machine has ${threads} core${threads === 1 ? '' : 's'})`);
   const { addon, probe } = loadAddon<NativeAddon>('native-mt', file);
-  const mt = addon.matmulThreads;
-  if (!mt) throw new BackendUnavailableError('native-mt', `${file} has no matmulThreads (rebuild it: npm run build:native)`);
-  const be = backendFromAddon('native-mt', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)} on ${threads} threads)`, addon);
+  const { matmulThreads: mm, sgdStepThreads: sgd, adamwStepThreads: adamw } = addon;
+  if (!mm || !sgd || !adamw) throw new BackendUnavailableError('native-mt', `${file} has no threaded kernels (rebuild it: npm run build:native)`);
+  const be = backendFromAddon('native-mt', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)}; matmul and optimizer steps on ${threads} threads)`, addon);
   return {
     ...be,
     matmul: (C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean) =>
-      mt(C, A, B, M, N, K, transA, transB, accumulate, threads),
+      mm(C, A, B, M, N, K, transA, transB, accumulate, threads),
+    sgdStep: (params: F32, grads: F32, buf: F32, n: number, hp: SgdParams) =>
+      sgd(params, grads, buf, n, hp.lr, hp.momentum, hp.weightDecay, hp.nesterov, threads),
+    adamwStep: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
+      adamw(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step, threads),
     maxWorkers: 1,
   };
 }
