@@ -39,6 +39,8 @@ export interface Backend extends Kernels {
    * since it already splits its matmuls over the cores.
    */
   readonly maxWorkers?: number;
+  /** Threads one kernel call may use (default 1; native-mt: the machine's cores). */
+  readonly threads?: number;
   /** True when `buf` lies in this backend's own storage (backends with one shared memory). */
   owns?(buf: F32 | I32): boolean;
 }

@@ -61,15 +61,16 @@ const DOCS: OptionDoc[] = [
 ];
 
 const ABOUT = `Compares every available backend on this machine, side by side in one run:
-- each kernel of the contract on one thread, its result first checked against the TS reference
+- each kernel of the contract on one thread (native-mt: on its threads), its result first checked against the TS reference
   (a wrong result is reported as an error row and not timed): GFLOP/s for matmul (W's Dense
   shapes in the three variants: forward X·Wᵀ 'nt', dW = dYᵀ·X 'tn', dX = dY·W 'nn', and a
   1024³ square), GB/s (bytes read + written per call) for the memory-bound kernels;
 - the full KD step on workload W (teacher 784-1200-1200-10 forward, student 784-800-800-10,
   0.9·T²·KL + 0.1·CE at T=4, SGD momentum 0.9; ${(stepFlops(workloadW(128)) / 1e9).toFixed(3)} GFLOP per step at N=128)
   for every backend × worker count: ms per step (median, min–max), samples/s, GFLOP/s and % of
-  peak, where peak = the best single-thread matmul GFLOP/s measured in the same run × the
-  cores the row uses (its worker count, at most ${CORES} here).
+  peak, where peak = the best matmul GFLOP/s per thread measured in the same run × the
+  cores the row uses (workers × kernel threads, at most ${CORES} here). Backends that train in
+  one worker (native-mt, cuda) get kd_step rows for 1 worker only.
 Progress goes to stderr; the table (or --json rows) to stdout; the HTML report (inline SVG bars,
 machine info, the command line) is written atomically to OUT/HTML.
 Run benchmarks on an otherwise idle machine; shared machines give noisy medians.`;
@@ -487,8 +488,11 @@ export async function bench(argv: string[]): Promise<void> {
     }
   }
 
-  // Peak: the best single-thread matmul GFLOP/s of this run; measured on W's forward shape when matmul was not asked for.
-  const mm = (rs: BenchRow[]) => rs.filter((r) => r.op === 'matmul' && r.gflops !== null).sort((a, b) => (b.gflops ?? 0) - (a.gflops ?? 0))[0];
+  // Peak: the best matmul GFLOP/s per thread of this run (a backend whose kernels run on several
+  // threads, native-mt, counts per thread); measured on W's forward shape when matmul was not asked for.
+  const threadsOf = (name: string) => p.backends.find((b) => b.name === name)?.threads ?? 1;
+  const perThread = (r: BenchRow) => (r.gflops ?? 0) / threadsOf(r.backend);
+  const mm = (rs: BenchRow[]) => rs.filter((r) => r.op === 'matmul' && r.gflops !== null).sort((a, b) => perThread(b) - perThread(a))[0];
   let best = mm(rows);
   if (!best && kd.length) {
     const probe = matmulCase('peak probe', Math.max(...p.batches), Math.max(...p.batches), HIDDEN, INPUTS, false, true);
@@ -499,13 +503,13 @@ export async function bench(argv: string[]): Promise<void> {
     }
     best = mm(probes);
   }
-  const peak = best ? { gflops: best.gflops as number, backend: best.backend, shape: best.shape ?? '' } : null;
+  const peak = best ? { gflops: +perThread(best).toFixed(2), backend: best.backend, shape: best.shape ?? '' } : null;
 
   for (const { N, be, w } of kd) {
     tick(`${be.name} kd_step W N=${N} workers=${w}`);
     const row = await measureKdStep(be, w, N, p);
     if (row.error) progress.line(`bench: ${be.name} kd_step N=${N} workers=${w}: ${row.error}`);
-    if (peak && row.gflops !== null) row.pct_peak = +((100 * row.gflops) / (peak.gflops * Math.min(w, CORES))).toFixed(1);
+    if (peak && row.gflops !== null) row.pct_peak = +((100 * row.gflops) / (peak.gflops * Math.min(w * (be.threads ?? 1), CORES))).toFixed(1);
     rows.push(row);
   }
   for (const be of p.backends) be.dispose?.();

@@ -100,6 +100,7 @@ export function createNativeMtBackend(threads = availableParallelism(), file = a
     adamwStep: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
       adamw(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step, threads),
     maxWorkers: 1,
+    threads,
   };
 }
 
