@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import * as ref from '../kernels/reference.js';
 import { KERNEL_NAMES, type KernelName } from '../kernels/signatures.js';
 import { Rng } from '../nn/rng.js';
-import { KdStepRunner, stepFlops, summarize, timeSteps, workloadW, type Timing } from '../parallel/kd-step.js';
+import { KdStepRunner, stepFlops, summarize, workloadW, type Timing } from '../parallel/kd-step.js';
 import { helpText, parse, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
 import { htmlReport, textReport, type Machine } from './bench-report.js';
@@ -70,7 +70,9 @@ const ABOUT = `Compares every available backend on this machine, side by side in
   for every backend × worker count: ms per step (median, min–max), samples/s, GFLOP/s and % of
   peak, where peak = the best matmul GFLOP/s per thread measured in the same run × the
   cores the row uses (workers × kernel threads, at most ${CORES} here). Backends that train in
-  one worker (native-mt, cuda) get kd_step rows for 1 worker only.
+  one worker (native-mt, cuda) get kd_step rows for 1 worker only. The backends' KD steps are
+  interleaved (one step of each in turn, per batch and worker count), so a shared machine's
+  slow drifts hit them alike and their ratios hold.
 Progress goes to stderr; the table (or --json rows) to stdout; the HTML report (inline SVG bars,
 machine info, the command line) is written atomically to OUT/HTML.
 Run benchmarks on an otherwise idle machine; shared machines give noisy medians.`;
@@ -420,23 +422,56 @@ function measureKernel(be: Backend, c: KernelCase, quick: boolean): BenchRow {
   }
 }
 
-async function measureKdStep(be: Backend, workers: number, N: number, p: Plan): Promise<BenchRow> {
+/**
+ * The KD step on W for several backends at one batch size and worker count, interleaved: one
+ * step of each candidate in turn, round after round, so that the slow drifts of a shared machine
+ * hit every candidate alike and their ratios hold (measured one after another, the same two
+ * builds swapped places from one run to the next). An untimed 2 ms pause before each step lets
+ * the previous candidate's idle threads (native-mt's spinning helpers) go to sleep first.
+ */
+async function measureKdSteps(cands: { be: Backend; w: number }[], N: number, p: Plan, tick: (what: string) => void): Promise<BenchRow[]> {
   const shapes = workloadW(N);
-  const c = { op: 'kd_step', batch: N, shape: `W N=${N}`, case: `${workers} worker${workers > 1 ? 's' : ''}` };
-  let r: KdStepRunner | undefined;
+  const runs = cands.map(({ be, w }) => ({ be, w, r: undefined as KdStepRunner | undefined, err: '', samples: [] as number[] }));
+  const pause = () => (runs.length > 1 ? new Promise<void>((res) => setTimeout(res, 2)) : Promise.resolve());
   try {
-    r = await KdStepRunner.create(be, workers, shapes);
-    const t = await timeSteps(r, { warmup: p.warmup, steps: Math.max(3, p.steps), budgetMs: p.quick ? 0 : 4000 });
+    for (const run of runs) {
+      tick(`${run.be.name} kd_step W N=${N} workers=${run.w}`);
+      try {
+        run.r = await KdStepRunner.create(run.be, run.w, shapes);
+        for (let i = 0; i < p.warmup; i++) await run.r.step();
+      } catch (e) {
+        run.err = `failed: ${(e as Error)?.message ?? String(e)}`;
+      }
+    }
+    const live = () => runs.filter((r) => r.r && !r.err);
+    const budget = p.quick ? 0 : 4000 * Math.max(1, live().length);
+    const start = performance.now();
+    for (let i = 0; i < Math.max(3, p.steps) && live().length && (i < 3 || performance.now() - start < budget); i++) {
+      for (const run of live()) {
+        await pause();
+        try {
+          const t = performance.now();
+          await run.r!.step();
+          run.samples.push(performance.now() - t);
+        } catch (e) {
+          run.err = `failed: ${(e as Error)?.message ?? String(e)}`;
+        }
+      }
+    }
+  } finally {
+    for (const run of runs) await run.r?.close().catch(() => {});
+  }
+  return runs.map(({ be, w, r, err, samples }) => {
+    const c = { op: 'kd_step', batch: N, shape: `W N=${N}`, case: `${w} worker${w > 1 ? 's' : ''}` };
+    if (!err && r && !Number.isFinite(r.loss)) err = `${be.name}: KD step produced loss ${r.loss}`;
+    if (err || !samples.length) return errorRow(be.name, w, c, err || 'failed: no step was timed');
+    const t = summarize(samples);
     return {
-      backend: be.name, workers, batch: N, op: 'kd_step', ms_median: r4(t.median), ms_min: r4(t.min), ms_max: r4(t.max),
+      backend: be.name, workers: w, batch: N, op: 'kd_step', ms_median: r4(t.median), ms_min: r4(t.min), ms_max: r4(t.max),
       gflops: r2(stepFlops(shapes) / (t.median * 1e6)), shape: c.shape, case: c.case,
       samples_per_s: Math.round((N * 1000) / t.median), pct_peak: null, reps: t.samples.length,
     };
-  } catch (e) {
-    return errorRow(be.name, workers, c, `failed: ${(e as Error)?.message ?? String(e)}`);
-  } finally {
-    await r?.close().catch(() => {});
-  }
+  });
 }
 
 // ---- the command -----------------------------------------------------------------------------
@@ -505,9 +540,18 @@ export async function bench(argv: string[]): Promise<void> {
   }
   const peak = best ? { gflops: +perThread(best).toFixed(2), backend: best.backend, shape: best.shape ?? '' } : null;
 
+  // KD steps: the backends interleaved, one group per (batch, worker count); rows in the usual order.
+  const kdRows = new Map<string, BenchRow>();
+  for (const N of p.batches) {
+    for (const w of p.workers) {
+      const group = kd.filter((k) => k.N === N && k.w === w);
+      if (!group.length) continue;
+      const got = await measureKdSteps(group, N, p, tick);
+      got.forEach((row, i) => kdRows.set(`${N}/${group[i].be.name}/${w}`, row));
+    }
+  }
   for (const { N, be, w } of kd) {
-    tick(`${be.name} kd_step W N=${N} workers=${w}`);
-    const row = await measureKdStep(be, w, N, p);
+    const row = kdRows.get(`${N}/${be.name}/${w}`)!;
     if (row.error) progress.line(`bench: ${be.name} kd_step N=${N} workers=${w}: ${row.error}`);
     if (peak && row.gflops !== null) row.pct_peak = +((100 * row.gflops) / (peak.gflops * Math.min(w * (be.threads ?? 1), CORES))).toFixed(1);
     rows.push(row);
