@@ -166,6 +166,27 @@ describe('partly labeled transfer sets', () => {
     expect((await run(y, false)).equals(await run(other, false))).toBe(true);
     expect((await run(y, true)).equals(await run(other, true))).toBe(true);
     expect((await run(y, true)).equals(await run(y, true, new Uint8Array(n).fill(1)))).toBe(false);
-    await expect(train(new Sequential(be, { layers: [F, 5, K] }, 2), { name: 'p', x, y, n, features: F, classes: K, labeled }, null, { ...cfg, workers: 2 })).rejects.toThrow(/only partly labeled/);
+  });
+
+  it('with 2 data-parallel workers: the same weights as 1 worker (within float tolerance), unlabeled labels still ignored', async () => {
+    const be = await loadBackend('js');
+    const other = y.map((l, i) => (labeled[i] ? l : (l + 1) % K));
+    const run = async (labels: Int32Array, workers: number, teacherMode: 'cached' | 'online', withTeacher = true) => {
+      const m = new Sequential(be, { layers: [F, 5, K] }, 2);
+      const teachers = withTeacher ? [{ model: new Sequential(be, { layers: [F, 9, K] }, 8) }] : [];
+      await train(m, { name: 'p', x, y: labels, n, features: F, classes: K, labeled }, null, { ...cfg, workers, teacherMode }, {}, teachers);
+      return m.store.params.slice();
+    };
+    for (const mode of ['cached', 'online'] as const) {
+      const one = await run(y, 1, mode), two = await run(y, 2, mode);
+      let diff = 0;
+      for (let i = 0; i < one.length; i++) diff = Math.max(diff, Math.abs(one[i] - two[i]));
+      expect(diff, mode).toBeLessThan(1e-5);
+      expect(Buffer.from((await run(other, 2, mode)).buffer).equals(Buffer.from(two.buffer)), mode).toBe(true);
+    }
+    const alone1 = await run(y, 1, 'cached', false), alone2 = await run(y, 2, 'cached', false);
+    let diff = 0;
+    for (let i = 0; i < alone1.length; i++) diff = Math.max(diff, Math.abs(alone1[i] - alone2[i]));
+    expect(diff).toBeLessThan(1e-5);
   });
 });

@@ -14,7 +14,7 @@ import { imageSide, shiftImages, type AugmentConfig } from '../data/augment.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DataParallel, type ParallelOptions } from '../parallel/data-parallel.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/model-file.js';
-import { ceObjective, fuseTeacherLogits, kdObjective, teacherLogits, validateKd, type KdConfig, type LossParts, type TeacherFusion } from './losses.js';
+import { ceObjective, fuseTeacherLogits, kdObjective, partlyLabeledObjective, teacherLogits, validateKd, type KdConfig, type LossParts, type TeacherFusion } from './losses.js';
 import { kdForEpoch, type KdSchedule } from './schedules.js';
 import { HintAdapters, type HintConfig } from './hints.js';
 
@@ -149,26 +149,6 @@ export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalR
   return { n: ds.n, loss: ds.n ? lossSum / ds.n : 0, accuracy: ds.n ? 1 - errors / ds.n : 0, errors };
 }
 
-/**
- * The objective on a partly labeled batch: α·T²·KL over all N rows (batch mean), plus
- * (1 − α)·CE over the labeled rows only (their mean); without KD, CE over the labeled rows.
- */
-function partlyLabeled(be: Backend, dS: F32, s: F32, t: F32, y: Int32Array, labeled: Uint8Array, order: ArrayLike<number>, start: number, N: number, K: number, kd: KdConfig | null): LossParts {
-  const rows: number[] = [];
-  for (let i = 0; i < N; i++) if (labeled[order[start + i]]) rows.push(i);
-  const kdPart = kd ? be.kdLoss(dS, s, t, N, K, kd.T, kd.alpha, kd.scaleT2, false) : 0;
-  if (!kd) dS.fill(0);
-  const w = kd ? 1 - kd.alpha : 1;
-  let ce = 0;
-  if (rows.length && w > 0) {
-    const L = rows.length, zs = new Float32Array(L * K), ds = new Float32Array(L * K), ys = new Int32Array(L);
-    rows.forEach((r, j) => { zs.set(s.subarray(r * K, r * K + K), j * K); ys[j] = y[r]; });
-    ce = be.crossEntropy(ds, zs, ys, L, K, w, false);
-    rows.forEach((r, j) => { for (let k = 0; k < K; k++) dS[r * K + k] += ds[j * K + k]; });
-  }
-  return { loss: kdPart + ce, kd: kdPart, ce };
-}
-
 function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Teacher[]): string {
   const key = {
     model: model.config, data: [ds.name, ds.n, ds.features, ds.labeled ? ds.labeled.reduce((a, b) => a + b, 0) : ds.n], batchSize: cfg.batchSize, seed: cfg.seed,
@@ -218,7 +198,6 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     if (t.temperature !== undefined && !(t.temperature > 0)) throw new ConfigError(`teacher temperature must be > 0, got ${t.temperature}`);
   }
   const partly = trainSet.labeled && trainSet.labeled.some((v) => v === 0) ? trainSet.labeled : null;
-  if (partly && (cfg.workers ?? 1) > 1) throw new ConfigError(`'${trainSet.name}' is only partly labeled; such transfer sets train in one thread for now (workers = 1)`);
   if (cfg.hints) {
     if (!teachers[0]?.model) throw new ConfigError('hints need a teacher model (the first teacher), not precomputed logits');
     if ((cfg.workers ?? 1) > 1) throw new ConfigError('hint losses run in one thread for now; use workers = 1 with hints');
@@ -352,7 +331,13 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         let parts: LossParts;
         if (dp) {
           // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
-          parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0 });
+          let labeled: number | undefined;
+          if (partly) {
+            // The batch's labeled rows, by mask in shared memory; the workers weight their CE by it.
+            labeled = 0;
+            for (let i = 0; i < N; i++) labeled += dp.mask[i] = partly[order[start + i]] ? 1 : 0;
+          }
+          parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled });
         } else {
           const s = model.forward(x, N);
           const dSv = dS.subarray(0, N * K);
@@ -361,7 +346,10 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           if (hintOnly) {
             dSv.fill(0); // FitNets stage 1: the hint loss alone trains the layers below the hint
             parts = { loss: 0, kd: 0, ce: 0 };
-          } else if (partly) parts = partlyLabeled(be, dSv, s, t, y, partly, order, start, N, K, kd);
+          } else if (partly) {
+            const mask = Int32Array.from({ length: N }, (_, i) => partly[order[start + i]]);
+            parts = partlyLabeledObjective(be, dSv, s, t, y, mask, N, K, kd, 1, mask.reduce((a, v) => a + (v ? 1 : 0), 0));
+          }
           else parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
           if (hints) {
             parts.hint = hints.lossAndGrads(model, hintTeacher!, N);

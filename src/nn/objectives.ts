@@ -45,6 +45,28 @@ export function kdObjective(be: Backend, dS: F32, s: F32, t: F32, labels: I32, N
   return { loss: kd + ce, kd, ce };
 }
 
+/**
+ * The objective on a partly labeled batch (or a shard of one): α·T²·KL over all n rows, as a mean
+ * over the batch's N rows (`kdScale` = n / N for a shard), plus (1 − α)·CE over the labeled rows
+ * only (`mask[i]` ≠ 0), as a mean over the batch's `labeledTotal` labeled rows; without KD, CE over
+ * the labeled rows alone. dS is overwritten. Shards of one batch sum to the whole batch's value.
+ */
+export function partlyLabeledObjective(be: Backend, dS: F32, s: F32, t: F32, labels: I32, mask: ArrayLike<number>, n: number, K: number, kd: KdConfig | null, kdScale: number, labeledTotal: number): LossParts {
+  const rows: number[] = [];
+  for (let i = 0; i < n; i++) if (mask[i]) rows.push(i);
+  const kdPart = kd ? be.kdLoss(dS, s, t, n, K, kd.T, kd.alpha * kdScale, kd.scaleT2, false) : 0;
+  if (!kd) dS.fill(0);
+  const w = (kd ? 1 - kd.alpha : 1) * (labeledTotal > 0 ? rows.length / labeledTotal : 0);
+  let ce = 0;
+  if (rows.length && w > 0) {
+    const L = rows.length, zs = new Float32Array(L * K), ds = new Float32Array(L * K), ys = new Int32Array(L);
+    rows.forEach((r, j) => { zs.set(s.subarray(r * K, r * K + K), j * K); ys[j] = labels[r]; });
+    ce = be.crossEntropy(ds, zs, ys, L, K, w, false);
+    rows.forEach((r, j) => { for (let k = 0; k < K; k++) dS[r * K + k] += ds[j * K + k]; });
+  }
+  return { loss: kdPart + ce, kd: kdPart, ce };
+}
+
 /** Plain cross-entropy: dlogits overwritten with d CE / d logits (times `scale`). */
 export function ceObjective(be: Backend, dlogits: F32, logits: F32, labels: I32, N: number, K: number, scale = 1): LossParts {
   const ce = be.crossEntropy(dlogits, logits, labels, N, K, scale, false);

@@ -43,6 +43,8 @@ export class DataParallel {
   readonly x: Float32Array;
   readonly y: Int32Array;
   readonly t: Float32Array;
+  /** The labeled-row mask of a partly labeled batch (1 = labeled), filled by the caller before step(). */
+  readonly mask: Int32Array;
   private readonly slots: Float32Array[];
   private readonly pool: Piscina;
   private calls = 0;
@@ -64,6 +66,7 @@ export class DataParallel {
     this.x = be.alloc(B * student.inputs);
     this.y = be.allocInt32(B);
     this.t = be.alloc(B * student.classes);
+    this.mask = be.allocInt32(B);
     // Slot 0 is the student's own gradient buffer: after the reduction it holds the batch gradient.
     this.slots = [student.store.grads];
     for (let i = 1; i < W; i++) this.slots.push(be.alloc(student.store.length));
@@ -79,6 +82,7 @@ export class DataParallel {
       x: describe(this.x, 'batch inputs'),
       y: describe(this.y, 'batch labels'),
       t: describe(this.t, 'teacher logits'),
+      mask: describe(this.mask, 'labeled-row mask'),
     };
     this.faultsLeft = opts.faultAt?.times ?? 1;
     this.pool = new Piscina({ filename: WORKER, minThreads: W, maxThreads: W, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: init });
@@ -107,11 +111,11 @@ export class DataParallel {
    * online) into the gradient slots; then update() sums them and steps. A failed step is
    * retried once (it has changed nothing the retry depends on); a second failure throws.
    */
-  async step(N: number, o: { kd: KdConfig | null; teacherOnline: boolean; training: boolean; dropoutSeed: number }): Promise<LossParts> {
+  async step(N: number, o: { kd: KdConfig | null; teacherOnline: boolean; training: boolean; dropoutSeed: number; labeled?: number }): Promise<LossParts> {
     const call = this.calls++;
     const shards = shardRanges(N, this.workers);
     const tasks: StepTask[] = shards.map(([r0, r1], shard) => ({
-      op: 'step', shard, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training,
+      op: 'step', shard, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training, labeled: o.labeled,
       dropoutSeed: (Math.imul(o.dropoutSeed >>> 0, 0x9e3779b1) ^ Math.imul(shard + 1, 0x85ebca6b)) >>> 0,
     }));
     let results: (StepResult | null)[];
@@ -163,6 +167,7 @@ export class DataParallel {
     this.backend.free(this.x);
     this.backend.free(this.y);
     this.backend.free(this.t);
+    this.backend.free(this.mask);
     // Worker arena slots carved from a shared-memory backend's arena (see Backend.share).
     const m = this.share.memory;
     if (m) for (const b of this.share.arenas?.bases ?? []) this.backend.free(new Float32Array(m.buffer, b, 0));

@@ -41,10 +41,11 @@ export interface WorkerInit {
   fusion: TeacherFusion;
   /** The optimizer's state buffers (momentum, or m and v), same layout as the parameters. */
   optState: Record<string, BufDesc>;
-  /** Batch buffers sized for the largest batch: inputs (N,C), labels (N), teacher logits (N,K). */
+  /** Batch buffers sized for the largest batch: inputs (N,C), labels (N), teacher logits (N,K), labeled-row mask (N). */
   x: BufDesc;
   y: BufDesc;
   t: BufDesc;
+  mask: BufDesc;
 }
 
 export interface KdTask {
@@ -66,6 +67,8 @@ export interface StepTask {
   training: boolean;
   /** Seeds the shard's dropout masks (a function of seed, step and shard only). */
   dropoutSeed: number;
+  /** A partly labeled batch: how many of its N rows are labeled (the mask buffer marks them). */
+  labeled?: number;
   /** Tests only: make this task fail ('throw') or kill its worker ('exit'). */
   fault?: 'throw' | 'exit';
 }

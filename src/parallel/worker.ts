@@ -7,7 +7,7 @@ import { attachBackend } from '../backends/index.js';
 import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
 import { Rng } from '../nn/rng.js';
-import { ceObjective, kdObjective, teacherLogits } from '../nn/objectives.js';
+import { ceObjective, kdObjective, partlyLabeledObjective, teacherLogits } from '../nn/objectives.js';
 import { applyUpdate } from '../optim/optimizer.js';
 import { f32View, i32View, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
@@ -20,6 +20,7 @@ interface State {
   x: Float32Array;
   y: Int32Array;
   t: Float32Array;
+  mask: Int32Array;
   dS: Float32Array;
   optState: Record<string, Float32Array>;
 }
@@ -38,7 +39,7 @@ async function setup(): Promise<State> {
   const x = f32View(init.x, init.share);
   const K = student.classes;
   const optState = Object.fromEntries(Object.entries(init.optState).map(([k, d]) => [k, f32View(d, init.share)]));
-  return { be, student, teachers, params, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), dS: be.alloc((x.length / student.inputs) * K), optState };
+  return { be, student, teachers, params, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc((x.length / student.inputs) * K), optState };
 }
 
 function step(s: State, task: StepTask): StepResult {
@@ -54,7 +55,9 @@ function step(s: State, task: StepTask): StepResult {
   const z = student.forward(x, n);
   const dS = s.dS.subarray(0, n * K);
   const scale = n / task.N; // this shard's share of the batch mean
-  const parts = task.kd ? kdObjective(be, dS, z, t, y, n, K, task.kd, scale) : ceObjective(be, dS, z, y, n, K, scale);
+  const parts = task.labeled !== undefined
+    ? partlyLabeledObjective(be, dS, z, t, y, s.mask.subarray(task.r0, task.r1), n, K, task.kd, scale, task.labeled)
+    : task.kd ? kdObjective(be, dS, z, t, y, n, K, task.kd, scale) : ceObjective(be, dS, z, y, n, K, scale);
   student.backward(dS, false); // overwrites the slot: no zeroing pass
   return parts;
 }
