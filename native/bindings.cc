@@ -112,21 +112,6 @@ void same_or_disjoint(Napi::Env env, const char* fn, const char* an, const float
   if (a != b && overlaps(a, n, b, n)) range_error(env, std::string(fn) + ": " + an + " and " + bn + " partly overlap (only full aliasing is allowed)");
 }
 
-// matmul(C, A, B, M, N, K, transA, transB, accumulate)
-Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  const char* fn = "matmul";
-  need_args(info, 9, fn);
-  const int64_t M = size_arg(info, 3, fn, "M"), N = size_arg(info, 4, fn, "N"), K = size_arg(info, 5, fn, "K");
-  const bool tA = bool_arg(info, 6, fn, "transA"), tB = bool_arg(info, 7, fn, "transB"), acc = bool_arg(info, 8, fn, "accumulate");
-  float* C = f32(info, 0, fn, "C", M * N);
-  const float* A = f32(info, 1, fn, "A", M * K);
-  const float* B = f32(info, 2, fn, "B", K * N);
-  if (overlaps(C, M * N, A, M * K)) range_error(info.Env(), "matmul: C overlaps A");
-  if (overlaps(C, M * N, B, K * N)) range_error(info.Env(), "matmul: C overlaps B");
-  table(info).matmul(C, A, B, M, N, K, tA, tB, acc);
-  return info.Env().Undefined();
-}
-
 // A thread count in [1, 64].
 int64_t threads_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
   const int64_t t = size_arg(info, i, fn, "threads");
@@ -134,22 +119,27 @@ int64_t threads_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
   return t;
 }
 
-// matmulThreads(C, A, B, M, N, K, transA, transB, accumulate, threads): matmul on up to
-// `threads` threads (1..64), bitwise-identical results. CPU addon only.
-Napi::Value MatmulThreads(const Napi::CallbackInfo& info) {
-  const char* fn = "matmulThreads";
-  need_args(info, 10, fn);
+// matmul(C, A, B, M, N, K, transA, transB, accumulate)
+// matmulThreads(..., threads): the same on up to `threads` threads, bitwise-identical results
+// (CPU addon only).
+template <bool Threads>
+Napi::Value MatmulT(const Napi::CallbackInfo& info) {
+  const char* fn = Threads ? "matmulThreads" : "matmul";
+  need_args(info, Threads ? 10 : 9, fn);
   const int64_t M = size_arg(info, 3, fn, "M"), N = size_arg(info, 4, fn, "N"), K = size_arg(info, 5, fn, "K");
   const bool tA = bool_arg(info, 6, fn, "transA"), tB = bool_arg(info, 7, fn, "transB"), acc = bool_arg(info, 8, fn, "accumulate");
-  const int64_t threads = threads_arg(info, 9, fn);
+  const int64_t threads = Threads ? threads_arg(info, 9, fn) : 1;
   float* C = f32(info, 0, fn, "C", M * N);
   const float* A = f32(info, 1, fn, "A", M * K);
   const float* B = f32(info, 2, fn, "B", K * N);
-  if (overlaps(C, M * N, A, M * K)) range_error(info.Env(), "matmulThreads: C overlaps A");
-  if (overlaps(C, M * N, B, K * N)) range_error(info.Env(), "matmulThreads: C overlaps B");
-  table(info).matmul_mt(C, A, B, M, N, K, tA, tB, acc, threads);
+  if (overlaps(C, M * N, A, M * K)) range_error(info.Env(), std::string(fn) + ": C overlaps A");
+  if (overlaps(C, M * N, B, K * N)) range_error(info.Env(), std::string(fn) + ": C overlaps B");
+  if (Threads) table(info).matmul_mt(C, A, B, M, N, K, tA, tB, acc, threads);
+  else table(info).matmul(C, A, B, M, N, K, tA, tB, acc);
   return info.Env().Undefined();
 }
+Napi::Value Matmul(const Napi::CallbackInfo& info) { return MatmulT<false>(info); }
+Napi::Value MatmulThreads(const Napi::CallbackInfo& info) { return MatmulT<true>(info); }
 
 // biasAdd(y, bias, N, OC)
 Napi::Value BiasAdd(const Napi::CallbackInfo& info) {

@@ -45,6 +45,11 @@ export interface Backend extends Kernels {
   owns?(buf: F32 | I32): boolean;
 }
 
+/** True when `be` can train with `workers` data-parallel workers (see Backend.maxWorkers). */
+export function allowsWorkers(be: Backend, workers: number): boolean {
+  return be.maxWorkers === undefined || workers <= be.maxWorkers;
+}
+
 /**
  * Sent to worker threads (structured-clone safe): the backend's name and, for backends whose
  * storage is one shared WebAssembly.Memory, the memory, the compiled module and the arena

@@ -13,4 +13,5 @@ registerBackend({ name: 'native-mt', priority: 35, create: async () => createNat
 registerBackend({ name: 'cuda', priority: 50, create: async () => createCudaBackend() });
 
 export * from './registry.js';
+export { allowsWorkers } from './backend.js';
 export type { Backend, BackendFactory, WorkerShare } from './backend.js';

@@ -5,7 +5,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { backendNames, loadAvailableBackends, loadBackend, type Backend } from '../backends/index.js';
+import { allowsWorkers, backendNames, loadAvailableBackends, loadBackend, type Backend } from '../backends/index.js';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import * as ref from '../kernels/reference.js';
@@ -508,7 +508,7 @@ export async function bench(argv: string[]): Promise<void> {
   progress.line(`bench: backends ${p.backends.map((b) => b.name).join(', ')}; ops ${p.ops.join(', ')}; batch ${p.batches.join(',')}; workers ${p.workers.join(',')}${p.quick ? '; quick' : ''}`);
 
   const kernelCasesAll = [...p.batches.flatMap((N) => kernelCases(p.ops, N)), ...onceCases(p.ops, p.quick)];
-  const kd = p.ops.includes('kd_step') ? p.batches.flatMap((N) => p.backends.flatMap((be) => p.workers.filter((w) => be.maxWorkers === undefined || w <= be.maxWorkers).map((w) => ({ N, be, w })))) : [];
+  const kd = p.ops.includes('kd_step') ? p.batches.flatMap((N) => p.backends.flatMap((be) => p.workers.filter((w) => allowsWorkers(be, w)).map((w) => ({ N, be, w })))) : [];
   const total = kernelCasesAll.length * p.backends.length + kd.length;
   let done = 0;
   const tick = (what: string) => progress.line(`bench [${++done}/${total}] ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s  ${what}`);

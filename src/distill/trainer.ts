@@ -2,7 +2,7 @@
 // with evaluation, per-epoch metrics, atomic checkpoints and bit-exact resume.
 
 import { createHash } from 'node:crypto';
-import type { Backend } from '../backends/backend.js';
+import { allowsWorkers, type Backend } from '../backends/backend.js';
 import { ConfigError, NumericalError, ShapeError } from '../errors.js';
 import type { F32 } from '../kernels/signatures.js';
 import type { Sequential } from '../nn/sequential.js';
@@ -249,8 +249,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   }
 
   const workers = cfg.workers ?? 1;
-  if (be.maxWorkers !== undefined && workers > be.maxWorkers)
-    throw new ConfigError(`backend ${be.name} trains with at most ${be.maxWorkers} worker${be.maxWorkers > 1 ? 's' : ''} (it runs threads inside its kernels, or keeps its buffers on a device); got workers = ${workers}`);
+  if (!allowsWorkers(be, workers))
+    throw new ConfigError(`backend ${be.name} trains with at most ${be.maxWorkers} worker${be.maxWorkers! > 1 ? 's' : ''} (it runs threads inside its kernels, or keeps its buffers on a device); got workers = ${workers}`);
   // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented
   // (or hints need the teachers' hidden layers); precomputed logits are always used as they are.
   const useCache = teachers.length > 0 && (teachers.some((t) => t.logits) || ((cfg.teacherMode ?? 'cached') === 'cached' && !cfg.augment && !cfg.hints));
@@ -258,6 +258,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const dp = workers > 1 ? new DataParallel(be, model, online, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt }) : null;
   // With workers, the batch buffers are the pool's shared ones.
   const x = dp ? dp.x : be.alloc(B * C), y = dp ? dp.y : be.allocInt32(B), tB = dp ? dp.t : be.alloc(B * K);
+  // A partly labeled set: the batch's labeled-row mask (the workers read it from shared memory).
+  const mask = dp ? dp.mask : new Int32Array(partly ? B : 0);
   const dS = be.alloc(B * K);
   // Cached mode: each teacher's raw logits for the whole training set (fused per batch, at the
   // epoch's temperature), and per-teacher batch buffers to gather them into.
@@ -322,6 +324,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         gatherBatch(trainSet, order, start, end, x, y);
         if (cfg.augment) shiftImages(x, N, side, cfg.augment.shift, (Math.imul(cfg.seed, 0x27d4eb2f) ^ Math.imul(step + 1, 0x165667b1)) >>> 0);
         const t = tB.subarray(0, N * K);
+        let labeled = 0;
+        if (partly) for (let i = 0; i < N; i++) labeled += mask[i] = partly[order[start + i]] ? 1 : 0;
         if (kd && cached) {
           cached.forEach((c, k) => {
             for (let i = 0; i < N; i++) zB[k].set(c.subarray(order[start + i] * K, order[start + i] * K + K), i * K);
@@ -331,13 +335,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         let parts: LossParts;
         if (dp) {
           // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
-          let labeled: number | undefined;
-          if (partly) {
-            // The batch's labeled rows, by mask in shared memory; the workers weight their CE by it.
-            labeled = 0;
-            for (let i = 0; i < N; i++) labeled += dp.mask[i] = partly[order[start + i]] ? 1 : 0;
-          }
-          parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled });
+          parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined });
         } else {
           const s = model.forward(x, N);
           const dSv = dS.subarray(0, N * K);
@@ -346,10 +344,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           if (hintOnly) {
             dSv.fill(0); // FitNets stage 1: the hint loss alone trains the layers below the hint
             parts = { loss: 0, kd: 0, ce: 0 };
-          } else if (partly) {
-            const mask = Int32Array.from({ length: N }, (_, i) => partly[order[start + i]]);
-            parts = partlyLabeledObjective(be, dSv, s, t, y, mask, N, K, kd, 1, mask.reduce((a, v) => a + (v ? 1 : 0), 0));
-          }
+          } else if (partly) parts = partlyLabeledObjective(be, dSv, s, t, y, mask, N, K, kd, 1, labeled);
           else parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
           if (hints) {
             parts.hint = hints.lossAndGrads(model, hintTeacher!, N);

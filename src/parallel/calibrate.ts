@@ -9,7 +9,7 @@ import { cpus, homedir, availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { loadAvailableBackends, loadBackend } from '../backends/index.js';
-import type { Backend } from '../backends/backend.js';
+import { allowsWorkers, type Backend } from '../backends/backend.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { KdStepRunner, summarize, type StepShapes } from './kd-step.js';
 
@@ -111,7 +111,7 @@ export async function chooseRuntime(s: StepShapes, o: CalibrateOptions = {}): Pr
     let best = Infinity;
     const t0 = performance.now();
     for (const be of backends) {
-      for (const w of workerCounts.filter((n) => be.maxWorkers === undefined || n <= be.maxWorkers)) {
+      for (const w of workerCounts.filter((n) => allowsWorkers(be, n))) {
         let ms: number;
         try {
           ms = await measure(be, w, s, o.budgetMs ?? 400, best);

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { Backend, WorkerShare } from '../backends/backend.js';
+import { allowsWorkers, type Backend, type WorkerShare } from '../backends/backend.js';
 import { BackendUnavailableError, WorkerFailure } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
 import type { KdConfig, LossParts, TeacherFusion } from '../nn/objectives.js';
@@ -55,7 +55,7 @@ export class DataParallel {
 
   constructor(readonly backend: Backend, readonly student: Sequential, teachers: { model: Sequential; weight: number; temperature?: number }[], readonly opts: ParallelOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${opts.workers}`);
-    if (backend.maxWorkers !== undefined && opts.workers > backend.maxWorkers) throw new RangeError(`backend ${backend.name} runs at most ${backend.maxWorkers} worker(s), got ${opts.workers}`);
+    if (!allowsWorkers(backend, opts.workers)) throw new RangeError(`backend ${backend.name} runs at most ${backend.maxWorkers} worker(s), got ${opts.workers}`);
     if (!existsSync(WORKER)) throw new BackendUnavailableError(backend.name, `${WORKER} is missing; build first (npm run build:ts)`);
     const be = backend, W = opts.workers, B = opts.maxBatch;
     // Worker scratch (activations, gradients, matmul packing) for a shard of the largest batch.

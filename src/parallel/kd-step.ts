@@ -115,17 +115,3 @@ export function summarize(samples: number[]): Timing {
   const m = s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
   return { samples, median: m, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
 }
-
-/** Times steps: `warmup` untimed, then up to `steps` timed ones, stopping early after `budgetMs`. */
-export async function timeSteps(r: KdStepRunner, o: { warmup: number; steps: number; budgetMs: number }): Promise<Timing> {
-  for (let i = 0; i < o.warmup; i++) await r.step();
-  const samples: number[] = [];
-  const end = performance.now() + o.budgetMs;
-  for (let i = 0; i < o.steps && (i < 3 || performance.now() < end); i++) {
-    const t0 = performance.now();
-    await r.step();
-    samples.push(performance.now() - t0);
-  }
-  if (!Number.isFinite(r.loss)) throw new Error(`${r.backend.name}: KD step produced loss ${r.loss}`);
-  return summarize(samples);
-}
