@@ -2,7 +2,7 @@
 // schema, kd_step rows per worker count, the HTML report), --help, and bad flag values.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -119,5 +119,52 @@ describe('distill bench', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^error: /);
     expect(lines[0]).toContain(flag);
+  });
+});
+
+describe('bench/anchors.mjs', () => {
+  const script = join(import.meta.dirname, '..', 'bench', 'anchors.mjs');
+  const run = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  it('takes each ratio within a round, against the anchors\' printed medians', async () => {
+    // Stand-in anchors that print the anchors' line format with known medians (the "PyTorch" one
+    // runs under node: --python is the interpreter the script is handed to).
+    const torch = join(dir, 'torch'), tfjs = join(dir, 'tfjs');
+    for (const d of [torch, join(tfjs, 'node_modules')]) mkdirSync(d, { recursive: true });
+    writeFileSync(join(torch, 'kd_step.py'), `for (const t of [1, 2]) console.log('anchor=fake-torch threads=' + t + ' batch=16 ms_per_step_median=' + (t === 1 ? 1000 : 500) + ' samples_per_s=1');\nconsole.log('anchor=fake-torch threads=1 batch=512 ms_per_step_median=1');\n`);
+    writeFileSync(join(tfjs, 'kd_step.mjs'), `const t = process.argv.includes('wasm-threads') ? 2 : 1;\nconsole.log('# a comment line');\nconsole.log('anchor=fake-tfjs threads=' + t + ' batch=16 ms_per_step_median=' + (t === 1 ? 2000 : 4000));\n`);
+    const hasNative = (await loadAvailableBackends()).backends.some((b) => b.name === 'native');
+    const r = run('--torch', torch, '--tfjs', tfjs, '--python', process.execPath, '--rounds', '2', '--batch', '16', '--steps', '3', '--backends', hasNative ? 'native,wasm-simd' : 'wasm-simd', '--json');
+    expect(r.code, r.err).toBe(0);
+    const res = JSON.parse(r.out) as { rounds: Record<string, number>[]; pairs: { ours: string; anchor: string; ours_ms: number[]; anchor_ms: number[]; ratios: number[]; median_ratio: number }[] };
+    expect(res.rounds).toHaveLength(2);
+    const byPair = Object.fromEntries(res.pairs.map((p) => [`${p.ours}/${p.anchor}`, p]));
+    expect(Object.keys(byPair).sort()).toEqual([...(hasNative ? ['native:1/torch:1', 'native:2/torch:2'] : []), 'wasm-simd:1/tfjs:1', 'wasm-simd:2/tfjs:2']);
+    const expectAnchor = { 'torch:1': 1000, 'torch:2': 500, 'tfjs:1': 2000, 'tfjs:2': 4000 } as Record<string, number>;
+    for (const p of res.pairs) {
+      expect(p.anchor_ms).toEqual([expectAnchor[p.anchor], expectAnchor[p.anchor]]);
+      expect(p.ours_ms.every((x) => x > 0)).toBe(true);
+      p.ratios.forEach((q, i) => expect(q).toBeCloseTo(p.ours_ms[i] / expectAnchor[p.anchor], 12));
+      expect(p.median_ratio).toBeCloseTo((p.ratios[0] + p.ratios[1]) / 2, 12);
+    }
+  }, 120_000);
+
+  it('refuses missing or unprepared anchor folders with one clear line', () => {
+    const none = run();
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/--torch DIR/);
+    const bad = run('--torch', join(dir, 'nowhere'));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('no kd_step.py');
+    mkdirSync(join(dir, 'bare-tfjs'), { recursive: true });
+    writeFileSync(join(dir, 'bare-tfjs', 'kd_step.mjs'), '');
+    const bare = run('--tfjs', join(dir, 'bare-tfjs'));
+    expect(bare.code).toBe(2);
+    expect(bare.err).toContain('npm install');
+    expect(run('--rounds', '0', '--torch', dir).err).toContain('--rounds');
+    expect(run('--help').out).toContain('--rounds');
   });
 });
