@@ -64,7 +64,7 @@ async function fit(row, mc, seed, data, epochs, teachers = [], o = {}) {
   const t0 = performance.now();
   const m = new Sequential(be, mc, seed);
   const ts = teachers.map((t) => ({ ...t, model: t.model.backend === be ? t.model : copyTo(t.model, be) }));
-  await train(m, data, null, cfg(epochs, seed, data.n, { workers: o.hints ? 1 : workers, kd: teachers.length ? (data.labeled ? kdFew : kd) : undefined, ...o }), {}, ts);
+  await train(m, data, null, cfg(epochs, seed, data.n, { workers, kd: teachers.length ? (data.labeled ? kdFew : kd) : undefined, ...o }), {}, ts);
   const ev = evaluate(m, test);
   const s = (performance.now() - t0) / 1000;
   if (row) record(row, seed, ev.errors, s);

@@ -81,11 +81,10 @@ describe('hints in the trainer (js)', () => {
     expect((await loadModel(m, be)).model.store.specs.map((s) => s.name).some((s) => s.startsWith('hint'))).toBe(false);
   });
 
-  it('names the layer that does not exist, and refuses workers > 1', async () => {
+  it('names the layer that does not exist, and refuses precomputed logits as the hint teacher', async () => {
     const be = await loadBackend('js');
     const teacher = new Sequential(be, { layers: [F, 12, K] }, 1);
     await expect(train(new Sequential(be, { layers: [F, 6, K] }, 3), data, null, cfg({ hints: { pairs: [{ student: 0, teacher: 2 }] } }), {}, [{ model: teacher }])).rejects.toThrow(/teacher layer 2 does not exist \(the teacher has hidden blocks 0..0\)/);
-    await expect(train(new Sequential(be, { layers: [F, 6, K] }, 3), data, null, cfg({ workers: 2, hints: { pairs: [{ student: 0, teacher: 0 }] } }), {}, [{ model: teacher }])).rejects.toThrow(/hint losses run in one thread/);
     await expect(train(new Sequential(be, { layers: [F, 6, K] }, 3), data, null, cfg({ hints: { pairs: [{ student: 0, teacher: 0 }] } }), {}, [{ logits: new Float32Array(n * K) }])).rejects.toThrow(/hints need a teacher model/);
   });
 

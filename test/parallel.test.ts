@@ -54,6 +54,40 @@ describe.each(backends.filter((b) => (b.maxWorkers ?? Infinity) >= 2).map((b) =>
   });
 });
 
+// FitNets hints in the workers: each shard's hint loss into the adapters' own gradient slots,
+// the adapters' update by range like the student's.
+describe.each(backends.filter((b) => (b.maxWorkers ?? Infinity) >= 2).map((b) => [b.name, b]))('data-parallel hints on %s', (_n, be) => {
+  it.each(['mse', 'cosine'] as const)('%s hints, hint-only first epoch: 2 workers repeat bitwise and agree with 1 worker', async (loss) => {
+    const mc = { layers: [20, 16, 5] };
+    const go = async (workers: number) => {
+      const teacher = new Sequential(be, { layers: [20, 24, 5] }, 5);
+      const m = new Sequential(be, mc, 3);
+      const res = await train(m, data, null, cfg({ workers, epochs: 3, hints: { pairs: [{ student: 0, teacher: 0 }], weight: 0.5, loss, preTrainEpochs: 1 } }), {}, [{ model: teacher }]);
+      return { w: m.store.params.slice(), hint: res.history.map((h) => h.train_hint), kd: res.history.map((h) => h.train_kd) };
+    };
+    const one = await go(1), two = await go(2), again = await go(2);
+    expect(Buffer.from(two.w.buffer).equals(Buffer.from(again.w.buffer))).toBe(true);
+    expect(two.kd[0]).toBe(0); // the hint-only epoch
+    two.hint.forEach((h, e) => expect(Math.abs(h - one.hint[e]), `epoch ${e} hint loss`).toBeLessThan(1e-4 * Math.max(1, Math.abs(one.hint[e]))));
+    let maxDiff = 0, maxAbs = 0;
+    for (let i = 0; i < one.w.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(one.w[i] - two.w[i]));
+      maxAbs = Math.max(maxAbs, Math.abs(one.w[i]));
+    }
+    expect(maxDiff).toBeLessThan(1e-4 * Math.max(1, maxAbs));
+  });
+
+  it('AdamW + hints with 2 workers: a resumed run ends bit-exact (adapter state and step count in the checkpoint)', async () => {
+    const mc = { layers: [20, 16, 5] };
+    const c = (o: Partial<TrainConfig> = {}) => cfg({ workers: 2, epochs: 2, optimizer: { kind: 'adamw', lr: 0.01 }, hints: { pairs: [{ student: 0, teacher: 0 }], weight: 0.5 }, ...o });
+    const full = await run(be, mc, c());
+    const path = join(dir, `hints-${be.name}.safetensors`);
+    await run(be, mc, c({ checkpointPath: path }), { stopAfterSteps: 4 });
+    const rest = await run(be, mc, c({ checkpointPath: path, resume: true }));
+    expect(Buffer.from(rest.buffer).equals(Buffer.from(full.buffer))).toBe(true);
+  });
+});
+
 describe('data-parallel faults (js)', () => {
   const mc = { layers: [20, 16, 5] };
   const js = backends.find((b) => b.name === 'js')!;

@@ -200,7 +200,6 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const partly = trainSet.labeled && trainSet.labeled.some((v) => v === 0) ? trainSet.labeled : null;
   if (cfg.hints) {
     if (!teachers[0]?.model) throw new ConfigError('hints need a teacher model (the first teacher), not precomputed logits');
-    if ((cfg.workers ?? 1) > 1) throw new ConfigError('hint losses run in one thread for now; use workers = 1 with hints');
   }
   const kdBase = teachers.length ? validateKd(cfg.kd ?? {}) : null;
   for (let e = 0; kdBase && e < cfg.epochs; e++) kdForEpoch(kdBase, cfg.kdSchedule, e, cfg.epochs); // validate every epoch up front
@@ -255,7 +254,9 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   // (or hints need the teachers' hidden layers); precomputed logits are always used as they are.
   const useCache = teachers.length > 0 && (teachers.some((t) => t.logits) || ((cfg.teacherMode ?? 'cached') === 'cached' && !cfg.augment && !cfg.hints));
   const online = useCache ? [] : (teachers as (typeof teachers[number] & { model: Sequential })[]);
-  const dp = workers > 1 ? new DataParallel(be, model, online, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt }) : null;
+  // The workers run the online teachers, or (hints with cached logits) the first teacher for its hidden layers only.
+  const dpTeachers = online.length || !hints ? online : [teachers[0] as typeof online[number]];
+  const dp = workers > 1 ? new DataParallel(be, model, dpTeachers, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt, hints: hints ?? undefined }) : null;
   // With workers, the batch buffers are the pool's shared ones.
   const x = dp ? dp.x : be.alloc(B * C), y = dp ? dp.y : be.allocInt32(B), tB = dp ? dp.t : be.alloc(B * K);
   // A partly labeled set: the batch's labeled-row mask (the workers read it from shared memory).
@@ -273,14 +274,14 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     hints?.release();
   };
 
-  const hintState = (): Record<string, Float32Array> => hints ? { 'hint.params': hints.store.params, ...Object.fromEntries(Object.entries(hints.opt.state()).map(([k, v]) => [`hint.optim.${k}`, v])) } : {};
+  const hintState = (): Record<string, Float32Array> => hints ? { 'hint.params': hints.store.params, ...Object.fromEntries(Object.entries(hints.optimizer.state()).map(([k, v]) => [`hint.optim.${k}`, v])) } : {};
   if (hints && resumedExtra) {
     for (const [k, v] of Object.entries(hintState())) {
       const saved = resumedExtra[k];
       if (!saved || saved.length !== v.length) throw new ShapeError(`${cfg.checkpointPath}: hint adapter state '${k}' missing or of wrong size`);
       v.set(saved);
     }
-    hints.opt.stepCount = opt.stepCount;
+    hints.optimizer.stepCount = opt.stepCount;
   }
   let sums = partial;
   const nanLoss = (loss: number) => new NumericalError(`loss is ${loss} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}, lr ${lrAt(step)}); try a lower learning rate. The last checkpoint is kept as it was.`);
@@ -335,7 +336,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         let parts: LossParts;
         if (dp) {
           // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
-          parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined });
+          parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined, hintOnly });
         } else {
           const s = model.forward(x, N);
           const dSv = dS.subarray(0, N * K);
@@ -355,9 +356,11 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           }
         }
         if (!Number.isFinite(parts.loss)) throw nanLoss(parts.loss);
-        if (dp) await dp.update(lrAt(step));
-        else opt.step(model.store.params, model.store.grads, lrAt(step));
-        hints?.step(lrAt(step));
+        if (dp) await dp.update(lrAt(step)); // the hint adapters' update too
+        else {
+          opt.step(model.store.params, model.store.grads, lrAt(step));
+          hints?.step(lrAt(step));
+        }
         step++;
         batchInEpoch++;
         samplesThisRun += N;

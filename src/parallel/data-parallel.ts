@@ -12,6 +12,7 @@ import { BackendUnavailableError, WorkerFailure } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
 import type { KdConfig, LossParts, TeacherFusion } from '../nn/objectives.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import type { HintAdapters } from '../distill/hints.js';
 import { describeBuf, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
 /** The compiled worker (piscina cannot load .ts on Node 20): dist/parallel/worker.js. */
@@ -25,6 +26,8 @@ export interface ParallelOptions {
   maxBatch: number;
   /** How several teachers are combined (default 'logits'). */
   fusion?: TeacherFusion;
+  /** FitNets hint adapters against the first teacher (the main thread's: parameters, gradients and optimizer state are shared with the workers). */
+  hints?: HintAdapters;
   /** Tests only: inject a fault into the step task of this shard at the given call. */
   faultAt?: { call: number; shard: number; kind: 'throw' | 'exit'; times?: number };
   log?: (msg: string) => void;
@@ -46,6 +49,8 @@ export class DataParallel {
   /** The labeled-row mask of a partly labeled batch (1 = labeled), filled by the caller before step(). */
   readonly mask: Int32Array;
   private readonly slots: Float32Array[];
+  /** The hint adapters' gradient slots (slot 0 is theirs), when hints are used. */
+  private readonly hintSlots: Float32Array[] = [];
   private readonly pool: Piscina;
   private calls = 0;
   private faultsLeft: number;
@@ -60,7 +65,12 @@ export class DataParallel {
     const be = backend, W = opts.workers, B = opts.maxBatch;
     // Worker scratch (activations, gradients, matmul packing) for a shard of the largest batch.
     const rows = Math.ceil(B / W);
-    const widths = [student, ...teachers.map((t) => t.model)].reduce((a, m) => a + m.config.layers.reduce((x, y) => x + y, 0), 0);
+    const hints = opts.hints;
+    if (hints && !teachers[0]) throw new RangeError('hints need the first teacher in the data-parallel workers');
+    // Per-row activations the workers keep (their arenas are sized from it): every layer of every
+    // model, and the hint adapters' outputs and gradients.
+    const hintWidths = hints ? hints.cfg.pairs.reduce((a, p) => a + 2 * teachers[0].model.config.layers[p.teacher + 1] + student.config.layers[p.student + 1], 0) : 0;
+    const widths = [student, ...teachers.map((t) => t.model)].reduce((a, m) => a + m.config.layers.reduce((x, y) => x + y, 0), 0) + hintWidths;
     const share: WorkerShare = be.share ? be.share(W, 32 * 1024 * 1024 + 16 * rows * widths) : { name: be.name };
     const describe = (buf: Float32Array | Int32Array, what: string) => describeBuf(buf, share, what, be.owns?.(buf) ?? false);
     this.x = be.alloc(B * student.inputs);
@@ -70,6 +80,10 @@ export class DataParallel {
     // Slot 0 is the student's own gradient buffer: after the reduction it holds the batch gradient.
     this.slots = [student.store.grads];
     for (let i = 1; i < W; i++) this.slots.push(be.alloc(student.store.length));
+    if (hints) {
+      this.hintSlots.push(hints.store.grads);
+      for (let i = 1; i < W; i++) this.hintSlots.push(be.alloc(hints.store.length));
+    }
     this.share = share;
     const init: WorkerInit = {
       share,
@@ -83,6 +97,14 @@ export class DataParallel {
       y: describe(this.y, 'batch labels'),
       t: describe(this.t, 'teacher logits'),
       mask: describe(this.mask, 'labeled-row mask'),
+      ...(hints ? {
+        hints: {
+          cfg: hints.cfg,
+          params: describe(hints.store.params, 'hint adapter parameters'),
+          gradSlots: this.hintSlots.map((g, i) => describe(g, `hint gradient slot ${i}`)),
+          optState: Object.fromEntries(Object.entries(hints.optimizer.state()).map(([k, b]) => [k, describe(b, `hint optimizer state '${k}'`)])),
+        },
+      } : {}),
     };
     this.faultsLeft = opts.faultAt?.times ?? 1;
     this.pool = new Piscina({ filename: WORKER, minThreads: W, maxThreads: W, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: init });
@@ -111,11 +133,11 @@ export class DataParallel {
    * online) into the gradient slots; then update() sums them and steps. A failed step is
    * retried once (it has changed nothing the retry depends on); a second failure throws.
    */
-  async step(N: number, o: { kd: KdConfig | null; teacherOnline: boolean; training: boolean; dropoutSeed: number; labeled?: number }): Promise<LossParts> {
+  async step(N: number, o: { kd: KdConfig | null; teacherOnline: boolean; training: boolean; dropoutSeed: number; labeled?: number; hintOnly?: boolean }): Promise<LossParts> {
     const call = this.calls++;
     const shards = shardRanges(N, this.workers);
     const tasks: StepTask[] = shards.map(([r0, r1], shard) => ({
-      op: 'step', shard, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training, labeled: o.labeled,
+      op: 'step', shard, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training, labeled: o.labeled, hintOnly: o.hintOnly,
       dropoutSeed: (Math.imul(o.dropoutSeed >>> 0, 0x9e3779b1) ^ Math.imul(shard + 1, 0x85ebca6b)) >>> 0,
     }));
     let results: (StepResult | null)[];
@@ -126,9 +148,10 @@ export class DataParallel {
       results = await this.runAll(this.injectFault(tasks, call), `step ${call + 1} (retry)`);
     }
     this.lastShards = shards.length;
-    const out = { loss: 0, kd: 0, ce: 0 };
+    const out: LossParts = { loss: 0, kd: 0, ce: 0 };
     for (const r of results) {
       out.loss += r!.loss; out.kd += r!.kd; out.ce += r!.ce;
+      if (r!.hint !== undefined) out.hint = (out.hint ?? 0) + r!.hint;
     }
     return out;
   }
@@ -156,6 +179,12 @@ export class DataParallel {
     const chunk = Math.ceil(P / this.workers / 4) * 4;
     const tasks: Task[] = [];
     for (let from = 0; from < P; from += chunk) tasks.push({ op: 'update', from, to: Math.min(P, from + chunk), slots: this.lastShards, plan });
+    const hints = this.opts.hints;
+    if (hints) {
+      // The adapters' update in the same round trip, each worker over its range of their parameters.
+      const hplan = hints.optimizer.planStep(lr), H = hints.store.length, hchunk = Math.ceil(H / this.workers / 4) * 4;
+      for (let from = 0; from < H; from += hchunk) tasks.push({ op: 'update', group: 'hints', from, to: Math.min(H, from + hchunk), slots: this.lastShards, plan: hplan });
+    }
     await this.runAll(tasks, 'gradient reduction and update');
   }
 
@@ -164,6 +193,7 @@ export class DataParallel {
     this.closed = true;
     await this.pool.destroy();
     for (let i = 1; i < this.slots.length; i++) this.backend.free(this.slots[i]);
+    for (let i = 1; i < this.hintSlots.length; i++) this.backend.free(this.hintSlots[i]);
     this.backend.free(this.x);
     this.backend.free(this.y);
     this.backend.free(this.t);

@@ -5,6 +5,7 @@ import type { WorkerShare } from '../backends/backend.js';
 import type { ModelConfig } from '../nn/sequential.js';
 import type { UpdatePlan } from '../optim/optimizer.js';
 import type { TeacherFusion } from '../nn/objectives.js';
+import type { HintConfig } from '../distill/hints.js';
 
 /** A Float32Array/Int32Array view on shared storage. `buffer` is omitted for views on the
  * backend's shared WebAssembly.Memory: the worker uses its own handle of that memory. */
@@ -46,6 +47,8 @@ export interface WorkerInit {
   y: BufDesc;
   t: BufDesc;
   mask: BufDesc;
+  /** FitNets hint adapters against the first teacher: their config, shared parameters, one gradient slot per shard (slot 0 the main thread's), optimizer state. */
+  hints?: { cfg: HintConfig; params: BufDesc; gradSlots: BufDesc[]; optState: Record<string, BufDesc> };
 }
 
 export interface KdTask {
@@ -69,16 +72,20 @@ export interface StepTask {
   dropoutSeed: number;
   /** A partly labeled batch: how many of its N rows are labeled (the mask buffer marks them). */
   labeled?: number;
+  /** FitNets stage 1: the hint loss alone (the output objective contributes nothing). */
+  hintOnly?: boolean;
   /** Tests only: make this task fail ('throw') or kill its worker ('exit'). */
   fault?: 'throw' | 'exit';
 }
 
 /**
  * Elements [from, to): grads of slot 0 += slots 1..slots-1 (in that order, so the sum does not
- * depend on timing), then the optimizer update `plan` on params[from, to).
+ * depend on timing), then the optimizer update `plan` on params[from, to), of the student's
+ * parameters or (group 'hints') the hint adapters'.
  */
 export interface UpdateTask {
   op: 'update';
+  group?: 'student' | 'hints';
   from: number;
   to: number;
   slots: number;
@@ -91,4 +98,5 @@ export interface StepResult {
   loss: number;
   kd: number;
   ce: number;
+  hint?: number;
 }

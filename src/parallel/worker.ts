@@ -9,6 +9,7 @@ import { Sequential } from '../nn/sequential.js';
 import { Rng } from '../nn/rng.js';
 import { ceObjective, kdObjective, partlyLabeledObjective, teacherLogits } from '../nn/objectives.js';
 import { applyUpdate } from '../optim/optimizer.js';
+import { HintAdapters } from '../distill/hints.js';
 import { f32View, i32View, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
 interface State {
@@ -23,6 +24,8 @@ interface State {
   mask: Int32Array;
   dS: Float32Array;
   optState: Record<string, Float32Array>;
+  /** Hint adapters over the shared adapter parameters, with their slots and optimizer state. */
+  hints: { adapters: HintAdapters; params: Float32Array; slots: Float32Array[]; optState: Record<string, Float32Array> } | null;
 }
 
 const init = workerData as WorkerInit;
@@ -39,7 +42,15 @@ async function setup(): Promise<State> {
   const x = f32View(init.x, init.share);
   const K = student.classes;
   const optState = Object.fromEntries(Object.entries(init.optState).map(([k, d]) => [k, f32View(d, init.share)]));
-  return { be, student, teachers, params, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc((x.length / student.inputs) * K), optState };
+  const maxRows = x.length / student.inputs;
+  let hints: State['hints'] = null;
+  if (init.hints) {
+    const h = init.hints;
+    const hp = f32View(h.params, init.share), hs = h.gradSlots.map((d) => f32View(d, init.share));
+    const adapters = new HintAdapters(be, student, teachers[0].model, h.cfg, null, 0, maxRows, { params: hp, grads: hs[0] });
+    hints = { adapters, params: hp, slots: hs, optState: Object.fromEntries(Object.entries(h.optState).map(([k, d]) => [k, f32View(d, init.share)])) };
+  }
+  return { be, student, teachers, params, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc(maxRows * K), optState, hints };
 }
 
 function step(s: State, task: StepTask): StepResult {
@@ -49,16 +60,29 @@ function step(s: State, task: StepTask): StepResult {
   const y = s.y.subarray(task.r0, task.r1);
   const t = s.t.subarray(task.r0 * K, task.r1 * K);
   if (task.kd && task.teacherOnline) teacherLogits(s.teachers, x, n, t, task.kd.T, init.fusion);
+  else if (s.hints) s.teachers[0].model.forward(x, n); // the hint targets: the first teacher's hidden layers
   student.store.bind(s.params, s.slots[task.shard]);
   student.rng.setState(new Rng(task.dropoutSeed).getState());
   if (task.training) student.train(); else student.eval();
   const z = student.forward(x, n);
   const dS = s.dS.subarray(0, n * K);
   const scale = n / task.N; // this shard's share of the batch mean
-  const parts = task.labeled !== undefined
-    ? partlyLabeledObjective(be, dS, z, t, y, s.mask.subarray(task.r0, task.r1), n, K, task.kd, scale, task.labeled)
-    : task.kd ? kdObjective(be, dS, z, t, y, n, K, task.kd, scale) : ceObjective(be, dS, z, y, n, K, scale);
-  student.backward(dS, false); // overwrites the slot: no zeroing pass
+  let parts: StepResult;
+  if (task.hintOnly) {
+    dS.fill(0); // FitNets stage 1: the hint loss alone trains the layers below the hint
+    parts = { loss: 0, kd: 0, ce: 0 };
+  } else {
+    parts = task.labeled !== undefined
+      ? partlyLabeledObjective(be, dS, z, t, y, s.mask.subarray(task.r0, task.r1), n, K, task.kd, scale, task.labeled)
+      : task.kd ? kdObjective(be, dS, z, t, y, n, K, task.kd, scale) : ceObjective(be, dS, z, y, n, K, scale);
+  }
+  const h = s.hints;
+  if (h) {
+    h.adapters.store.bind(h.params, h.slots[task.shard]);
+    parts.hint = h.adapters.lossAndGrads(student, s.teachers[0].model, n, scale);
+    parts.loss += parts.hint;
+  }
+  student.backward(dS, false, h?.adapters.inputGrads); // overwrites the slot: no zeroing pass
   return parts;
 }
 
@@ -71,11 +95,13 @@ export default async function run(task: Task): Promise<StepResult | null> {
       if (task.fault === 'exit') process.exit(70);
       return step(s, task);
     case 'update': {
-      const g0 = s.slots[0], n = task.to - task.from;
+      const g = task.group === 'hints' ? s.hints : s;
+      if (!g) throw new Error('update of the hint adapters, but this worker has none');
+      const g0 = g.slots[0], n = task.to - task.from;
       // g0 += g_k as a one-row bias_add: the backend's vectorized kernel (a JS loop over shared
       // memory took ~1.6 ms per 640k floats, most of the update's time).
-      for (let k = 1; k < task.slots && n > 0; k++) s.be.biasAdd(g0.subarray(task.from, task.to), s.slots[k].subarray(task.from, task.to), 1, n);
-      if (task.plan) applyUpdate(s.be, task.plan, s.params, g0, s.optState, task.from, task.to);
+      for (let k = 1; k < task.slots && n > 0; k++) s.be.biasAdd(g0.subarray(task.from, task.to), g.slots[k].subarray(task.from, task.to), 1, n);
+      if (task.plan) applyUpdate(s.be, task.plan, g.params, g0, g.optState, task.from, task.to);
       return null;
     }
   }
