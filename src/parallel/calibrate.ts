@@ -4,13 +4,12 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { cpus, homedir, availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { loadAvailableBackends, loadBackend } from '../backends/index.js';
 import { allowsWorkers, type Backend } from '../backends/backend.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { KdStepRunner, summarize, type StepShapes } from './kd-step.js';
 
 export interface Candidate {
@@ -41,6 +40,22 @@ export interface CalibrateOptions {
 }
 
 const VERSION: string = createRequire(import.meta.url)('../../package.json').version;
+
+/**
+ * Writes a temp file beside `file` and renames it over: readers see the old cache or the new one,
+ * never half of one. (src/io/atomic.ts also fsyncs; it sits above this layer, and a cache lost
+ * in a crash is only measured again.)
+ */
+async function replaceFile(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+}
 
 export function defaultCacheFile(): string {
   const dir = process.env.DISTILLERY_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'distillery');
@@ -127,7 +142,7 @@ export async function chooseRuntime(s: StepShapes, o: CalibrateOptions = {}): Pr
     cache[key] = { table: table.map((c) => ({ ...c, ms: Number.isFinite(c.ms) ? c.ms : -1 })), date: new Date().toISOString() };
     try {
       await mkdir(dirname(file), { recursive: true });
-      await writeFileAtomic(file, JSON.stringify(cache, null, 1) + '\n');
+      await replaceFile(file, JSON.stringify(cache, null, 1) + '\n');
     } catch (e) {
       log(`calibration: could not write the cache ${file} (${(e as Error).message}); continuing`);
     }

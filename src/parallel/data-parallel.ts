@@ -12,7 +12,7 @@ import { BackendUnavailableError, WorkerFailure } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
 import type { KdConfig, LossParts, TeacherFusion } from '../nn/objectives.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import type { HintAdapters } from '../distill/hints.js';
+import type { HintAdapters } from '../nn/hints.js';
 import { describeBuf, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
 /** The compiled worker (piscina cannot load .ts on Node 20): dist/parallel/worker.js. */

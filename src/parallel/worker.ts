@@ -9,7 +9,7 @@ import { Sequential } from '../nn/sequential.js';
 import { Rng } from '../nn/rng.js';
 import { ceObjective, kdObjective, partlyLabeledObjective, teacherLogits } from '../nn/objectives.js';
 import { applyUpdate } from '../optim/optimizer.js';
-import { HintAdapters } from '../distill/hints.js';
+import { HintAdapters } from '../nn/hints.js';
 import { f32View, i32View, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
 interface State {
