@@ -77,6 +77,24 @@ describe.each(backends.filter((b) => (b.maxWorkers ?? Infinity) >= 2).map((b) =>
     expect(maxDiff).toBeLessThan(1e-4 * Math.max(1, maxAbs));
   });
 
+  it('hints with a second teacher given as precomputed logits (cached KD targets; the workers run only the hint teacher)', async () => {
+    const mc = { layers: [20, 16, 5] };
+    const other = new Sequential(be, { layers: [20, 8, 5] }, 9);
+    const logits = new Float32Array(other.eval().forward(data.x, data.n).subarray(0, data.n * 5));
+    const go = async (workers: number) => {
+      const teacher = new Sequential(be, { layers: [20, 24, 5] }, 5);
+      const m = new Sequential(be, mc, 3);
+      const res = await train(m, data, null, cfg({ workers, hints: { pairs: [{ student: 0, teacher: 0 }], weight: 0.5 } }), {}, [{ model: teacher }, { logits }]);
+      return { w: m.store.params.slice(), hint: res.history.map((h) => h.train_hint) };
+    };
+    const one = await go(1), two = await go(2);
+    expect(two.hint[0]).toBeGreaterThan(0);
+    two.hint.forEach((h, e) => expect(Math.abs(h - one.hint[e]), `epoch ${e} hint loss`).toBeLessThan(1e-4 * Math.max(1, Math.abs(one.hint[e]))));
+    let maxDiff = 0;
+    for (let i = 0; i < one.w.length; i++) maxDiff = Math.max(maxDiff, Math.abs(one.w[i] - two.w[i]));
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+
   it('AdamW + hints with 2 workers: a resumed run ends bit-exact (adapter state and step count in the checkpoint)', async () => {
     const mc = { layers: [20, 16, 5] };
     const c = (o: Partial<TrainConfig> = {}) => cfg({ workers: 2, epochs: 2, optimizer: { kind: 'adamw', lr: 0.01 }, hints: { pairs: [{ student: 0, teacher: 0 }], weight: 0.5 }, ...o });
