@@ -7,7 +7,9 @@ import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chooseRuntime } from '../src/parallel/calibrate.js';
-import type { StepShapes } from '../src/parallel/kd-step.js';
+import { KdStepRunner, type StepShapes } from '../src/parallel/kd-step.js';
+import { loadBackend } from '../src/backends/index.js';
+import { ConfigError } from '../src/errors.js';
 import { backendsUnderTest } from './util.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-cal-'));
@@ -55,5 +57,39 @@ describe('calibration', () => {
     const c = await chooseRuntime(shapes, { cacheFile, backend: 'js', budgetMs: 20 });
     expect(c.fromCache).toBe(false);
     expect(() => JSON.parse(readFileSync(cacheFile, 'utf8'))).not.toThrow();
+  });
+
+  it('hints are part of the measured step (their own cache key); a bad hint layer fails at once, not as "no backend completed"', async () => {
+    const withHints: StepShapes = { ...shapes, hints: { pairs: [{ student: 0, teacher: 0 }], weight: 0.5 } };
+    const js = await loadBackend('js');
+    const losses: number[] = [];
+    for (const [s, w] of [[shapes, 1], [withHints, 1], [withHints, 2]] as const) {
+      const r = await KdStepRunner.create(js, w, s);
+      await r.step();
+      losses.push(r.loss);
+      await r.close();
+    }
+    expect(losses[1]).toBeGreaterThan(losses[0]); // the hint loss is in the step
+    expect(Math.abs(losses[2] - losses[1])).toBeLessThan(1e-5 * losses[1]); // and in the workers' step
+    const cacheFile = join(dir, 'h.json');
+    await chooseRuntime(shapes, { cacheFile, backend: 'js', budgetMs: 20 });
+    expect((await chooseRuntime(withHints, { cacheFile, backend: 'js', budgetMs: 20 })).fromCache).toBe(false);
+    expect(Object.keys(JSON.parse(readFileSync(cacheFile, 'utf8'))).length).toBe(2);
+    const bad: StepShapes = { ...shapes, hints: { pairs: [{ student: 3, teacher: 0 }] } };
+    const err = await chooseRuntime(bad, { cacheFile, budgetMs: 20 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/^hints: student layer 3 does not exist/);
+  });
+
+  it('a cached table in which no candidate completed is measured again', async () => {
+    const cacheFile = join(dir, 'failed.json');
+    const first = await chooseRuntime(shapes, { cacheFile, backend: 'js', budgetMs: 20 });
+    const cache = JSON.parse(readFileSync(cacheFile, 'utf8'));
+    for (const k of Object.keys(cache)) for (const c of cache[k].table) c.ms = -1; // as a run where every candidate failed would have left it
+    writeFileSync(cacheFile, JSON.stringify(cache));
+    const again = await chooseRuntime(shapes, { cacheFile, backend: 'js', budgetMs: 20 });
+    expect(again.fromCache).toBe(false);
+    expect(again.backend.name).toBe(first.backend.name);
+    expect(Number.isFinite(again.table[0].ms)).toBe(true);
   });
 });

@@ -187,7 +187,7 @@ export async function student(argv: string[]): Promise<void> {
   loaded.forEach((t, i) => { t.weight = weights[i]; t.temperature = temps?.[i]; });
   const modelTeachers = loaded.flatMap((t) => (t.model ? [t.model.config] : []));
   // Hints run in one thread (for now): the calibration then only chooses the backend.
-  const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer });
+  const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer, hints });
   const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
   const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { loadAvailableBackends, loadBackend } from '../backends/index.js';
 import { allowsWorkers, type Backend } from '../backends/backend.js';
 import { KdStepRunner, summarize, type StepShapes } from './kd-step.js';
+import { ConfigError, ShapeError } from '../errors.js';
 
 export interface Candidate {
   backend: string;
@@ -64,7 +65,7 @@ export function defaultCacheFile(): string {
 
 function cacheKey(s: StepShapes, backends: string[], workers: number[]): string {
   const machine = [cpus()[0]?.model ?? '?', availableParallelism(), process.version, process.arch];
-  const shapes = [s.teachers.map((t) => t.layers), s.student.layers, s.N];
+  const shapes = [s.teachers.map((t) => t.layers), s.student.layers, s.N, ...(s.hints ? [s.hints.pairs] : [])];
   return createHash('sha256').update(JSON.stringify({ machine, version: VERSION, shapes, backends, workers })).digest('hex').slice(0, 24);
 }
 
@@ -118,12 +119,13 @@ export async function chooseRuntime(s: StepShapes, o: CalibrateOptions = {}): Pr
   const cache = readCache(file);
   let table: Candidate[];
   let fromCache = false;
-  if (!o.recalibrate && cache[key]) {
+  // (A cached table in which nothing completed is not a result: measure again.)
+  if (!o.recalibrate && cache[key]?.table?.some((c) => c.ms >= 0)) {
     table = cache[key].table;
     fromCache = true;
   } else {
     table = [];
-    let best = Infinity;
+    let best = Infinity, firstFailure = '';
     const t0 = performance.now();
     for (const be of backends) {
       for (const w of workerCounts.filter((n) => allowsWorkers(be, n))) {
@@ -131,7 +133,10 @@ export async function chooseRuntime(s: StepShapes, o: CalibrateOptions = {}): Pr
         try {
           ms = await measure(be, w, s, o.budgetMs ?? 400, best);
         } catch (e) {
+          // A wrong configuration (hint layers, shapes) fails on every backend: say so at once.
+          if (e instanceof ConfigError || e instanceof ShapeError) throw e;
           log(`calibration: ${be.name} ×${w} failed (${(e as Error).message}); skipped`);
+          firstFailure ||= `${be.name} ×${w}: ${(e as Error).message}`;
           ms = Infinity;
         }
         table.push({ backend: be.name, workers: w, ms });
@@ -139,6 +144,7 @@ export async function chooseRuntime(s: StepShapes, o: CalibrateOptions = {}): Pr
       }
     }
     log(`calibration: ${table.length} candidates in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (!table.some((c) => Number.isFinite(c.ms))) throw new Error(`calibration: no backend completed a step (first failure: ${firstFailure || 'none measured'})`);
     cache[key] = { table: table.map((c) => ({ ...c, ms: Number.isFinite(c.ms) ? c.ms : -1 })), date: new Date().toISOString() };
     try {
       await mkdir(dirname(file), { recursive: true });

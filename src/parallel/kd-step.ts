@@ -9,6 +9,7 @@ import { Rng } from '../nn/rng.js';
 import { ceObjective, kdObjective, teacherLogits, type KdConfig } from '../nn/objectives.js';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import { DataParallel } from './data-parallel.js';
+import { HintAdapters, type HintConfig } from '../nn/hints.js';
 
 export interface StepShapes {
   teachers: ModelConfig[];
@@ -17,6 +18,8 @@ export interface StepShapes {
   N: number;
   kd: KdConfig;
   optimizer: OptimizerConfig;
+  /** FitNets hints against the first teacher (their adapters are part of the step). */
+  hints?: HintConfig;
 }
 
 /**
@@ -38,7 +41,9 @@ export function stepFlops(s: StepShapes): number {
   const fwd = (l: number[]) => l.slice(1).reduce((a, oc, i) => a + 2 * s.N * l[i] * oc, 0);
   const L = s.student.layers;
   const bwd = L.slice(1).reduce((a, oc, i) => a + 2 * s.N * L[i] * oc * (i === 0 ? 1 : 2), 0);
-  return s.teachers.reduce((a, t) => a + fwd(t.layers), 0) + fwd(L) + bwd;
+  // Each hint adapter (student width → teacher width): forward, dW and dX.
+  const hints = s.hints && s.teachers[0] ? s.hints.pairs.reduce((a, p) => a + 6 * s.N * L[p.student + 1] * s.teachers[0].layers[p.teacher + 1], 0) : 0;
+  return s.teachers.reduce((a, t) => a + fwd(t.layers), 0) + fwd(L) + bwd + hints;
 }
 
 export class KdStepRunner {
@@ -54,6 +59,7 @@ export class KdStepRunner {
     private readonly y: Int32Array,
     private readonly t: Float32Array,
     private readonly dS: Float32Array,
+    private readonly hints: HintAdapters | null,
   ) {}
 
   /** Last step's loss (finite if the backend computes). */
@@ -63,13 +69,14 @@ export class KdStepRunner {
     const teachers = s.teachers.map((c, i) => ({ model: new Sequential(be, c, 100 + i).eval(), weight: 1 }));
     const student = new Sequential(be, s.student, 2).train();
     const opt = createOptimizer(be, student.store.length, s.optimizer);
-    const dp = workers > 1 ? new DataParallel(be, student, teachers, { workers, optimizer: opt, maxBatch: s.N }) : null;
+    const hints = s.hints && teachers[0] ? new HintAdapters(be, student, teachers[0].model, s.hints, s.optimizer, 0, s.N) : null;
+    const dp = workers > 1 ? new DataParallel(be, student, teachers, { workers, optimizer: opt, maxBatch: s.N, hints: hints ?? undefined }) : null;
     const C = student.inputs, K = student.classes;
     const x = dp ? dp.x : be.alloc(s.N * C), y = dp ? dp.y : be.allocInt32(s.N), t = dp ? dp.t : be.alloc(s.N * K);
     const rng = new Rng(0);
     for (let i = 0; i < s.N * C; i++) x[i] = rng.normal();
     for (let i = 0; i < s.N; i++) y[i] = rng.int(K);
-    const r = new KdStepRunner(be, workers, s, teachers, student, opt, dp, x, y, t, be.alloc(s.N * K));
+    const r = new KdStepRunner(be, workers, s, teachers, student, opt, dp, x, y, t, be.alloc(s.N * K), hints);
     if (dp) await dp.warmup();
     return r;
   }
@@ -83,10 +90,14 @@ export class KdStepRunner {
       if (this.teachers.length) teacherLogits(this.teachers, this.x, N, this.t);
       const z = this.student.forward(this.x, N);
       this.loss = this.teachers.length ? kdObjective(this.backend, this.dS, z, this.t, this.y, N, K, kd).loss : ceObjective(this.backend, this.dS, z, this.y, N, K).loss;
-      this.student.backward(this.dS, false);
+      if (this.hints) this.loss += this.hints.lossAndGrads(this.student, this.teachers[0].model, N);
+      this.student.backward(this.dS, false, this.hints?.inputGrads);
     }
-    if (this.dp) await this.dp.update(optimizer.lr);
-    else this.opt.step(this.student.store.params, this.student.store.grads, optimizer.lr);
+    if (this.dp) await this.dp.update(optimizer.lr); // the hint adapters' update too
+    else {
+      this.opt.step(this.student.store.params, this.student.store.grads, optimizer.lr);
+      this.hints?.step(optimizer.lr);
+    }
   }
 
   async close(): Promise<void> {
@@ -97,6 +108,7 @@ export class KdStepRunner {
       this.backend.free(this.t);
     }
     this.backend.free(this.dS);
+    this.hints?.release();
     this.opt.release();
     this.student.release();
     for (const t of this.teachers) t.model.release();
