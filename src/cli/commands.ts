@@ -186,7 +186,8 @@ export async function student(argv: string[]): Promise<void> {
   if (temps && (temps.length !== loaded.length || temps.some((t) => !(t > 0)))) throw new ConfigError(`--teacher-temperatures: need ${loaded.length} positive numbers, got ${JSON.stringify(v['teacher-temperatures'])}`);
   loaded.forEach((t, i) => { t.weight = weights[i]; t.temperature = temps?.[i]; });
   const modelTeachers = loaded.flatMap((t) => (t.model ? [t.model.config] : []));
-  // Hints run in one thread (for now): the calibration then only chooses the backend.
+  // The measured step has the run's shapes: the teachers when they run per batch (online mode, image
+  // shifts, hints), the student, and the hint adapters.
   const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer, hints });
   const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
   const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
