@@ -12,7 +12,7 @@ const ORDER = ['index.ts', 'cli', 'distill', 'compress', 'io', 'data', 'parallel
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
     const p = join(dir, f);
-    return statSync(p).isDirectory() ? tsFiles(p) : p.endsWith('.ts') ? [p] : [];
+    return statSync(p).isDirectory() ? tsFiles(p) : /\.c?ts$/.test(p) ? [p] : [];
   });
 }
 

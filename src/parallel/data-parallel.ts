@@ -15,8 +15,11 @@ import type { Optimizer } from '../optim/optimizer.js';
 import type { HintAdapters } from '../nn/hints.js';
 import { describeBuf, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
-/** The compiled worker (piscina cannot load .ts on Node 20): dist/parallel/worker.js. */
-const WORKER = fileURLToPath(new URL('../../dist/parallel/worker.js', import.meta.url));
+/**
+ * The compiled worker's CommonJS entry (piscina cannot load .ts on Node 20, and requiring the ES
+ * module directly can abort the process on Node 20.19+; see worker-entry.cts).
+ */
+const WORKER = fileURLToPath(new URL('../../dist/parallel/worker-entry.cjs', import.meta.url));
 
 export interface ParallelOptions {
   workers: number;

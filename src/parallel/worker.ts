@@ -1,4 +1,4 @@
-// A data-parallel worker (run by piscina from dist/parallel/worker.js): one backend instance per
+// A data-parallel worker (run by piscina through dist/parallel/worker-entry.cjs): one backend instance per
 // thread, the student (and teachers) as views on the main thread's shared parameters, and one
 // gradient slot per shard. Tasks carry row ranges and offsets only.
 
