@@ -14,7 +14,7 @@ import { imageSide, shiftImages, type AugmentConfig } from '../data/augment.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DataParallel, type ParallelOptions } from '../parallel/data-parallel.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/model-file.js';
-import { ceObjective, fuseTeacherLogits, kdObjective, partlyLabeledObjective, teacherLogits, validateKd, type KdConfig, type LossParts, type TeacherFusion } from './losses.js';
+import { batchObjective, fuseTeacherLogits, teacherLogits, validateKd, type KdConfig, type LossParts, type TeacherFusion } from './losses.js';
 import { kdForEpoch, type KdSchedule } from './schedules.js';
 import { HintAdapters, type HintConfig } from './hints.js';
 
@@ -342,11 +342,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           const dSv = dS.subarray(0, N * K);
           if (kd && !cached) teacherLogits(online, x, N, t, kd.T, fusion);
           else if (hints) hintTeacher!.eval().forward(x, N);
-          if (hintOnly) {
-            dSv.fill(0); // FitNets stage 1: the hint loss alone trains the layers below the hint
-            parts = { loss: 0, kd: 0, ce: 0 };
-          } else if (partly) parts = partlyLabeledObjective(be, dSv, s, t, y, mask, N, K, kd, 1, labeled);
-          else parts = kd ? kdObjective(be, dSv, s, t, y, N, K, kd) : ceObjective(be, dSv, s, y, N, K);
+          parts = batchObjective(be, dSv, s, t, y, mask, N, K, { kd, hintOnly, labeled: partly ? labeled : undefined });
           if (hints) {
             parts.hint = hints.lossAndGrads(model, hintTeacher!, N);
             parts.loss += parts.hint;

@@ -67,6 +67,22 @@ export function partlyLabeledObjective(be: Backend, dS: F32, s: F32, t: F32, lab
   return { loss: kdPart + ce, kd: kdPart, ce };
 }
 
+/**
+ * The output objective of one training batch (or of a shard of one, `scale` = its rows / the
+ * batch's): none in the FitNets hint-only stage (dS zeroed), the partly labeled objective when
+ * `labeled` (the batch's labeled-row count) is given, else KD + CE, else CE. dS is overwritten.
+ * The trainer's one-thread path and the data-parallel workers both call this.
+ */
+export function batchObjective(be: Backend, dS: F32, s: F32, t: F32, labels: I32, mask: ArrayLike<number>, n: number, K: number, o: { kd: KdConfig | null; hintOnly?: boolean; labeled?: number; scale?: number }): LossParts {
+  const scale = o.scale ?? 1;
+  if (o.hintOnly) {
+    dS.fill(0); // FitNets stage 1: the hint loss alone trains the layers below the hint
+    return { loss: 0, kd: 0, ce: 0 };
+  }
+  if (o.labeled !== undefined) return partlyLabeledObjective(be, dS, s, t, labels, mask, n, K, o.kd, scale, o.labeled);
+  return o.kd ? kdObjective(be, dS, s, t, labels, n, K, o.kd, scale) : ceObjective(be, dS, s, labels, n, K, scale);
+}
+
 /** Plain cross-entropy: dlogits overwritten with d CE / d logits (times `scale`). */
 export function ceObjective(be: Backend, dlogits: F32, logits: F32, labels: I32, N: number, K: number, scale = 1): LossParts {
   const ce = be.crossEntropy(dlogits, logits, labels, N, K, scale, false);

@@ -11,9 +11,9 @@ import { allowsWorkers, type Backend, type WorkerShare } from '../backends/backe
 import { BackendUnavailableError, WorkerFailure } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
 import type { KdConfig, LossParts, TeacherFusion } from '../nn/objectives.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import type { Optimizer, UpdatePlan } from '../optim/optimizer.js';
 import type { HintAdapters } from '../nn/hints.js';
-import { describeBuf, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
+import { describeBuf, type StepResult, type StepTask, type Task, type UpdateTask, type WorkerInit } from './shared.js';
 
 /**
  * The compiled worker's CommonJS entry (piscina cannot load .ts on Node 20, and requiring the ES
@@ -76,6 +76,7 @@ export class DataParallel {
     const widths = [student, ...teachers.map((t) => t.model)].reduce((a, m) => a + m.config.layers.reduce((x, y) => x + y, 0), 0) + hintWidths;
     const share: WorkerShare = be.share ? be.share(W, 32 * 1024 * 1024 + 16 * rows * widths) : { name: be.name };
     const describe = (buf: Float32Array | Int32Array, what: string) => describeBuf(buf, share, what, be.owns?.(buf) ?? false);
+    const describeState = (o: Optimizer, what: string) => Object.fromEntries(Object.entries(o.state()).map(([k, b]) => [k, describe(b, `${what} '${k}'`)]));
     this.x = be.alloc(B * student.inputs);
     this.y = be.allocInt32(B);
     this.t = be.alloc(B * student.classes);
@@ -95,7 +96,7 @@ export class DataParallel {
       gradSlots: this.slots.map((g, i) => describe(g, `gradient slot ${i}`)),
       teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), weight: t.weight, temperature: t.temperature })),
       fusion: opts.fusion ?? 'logits',
-      optState: Object.fromEntries(Object.entries(opts.optimizer.state()).map(([k, b]) => [k, describe(b, `optimizer state '${k}'`)])),
+      optState: describeState(opts.optimizer, 'optimizer state'),
       x: describe(this.x, 'batch inputs'),
       y: describe(this.y, 'batch labels'),
       t: describe(this.t, 'teacher logits'),
@@ -105,7 +106,7 @@ export class DataParallel {
           cfg: hints.cfg,
           params: describe(hints.store.params, 'hint adapter parameters'),
           gradSlots: this.hintSlots.map((g, i) => describe(g, `hint gradient slot ${i}`)),
-          optState: Object.fromEntries(Object.entries(hints.optimizer.state()).map(([k, b]) => [k, describe(b, `hint optimizer state '${k}'`)])),
+          optState: describeState(hints.optimizer, 'hint optimizer state'),
         },
       } : {}),
     };
@@ -177,17 +178,15 @@ export class DataParallel {
    * the last checkpoint stays as it was.
    */
   async update(lr: number): Promise<void> {
-    const plan = this.opts.optimizer.planStep(lr);
-    const P = this.student.store.length;
-    const chunk = Math.ceil(P / this.workers / 4) * 4;
-    const tasks: Task[] = [];
-    for (let from = 0; from < P; from += chunk) tasks.push({ op: 'update', from, to: Math.min(P, from + chunk), slots: this.lastShards, plan });
+    // One range of the parameters per worker; the hint adapters' update in the same round trip.
+    const ranges = (group: UpdateTask['group'], length: number, plan: UpdatePlan): Task[] => {
+      const chunk = Math.ceil(length / this.workers / 4) * 4, out: Task[] = [];
+      for (let from = 0; from < length; from += chunk) out.push({ op: 'update', group, from, to: Math.min(length, from + chunk), slots: this.lastShards, plan });
+      return out;
+    };
     const hints = this.opts.hints;
-    if (hints) {
-      // The adapters' update in the same round trip, each worker over its range of their parameters.
-      const hplan = hints.optimizer.planStep(lr), H = hints.store.length, hchunk = Math.ceil(H / this.workers / 4) * 4;
-      for (let from = 0; from < H; from += hchunk) tasks.push({ op: 'update', group: 'hints', from, to: Math.min(H, from + hchunk), slots: this.lastShards, plan: hplan });
-    }
+    const tasks = ranges('student', this.student.store.length, this.opts.optimizer.planStep(lr));
+    if (hints) tasks.push(...ranges('hints', hints.store.length, hints.optimizer.planStep(lr)));
     await this.runAll(tasks, 'gradient reduction and update');
   }
 

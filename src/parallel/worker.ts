@@ -7,10 +7,10 @@ import { attachBackend } from '../backends/index.js';
 import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
 import { Rng } from '../nn/rng.js';
-import { ceObjective, kdObjective, partlyLabeledObjective, teacherLogits } from '../nn/objectives.js';
+import { batchObjective, teacherLogits } from '../nn/objectives.js';
 import { applyUpdate } from '../optim/optimizer.js';
 import { HintAdapters } from '../nn/hints.js';
-import { f32View, i32View, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
+import { f32View, i32View, type BufDesc, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
 interface State {
   be: Backend;
@@ -41,14 +41,15 @@ async function setup(): Promise<State> {
   const teachers = init.teachers.map((t) => ({ model: new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval(), weight: t.weight, temperature: t.temperature }));
   const x = f32View(init.x, init.share);
   const K = student.classes;
-  const optState = Object.fromEntries(Object.entries(init.optState).map(([k, d]) => [k, f32View(d, init.share)]));
+  const views = (r: Record<string, BufDesc>) => Object.fromEntries(Object.entries(r).map(([k, d]) => [k, f32View(d, init.share)]));
+  const optState = views(init.optState);
   const maxRows = x.length / student.inputs;
   let hints: State['hints'] = null;
   if (init.hints) {
     const h = init.hints;
     const hp = f32View(h.params, init.share), hs = h.gradSlots.map((d) => f32View(d, init.share));
     const adapters = new HintAdapters(be, student, teachers[0].model, h.cfg, null, 0, maxRows, { params: hp, grads: hs[0] });
-    hints = { adapters, params: hp, slots: hs, optState: Object.fromEntries(Object.entries(h.optState).map(([k, d]) => [k, f32View(d, init.share)])) };
+    hints = { adapters, params: hp, slots: hs, optState: views(h.optState) };
   }
   return { be, student, teachers, params, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc(maxRows * K), optState, hints };
 }
@@ -67,15 +68,7 @@ function step(s: State, task: StepTask): StepResult {
   const z = student.forward(x, n);
   const dS = s.dS.subarray(0, n * K);
   const scale = n / task.N; // this shard's share of the batch mean
-  let parts: StepResult;
-  if (task.hintOnly) {
-    dS.fill(0); // FitNets stage 1: the hint loss alone trains the layers below the hint
-    parts = { loss: 0, kd: 0, ce: 0 };
-  } else {
-    parts = task.labeled !== undefined
-      ? partlyLabeledObjective(be, dS, z, t, y, s.mask.subarray(task.r0, task.r1), n, K, task.kd, scale, task.labeled)
-      : task.kd ? kdObjective(be, dS, z, t, y, n, K, task.kd, scale) : ceObjective(be, dS, z, y, n, K, scale);
-  }
+  const parts: StepResult = batchObjective(be, dS, z, t, y, s.mask.subarray(task.r0, task.r1), n, K, { kd: task.kd, hintOnly: task.hintOnly, labeled: task.labeled, scale });
   const h = s.hints;
   if (h) {
     h.adapters.store.bind(h.params, h.slots[task.shard]);
