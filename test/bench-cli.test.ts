@@ -168,3 +168,29 @@ describe('bench/anchors.mjs', () => {
     expect(run('--help').out).toContain('--rounds');
   });
 });
+
+describe('bench/mul-add-peak.c', () => {
+  const src = join(import.meta.dirname, '..', 'bench', 'mul-add-peak.c');
+  const cc = ['cc', 'gcc'].find((c) => spawnSync(c, ['--version']).status === 0);
+  const exe = join(dir, 'mul-add-peak');
+  it.skipIf(process.arch !== 'x64')('compiles as its header says and measures each loop on 1 and 2 threads, with medians', () => {
+    expect(cc, 'a C compiler (the native addon needs one too)').toBeDefined();
+    const b = spawnSync(cc!, ['-O2', '-mavx2', '-mfma', '-ffp-contract=off', '-pthread', src, '-o', exe], { encoding: 'utf8' });
+    expect(b.status, b.stderr).toBe(0);
+    const r = spawnSync(exe, ['1'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const med = [...r.stdout.matchAll(/^(.+?)\s+1 thread ([\d.]+) \(range .*\), 2 threads ([\d.]+) \(range .*\) GFLOP\/s$/gm)];
+    expect(med.map((m) => m[1].trim())[0]).toBe('mul+add 128 (wasm-simd)');
+    for (const m of med) {
+      expect(Number(m[2])).toBeGreaterThan(0.5);
+      expect(Number(m[3])).toBeGreaterThan(0.5);
+    }
+    // one row per loop per round before the medians
+    expect(r.stdout.split('\n').filter((l) => / 1 +[\d.]+ GF\/s +[\d.]+ GF\/s +[\d.]+x$/.test(l))).toHaveLength(med.length);
+  });
+  it.skipIf(process.arch !== 'x64')('refuses a bad round count with its usage', () => {
+    const r = spawnSync(exe, ['0'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/usage: .* \[rounds 1\.\.1000\]/);
+  });
+});
