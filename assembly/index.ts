@@ -2,7 +2,7 @@
 // Kernels take byte offsets into the imported (shared) memory and allocate nothing; the JS side
 // owns the layout. heapBase() tells the JS arena where static data ends.
 
-export { matmul, matmulWorkspace } from './matmul';
+export { matmul, matmulCols, matmulWorkspace } from './matmul';
 export { biasAdd, biasGrad } from './bias';
 export { relu, reluBackward, gelu, geluBackward } from './activations';
 export { softmaxT, logSoftmaxT } from './softmax';

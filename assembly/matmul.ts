@@ -240,23 +240,32 @@ function kernelScalar(kc: i32, a0: usize, b0: usize, c: usize, ldc: usize, add: 
  * B is (K,N) or (N,K) when transB. work: matmulWorkspace(M,N,K) bytes, 16-byte aligned.
  */
 export function matmul(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, transA: bool, transB: bool, accumulate: bool, work: usize): void {
-  if (M <= 0 || N <= 0) return;
+  matmulCols(C, A, B, M, N, K, transA, transB, accumulate, work, 0, N);
+}
+
+/**
+ * Columns j0 ≤ j < j1 of matmul's C (the rest untouched): what one thread of a column-split
+ * matmul computes. Each C element sums the same products in the same order as matmul, so any
+ * split gives bitwise the same C. work: matmulWorkspace(M, j1 - j0, K) bytes.
+ */
+export function matmulCols(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, transA: bool, transB: bool, accumulate: bool, work: usize, j0: i32, j1: i32): void {
+  if (M <= 0 || j1 <= j0) return;
   const ldc = <usize>N << 2;
   if (K <= 0) {
-    if (!accumulate) memory.fill(C, 0, (<usize>M * <usize>N) << 2);
+    if (!accumulate) for (let i = 0; i < M; i++) memory.fill(C + <usize>i * ldc + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
     return;
   }
   const kcMax = min(K, KC), mcMax = roundUp(min(M, MC), MR);
   const Ap = (work + 15) & ~<usize>15;
   const Bp = Ap + ((<usize>mcMax * <usize>kcMax) << 2);
-  const ncMax = roundUp(min(N, NC), NR);
+  const ncMax = roundUp(min(j1 - j0, NC), NR);
   const tile = Bp + ((<usize>kcMax * <usize>ncMax) << 2);
-  for (let j0 = 0; j0 < N; j0 += NC) {
-    const nc = min(NC, N - j0);
+  for (let jb = j0; jb < j1; jb += NC) {
+    const nc = min(NC, j1 - jb);
     for (let p0 = 0; p0 < K; p0 += KC) {
       const kc = min(KC, K - p0);
       const add = accumulate || p0 > 0;
-      packB(Bp, B, N, K, p0, kc, j0, nc, transB);
+      packB(Bp, B, N, K, p0, kc, jb, nc, transB);
       for (let i0 = 0; i0 < M; i0 += MC) {
         const mc = min(MC, M - i0);
         packA(Ap, A, M, K, i0, mc, p0, kc, transA);
@@ -266,7 +275,7 @@ export function matmul(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, tra
           for (let ir = 0; ir < mc; ir += MR) {
             const rows = min(MR, mc - ir);
             const ap = Ap + ((<usize>ir * <usize>kc) << 2);
-            const c = C + (((<usize>(i0 + ir) * <usize>N) + <usize>(j0 + jr)) << 2);
+            const c = C + (((<usize>(i0 + ir) * <usize>N) + <usize>(jb + jr)) << 2);
             if (rows == MR && cols == NR) {
               kernel(kc, ap, bp, c, ldc, add);
             } else {

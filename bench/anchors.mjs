@@ -6,13 +6,13 @@
 // of per-round ratios holds.
 //
 //   node bench/anchors.mjs --torch DIR --tfjs DIR [--rounds 3] [--batch 128] [--steps 30]
-//                          [--python python3] [--backends native,native-mt,wasm-simd,wasm-relaxed]
+//                          [--python python3] [--backends native,native-mt,wasm-simd,wasm-simd-mt,wasm-relaxed,wasm-relaxed-mt]
 //
 // DIR are the anchors' folders (each has its README: PyTorch needs Debian's python3-torch, the
 // tfjs folder needs `npm install` in a writable copy). Either may be left out. Rows:
 //   ours 1 thread / PyTorch 1 thread,  ours on 2 cores / PyTorch 2 threads  (native backends)
 //   ours 1 thread / tfjs WASM,         ours on 2 cores / tfjs WASM 2 threads (wasm backends)
-// where "on 2 cores" is 2 data-parallel workers, or one worker for native-mt (threads inside).
+// where "on 2 cores" is 2 data-parallel workers, or one worker for the -mt backends (threads inside).
 // Progress on stderr, the table on stdout; --json prints the rounds as JSON instead.
 
 import { spawnSync } from 'node:child_process';
@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const opts = { rounds: 3, batch: 128, steps: 30, python: 'python3', backends: 'native,native-mt,wasm-simd,wasm-relaxed', torch: '', tfjs: '', json: false };
+const opts = { rounds: 3, batch: 128, steps: 30, python: 'python3', backends: 'native,native-mt,wasm-simd,wasm-simd-mt,wasm-relaxed,wasm-relaxed-mt', torch: '', tfjs: '', json: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -103,11 +103,11 @@ for (let r = 0; r < opts.rounds; r++) {
   rounds.push(Object.assign({}, ...steps.map((f) => f())));
 }
 
-// Pairs: [ours, anchor]. "2 cores" for native-mt is its 1-worker row (two kernel threads).
+// Pairs: [ours, anchor]. "2 cores" for a -mt backend is its 1-worker row (two kernel threads).
 const pairs = [];
 for (const be of opts.backends.split(',')) {
   const anchor = be.startsWith('wasm') ? 'tfjs' : 'torch';
-  if (be === 'native-mt') pairs.push([`${be}:1`, `${anchor}:2`]);
+  if (be.endsWith('-mt')) pairs.push([`${be}:1`, `${anchor}:2`]);
   else pairs.push([`${be}:1`, `${anchor}:1`], [`${be}:2`, `${anchor}:2`]);
 }
 const median = (v) => {

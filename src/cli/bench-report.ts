@@ -56,7 +56,7 @@ export function textReport(res: BenchResult): string {
   const errors: string[] = [];
   const groups = kernelGroups(res.rows);
   if (groups.length) {
-    out.push('', 'kernels, one thread (native-mt: its threads): GFLOP/s (matmul) or GB/s (bytes read + written; the others) at the median time; higher is better; the (N,10) kernels are call-overhead bound');
+    out.push('', 'kernels, one thread (-mt backends: their threads): GFLOP/s (matmul) or GB/s (bytes read + written; the others) at the median time; higher is better; the (N,10) kernels are call-overhead bound');
     const body = groups.map((g) => [g.op, g.shape, g.batch === null ? '' : String(g.batch), unit(g.op), ...names.map((n) => {
       const r = g.rows.find((x) => x.backend === n);
       if (!r) return '';
@@ -132,13 +132,13 @@ export function htmlReport(res: BenchResult): string {
   const sections: string[] = [];
   const groups = kernelGroups(res.rows);
   if (groups.length) {
-    const charts = groups.map((g) => svgBars(`${g.op} ${g.shape}${g.label ? ` — ${g.label}` : ''} (${unit(g.op)}, one thread; native-mt: its threads)`, g.rows.map((r) => ({
+    const charts = groups.map((g) => svgBars(`${g.op} ${g.shape}${g.label ? ` — ${g.label}` : ''} (${unit(g.op)}, one thread; -mt backends: their threads)`, g.rows.map((r) => ({
       label: r.backend, value: r.error ? null : rate(r), color: color.get(r.backend) ?? '#888',
       text: r.error ? `error: ${r.error}` : `${fix(rate(r))} ${unit(g.op)}, ${ms(r.ms_median)} ms (${ms(r.ms_min)}–${ms(r.ms_max)})`,
     }))));
     const body = res.rows.filter((r) => r.op !== 'kd_step').map((r) => [r.op, r.shape ?? '', r.case ?? '', r.batch === null ? '' : String(r.batch), r.backend,
       ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, fix(r.gflops), fix(r.gbps), r.error ?? String(r.reps)]);
-    sections.push(`<h2>Kernels (one thread; native-mt: its threads)</h2><p>Each backend's result is checked against the TypeScript reference before it is timed; a wrong result is an error row and is not timed. matmul in GFLOP/s (2·M·N·K per call; shape M×N×K, 'nt' = B transposed, 'tn' = A transposed); the memory-bound kernels in GB/s (bytes read + written per call). Bars at the median time; higher is better. The (N,10) logit kernels are tiny: their time is mostly each call's fixed cost.</p>${charts.join('\n')}
+    sections.push(`<h2>Kernels (one thread; -mt backends: their threads)</h2><p>Each backend's result is checked against the TypeScript reference before it is timed; a wrong result is an error row and is not timed. matmul in GFLOP/s (2·M·N·K per call; shape M×N×K, 'nt' = B transposed, 'tn' = A transposed); the memory-bound kernels in GB/s (bytes read + written per call). Bars at the median time; higher is better. The (N,10) logit kernels are tiny: their time is mostly each call's fixed cost.</p>${charts.join('\n')}
 <h3>All kernel rows</h3>${htmlTable(['op', 'shape', 'case', 'batch', 'backend', 'ms median', 'ms min–max', 'GFLOP/s', 'GB/s', 'calls timed / error'], body)}`);
   }
   const kd = res.rows.filter((r) => r.op === 'kd_step');

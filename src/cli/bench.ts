@@ -61,7 +61,7 @@ const DOCS: OptionDoc[] = [
 ];
 
 const ABOUT = `Compares every available backend on this machine, side by side in one run:
-- each kernel of the contract on one thread (native-mt: on its threads), its result first checked against the TS reference
+- each kernel of the contract on one thread (native-mt, wasm-simd-mt, wasm-relaxed-mt: on their threads), its result first checked against the TS reference
   (a wrong result is reported as an error row and not timed): GFLOP/s for matmul (W's Dense
   shapes in the three variants: forward X·Wᵀ 'nt', dW = dYᵀ·X 'tn', dX = dY·W 'nn', and a
   1024³ square), GB/s (bytes read + written per call) for the memory-bound kernels;
@@ -70,7 +70,7 @@ const ABOUT = `Compares every available backend on this machine, side by side in
   for every backend × worker count: ms per step (median, min–max), samples/s, GFLOP/s and % of
   peak, where peak = the best matmul GFLOP/s per thread measured in the same run × the
   cores the row uses (workers × kernel threads, at most ${CORES} here). Backends that train in
-  one worker (native-mt, cuda) get kd_step rows for 1 worker only. The backends' KD steps are
+  one worker (the -mt backends, cuda) get kd_step rows for 1 worker only. The backends' KD steps are
   interleaved (one step of each in turn, per batch and worker count), so a shared machine's
   slow drifts hit them alike and their ratios hold.
 Progress goes to stderr; the table (or --json rows) to stdout; the HTML report (inline SVG bars,
@@ -427,7 +427,7 @@ function measureKernel(be: Backend, c: KernelCase, quick: boolean): BenchRow {
  * step of each candidate in turn, round after round, so that the slow drifts of a shared machine
  * hit every candidate alike and their ratios hold (measured one after another, the same two
  * builds swapped places from one run to the next). An untimed 2 ms pause before each step lets
- * the previous candidate's idle threads (native-mt's spinning helpers) go to sleep first.
+ * the previous candidate's idle threads (the -mt backends' spinning helpers) go to sleep first.
  */
 async function measureKdSteps(cands: { be: Backend; w: number }[], N: number, p: Plan, tick: (what: string) => void): Promise<BenchRow[]> {
   const shapes = workloadW(N);

@@ -20,7 +20,7 @@ export interface OptionDoc {
 
 export const COMMON: OptionDoc[] = [
   { flag: 'config', type: 'string', help: 'JSON file of options (keys are flag names, e.g. {"epochs":5}); flags override it' },
-  { flag: 'backend', type: 'string', help: 'kernel backend: js, wasm, wasm-simd, wasm-relaxed, native, native-mt (matmul on all cores, one worker), cuda (default: the fastest measured here)' },
+  { flag: 'backend', type: 'string', help: 'kernel backend: js, wasm, wasm-simd, wasm-relaxed, wasm-simd-mt, wasm-relaxed-mt, native, native-mt (-mt: matmul on all cores, one worker), cuda (default: the fastest measured here)' },
   { flag: 'workers', type: 'string', help: 'worker threads for data-parallel steps (default: the fastest measured, 1..cores)' },
   { flag: 'recalibrate', type: 'boolean', help: 'measure the backends and worker counts again instead of using the cached choice' },
   { flag: 'quiet', type: 'boolean', help: 'no progress output' },

@@ -7,16 +7,18 @@ import type { Backend, WorkerShare } from '../backend.js';
 import type { AdamWParams, F32, I32, SgdParams } from '../../kernels/signatures.js';
 import { ShapeError } from '../../errors.js';
 import { Arena } from './arena.js';
+import type { WasmPool } from './pool.js';
 import { compileWasm, compileWasmSync, createSharedMemory, WASM_BACKEND_NAME, type WasmVariant } from './loader.js';
 
 type Arr = F32 | I32;
 type Ptr = number;
 
 /** The raw exports of assembly/index.ts (pointers are byte offsets, bools are 0/1). */
-interface WasmExports {
+export interface WasmExports {
   heapBase(): number;
   matmulWorkspace(M: number, N: number, K: number): number;
   matmul(C: Ptr, A: Ptr, B: Ptr, M: number, N: number, K: number, tA: number, tB: number, acc: number, work: Ptr): void;
+  matmulCols(C: Ptr, A: Ptr, B: Ptr, M: number, N: number, K: number, tA: number, tB: number, acc: number, work: Ptr, j0: number, j1: number): void;
   biasAdd(y: Ptr, b: Ptr, N: number, OC: number): void;
   biasGrad(db: Ptr, dy: Ptr, N: number, OC: number, acc: number): void;
   relu(o: Ptr, x: Ptr, n: number): void;
@@ -41,6 +43,8 @@ export interface WasmBackendOptions {
   base?: number;
   /** One past the last byte of this instance's arena (default: 4 GiB). */
   limit?: number;
+  /** Registry name (default: the build's, e.g. wasm-simd; wasm-simd-mt for the threaded one). */
+  name?: string;
 }
 
 /** Lowest arena base: above the builds' static data (math tables at 1 KiB..8 KiB). */
@@ -48,11 +52,18 @@ const MIN_BASE = 64 * 1024;
 
 export class WasmBackend implements Backend {
   readonly name: string;
-  readonly description: string;
+  description: string;
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
   readonly arena: Arena;
-  private readonly x: WasmExports;
+  /** The build's exports (byte offsets into the memory); used directly by helper threads (pool-helper.ts). */
+  readonly raw: WasmExports;
+  /** Helper threads of a `-mt` backend (wasm-simd-mt, wasm-relaxed-mt): see attachPool. */
+  private pool: WasmPool | null = null;
+  /** `-mt` backends: 1 (they already split their matmuls over the cores). */
+  maxWorkers?: number;
+  /** `-mt` backends: the threads one matmul or optimizer step runs on. */
+  threads?: number;
   /** ArrayBuffers of this memory seen by this thread (one per size the memory has had). */
   private readonly mine = new WeakSet<ArrayBufferLike>();
   private buf: ArrayBufferLike;
@@ -60,12 +71,12 @@ export class WasmBackend implements Backend {
   private wsBytes = 0;
 
   constructor(readonly variant: WasmVariant, module: WebAssembly.Module, opts: WasmBackendOptions = {}) {
-    this.name = WASM_BACKEND_NAME[variant];
+    this.name = opts.name ?? WASM_BACKEND_NAME[variant];
     this.module = module;
     this.memory = opts.memory ?? createSharedMemory();
     const inst = new WebAssembly.Instance(module, { env: { memory: this.memory } });
-    this.x = inst.exports as unknown as WasmExports;
-    const base = Math.max(opts.base ?? 0, this.x.heapBase(), MIN_BASE);
+    this.raw = inst.exports as unknown as WasmExports;
+    const base = Math.max(opts.base ?? 0, this.raw.heapBase(), MIN_BASE);
     this.arena = new Arena(this.memory, base, opts.limit);
     this.buf = this.memory.buffer;
     this.mine.add(this.buf);
@@ -129,7 +140,24 @@ export class WasmBackend implements Backend {
     return { name: this.name, memory: this.memory, module: this.module, arenas: { bases, size, claim: new Int32Array(new SharedArrayBuffer(4)) } };
   }
 
+  /**
+   * Makes this a `-mt` backend: matmuls (split by columns of C) and optimizer steps (split by
+   * range) run on this thread and the pool's helpers. Results stay bitwise those of one thread.
+   */
+  /** The `-mt` backends' helper pool (null for the one-thread builds). */
+  get threadPool(): WasmPool | null {
+    return this.pool;
+  }
+
+  attachPool(pool: WasmPool): void {
+    this.pool = pool;
+    this.threads = pool.threads;
+    this.maxWorkers = 1;
+    this.description += `; matmul and optimizer steps on ${pool.threads} threads`;
+  }
+
   dispose(): void {
+    this.pool?.close(); // kept: a split call after this fails with a clear error
     if (this.ws) this.arena.free(this.ws);
     this.ws = 0;
     this.wsBytes = 0;
@@ -160,7 +188,8 @@ export class WasmBackend implements Backend {
     }
   }
 
-  private workspace(bytes: number): Ptr {
+  /** Scratch of at least `bytes` in this instance's arena, kept for the next call (matmul's packing buffers). */
+  scratch(bytes: number): Ptr {
     if (bytes > this.wsBytes) {
       if (this.ws) this.arena.free(this.ws);
       this.ws = 0;
@@ -176,69 +205,70 @@ export class WasmBackend implements Backend {
       throw new ShapeError(`matmul: C has ${C.length} (need M*N = ${M}*${N}), A ${A.length} (need ${M}*${K}), B ${B.length} (need ${K}*${N})`);
     }
     if (M === 0 || N === 0) return;
-    const work = this.workspace(this.x.matmulWorkspace(M, N, K));
+    const work = this.scratch(this.raw.matmulWorkspace(M, N, K));
     const tA = transA ? 1 : 0, tB = transB ? 1 : 0, acc = accumulate ? 1 : 0;
     if (this.owns(C) && this.owns(A) && this.owns(B)) {
-      this.x.matmul(C.byteOffset, A.byteOffset, B.byteOffset, M, N, K, tA, tB, acc, work);
+      if (this.pool?.matmul(this, C.byteOffset, A.byteOffset, B.byteOffset, M, N, K, tA, tB, acc)) return;
+      this.raw.matmul(C.byteOffset, A.byteOffset, B.byteOffset, M, N, K, tA, tB, acc, work);
       return;
     }
-    this.slow([C, A, B], 0b1, (p) => this.x.matmul(p[0], p[1], p[2], M, N, K, tA, tB, acc, work));
+    this.slow([C, A, B], 0b1, (p) => this.pool?.matmul(this, p[0], p[1], p[2], M, N, K, tA, tB, acc) || this.raw.matmul(p[0], p[1], p[2], M, N, K, tA, tB, acc, work));
   }
 
   // y is (N,OC), bias is (OC).
   biasAdd(y: F32, bias: F32, N: number, OC: number): void {
-    if (this.owns(y) && this.owns(bias)) return this.x.biasAdd(y.byteOffset, bias.byteOffset, N, OC);
-    this.slow([y, bias], 0b1, (p) => this.x.biasAdd(p[0], p[1], N, OC));
+    if (this.owns(y) && this.owns(bias)) return this.raw.biasAdd(y.byteOffset, bias.byteOffset, N, OC);
+    this.slow([y, bias], 0b1, (p) => this.raw.biasAdd(p[0], p[1], N, OC));
   }
 
   // dbias is (OC), dy is (N,OC).
   biasGrad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void {
     const acc = accumulate ? 1 : 0;
-    if (this.owns(dbias) && this.owns(dy)) return this.x.biasGrad(dbias.byteOffset, dy.byteOffset, N, OC, acc);
-    this.slow([dbias, dy], 0b1, (p) => this.x.biasGrad(p[0], p[1], N, OC, acc));
+    if (this.owns(dbias) && this.owns(dy)) return this.raw.biasGrad(dbias.byteOffset, dy.byteOffset, N, OC, acc);
+    this.slow([dbias, dy], 0b1, (p) => this.raw.biasGrad(p[0], p[1], N, OC, acc));
   }
 
   // out, inp are (n).
   relu(out: F32, inp: F32, n: number): void {
-    if (this.owns(out) && this.owns(inp)) return this.x.relu(out.byteOffset, inp.byteOffset, n);
-    this.slow([out, inp], 0b1, (p) => this.x.relu(p[0], p[1], n));
+    if (this.owns(out) && this.owns(inp)) return this.raw.relu(out.byteOffset, inp.byteOffset, n);
+    this.slow([out, inp], 0b1, (p) => this.raw.relu(p[0], p[1], n));
   }
 
   // dinp, dout, inp are (n).
   reluBackward(dinp: F32, dout: F32, inp: F32, n: number): void {
-    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.x.reluBackward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
-    this.slow([dinp, dout, inp], 0b1, (p) => this.x.reluBackward(p[0], p[1], p[2], n));
+    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.raw.reluBackward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
+    this.slow([dinp, dout, inp], 0b1, (p) => this.raw.reluBackward(p[0], p[1], p[2], n));
   }
 
   // out, inp are (n).
   gelu(out: F32, inp: F32, n: number): void {
-    if (this.owns(out) && this.owns(inp)) return this.x.gelu(out.byteOffset, inp.byteOffset, n);
-    this.slow([out, inp], 0b1, (p) => this.x.gelu(p[0], p[1], n));
+    if (this.owns(out) && this.owns(inp)) return this.raw.gelu(out.byteOffset, inp.byteOffset, n);
+    this.slow([out, inp], 0b1, (p) => this.raw.gelu(p[0], p[1], n));
   }
 
   // dinp, dout, inp are (n).
   geluBackward(dinp: F32, dout: F32, inp: F32, n: number): void {
-    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.x.geluBackward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
-    this.slow([dinp, dout, inp], 0b1, (p) => this.x.geluBackward(p[0], p[1], p[2], n));
+    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.raw.geluBackward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
+    this.slow([dinp, dout, inp], 0b1, (p) => this.raw.geluBackward(p[0], p[1], p[2], n));
   }
 
   // out, logits are (N,K).
   softmaxT(out: F32, logits: F32, N: number, K: number, T: number): void {
-    if (this.owns(out) && this.owns(logits)) return this.x.softmaxT(out.byteOffset, logits.byteOffset, N, K, T);
-    this.slow([out, logits], 0b1, (p) => this.x.softmaxT(p[0], p[1], N, K, T));
+    if (this.owns(out) && this.owns(logits)) return this.raw.softmaxT(out.byteOffset, logits.byteOffset, N, K, T);
+    this.slow([out, logits], 0b1, (p) => this.raw.softmaxT(p[0], p[1], N, K, T));
   }
 
   // out, logits are (N,K).
   logSoftmaxT(out: F32, logits: F32, N: number, K: number, T: number): void {
-    if (this.owns(out) && this.owns(logits)) return this.x.logSoftmaxT(out.byteOffset, logits.byteOffset, N, K, T);
-    this.slow([out, logits], 0b1, (p) => this.x.logSoftmaxT(p[0], p[1], N, K, T));
+    if (this.owns(out) && this.owns(logits)) return this.raw.logSoftmaxT(out.byteOffset, logits.byteOffset, N, K, T);
+    this.slow([out, logits], 0b1, (p) => this.raw.logSoftmaxT(p[0], p[1], N, K, T));
   }
 
   // dS, s, t are (N,K).
   kdLoss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number {
     const t2 = scaleT2 ? 1 : 0, acc = accumulate ? 1 : 0;
-    if (this.owns(dS) && this.owns(s) && this.owns(t)) return this.x.kdLoss(dS.byteOffset, s.byteOffset, t.byteOffset, N, K, T, alpha, t2, acc);
-    return this.slow([dS, s, t], 0b1, (p) => this.x.kdLoss(p[0], p[1], p[2], N, K, T, alpha, t2, acc));
+    if (this.owns(dS) && this.owns(s) && this.owns(t)) return this.raw.kdLoss(dS.byteOffset, s.byteOffset, t.byteOffset, N, K, T, alpha, t2, acc);
+    return this.slow([dS, s, t], 0b1, (p) => this.raw.kdLoss(p[0], p[1], p[2], N, K, T, alpha, t2, acc));
   }
 
   // dlogits, logits are (N,K); labels is (N).
@@ -248,15 +278,15 @@ export class WasmBackend implements Backend {
       if (!(y >= 0 && y < K)) throw new RangeError(`crossEntropy: labels[${n}] = ${y}, expected an integer in [0, ${K})`);
     }
     const acc = accumulate ? 1 : 0;
-    if (this.owns(dlogits) && this.owns(logits) && this.owns(labels)) return this.x.crossEntropy(dlogits.byteOffset, logits.byteOffset, labels.byteOffset, N, K, weight, acc);
-    return this.slow([dlogits, logits, labels], 0b1, (p) => this.x.crossEntropy(p[0], p[1], p[2], N, K, weight, acc));
+    if (this.owns(dlogits) && this.owns(logits) && this.owns(labels)) return this.raw.crossEntropy(dlogits.byteOffset, logits.byteOffset, labels.byteOffset, N, K, weight, acc);
+    return this.slow([dlogits, logits, labels], 0b1, (p) => this.raw.crossEntropy(p[0], p[1], p[2], N, K, weight, acc));
   }
 
   // dpred, pred, target are (n).
   mse(dpred: F32, pred: F32, target: F32, n: number, weight: number, accumulate: boolean): number {
     const acc = accumulate ? 1 : 0;
-    if (this.owns(dpred) && this.owns(pred) && this.owns(target)) return this.x.mse(dpred.byteOffset, pred.byteOffset, target.byteOffset, n, weight, acc);
-    return this.slow([dpred, pred, target], 0b1, (p) => this.x.mse(p[0], p[1], p[2], n, weight, acc));
+    if (this.owns(dpred) && this.owns(pred) && this.owns(target)) return this.raw.mse(dpred.byteOffset, pred.byteOffset, target.byteOffset, n, weight, acc);
+    return this.slow([dpred, pred, target], 0b1, (p) => this.raw.mse(p[0], p[1], p[2], n, weight, acc));
   }
 
   // params, grads, momentumBuf are (n).
@@ -264,9 +294,10 @@ export class WasmBackend implements Backend {
     const { lr, momentum, weightDecay } = hp;
     const nest = hp.nesterov ? 1 : 0;
     if (this.owns(params) && this.owns(grads) && this.owns(momentumBuf)) {
-      return this.x.sgdStep(params.byteOffset, grads.byteOffset, momentumBuf.byteOffset, n, lr, momentum, weightDecay, nest);
+      if (this.pool?.sgdStep(this, params.byteOffset, grads.byteOffset, momentumBuf.byteOffset, n, lr, momentum, weightDecay, nest)) return;
+      return this.raw.sgdStep(params.byteOffset, grads.byteOffset, momentumBuf.byteOffset, n, lr, momentum, weightDecay, nest);
     }
-    this.slow([params, grads, momentumBuf], 0b101, (p) => this.x.sgdStep(p[0], p[1], p[2], n, lr, momentum, weightDecay, nest));
+    this.slow([params, grads, momentumBuf], 0b101, (p) => this.pool?.sgdStep(this, p[0], p[1], p[2], n, lr, momentum, weightDecay, nest) || this.raw.sgdStep(p[0], p[1], p[2], n, lr, momentum, weightDecay, nest));
   }
 
   // params, grads, m, v are (n).
@@ -274,9 +305,10 @@ export class WasmBackend implements Backend {
     const { lr, beta1, beta2, eps, weightDecay, step } = hp;
     const bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
     if (this.owns(params) && this.owns(grads) && this.owns(m) && this.owns(v)) {
-      return this.x.adamwStep(params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+      if (this.pool?.adamwStep(this, params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2)) return;
+      return this.raw.adamwStep(params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
     }
-    this.slow([params, grads, m, v], 0b1101, (p) => this.x.adamwStep(p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, bc1, bc2));
+    this.slow([params, grads, m, v], 0b1101, (p) => this.pool?.adamwStep(this, p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, bc1, bc2) || this.raw.adamwStep(p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, bc1, bc2));
   }
 }
 

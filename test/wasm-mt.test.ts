@@ -1,0 +1,111 @@
+// The threaded wasm backends (wasm-simd-mt, wasm-relaxed-mt): matmul split by columns and the
+// optimizer steps split by range over helper threads give bitwise what the one-thread build
+// gives (and the split really runs on the helpers); a training run is bit-identical; a helper
+// that dies or a disposed backend fails the next call with a clear error; one core is refused.
+// (The conformance suite runs them against the TS reference like every backend.)
+
+import { availableParallelism } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { loadBackend } from '../src/backends/index.js';
+import { createWasmMtBackend, type WasmBackend } from '../src/backends/wasm/index.js';
+import { train, type TrainConfig } from '../src/distill/trainer.js';
+import { BackendUnavailableError, WorkerFailure } from '../src/errors.js';
+import { Sequential } from '../src/nn/sequential.js';
+import { blobs, put, randArray } from './util.js';
+
+const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const multi = availableParallelism() >= 2;
+
+describe.skipIf(!multi).each([['simd'], ['relaxed']] as const)('wasm-%s-mt', (variant) => {
+  it('matmul: bitwise the same C as the one-thread build, every transpose, split over the helpers', async () => {
+    const mt = (await loadBackend(`wasm-${variant}-mt`)) as WasmBackend;
+    const one = await loadBackend(`wasm-${variant}`);
+    expect(mt.threads).toBe(availableParallelism());
+    expect(mt.maxWorkers).toBe(1);
+    const pool = mt.threadPool!;
+    let seed = 3, splits = 0;
+    for (const [M, N, K] of [[128, 800, 784], [800, 784, 128], [64, 1200, 97], [37, 2001, 33], [300, 41, 800], [128, 10, 800]]) {
+      for (const tA of [false, true]) for (const tB of [false, true]) for (const acc of [false, true]) {
+        const A = randArray(M * K, seed++), B = randArray(K * N, seed++), C0 = randArray(M * N, seed++);
+        const want = put(one, C0, true);
+        one.matmul(want, put(one, A, true), put(one, B, true), M, N, K, tA, tB, acc);
+        for (const owned of [true, false]) {
+          const before = pool.splits;
+          const C = put(mt, C0, owned);
+          mt.matmul(C, put(mt, A, owned), put(mt, B, owned), M, N, K, tA, tB, acc);
+          expect(same(C, want), `${M}x${N}x${K} tA=${tA} tB=${tB} acc=${acc} owned=${owned}`).toBe(true);
+          // (128,10,800) has 10 columns: too narrow to split, it runs on this thread
+          expect(pool.splits - before, `${M}x${N}x${K} split`).toBe(N >= 16 ? 1 : 0);
+          splits += pool.splits - before;
+        }
+      }
+    }
+    expect(splits).toBe(5 * 8 * 2);
+    mt.dispose();
+  });
+
+  it('sgdStep and adamwStep: bitwise the same as one thread, split by range', async () => {
+    const mt = (await loadBackend(`wasm-${variant}-mt`)) as WasmBackend;
+    const one = await loadBackend(`wasm-${variant}`);
+    const n = 300_001; // above the split threshold, odd to leave a tail
+    const p0 = randArray(n, 1), g = randArray(n, 2), m0 = randArray(n, 3), v0 = randArray(n, 4).map(Math.abs);
+    for (const hp of [{ lr: 0.05, momentum: 0.9, weightDecay: 0, nesterov: false }, { lr: 0.05, momentum: 0.9, weightDecay: 1e-3, nesterov: true }]) {
+      const [p1, b1] = [put(one, p0, true), put(one, m0, true)];
+      one.sgdStep(p1, put(one, g, true), b1, n, hp);
+      const before = mt.threadPool!.splits;
+      const [p2, b2] = [put(mt, p0, true), put(mt, m0, true)];
+      mt.sgdStep(p2, put(mt, g, true), b2, n, hp);
+      expect(mt.threadPool!.splits - before).toBe(1);
+      expect(same(p2, p1) && same(b2, b1), JSON.stringify(hp)).toBe(true);
+    }
+    const hp = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3 };
+    const [p1, m1, v1] = [put(one, p0, true), put(one, m0, true), put(one, v0, true)];
+    one.adamwStep(p1, put(one, g, true), m1, v1, n, hp);
+    const [p2, m2, v2] = [put(mt, p0, false), put(mt, m0, false), put(mt, v0, false)];
+    mt.adamwStep(p2, put(mt, g, false), m2, v2, n, hp);
+    expect(same(p2, p1) && same(m2, m1) && same(v2, v1)).toBe(true);
+    mt.dispose();
+  });
+
+  it('a training run gives bit-identical weights to the one-thread build', async () => {
+    const data = blobs(300, 40, 5, 2);
+    const cfg: TrainConfig = {
+      epochs: 2, batchSize: 64, seed: 5, optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { kind: 'constant' },
+      kd: { T: 3, alpha: 0.7 }, teacherMode: 'online', workers: 1,
+    };
+    const weights: Float32Array[] = [];
+    for (const name of [`wasm-${variant}-mt`, `wasm-${variant}`]) {
+      const be = await loadBackend(name);
+      // wide enough layers that the matmuls are split: 64 x 256 x 512 multiply-adds and more
+      const teacher = new Sequential(be, { layers: [40, 512, 5] }, 7);
+      const m = new Sequential(be, { layers: [40, 256, 256, 5] }, 3);
+      await train(m, data, null, cfg, {}, [{ model: teacher }]);
+      weights.push(m.store.params.slice());
+      if (name.endsWith('-mt')) expect((be as WasmBackend).threadPool!.splits).toBeGreaterThan(0);
+      be.dispose?.();
+    }
+    expect(same(weights[0], weights[1])).toBe(true);
+  });
+
+  it('a helper that died fails the next call with a clear error; so does a disposed backend', async () => {
+    const mt = await createWasmMtBackend(variant);
+    const [M, N, K] = [64, 256, 256];
+    const C = mt.alloc(M * N), A = mt.alloc(M * K), B = mt.alloc(K * N);
+    mt.matmul(C, A, B, M, N, K, false, false, false);
+    const helper = (mt.threadPool as unknown as { helpers: { worker: { terminate(): Promise<number> } }[] }).helpers[0].worker;
+    await helper.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(() => mt.matmul(C, A, B, M, N, K, false, false, false)).toThrow(WorkerFailure);
+    expect(() => mt.matmul(C, A, B, M, N, K, false, false, false)).toThrow(/wasm-\w+-mt: helper thread 1 exited .*load the backend again/);
+    // below the split threshold nothing is posted to the helpers: one thread still works
+    const c = mt.alloc(4);
+    mt.matmul(c, mt.alloc(4), mt.alloc(4), 2, 2, 2, false, false, false);
+    mt.dispose();
+    expect(() => mt.matmul(C, A, B, M, N, K, false, false, false)).toThrow(/after the backend was disposed/);
+  });
+
+  it('refuses one thread', async () => {
+    await expect(createWasmMtBackend(variant, 1)).rejects.toThrow(BackendUnavailableError);
+    await expect(createWasmMtBackend(variant, 1)).rejects.toThrow(/needs 2 or more threads/);
+  });
+});
