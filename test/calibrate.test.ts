@@ -51,6 +51,15 @@ describe('calibration', () => {
     await expect(chooseRuntime(shapes, { backend: 'nope', workers: 1 })).rejects.toThrow(/backend 'nope'.*unknown backend/);
   });
 
+  it.skipIf(availableParallelism() < 2)('--backend of a one-worker backend with --workers 2 fails at once with a ConfigError', async () => {
+    for (const name of ['wasm-simd-mt', 'native-mt'].filter((n) => backends.some((b) => b.name === n))) {
+      const r = chooseRuntime(shapes, { backend: name, workers: 2 });
+      await expect(r).rejects.toThrow(ConfigError);
+      await expect(chooseRuntime(shapes, { backend: name, workers: 2 })).rejects.toThrow(new RegExp(`--workers 2: backend ${name} trains with at most 1 worker`));
+    }
+    expect(backends.some((b) => b.name === 'wasm-simd-mt')).toBe(true);
+  });
+
   it('a corrupt cache file is measured over, not fatal', async () => {
     const cacheFile = join(dir, 'bad.json');
     writeFileSync(cacheFile, '{ not json');

@@ -109,6 +109,9 @@ export async function chooseRuntime(s: StepShapes, o: CalibrateOptions = {}): Pr
   const log = o.log ?? (() => {});
   if (o.backend && o.workers) {
     const be = await loadBackend(o.backend);
+    if (!allowsWorkers(be, o.workers)) {
+      throw new ConfigError(`--workers ${o.workers}: backend ${be.name} trains with at most ${be.maxWorkers} worker${be.maxWorkers! > 1 ? 's' : ''} (it runs threads inside its kernels, or keeps its buffers on a device)`);
+    }
     return { backend: be, workers: o.workers, line: `backend ${be.name} ×${o.workers} worker${o.workers > 1 ? 's' : ''} (as asked)`, table: [], fromCache: false };
   }
   const backends = o.backend ? [await loadBackend(o.backend)] : (await loadAvailableBackends((m) => log(m))).backends;
