@@ -375,11 +375,16 @@ interface KernelTiming extends Timing {
 }
 
 /**
- * Times fn after it has been validated (that call warmed it up). Each sample is the mean of
- * `inner` back-to-back calls, inner chosen so a sample lasts about `sampleMs`; samples are taken
- * until at least minReps samples and budgetMs have passed, or maxReps samples.
+ * Times fn after it has been validated. First it runs untimed for warmMs (at least twice): V8
+ * starts WebAssembly in its baseline compiler and swaps in optimized code a few calls later,
+ * so the first calls of a fresh wasm backend can run at half speed or less (a cold probe once
+ * made the KD step read 158% of "peak"). Each sample is the mean of `inner` back-to-back calls,
+ * inner chosen so a sample lasts about `sampleMs`; samples are taken until at least minReps
+ * samples and budgetMs have passed, or maxReps samples.
  */
-function timeKernel(fn: () => void, o: { minReps: number; maxReps: number; budgetMs: number; sampleMs: number }): KernelTiming {
+function timeKernel(fn: () => void, o: { minReps: number; maxReps: number; budgetMs: number; sampleMs: number; warmMs: number }): KernelTiming {
+  const warmStart = performance.now();
+  for (let i = 0; i < 2 || performance.now() - warmStart < o.warmMs; i++) fn();
   let t0 = performance.now();
   fn();
   const one = Math.max(performance.now() - t0, 1e-4);
@@ -409,7 +414,7 @@ function measureKernel(be: Backend, c: KernelCase, quick: boolean): BenchRow {
     inst.run();
     const bad = inst.check();
     if (bad) return errorRow(be.name, 1, c, `wrong result, not timed: ${bad}`);
-    const t = timeKernel(inst.run, quick ? { minReps: 3, maxReps: 15, budgetMs: 30, sampleMs: 0.5 } : { minReps: 5, maxReps: 60, budgetMs: 250, sampleMs: 2 });
+    const t = timeKernel(inst.run, quick ? { minReps: 3, maxReps: 15, budgetMs: 30, sampleMs: 0.5, warmMs: 25 } : { minReps: 5, maxReps: 60, budgetMs: 250, sampleMs: 2, warmMs: 60 });
     return {
       backend: be.name, workers: 1, batch: c.batch, op: c.op, ms_median: r4(t.median), ms_min: r4(t.min), ms_max: r4(t.max),
       gflops: c.flops ? r2(c.flops / (t.median * 1e6)) : null, shape: c.shape, case: c.case,
