@@ -104,6 +104,23 @@ describe.skipIf(!multi).each([['simd'], ['relaxed']] as const)('wasm-%s-mt', (va
     expect(() => mt.matmul(C, A, B, M, N, K, false, false, false)).toThrow(/after the backend was disposed/);
   });
 
+  it('a helper that throws reports its message; the next calls still run', async () => {
+    const mt = await createWasmMtBackend(variant);
+    type Run = (T: number, op: number, what: string, post: () => void, mine: () => void) => void;
+    const run = (mt.threadPool as unknown as { run: Run }).run.bind(mt.threadPool);
+    expect(() => run(2, 77, 'a bogus operation', () => {}, () => {})).toThrow(WorkerFailure);
+    expect(() => run(2, 77, 'a bogus operation', () => {}, () => {})).toThrow(/wasm-\w+-mt: helper thread 1 failed in a bogus operation: unknown operation 77/);
+    const [M, N, K] = [64, 256, 256];
+    const A = randArray(M * K, 1), B = randArray(K * N, 2);
+    const C = mt.alloc(M * N);
+    mt.matmul(C, put(mt, A, true), put(mt, B, true), M, N, K, false, false, false);
+    const one = await loadBackend(`wasm-${variant}`);
+    const want = one.alloc(M * N);
+    one.matmul(want, put(one, A, true), put(one, B, true), M, N, K, false, false, false);
+    expect(same(C, want)).toBe(true);
+    mt.dispose();
+  });
+
   it('refuses one thread', async () => {
     await expect(createWasmMtBackend(variant, 1)).rejects.toThrow(BackendUnavailableError);
     await expect(createWasmMtBackend(variant, 1)).rejects.toThrow(/needs 2 or more threads/);
