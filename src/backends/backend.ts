@@ -50,6 +50,11 @@ export function allowsWorkers(be: Backend, workers: number): boolean {
   return be.maxWorkers === undefined || workers <= be.maxWorkers;
 }
 
+/** Why `be` refuses more workers than its maxWorkers (for the errors that say so). */
+export function workerLimit(be: Backend): string {
+  return `backend ${be.name} trains with at most ${be.maxWorkers} worker${be.maxWorkers! > 1 ? 's' : ''} (it runs threads inside its kernels, or keeps its buffers on a device)`;
+}
+
 /**
  * Sent to worker threads (structured-clone safe): the backend's name and, for backends whose
  * storage is one shared WebAssembly.Memory, the memory, the compiled module and the arena

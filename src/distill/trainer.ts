@@ -2,7 +2,7 @@
 // with evaluation, per-epoch metrics, atomic checkpoints and bit-exact resume.
 
 import { createHash } from 'node:crypto';
-import { allowsWorkers, type Backend } from '../backends/backend.js';
+import { allowsWorkers, workerLimit, type Backend } from '../backends/backend.js';
 import { ConfigError, NumericalError, ShapeError } from '../errors.js';
 import type { F32 } from '../kernels/signatures.js';
 import type { Sequential } from '../nn/sequential.js';
@@ -249,7 +249,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
 
   const workers = cfg.workers ?? 1;
   if (!allowsWorkers(be, workers))
-    throw new ConfigError(`backend ${be.name} trains with at most ${be.maxWorkers} worker${be.maxWorkers! > 1 ? 's' : ''} (it runs threads inside its kernels, or keeps its buffers on a device); got workers = ${workers}`);
+    throw new ConfigError(`${workerLimit(be)}; got workers = ${workers}`);
   // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented
   // (or hints need the teachers' hidden layers); precomputed logits are always used as they are.
   const useCache = teachers.length > 0 && (teachers.some((t) => t.logits) || ((cfg.teacherMode ?? 'cached') === 'cached' && !cfg.augment && !cfg.hints));

@@ -9,7 +9,7 @@ import { cpus, homedir, availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { loadAvailableBackends, loadBackend } from '../backends/index.js';
-import { allowsWorkers, type Backend } from '../backends/backend.js';
+import { allowsWorkers, workerLimit, type Backend } from '../backends/backend.js';
 import { KdStepRunner, summarize, type StepShapes } from './kd-step.js';
 import { ConfigError, ShapeError } from '../errors.js';
 
@@ -110,7 +110,7 @@ export async function chooseRuntime(s: StepShapes, o: CalibrateOptions = {}): Pr
   if (o.backend && o.workers) {
     const be = await loadBackend(o.backend);
     if (!allowsWorkers(be, o.workers)) {
-      throw new ConfigError(`--workers ${o.workers}: backend ${be.name} trains with at most ${be.maxWorkers} worker${be.maxWorkers! > 1 ? 's' : ''} (it runs threads inside its kernels, or keeps its buffers on a device)`);
+      throw new ConfigError(`--workers ${o.workers}: ${workerLimit(be)}`);
     }
     return { backend: be, workers: o.workers, line: `backend ${be.name} ×${o.workers} worker${o.workers > 1 ? 's' : ''} (as asked)`, table: [], fromCache: false };
   }

@@ -2,14 +2,13 @@
 // and the threaded wasm-simd-mt 18, wasm-relaxed-mt 28).
 
 import type { BackendFactory, WorkerShare } from '../backend.js';
-import { BackendUnavailableError } from '../../errors.js';
-import { createWasmBackend, instantiateWasmBackend, type WasmBackend } from './wasm-backend.js';
+import { attachWasmBackend, instantiateWasmBackend, type WasmBackend } from './wasm-backend.js';
 import { WASM_BACKEND_NAME, type WasmVariant } from './loader.js';
 import { WasmPool } from './pool.js';
 
 export { Arena, ArenaError } from './arena.js';
 export { WasmPool } from './pool.js';
-export { WasmBackend, createWasmBackend, instantiateWasmBackend, type WasmBackendOptions } from './wasm-backend.js';
+export { WasmBackend, attachWasmBackend, createWasmBackend, instantiateWasmBackend, type WasmBackendOptions } from './wasm-backend.js';
 export { compileWasm, compileWasmSync, createSharedMemory, probeWasm, wasmPath, WASM_BACKEND_NAME, WASM_MAX_PAGES, WASM_VARIANTS, type WasmVariant } from './loader.js';
 
 const PRIORITY: Record<WasmVariant, number> = { scalar: 10, simd: 20, relaxed: 30 };
@@ -38,13 +37,7 @@ export function wasmBackendFactories(): BackendFactory[] {
     name: WASM_BACKEND_NAME[v],
     priority: PRIORITY[v],
     create: () => instantiateWasmBackend(v),
-    attach: async (share: WorkerShare) => {
-      // A worker thread: the main thread's memory and module, and an arena slot of its own.
-      const a = share.arenas;
-      if (!share.memory || !share.module || !a) throw new BackendUnavailableError(share.name, 'attach needs the shared memory, module and arena slots from share()');
-      const slot = Atomics.add(a.claim, 0, 1);
-      if (slot >= a.bases.length) throw new BackendUnavailableError(share.name, `all ${a.bases.length} worker arena slots are taken (too many worker restarts)`);
-      return createWasmBackend(v, { module: share.module as WebAssembly.Module, memory: share.memory as WebAssembly.Memory, base: a.bases[slot], limit: a.bases[slot] + a.size });
-    },
+    // A worker thread: the main thread's memory and module, and an arena slot of its own.
+    attach: async (share: WorkerShare) => attachWasmBackend(v, share),
   }))];
 }

@@ -4,17 +4,14 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { WorkerShare } from '../backend.js';
-import { createWasmBackend } from './wasm-backend.js';
+import { attachWasmBackend } from './wasm-backend.js';
 import type { WasmVariant } from './loader.js';
-import { CTL, OP_ADAMW, OP_MATMUL, OP_QUIT, OP_SGD, SPIN } from './pool.js';
+import { controlViews, CTL, OP_ADAMW, OP_MATMUL, OP_QUIT, OP_SGD, SPIN } from './pool.js';
 
 const { share, variant, sab } = workerData as { share: WorkerShare; variant: WasmVariant; sab: SharedArrayBuffer };
-const a = share.arenas!;
-const slot = Atomics.add(a.claim, 0, 1);
-if (slot >= a.bases.length) throw new Error(`all ${a.bases.length} arena slots are taken`);
-const be = createWasmBackend(variant, { module: share.module as WebAssembly.Module, memory: share.memory as WebAssembly.Memory, base: a.bases[slot], limit: a.bases[slot] + a.size });
+const be = attachWasmBackend(variant, share);
 const x = be.raw;
-const ctl = new Int32Array(sab, 0, 16), f = new Float64Array(sab, CTL.F64_OFFSET, 8), err = new Uint8Array(sab, CTL.ERR_OFFSET, CTL.ERR_BYTES);
+const { ctl, f64: f, err } = controlViews(sab);
 const arg = (i: number) => ctl[CTL.ARGS + i];
 parentPort!.postMessage('ready');
 

@@ -49,11 +49,24 @@ const TIMEOUT_MS = 120_000;
 /** Scratch per helper: a matmul part needs ≤ (128·512 + 512·2048 + 32)·4 bytes of packing buffers. */
 const HELPER_ARENA_BYTES = 8 * 1024 * 1024;
 
-interface Helper {
-  worker: Worker;
+/** The views of one control block (both sides of it use these). */
+export interface Control {
   ctl: Int32Array;
   f64: Float64Array;
   err: Uint8Array;
+}
+
+export function controlViews(sab: SharedArrayBuffer): Control {
+  return { ctl: new Int32Array(sab, 0, 16), f64: new Float64Array(sab, CTL.F64_OFFSET, 8), err: new Uint8Array(sab, CTL.ERR_OFFSET, CTL.ERR_BYTES) };
+}
+
+interface Helper extends Control {
+  worker: Worker;
+}
+
+/** Start of part t of n items split into `parts`, at a multiple of `align` (the last part ends at n). */
+function splitPoint(n: number, parts: number, t: number, align: number): number {
+  return t >= parts ? n : Math.round((n * t) / parts / align) * align;
 }
 
 export class WasmPool {
@@ -80,7 +93,7 @@ export class WasmPool {
       for (let h = 1; h < threads; h++) {
         const sab = new SharedArrayBuffer(CTL.BYTES);
         const worker = new Worker(HELPER, { workerData: { share, variant, sab } });
-        helpers.push({ worker, ctl: new Int32Array(sab, 0, 16), f64: new Float64Array(sab, CTL.F64_OFFSET, 8), err: new Uint8Array(sab, CTL.ERR_OFFSET, CTL.ERR_BYTES) });
+        helpers.push({ worker, ...controlViews(sab) });
         await new Promise<void>((resolve, reject) => {
           const fail = (why: string) => reject(new BackendUnavailableError(name, `helper thread ${h} did not start: ${why}`));
           worker.once('message', (m) => (m === 'ready' ? resolve() : fail(String(m))));
@@ -107,7 +120,7 @@ export class WasmPool {
   matmul(be: WasmBackend, c: number, a: number, b: number, M: number, N: number, K: number, tA: number, tB: number, acc: number): boolean {
     if (M * N * K < MIN_MATMUL_MACS || N < 16 || K <= 0) return false;
     const T = Math.min(this.threads, N >> 3);
-    const cut = (t: number) => (t >= T ? N : Math.round((N * t) / T / 8) * 8);
+    const cut = (t: number) => splitPoint(N, T, t, 8);
     this.run(T, OP_MATMUL, 'matmul', (h, ctl) => {
       ctl.set([c, a, b, M, N, K, tA, tB, acc, cut(h), cut(h + 1)], CTL.ARGS);
     }, () => {
@@ -120,7 +133,7 @@ export class WasmPool {
   /** SGD step over n elements (byte offsets), split by range; false when too small to split. */
   sgdStep(be: WasmBackend, p: number, g: number, m: number, n: number, lr: number, momentum: number, wd: number, nesterov: number): boolean {
     if (n < MIN_STEP_ELEMENTS) return false;
-    const cut = (t: number) => (t >= this.threads ? n : Math.round((n * t) / this.threads / 4) * 4);
+    const cut = (t: number) => splitPoint(n, this.threads, t, 4);
     this.run(this.threads, OP_SGD, 'sgdStep', (h, ctl, f64) => {
       const i0 = cut(h), i1 = cut(h + 1);
       ctl.set([p + 4 * i0, g + 4 * i0, m + 4 * i0, i1 - i0, nesterov], CTL.ARGS);
@@ -132,7 +145,7 @@ export class WasmPool {
   /** AdamW step over n elements (byte offsets), split by range; false when too small to split. */
   adamwStep(be: WasmBackend, p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): boolean {
     if (n < MIN_STEP_ELEMENTS) return false;
-    const cut = (t: number) => (t >= this.threads ? n : Math.round((n * t) / this.threads / 4) * 4);
+    const cut = (t: number) => splitPoint(n, this.threads, t, 4);
     this.run(this.threads, OP_ADAMW, 'adamwStep', (h, ctl, f64) => {
       const i0 = cut(h), i1 = cut(h + 1);
       ctl.set([p + 4 * i0, g + 4 * i0, m + 4 * i0, v + 4 * i0, i1 - i0], CTL.ARGS);

@@ -5,7 +5,7 @@
 
 import type { Backend, WorkerShare } from '../backend.js';
 import type { AdamWParams, F32, I32, SgdParams } from '../../kernels/signatures.js';
-import { ShapeError } from '../../errors.js';
+import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import { Arena } from './arena.js';
 import type { WasmPool } from './pool.js';
 import { compileWasm, compileWasmSync, createSharedMemory, WASM_BACKEND_NAME, type WasmVariant } from './loader.js';
@@ -140,15 +140,15 @@ export class WasmBackend implements Backend {
     return { name: this.name, memory: this.memory, module: this.module, arenas: { bases, size, claim: new Int32Array(new SharedArrayBuffer(4)) } };
   }
 
-  /**
-   * Makes this a `-mt` backend: matmuls (split by columns of C) and optimizer steps (split by
-   * range) run on this thread and the pool's helpers. Results stay bitwise those of one thread.
-   */
   /** The `-mt` backends' helper pool (null for the one-thread builds). */
   get threadPool(): WasmPool | null {
     return this.pool;
   }
 
+  /**
+   * Makes this a `-mt` backend: matmuls (split by columns of C) and optimizer steps (split by
+   * range) run on this thread and the pool's helpers. Results stay bitwise those of one thread.
+   */
   attachPool(pool: WasmPool): void {
     this.pool = pool;
     this.threads = pool.threads;
@@ -205,14 +205,15 @@ export class WasmBackend implements Backend {
       throw new ShapeError(`matmul: C has ${C.length} (need M*N = ${M}*${N}), A ${A.length} (need ${M}*${K}), B ${B.length} (need ${K}*${N})`);
     }
     if (M === 0 || N === 0) return;
-    const work = this.scratch(this.raw.matmulWorkspace(M, N, K));
     const tA = transA ? 1 : 0, tB = transB ? 1 : 0, acc = accumulate ? 1 : 0;
-    if (this.owns(C) && this.owns(A) && this.owns(B)) {
-      if (this.pool?.matmul(this, C.byteOffset, A.byteOffset, B.byteOffset, M, N, K, tA, tB, acc)) return;
-      this.raw.matmul(C.byteOffset, A.byteOffset, B.byteOffset, M, N, K, tA, tB, acc, work);
-      return;
-    }
-    this.slow([C, A, B], 0b1, (p) => this.pool?.matmul(this, p[0], p[1], p[2], M, N, K, tA, tB, acc) || this.raw.matmul(p[0], p[1], p[2], M, N, K, tA, tB, acc, work));
+    if (this.owns(C) && this.owns(A) && this.owns(B)) return this.matmulAt(C.byteOffset, A.byteOffset, B.byteOffset, M, N, K, tA, tB, acc);
+    this.slow([C, A, B], 0b1, (p) => this.matmulAt(p[0], p[1], p[2], M, N, K, tA, tB, acc));
+  }
+
+  /** matmul on byte offsets: over the helper threads when this is a `-mt` backend and the product is large enough, else here. */
+  private matmulAt(c: Ptr, a: Ptr, b: Ptr, M: number, N: number, K: number, tA: number, tB: number, acc: number): void {
+    if (this.pool?.matmul(this, c, a, b, M, N, K, tA, tB, acc)) return;
+    this.raw.matmul(c, a, b, M, N, K, tA, tB, acc, this.scratch(this.raw.matmulWorkspace(M, N, K)));
   }
 
   // y is (N,OC), bias is (OC).
@@ -293,23 +294,35 @@ export class WasmBackend implements Backend {
   sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, hp: SgdParams): void {
     const { lr, momentum, weightDecay } = hp;
     const nest = hp.nesterov ? 1 : 0;
-    if (this.owns(params) && this.owns(grads) && this.owns(momentumBuf)) {
-      if (this.pool?.sgdStep(this, params.byteOffset, grads.byteOffset, momentumBuf.byteOffset, n, lr, momentum, weightDecay, nest)) return;
-      return this.raw.sgdStep(params.byteOffset, grads.byteOffset, momentumBuf.byteOffset, n, lr, momentum, weightDecay, nest);
-    }
-    this.slow([params, grads, momentumBuf], 0b101, (p) => this.pool?.sgdStep(this, p[0], p[1], p[2], n, lr, momentum, weightDecay, nest) || this.raw.sgdStep(p[0], p[1], p[2], n, lr, momentum, weightDecay, nest));
+    const update = (p: Ptr, g: Ptr, b: Ptr) => {
+      if (!this.pool?.sgdStep(this, p, g, b, n, lr, momentum, weightDecay, nest)) this.raw.sgdStep(p, g, b, n, lr, momentum, weightDecay, nest);
+    };
+    if (this.owns(params) && this.owns(grads) && this.owns(momentumBuf)) return update(params.byteOffset, grads.byteOffset, momentumBuf.byteOffset);
+    this.slow([params, grads, momentumBuf], 0b101, (p) => update(p[0], p[1], p[2]));
   }
 
   // params, grads, m, v are (n).
   adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void {
     const { lr, beta1, beta2, eps, weightDecay, step } = hp;
     const bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
-    if (this.owns(params) && this.owns(grads) && this.owns(m) && this.owns(v)) {
-      if (this.pool?.adamwStep(this, params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2)) return;
-      return this.raw.adamwStep(params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
-    }
-    this.slow([params, grads, m, v], 0b1101, (p) => this.pool?.adamwStep(this, p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, bc1, bc2) || this.raw.adamwStep(p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, bc1, bc2));
+    const update = (p: Ptr, g: Ptr, mp: Ptr, vp: Ptr) => {
+      if (!this.pool?.adamwStep(this, p, g, mp, vp, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2)) this.raw.adamwStep(p, g, mp, vp, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+    };
+    if (this.owns(params) && this.owns(grads) && this.owns(m) && this.owns(v)) return update(params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset);
+    this.slow([params, grads, m, v], 0b1101, (p) => update(p[0], p[1], p[2], p[3]));
   }
+}
+
+/**
+ * In another thread (a data-parallel worker, a `-mt` helper): an instance on the memory and
+ * module of `share`, in the next free arena slot of it.
+ */
+export function attachWasmBackend(variant: WasmVariant, share: WorkerShare): WasmBackend {
+  const a = share.arenas;
+  if (!share.memory || !share.module || !a) throw new BackendUnavailableError(share.name, 'attach needs the shared memory, module and arena slots from share()');
+  const slot = Atomics.add(a.claim, 0, 1);
+  if (slot >= a.bases.length) throw new BackendUnavailableError(share.name, `all ${a.bases.length} worker arena slots are taken (too many worker restarts)`);
+  return createWasmBackend(variant, { module: share.module as WebAssembly.Module, memory: share.memory as WebAssembly.Memory, base: a.bases[slot], limit: a.bases[slot] + a.size });
 }
 
 /** A wasm backend from a compiled module (synchronous; compiles the build when `module` is absent). */
