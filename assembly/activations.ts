@@ -1,4 +1,4 @@
-// Activation kernels (optimized): relu, reluBackward, gelu (tanh form), geluBackward. f32x4 main
+// Activation kernels (optimized): relu, relu_backward, gelu (tanh form), gelu_backward. f32x4 main
 // loops with scalar tails in the SIMD builds; plain loops in the scalar build. Pointers are byte
 // offsets into the (imported) linear memory; out may alias inp, dinp may alias dout.
 
@@ -25,7 +25,7 @@ export function relu(out: usize, inp: usize, n: i32): void {
 }
 
 // dinp, dout, inp are (n).
-export function reluBackward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+export function relu_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
   let i = 0;
   if (SIMD) {
     const z = f32x4.splat(0);
@@ -73,7 +73,7 @@ export function gelu(out: usize, inp: usize, n: i32): void {
 }
 
 // dinp, dout, inp are (n).
-export function geluBackward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+export function gelu_backward(dinp: usize, dout: usize, inp: usize, n: i32): void {
   let i = 0;
   if (SIMD) {
     for (; i + 4 <= n; i += 4) {

@@ -1,10 +1,10 @@
-// Bias kernels (optimized): biasAdd (row broadcast) and biasGrad (column sums), f32x4 over the
+// Bias kernels (optimized): bias_add (row broadcast) and bias_grad (column sums), f32x4 over the
 // OC axis with scalar tails. Pointers are byte offsets into linear memory.
 
 import { SIMD } from './simd';
 
 // y is (N,OC), bias is (OC): y[n,o] += bias[o].
-export function biasAdd(y: usize, bias: usize, N: i32, OC: i32): void {
+export function bias_add(y: usize, bias: usize, N: i32, OC: i32): void {
   for (let n = 0; n < N; n++) {
     const row = y + ((<usize>n * <usize>OC) << 2);
     let o = 0;
@@ -22,7 +22,7 @@ export function biasAdd(y: usize, bias: usize, N: i32, OC: i32): void {
 }
 
 // dbias is (OC), dy is (N,OC): dbias[o] = (dbias[o] if accumulate) + sum_n dy[n,o].
-export function biasGrad(dbias: usize, dy: usize, N: i32, OC: i32, accumulate: bool): void {
+export function bias_grad(dbias: usize, dy: usize, N: i32, OC: i32, accumulate: bool): void {
   let o = 0;
   if (SIMD) {
     for (; o + 4 <= OC; o += 4) {

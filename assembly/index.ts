@@ -1,15 +1,15 @@
 // Entry of the AssemblyScript kernels (all three builds): exports every kernel of the contract.
 // Kernels take byte offsets into the imported (shared) memory and allocate nothing; the JS side
-// owns the layout. heapBase() tells the JS arena where static data ends.
+// owns the layout. heap_base() tells the JS arena where static data ends.
 
-export { matmul, matmulCols, matmulWorkspace } from './matmul';
-export { biasAdd, biasGrad } from './bias';
-export { relu, reluBackward, gelu, geluBackward } from './activations';
-export { softmaxT, logSoftmaxT } from './softmax';
-export { kdLoss, crossEntropy, mse } from './losses';
-export { sgdStep, adamwStep } from './optim';
+export { matmul, matmul_cols, matmul_workspace } from './matmul';
+export { bias_add, bias_grad } from './bias';
+export { relu, relu_backward, gelu, gelu_backward } from './activations';
+export { softmax_t, log_softmax_t } from './softmax';
+export { kd_loss, cross_entropy, mse } from './losses';
+export { sgd_step, adamw_step } from './optim';
 
 /** First byte after this module's static data: the JS arena starts at or above it. */
-export function heapBase(): usize {
+export function heap_base(): usize {
   return __heap_base;
 }

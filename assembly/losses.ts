@@ -1,4 +1,4 @@
-// Loss kernels (optimized), each fused with its gradient: kdLoss, crossEntropy, mse. f32x4 main
+// Loss kernels (optimized), each fused with its gradient: kd_loss, cross_entropy, mse. f32x4 main
 // loops with scalar tails; per-row log-sum-exp and loss totals in f64. Return the loss.
 
 import { SIMD, exp4, hsum } from './simd';
@@ -6,7 +6,7 @@ import { rowMax, rowSumExp } from './softmax';
 
 // dS, s, t are (N,K). loss = alpha·(T² | 1)·mean_n KL(softmax(t/T) ‖ softmax(s/T));
 // dS = (dS if accumulate) + alpha·(T | 1/T)·(p_s − p_t)/N.
-export function kdLoss(dS: usize, s: usize, t: usize, N: i32, K: i32, T: f32, alpha: f32, scaleT2: bool, accumulate: bool): f64 {
+export function kd_loss(dS: usize, s: usize, t: usize, N: i32, K: i32, T: f32, alpha: f32, scaleT2: bool, accumulate: bool): f64 {
   if (N == 0) return 0;
   const Td = <f64>T;
   const invT: f32 = <f32>(1.0 / Td);
@@ -52,7 +52,7 @@ export function kdLoss(dS: usize, s: usize, t: usize, N: i32, K: i32, T: f32, al
 
 // dlogits, logits are (N,K); labels is (N) int32. loss = weight·mean_n −log softmax(z_n)[y_n];
 // dlogits = (dlogits if accumulate) + weight·(softmax(z) − onehot(y))/N.
-export function crossEntropy(dlogits: usize, logits: usize, labels: usize, N: i32, K: i32, weight: f32, accumulate: bool): f64 {
+export function cross_entropy(dlogits: usize, logits: usize, labels: usize, N: i32, K: i32, weight: f32, accumulate: bool): f64 {
   if (N == 0) return 0;
   const scale64 = <f64>weight / <f64>N;
   const scale = <f32>scale64;

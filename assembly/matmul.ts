@@ -31,7 +31,7 @@ import { SIMD, madd } from './simd';
 }
 
 /** Bytes of workspace matmul needs for these sizes (packed A block, packed B block, one tile). */
-export function matmulWorkspace(M: i32, N: i32, K: i32): i32 {
+export function matmul_workspace(M: i32, N: i32, K: i32): i32 {
   const kc = min(K, KC), mc = roundUp(min(M, MC), MR), nc = roundUp(min(N, NC), NR);
   return ((mc * kc + kc * nc + MR * NR) << 2) + 64;
 }
@@ -237,18 +237,18 @@ function kernelScalar(kc: i32, a0: usize, b0: usize, c: usize, ldc: usize, add: 
 
 /**
  * C (M,N) = op(A) (M,K) · op(B) (K,N) (+ C when accumulate). A is (M,K) or (K,M) when transA;
- * B is (K,N) or (N,K) when transB. work: matmulWorkspace(M,N,K) bytes, 16-byte aligned.
+ * B is (K,N) or (N,K) when transB. work: matmul_workspace(M,N,K) bytes, 16-byte aligned.
  */
 export function matmul(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, transA: bool, transB: bool, accumulate: bool, work: usize): void {
-  matmulCols(C, A, B, M, N, K, transA, transB, accumulate, work, 0, N);
+  matmul_cols(C, A, B, M, N, K, transA, transB, accumulate, work, 0, N);
 }
 
 /**
  * Columns j0 ≤ j < j1 of matmul's C (the rest untouched): what one thread of a column-split
  * matmul computes. Each C element sums the same products in the same order as matmul, so any
- * split gives bitwise the same C. work: matmulWorkspace(M, j1 - j0, K) bytes.
+ * split gives bitwise the same C. work: matmul_workspace(M, j1 - j0, K) bytes.
  */
-export function matmulCols(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, transA: bool, transB: bool, accumulate: bool, work: usize, j0: i32, j1: i32): void {
+export function matmul_cols(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, transA: bool, transB: bool, accumulate: bool, work: usize, j0: i32, j1: i32): void {
   if (M <= 0 || j1 <= j0) return;
   const ldc = <usize>N << 2;
   if (K <= 0) {

@@ -1,11 +1,11 @@
-// Optimizer kernels (optimized): sgdStep and adamwStep, in place over one flat buffer, f32x4 main
+// Optimizer kernels (optimized): sgd_step and adamw_step, in place over one flat buffer, f32x4 main
 // loops with scalar tails. Bias corrections are computed by the caller (f64) and passed in.
 
 import { SIMD, madd } from './simd';
 
 // params, grads, momentumBuf are (n). g = grad + wd·p; with momentum: buf = m·buf + g,
 // g = nesterov ? g + m·buf : buf; p −= lr·g. momentum = 0 leaves buf untouched.
-export function sgdStep(params: usize, grads: usize, buf: usize, n: i32, lr: f32, momentum: f32, weightDecay: f32, nesterov: bool): void {
+export function sgd_step(params: usize, grads: usize, buf: usize, n: i32, lr: f32, momentum: f32, weightDecay: f32, nesterov: bool): void {
   let i = 0;
   if (SIMD) {
     const vlr = f32x4.splat(-lr), vm = f32x4.splat(momentum), vwd = f32x4.splat(weightDecay);
@@ -49,7 +49,7 @@ export function sgdStep(params: usize, grads: usize, buf: usize, n: i32, lr: f32
 
 // params, grads, m, v are (n). p −= lr·wd·p; m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²;
 // p −= lr·(m/bc1)/(sqrt(v/bc2) + eps), bc1 = 1 − b1^step, bc2 = 1 − b2^step.
-export function adamwStep(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc1: f32, bc2: f32): void {
+export function adamw_step(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc1: f32, bc2: f32): void {
   const decay: f32 = 1 - lr * weightDecay;
   const c1: f32 = 1 - beta1, c2: f32 = 1 - beta2;
   const ib1: f32 = 1 / bc1, ib2: f32 = 1 / bc2;

@@ -1,4 +1,4 @@
-// Softmax kernels (optimized): softmaxT and logSoftmaxT of logits/T, row-wise, max-subtracted.
+// Softmax kernels (optimized): softmax_t and log_softmax_t of logits/T, row-wise, max-subtracted.
 // f32x4 exp over each row with scalar (f64) tails; row sums and log-sum-exp in f64.
 
 import { SIMD, exp4, hmax, hsum } from './simd';
@@ -35,7 +35,7 @@ import { SIMD, exp4, hmax, hsum } from './simd';
 }
 
 // out, logits are (N,K): out = softmax(logits/T) per row.
-export function softmaxT(out: usize, logits: usize, N: i32, K: i32, T: f32): void {
+export function softmax_t(out: usize, logits: usize, N: i32, K: i32, T: f32): void {
   const invT: f32 = <f32>(1.0 / <f64>T);
   for (let n = 0; n < N; n++) {
     const off = (<usize>n * <usize>K) << 2;
@@ -58,7 +58,7 @@ export function softmaxT(out: usize, logits: usize, N: i32, K: i32, T: f32): voi
 }
 
 // out, logits are (N,K): out = log_softmax(logits/T) per row.
-export function logSoftmaxT(out: usize, logits: usize, N: i32, K: i32, T: f32): void {
+export function log_softmax_t(out: usize, logits: usize, N: i32, K: i32, T: f32): void {
   const invT: f32 = <f32>(1.0 / <f64>T);
   for (let n = 0; n < N; n++) {
     const off = (<usize>n * <usize>K) << 2;

@@ -120,11 +120,11 @@ int64_t threads_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
 }
 
 // matmul(C, A, B, M, N, K, transA, transB, accumulate)
-// matmulThreads(..., threads): the same on up to `threads` threads, bitwise-identical results
+// matmul_threads(..., threads): the same on up to `threads` threads, bitwise-identical results
 // (CPU addon only).
 template <bool Threads>
 Napi::Value MatmulT(const Napi::CallbackInfo& info) {
-  const char* fn = Threads ? "matmulThreads" : "matmul";
+  const char* fn = Threads ? "matmul_threads" : "matmul";
   need_args(info, Threads ? 10 : 9, fn);
   const int64_t M = size_arg(info, 3, fn, "M"), N = size_arg(info, 4, fn, "N"), K = size_arg(info, 5, fn, "K");
   const bool tA = bool_arg(info, 6, fn, "transA"), tB = bool_arg(info, 7, fn, "transB"), acc = bool_arg(info, 8, fn, "accumulate");
@@ -141,27 +141,27 @@ Napi::Value MatmulT(const Napi::CallbackInfo& info) {
 Napi::Value Matmul(const Napi::CallbackInfo& info) { return MatmulT<false>(info); }
 Napi::Value MatmulThreads(const Napi::CallbackInfo& info) { return MatmulT<true>(info); }
 
-// biasAdd(y, bias, N, OC)
+// bias_add(y, bias, N, OC)
 Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
-  const char* fn = "biasAdd";
+  const char* fn = "bias_add";
   need_args(info, 4, fn);
   const int64_t N = size_arg(info, 2, fn, "N"), OC = size_arg(info, 3, fn, "OC");
   float* y = f32(info, 0, fn, "y", N * OC);
   const float* b = f32(info, 1, fn, "bias", OC);
-  if (N > 0 && overlaps(y, N * OC, b, OC)) range_error(info.Env(), "biasAdd: y overlaps bias");
+  if (N > 0 && overlaps(y, N * OC, b, OC)) range_error(info.Env(), "bias_add: y overlaps bias");
   table(info).bias_add(y, b, N, OC);
   return info.Env().Undefined();
 }
 
-// biasGrad(dbias, dy, N, OC, accumulate)
+// bias_grad(dbias, dy, N, OC, accumulate)
 Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
-  const char* fn = "biasGrad";
+  const char* fn = "bias_grad";
   need_args(info, 5, fn);
   const int64_t N = size_arg(info, 2, fn, "N"), OC = size_arg(info, 3, fn, "OC");
   const bool acc = bool_arg(info, 4, fn, "accumulate");
   float* db = f32(info, 0, fn, "dbias", OC);
   const float* dy = f32(info, 1, fn, "dy", N * OC);
-  if (overlaps(db, OC, dy, N * OC)) range_error(info.Env(), "biasGrad: dbias overlaps dy");
+  if (overlaps(db, OC, dy, N * OC)) range_error(info.Env(), "bias_grad: dbias overlaps dy");
   table(info).bias_grad(db, dy, N, OC, acc);
   return info.Env().Undefined();
 }
@@ -181,7 +181,7 @@ Napi::Value Unary(const Napi::CallbackInfo& info, const char* fn) {
 Napi::Value Relu(const Napi::CallbackInfo& info) { return Unary<&KernelTable::relu>(info, "relu"); }
 Napi::Value Gelu(const Napi::CallbackInfo& info) { return Unary<&KernelTable::gelu>(info, "gelu"); }
 
-// reluBackward/geluBackward(dinp, dout, inp, n)
+// relu_backward/gelu_backward(dinp, dout, inp, n)
 using UnaryBackwardFn = void (*KernelTable::*)(float*, const float*, const float*, int64_t);
 template <UnaryBackwardFn Kernel>
 Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* fn) {
@@ -195,8 +195,8 @@ Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* fn) {
   (table(info).*Kernel)(dinp, dout, inp, n);
   return info.Env().Undefined();
 }
-Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<&KernelTable::relu_backward>(info, "reluBackward"); }
-Napi::Value GeluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<&KernelTable::gelu_backward>(info, "geluBackward"); }
+Napi::Value ReluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<&KernelTable::relu_backward>(info, "relu_backward"); }
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<&KernelTable::gelu_backward>(info, "gelu_backward"); }
 
 double temperature_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
   const double T = number_arg(info, i, fn, "T");
@@ -204,7 +204,7 @@ double temperature_arg(const Napi::CallbackInfo& info, size_t i, const char* fn)
   return T;
 }
 
-// softmaxT/logSoftmaxT(out, logits, N, K, T)
+// softmax_t/log_softmax_t(out, logits, N, K, T)
 using SoftmaxFn = void (*KernelTable::*)(float*, const float*, int64_t, int64_t, double);
 template <SoftmaxFn Kernel>
 Napi::Value Softmax(const Napi::CallbackInfo& info, const char* fn) {
@@ -217,12 +217,12 @@ Napi::Value Softmax(const Napi::CallbackInfo& info, const char* fn) {
   (table(info).*Kernel)(out, z, N, K, T);
   return info.Env().Undefined();
 }
-Napi::Value SoftmaxT(const Napi::CallbackInfo& info) { return Softmax<&KernelTable::softmax_t>(info, "softmaxT"); }
-Napi::Value LogSoftmaxT(const Napi::CallbackInfo& info) { return Softmax<&KernelTable::log_softmax_t>(info, "logSoftmaxT"); }
+Napi::Value SoftmaxT(const Napi::CallbackInfo& info) { return Softmax<&KernelTable::softmax_t>(info, "softmax_t"); }
+Napi::Value LogSoftmaxT(const Napi::CallbackInfo& info) { return Softmax<&KernelTable::log_softmax_t>(info, "log_softmax_t"); }
 
-// kdLoss(dS, s, t, N, K, T, alpha, scaleT2, accumulate) -> loss
+// kd_loss(dS, s, t, N, K, T, alpha, scaleT2, accumulate) -> loss
 Napi::Value KdLoss(const Napi::CallbackInfo& info) {
-  const char* fn = "kdLoss";
+  const char* fn = "kd_loss";
   need_args(info, 9, fn);
   const int64_t N = size_arg(info, 3, fn, "N"), K = size_arg(info, 4, fn, "K");
   const double T = temperature_arg(info, 5, fn);
@@ -231,14 +231,14 @@ Napi::Value KdLoss(const Napi::CallbackInfo& info) {
   float* dS = f32(info, 0, fn, "dS", N * K);
   const float* s = f32(info, 1, fn, "s", N * K);
   const float* t = f32(info, 2, fn, "t", N * K);
-  if (N > 0 && K == 0) range_error(info.Env(), "kdLoss: K must be > 0 when N > 0");
-  if (overlaps(dS, N * K, s, N * K) || overlaps(dS, N * K, t, N * K)) range_error(info.Env(), "kdLoss: dS overlaps s or t");
+  if (N > 0 && K == 0) range_error(info.Env(), "kd_loss: K must be > 0 when N > 0");
+  if (overlaps(dS, N * K, s, N * K) || overlaps(dS, N * K, t, N * K)) range_error(info.Env(), "kd_loss: dS overlaps s or t");
   return Napi::Number::New(info.Env(), table(info).kd_loss(dS, s, t, N, K, T, alpha, t2, acc));
 }
 
-// crossEntropy(dlogits, logits, labels, N, K, weight, accumulate) -> loss
+// cross_entropy(dlogits, logits, labels, N, K, weight, accumulate) -> loss
 Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
-  const char* fn = "crossEntropy";
+  const char* fn = "cross_entropy";
   need_args(info, 7, fn);
   const int64_t N = size_arg(info, 3, fn, "N"), K = size_arg(info, 4, fn, "K");
   const double w = finite_arg(info, 5, fn, "weight");
@@ -246,10 +246,10 @@ Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
   float* d = f32(info, 0, fn, "dlogits", N * K);
   const float* z = f32(info, 1, fn, "logits", N * K);
   const int32_t* y = i32(info, 2, fn, "labels", N);
-  if (overlaps(d, N * K, z, N * K)) range_error(info.Env(), "crossEntropy: dlogits overlaps logits");
+  if (overlaps(d, N * K, z, N * K)) range_error(info.Env(), "cross_entropy: dlogits overlaps logits");
   for (int64_t n = 0; n < N; n++)
     if (y[n] < 0 || y[n] >= K)
-      range_error(info.Env(), "crossEntropy: labels[" + std::to_string(n) + "] = " + std::to_string(y[n]) + " is outside [0, K=" + std::to_string(K) + ")");
+      range_error(info.Env(), "cross_entropy: labels[" + std::to_string(n) + "] = " + std::to_string(y[n]) + " is outside [0, K=" + std::to_string(K) + ")");
   return Napi::Number::New(info.Env(), table(info).cross_entropy(d, z, y, N, K, w, acc));
 }
 
@@ -268,11 +268,11 @@ Napi::Value Mse(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), table(info).mse(d, p, t, n, w, acc));
 }
 
-// sgdStep(params, grads, momentumBuf, n, lr, momentum, weightDecay, nesterov)
-// sgdStepThreads(..., threads): the same on up to `threads` threads (CPU addon only).
+// sgd_step(params, grads, momentumBuf, n, lr, momentum, weightDecay, nesterov)
+// sgd_step_threads(..., threads): the same on up to `threads` threads (CPU addon only).
 template <bool Threads>
 Napi::Value SgdStepT(const Napi::CallbackInfo& info) {
-  const char* fn = Threads ? "sgdStepThreads" : "sgdStep";
+  const char* fn = Threads ? "sgd_step_threads" : "sgd_step";
   need_args(info, Threads ? 9 : 8, fn);
   const int64_t n = size_arg(info, 3, fn, "n");
   const double lr = finite_arg(info, 4, fn, "lr"), mu = finite_arg(info, 5, fn, "momentum"), wd = finite_arg(info, 6, fn, "weightDecay");
@@ -290,11 +290,11 @@ Napi::Value SgdStepT(const Napi::CallbackInfo& info) {
 Napi::Value SgdStep(const Napi::CallbackInfo& info) { return SgdStepT<false>(info); }
 Napi::Value SgdStepThreads(const Napi::CallbackInfo& info) { return SgdStepT<true>(info); }
 
-// adamwStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, step)
-// adamwStepThreads(..., threads): the same on up to `threads` threads (CPU addon only).
+// adamw_step(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, step)
+// adamw_step_threads(..., threads): the same on up to `threads` threads (CPU addon only).
 template <bool Threads>
 Napi::Value AdamwStepT(const Napi::CallbackInfo& info) {
-  const char* fn = Threads ? "adamwStepThreads" : "adamwStep";
+  const char* fn = Threads ? "adamw_step_threads" : "adamw_step";
   need_args(info, Threads ? 12 : 11, fn);
   const int64_t n = size_arg(info, 4, fn, "n");
   const double lr = finite_arg(info, 5, fn, "lr"), b1 = finite_arg(info, 6, fn, "beta1"), b2 = finite_arg(info, 7, fn, "beta2");
@@ -346,22 +346,22 @@ Napi::Value Zero(const Napi::CallbackInfo& info) {
 void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* kernels) {
   void* data = const_cast<KernelTable*>(kernels);
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul", data));
-  if (kernels->matmul_mt) exports.Set("matmulThreads", Napi::Function::New(env, MatmulThreads, "matmulThreads", data));
-  if (kernels->sgd_step_mt) exports.Set("sgdStepThreads", Napi::Function::New(env, SgdStepThreads, "sgdStepThreads", data));
-  if (kernels->adamw_step_mt) exports.Set("adamwStepThreads", Napi::Function::New(env, AdamwStepThreads, "adamwStepThreads", data));
-  exports.Set("biasAdd", Napi::Function::New(env, BiasAdd, "biasAdd", data));
-  exports.Set("biasGrad", Napi::Function::New(env, BiasGrad, "biasGrad", data));
+  if (kernels->matmul_mt) exports.Set("matmul_threads", Napi::Function::New(env, MatmulThreads, "matmul_threads", data));
+  if (kernels->sgd_step_mt) exports.Set("sgd_step_threads", Napi::Function::New(env, SgdStepThreads, "sgd_step_threads", data));
+  if (kernels->adamw_step_mt) exports.Set("adamw_step_threads", Napi::Function::New(env, AdamwStepThreads, "adamw_step_threads", data));
+  exports.Set("bias_add", Napi::Function::New(env, BiasAdd, "bias_add", data));
+  exports.Set("bias_grad", Napi::Function::New(env, BiasGrad, "bias_grad", data));
   exports.Set("relu", Napi::Function::New(env, Relu, "relu", data));
-  exports.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward", data));
+  exports.Set("relu_backward", Napi::Function::New(env, ReluBackward, "relu_backward", data));
   exports.Set("gelu", Napi::Function::New(env, Gelu, "gelu", data));
-  exports.Set("geluBackward", Napi::Function::New(env, GeluBackward, "geluBackward", data));
-  exports.Set("softmaxT", Napi::Function::New(env, SoftmaxT, "softmaxT", data));
-  exports.Set("logSoftmaxT", Napi::Function::New(env, LogSoftmaxT, "logSoftmaxT", data));
-  exports.Set("kdLoss", Napi::Function::New(env, KdLoss, "kdLoss", data));
-  exports.Set("crossEntropy", Napi::Function::New(env, CrossEntropy, "crossEntropy", data));
+  exports.Set("gelu_backward", Napi::Function::New(env, GeluBackward, "gelu_backward", data));
+  exports.Set("softmax_t", Napi::Function::New(env, SoftmaxT, "softmax_t", data));
+  exports.Set("log_softmax_t", Napi::Function::New(env, LogSoftmaxT, "log_softmax_t", data));
+  exports.Set("kd_loss", Napi::Function::New(env, KdLoss, "kd_loss", data));
+  exports.Set("cross_entropy", Napi::Function::New(env, CrossEntropy, "cross_entropy", data));
   exports.Set("mse", Napi::Function::New(env, Mse, "mse", data));
-  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep", data));
-  exports.Set("adamwStep", Napi::Function::New(env, AdamwStep, "adamwStep", data));
+  exports.Set("sgd_step", Napi::Function::New(env, SgdStep, "sgd_step", data));
+  exports.Set("adamw_step", Napi::Function::New(env, AdamwStep, "adamw_step", data));
   exports.Set("addressMod", Napi::Function::New(env, AddressMod, "addressMod"));
   exports.Set("zero", Napi::Function::New(env, Zero, "zero"));
 }

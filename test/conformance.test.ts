@@ -46,21 +46,21 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_name, be) => {
       }
     });
 
-    it(`biasAdd and biasGrad (${tag})`, () => {
+    it(`bias_add and bias_grad (${tag})`, () => {
       for (const [N, OC] of [[0, 4], [1, 1], [5, 7], [13, 33], [128, 10]]) {
         const y0 = randArray(N * OC, 11), b = randArray(OC, 12);
         const want = y0.slice();
-        ref.biasAdd(want, b, N, OC);
+        ref.bias_add(want, b, N, OC);
         const y = put(be, y0, owned);
-        be.biasAdd(y, put(be, b, owned), N, OC);
-        expect(normErr(y, want), `biasAdd N=${N} OC=${OC}`).toBeLessThan(1e-6);
+        be.bias_add(y, put(be, b, owned), N, OC);
+        expect(normErr(y, want), `bias_add N=${N} OC=${OC}`).toBeLessThan(1e-6);
         for (const acc of [false, true]) {
           const db0 = randArray(OC, 13);
           const wantDb = db0.slice();
-          ref.biasGrad(wantDb, y0, N, OC, acc);
+          ref.bias_grad(wantDb, y0, N, OC, acc);
           const db = put(be, db0, owned);
-          be.biasGrad(db, put(be, y0, owned), N, OC, acc);
-          expect(normErr(db, wantDb), `biasGrad N=${N} OC=${OC} acc=${acc}`).toBeLessThan(1e-5);
+          be.bias_grad(db, put(be, y0, owned), N, OC, acc);
+          expect(normErr(db, wantDb), `bias_grad N=${N} OC=${OC} acc=${acc}`).toBeLessThan(1e-5);
         }
       }
     });
@@ -68,7 +68,7 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_name, be) => {
     it(`relu, gelu and their backwards, including in place (${tag})`, () => {
       for (const n of SIZES) {
         const x = randArray(n, 21, 4), dy = randArray(n, 22);
-        for (const [fwd, bwd] of [['relu', 'reluBackward'], ['gelu', 'geluBackward']] as const) {
+        for (const [fwd, bwd] of [['relu', 'relu_backward'], ['gelu', 'gelu_backward']] as const) {
           const want = new Float32Array(n);
           ref[fwd](want, x, n);
           const out = put(be, new Float32Array(n), owned);
@@ -90,11 +90,11 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_name, be) => {
       }
     });
 
-    it(`softmaxT and logSoftmaxT with logits of ±100 (${tag})`, () => {
+    it(`softmax_t and log_softmax_t with logits of ±100 (${tag})`, () => {
       for (const N of ROWS) for (const K of CLASSES) for (const T of TEMPS) for (const scale of [1, 100]) {
         const z = randArray(N * K, N * 31 + K, scale);
         if (N * K > 0 && scale === 100) { z[0] = 100; z[N * K - 1] = -100; }
-        for (const k of ['softmaxT', 'logSoftmaxT'] as const) {
+        for (const k of ['softmax_t', 'log_softmax_t'] as const) {
           const want = new Float32Array(N * K);
           ref[k](want, z, N, K, T);
           const out = put(be, new Float32Array(N * K), owned);
@@ -105,14 +105,14 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_name, be) => {
       }
     });
 
-    it(`kdLoss: loss and gradient, T in {0.5,1,4,20}, logits of ±100 (${tag})`, () => {
+    it(`kd_loss: loss and gradient, T in {0.5,1,4,20}, logits of ±100 (${tag})`, () => {
       for (const N of ROWS) for (const K of CLASSES) for (const T of TEMPS) for (const scale of [1, 100]) for (const scaleT2 of [true, false]) for (const acc of [false, true]) {
         const s = randArray(N * K, 41 + N + K, scale), t = randArray(N * K, 42 + N * K, scale);
         const d0 = randArray(N * K, 43);
         const want = d0.slice();
-        const wantLoss = ref.kdLoss(want, s, t, N, K, T, 0.9, scaleT2, acc);
+        const wantLoss = ref.kd_loss(want, s, t, N, K, T, 0.9, scaleT2, acc);
         const d = put(be, d0, owned);
-        const loss = be.kdLoss(d, put(be, s, owned), put(be, t, owned), N, K, T, 0.9, scaleT2, acc);
+        const loss = be.kd_loss(d, put(be, s, owned), put(be, t, owned), N, K, T, 0.9, scaleT2, acc);
         const what = `N=${N} K=${K} T=${T} scale=${scale} t2=${scaleT2} acc=${acc}`;
         expect(Number.isFinite(loss), `kd loss finite ${what}`).toBe(true);
         expect(Math.abs(loss - wantLoss) / Math.max(1, Math.abs(wantLoss)), `kd loss ${what}`).toBeLessThan(1e-4);
@@ -120,14 +120,14 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_name, be) => {
       }
     });
 
-    it(`crossEntropy: loss and gradient (${tag})`, () => {
+    it(`cross_entropy: loss and gradient (${tag})`, () => {
       for (const N of ROWS) for (const K of CLASSES) for (const scale of [1, 100]) for (const acc of [false, true]) {
         const z = randArray(N * K, 51 + N + K, scale), y = randLabels(N, K, 52 + N);
         const d0 = randArray(N * K, 53);
         const want = d0.slice();
-        const wantLoss = ref.crossEntropy(want, z, y, N, K, 0.3, acc);
+        const wantLoss = ref.cross_entropy(want, z, y, N, K, 0.3, acc);
         const d = put(be, d0, owned);
-        const loss = be.crossEntropy(d, put(be, z, owned), putInt(be, y, owned), N, K, 0.3, acc);
+        const loss = be.cross_entropy(d, put(be, z, owned), putInt(be, y, owned), N, K, 0.3, acc);
         const what = `N=${N} K=${K} scale=${scale} acc=${acc}`;
         expect(Math.abs(loss - wantLoss) / Math.max(1, Math.abs(wantLoss)), `ce loss ${what}`).toBeLessThan(1e-4);
         expect(normErr(d, want), `ce grad ${what}`).toBeLessThan(1e-5);
@@ -146,7 +146,7 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_name, be) => {
       }
     });
 
-    it(`sgdStep: plain, momentum, Nesterov, weight decay (${tag})`, () => {
+    it(`sgd_step: plain, momentum, Nesterov, weight decay (${tag})`, () => {
       for (const n of SIZES) for (const hp of [
         { lr: 0.1, momentum: 0, weightDecay: 0, nesterov: false },
         { lr: 0.01, momentum: 0.9, weightDecay: 0, nesterov: false },
@@ -156,23 +156,23 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_name, be) => {
         const wp = p0.slice(), wm = m0.slice();
         const p = put(be, p0, owned), m = put(be, m0, owned), gb = put(be, g, owned);
         for (let step = 0; step < 3; step++) {
-          ref.sgdStep(wp, g, wm, n, hp);
-          be.sgdStep(p, gb, m, n, hp);
+          ref.sgd_step(wp, g, wm, n, hp);
+          be.sgd_step(p, gb, m, n, hp);
         }
         expect(normErr(p, wp), `sgd params n=${n} ${JSON.stringify(hp)}`).toBeLessThan(1e-6);
         expect(normErr(m, wm), `sgd momentum n=${n}`).toBeLessThan(1e-6);
       }
     });
 
-    it(`adamwStep with bias correction and weight decay (${tag})`, () => {
+    it(`adamw_step with bias correction and weight decay (${tag})`, () => {
       for (const n of SIZES) {
         const p0 = randArray(n, 81 + n), g = randArray(n, 82 + n);
         const wp = p0.slice(), wm = new Float32Array(n), wv = new Float32Array(n);
         const p = put(be, p0, owned), m = put(be, new Float32Array(n), owned), v = put(be, new Float32Array(n), owned), gb = put(be, g, owned);
         for (let step = 1; step <= 3; step++) {
           const hp = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step };
-          ref.adamwStep(wp, g, wm, wv, n, hp);
-          be.adamwStep(p, gb, m, v, n, hp);
+          ref.adamw_step(wp, g, wm, wv, n, hp);
+          be.adamw_step(p, gb, m, v, n, hp);
         }
         expect(normErr(p, wp), `adamw params n=${n}`).toBeLessThan(1e-6);
         expect(normErr(m, wm), `adamw m n=${n}`).toBeLessThan(1e-6);

@@ -66,15 +66,15 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_n, be) => {
     y.set(randLabels(N, K, 9));
     const scratch = be.alloc(N * K);
     for (const T of [0.5, 1, 4, 20]) {
-      const f = () => be.kdLoss(scratch, s, t, N, K, T, 0.9, true, false);
-      be.kdLoss(d, s, t, N, K, T, 0.9, true, false);
+      const f = () => be.kd_loss(scratch, s, t, N, K, T, 0.9, true, false);
+      be.kd_loss(d, s, t, N, K, T, 0.9, true, false);
       const g = d.slice();
-      for (let i = 0; i < N * K; i++) expectClose(g[i], fd(f, s, i, 1e-2 * Math.min(1, T)), `kdLoss T=${T} ds[${i}]`);
+      for (let i = 0; i < N * K; i++) expectClose(g[i], fd(f, s, i, 1e-2 * Math.min(1, T)), `kd_loss T=${T} ds[${i}]`);
     }
-    const ce = () => be.crossEntropy(scratch, s, y, N, K, 1, false);
-    be.crossEntropy(d, s, y, N, K, 1, false);
+    const ce = () => be.cross_entropy(scratch, s, y, N, K, 1, false);
+    be.cross_entropy(d, s, y, N, K, 1, false);
     const gce = d.slice();
-    for (let i = 0; i < N * K; i++) expectClose(gce[i], fd(ce, s, i, 1e-2), `crossEntropy dz[${i}]`);
+    for (let i = 0; i < N * K; i++) expectClose(gce[i], fd(ce, s, i, 1e-2), `cross_entropy dz[${i}]`);
     const m = () => be.mse(scratch, s, t, N * K, 1, false);
     be.mse(d, s, t, N * K, 1, false);
     const gm = d.slice();
@@ -86,10 +86,10 @@ describe.each(backends.map((b) => [b.name, b]))('%s', (_n, be) => {
     const s = randArray(N * K, 11, 5), t = randArray(N * K, 12, 5);
     for (const T of [0.5, 1, 4, 20]) {
       const d = be.alloc(N * K);
-      be.kdLoss(d, s, t, N, K, T, 1, true, false);
+      be.kd_loss(d, s, t, N, K, T, 1, true, false);
       const ps = new Float32Array(N * K), pt = new Float32Array(N * K);
-      ref.softmaxT(ps, s, N, K, T);
-      ref.softmaxT(pt, t, N, K, T);
+      ref.softmax_t(ps, s, N, K, T);
+      ref.softmax_t(pt, t, N, K, T);
       for (let i = 0; i < N * K; i++) expect(Math.abs(d[i] * N - T * (ps[i] - pt[i])), `T=${T} i=${i}`).toBeLessThan(1e-5 * Math.max(1, T));
     }
   });

@@ -48,24 +48,24 @@ describe.skipIf(!be)('native boundary', () => {
   });
 
   it('every kernel checks its arrays', () => {
-    expect(() => n.biasAdd(f32(5), f32(3), 2, 3)).toThrow(/biasAdd: y has 5/);
-    expect(() => n.biasAdd(f32(6), f32(2), 2, 3)).toThrow(/biasAdd: bias has 2/);
-    expect(() => n.biasGrad(f32(3), f32(5), 2, 3, false)).toThrow(/biasGrad: dy has 5/);
-    expect(() => n.reluBackward(f32(4), f32(3), f32(4), 4)).toThrow(/reluBackward: dout has 3/);
+    expect(() => n.bias_add(f32(5), f32(3), 2, 3)).toThrow(/bias_add: y has 5/);
+    expect(() => n.bias_add(f32(6), f32(2), 2, 3)).toThrow(/bias_add: bias has 2/);
+    expect(() => n.bias_grad(f32(3), f32(5), 2, 3, false)).toThrow(/bias_grad: dy has 5/);
+    expect(() => n.relu_backward(f32(4), f32(3), f32(4), 4)).toThrow(/relu_backward: dout has 3/);
     expect(() => n.gelu(f32(4), f32(3), 4)).toThrow(/gelu: inp has 3/);
-    expect(() => n.geluBackward(f32(4), f32(4), f32(2), 4)).toThrow(/geluBackward: inp has 2/);
-    expect(() => n.softmaxT(f32(6), f32(5), 2, 3, 1)).toThrow(/softmaxT: logits has 5/);
-    expect(() => n.logSoftmaxT(f32(6), f32(6), 2, 3, 0)).toThrow(/logSoftmaxT: T must be a finite number > 0/);
-    expect(() => n.kdLoss(f32(6), f32(6), f32(5), 2, 3, 4, 0.9, true, false)).toThrow(/kdLoss: t has 5/);
-    expect(() => n.crossEntropy(f32(6), f32(6), new Int32Array(1), 2, 3, 1, false)).toThrow(/crossEntropy: labels has 1/);
-    expect(() => n.crossEntropy(f32(6), f32(6), new Float32Array(2) as unknown as Int32Array, 2, 3, 1, false)).toThrow(/labels must be a Int32Array/);
-    expect(() => n.crossEntropy(f32(6), f32(6), Int32Array.from([0, 3]), 2, 3, 1, false)).toThrow(/labels\[1\] = 3 is outside \[0, K=3\)/);
-    expect(() => n.crossEntropy(f32(6), f32(6), Int32Array.from([-1, 0]), 2, 3, 1, false)).toThrow(RangeError);
+    expect(() => n.gelu_backward(f32(4), f32(4), f32(2), 4)).toThrow(/gelu_backward: inp has 2/);
+    expect(() => n.softmax_t(f32(6), f32(5), 2, 3, 1)).toThrow(/softmax_t: logits has 5/);
+    expect(() => n.log_softmax_t(f32(6), f32(6), 2, 3, 0)).toThrow(/log_softmax_t: T must be a finite number > 0/);
+    expect(() => n.kd_loss(f32(6), f32(6), f32(5), 2, 3, 4, 0.9, true, false)).toThrow(/kd_loss: t has 5/);
+    expect(() => n.cross_entropy(f32(6), f32(6), new Int32Array(1), 2, 3, 1, false)).toThrow(/cross_entropy: labels has 1/);
+    expect(() => n.cross_entropy(f32(6), f32(6), new Float32Array(2) as unknown as Int32Array, 2, 3, 1, false)).toThrow(/labels must be a Int32Array/);
+    expect(() => n.cross_entropy(f32(6), f32(6), Int32Array.from([0, 3]), 2, 3, 1, false)).toThrow(/labels\[1\] = 3 is outside \[0, K=3\)/);
+    expect(() => n.cross_entropy(f32(6), f32(6), Int32Array.from([-1, 0]), 2, 3, 1, false)).toThrow(RangeError);
     expect(() => n.mse(f32(4), f32(4), f32(3), 4, 1, false)).toThrow(/mse: target has 3/);
-    expect(() => n.sgdStep(f32(4), f32(4), f32(3), 4, { lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: false })).toThrow(/sgdStep: momentumBuf has 3/);
-    expect(() => n.sgdStep(f32(4), f32(4), f32(4), 4, { lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: 1 as unknown as boolean })).toThrow(/nesterov must be a boolean/);
-    expect(() => n.adamwStep(f32(4), f32(4), f32(4), f32(3), 4, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 })).toThrow(/adamwStep: v has 3/);
-    expect(() => n.adamwStep(f32(4), f32(4), f32(4), f32(4), 4, { lr: NaN, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 })).toThrow(/lr must be finite/);
+    expect(() => n.sgd_step(f32(4), f32(4), f32(3), 4, { lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: false })).toThrow(/sgd_step: momentumBuf has 3/);
+    expect(() => n.sgd_step(f32(4), f32(4), f32(4), 4, { lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: 1 as unknown as boolean })).toThrow(/nesterov must be a boolean/);
+    expect(() => n.adamw_step(f32(4), f32(4), f32(4), f32(3), 4, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 })).toThrow(/adamw_step: v has 3/);
+    expect(() => n.adamw_step(f32(4), f32(4), f32(4), f32(4), 4, { lr: NaN, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 })).toThrow(/lr must be finite/);
   });
 
   it('overlapping outputs are refused (in-place element-wise is allowed)', () => {
@@ -135,20 +135,20 @@ describe.skipIf(!be)('native zero', () => {
 });
 
 // native-mt: the same kernels with matmul split over threads inside the addon.
-describe.skipIf(!be)('native matmulThreads (the native-mt backend)', () => {
+describe.skipIf(!be)('native matmul_threads (the native-mt backend)', () => {
   it('checks its threads argument and its arrays like matmul', async () => {
     const { loadAddon, addonPath } = await import('../src/backends/native/loader.js');
-    const { addon: a } = loadAddon<{ matmulThreads: (...x: unknown[]) => void }>('native', addonPath('native'));
-    expect(() => a.matmulThreads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false, 0)).toThrow(/threads must be in \[1, 64\], got 0/);
-    expect(() => a.matmulThreads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false, 65)).toThrow(RangeError);
-    expect(() => a.matmulThreads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false, '2')).toThrow(/threads must be a number/);
-    expect(() => a.matmulThreads(f32(5), f32(6), f32(9), 2, 3, 3, false, false, false, 2)).toThrow(/matmulThreads: C has 5 elements/);
-    expect(() => a.matmulThreads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false)).toThrow(/expected 10 arguments/);
+    const { addon: a } = loadAddon<{ matmul_threads: (...x: unknown[]) => void }>('native', addonPath('native'));
+    expect(() => a.matmul_threads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false, 0)).toThrow(/threads must be in \[1, 64\], got 0/);
+    expect(() => a.matmul_threads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false, 65)).toThrow(RangeError);
+    expect(() => a.matmul_threads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false, '2')).toThrow(/threads must be a number/);
+    expect(() => a.matmul_threads(f32(5), f32(6), f32(9), 2, 3, 3, false, false, false, 2)).toThrow(/matmul_threads: C has 5 elements/);
+    expect(() => a.matmul_threads(f32(6), f32(6), f32(9), 2, 3, 3, false, false, false)).toThrow(/expected 10 arguments/);
   });
 
   it('gives bitwise the same C as the one-thread matmul, every transpose, 1..4 threads', async () => {
     const { loadAddon, addonPath } = await import('../src/backends/native/loader.js');
-    const { addon: a } = loadAddon<{ matmulThreads: (...x: unknown[]) => void }>('native', addonPath('native'));
+    const { addon: a } = loadAddon<{ matmul_threads: (...x: unknown[]) => void }>('native', addonPath('native'));
     let seed = 7;
     for (const [M, N, K] of [[128, 800, 784], [800, 784, 128], [300, 1200, 97], [1000, 130, 64], [37, 2000, 33]]) {
       for (const tA of [false, true]) for (const tB of [false, true]) for (const acc of [false, true]) {
@@ -157,7 +157,7 @@ describe.skipIf(!be)('native matmulThreads (the native-mt backend)', () => {
         be!.matmul(one, A, B, M, N, K, tA, tB, acc);
         for (const threads of [1, 2, 3, 4]) {
           const many = C0.slice();
-          a.matmulThreads(many, A, B, M, N, K, tA, tB, acc, threads);
+          a.matmul_threads(many, A, B, M, N, K, tA, tB, acc, threads);
           expect(Buffer.from(many.buffer).equals(Buffer.from(one.buffer)), `${M}x${N}x${K} tA=${tA} tB=${tB} acc=${acc} threads=${threads}`).toBe(true);
         }
         if (M === 128 && !tA && tB && !acc) {
@@ -169,24 +169,24 @@ describe.skipIf(!be)('native matmulThreads (the native-mt backend)', () => {
     }
   });
 
-  it('sgdStepThreads and adamwStepThreads: bitwise the same as one thread, and checked like the one-thread steps', async () => {
+  it('sgd_step_threads and adamw_step_threads: bitwise the same as one thread, and checked like the one-thread steps', async () => {
     const { loadAddon, addonPath } = await import('../src/backends/native/loader.js');
     type Fn = (...x: unknown[]) => void;
-    const { addon: a } = loadAddon<{ sgdStepThreads: Fn; adamwStepThreads: Fn; sgdStep: Fn; adamwStep: Fn }>('native', addonPath('native'));
+    const { addon: a } = loadAddon<{ sgd_step_threads: Fn; adamw_step_threads: Fn; sgd_step: Fn; adamw_step: Fn }>('native', addonPath('native'));
     const n = 300_001; // large enough to be split (64k elements per thread at least), odd to leave a tail
     const p0 = randArray(n, 1), g = randArray(n, 2), m0 = randArray(n, 3), v0 = randArray(n, 4).map(Math.abs);
     for (const [mu, nesterov, wd] of [[0.9, false, 0], [0.9, true, 1e-3], [0, false, 5e-4]] as const) {
       const p1 = p0.slice(), b1 = m0.slice(), p2 = p0.slice(), b2 = m0.slice();
-      a.sgdStep(p1, g, b1, n, 0.05, mu, wd, nesterov);
-      a.sgdStepThreads(p2, g, b2, n, 0.05, mu, wd, nesterov, 3);
+      a.sgd_step(p1, g, b1, n, 0.05, mu, wd, nesterov);
+      a.sgd_step_threads(p2, g, b2, n, 0.05, mu, wd, nesterov, 3);
       expect(Buffer.from(p2.buffer).equals(Buffer.from(p1.buffer)) && Buffer.from(b2.buffer).equals(Buffer.from(b1.buffer)), `mu=${mu} nesterov=${nesterov}`).toBe(true);
     }
     const [p1, m1, v1, p2, m2, v2] = [p0.slice(), m0.slice(), v0.slice(), p0.slice(), m0.slice(), v0.slice()];
-    a.adamwStep(p1, g, m1, v1, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
-    a.adamwStepThreads(p2, g, m2, v2, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3, 2);
+    a.adamw_step(p1, g, m1, v1, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
+    a.adamw_step_threads(p2, g, m2, v2, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3, 2);
     expect([p2, m2, v2].every((x, i) => Buffer.from(x.buffer).equals(Buffer.from([p1, m1, v1][i].buffer)))).toBe(true);
-    expect(() => a.sgdStepThreads(f32(4), f32(4), f32(4), 4, 0.1, 0.9, 0, false, 0)).toThrow(/sgdStepThreads: threads must be in \[1, 64\]/);
-    expect(() => a.sgdStepThreads(f32(4), f32(3), f32(4), 4, 0.1, 0.9, 0, false, 2)).toThrow(/sgdStepThreads: grads has 3 elements/);
-    expect(() => a.adamwStepThreads(f32(4), f32(4), f32(4), f32(4), 4, 0.1, 0.9, 0.99, 1e-8, 0, 1)).toThrow(/expected 12 arguments/);
+    expect(() => a.sgd_step_threads(f32(4), f32(4), f32(4), 4, 0.1, 0.9, 0, false, 0)).toThrow(/sgd_step_threads: threads must be in \[1, 64\]/);
+    expect(() => a.sgd_step_threads(f32(4), f32(3), f32(4), 4, 0.1, 0.9, 0, false, 2)).toThrow(/sgd_step_threads: grads has 3 elements/);
+    expect(() => a.adamw_step_threads(f32(4), f32(4), f32(4), f32(4), 4, 0.1, 0.9, 0.99, 1e-8, 0, 1)).toThrow(/expected 12 arguments/);
   });
 });

@@ -36,11 +36,11 @@ describe.each(available.map((v) => [v]))('wasm build %s', (variant: WasmVariant)
       a.matmul(c1, a1, b1, M, N, K, false, true, false);
       b.matmul(c2, a2, b2, M, N, K, true, false, false);
       a.relu(c1, c1, M * N);
-      b.softmaxT(c2, c2, M, N, 4);
+      b.softmax_t(c2, c2, M, N, 4);
     }
     const wr = w1.map((x) => (x > 0 ? x : 0));
     const ws = new Float32Array(M * N);
-    ref.softmaxT(ws, w2, M, N, 4);
+    ref.softmax_t(ws, w2, M, N, 4);
     expect(normErr(c1, wr)).toBeLessThan(1e-5);
     expect(normErr(c2, ws)).toBeLessThan(1e-5);
     // b's buffers are in a's memory: a uses them in place (no copy).
@@ -70,7 +70,7 @@ describe.each(available.map((v) => [v]))('wasm build %s', (variant: WasmVariant)
     expect(be.offsetOf(new Float32Array(4))).toBe(-1);
     // A buffer past the old end, used with one from before the grow.
     const g = be.alloc(1000);
-    be.reluBackward(g, x, x, 1000);
+    be.relu_backward(g, x, x, 1000);
     expect(normErr(g, want)).toBe(0);
     be.free(big);
     be.free(y);

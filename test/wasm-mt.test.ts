@@ -44,25 +44,25 @@ describe.skipIf(!multi).each([['simd'], ['relaxed']] as const)('wasm-%s-mt', (va
     mt.dispose();
   });
 
-  it('sgdStep and adamwStep: bitwise the same as one thread, split by range', async () => {
+  it('sgd_step and adamw_step: bitwise the same as one thread, split by range', async () => {
     const mt = (await loadBackend(`wasm-${variant}-mt`)) as WasmBackend;
     const one = await loadBackend(`wasm-${variant}`);
     const n = 300_001; // above the split threshold, odd to leave a tail
     const p0 = randArray(n, 1), g = randArray(n, 2), m0 = randArray(n, 3), v0 = randArray(n, 4).map(Math.abs);
     for (const hp of [{ lr: 0.05, momentum: 0.9, weightDecay: 0, nesterov: false }, { lr: 0.05, momentum: 0.9, weightDecay: 1e-3, nesterov: true }]) {
       const [p1, b1] = [put(one, p0, true), put(one, m0, true)];
-      one.sgdStep(p1, put(one, g, true), b1, n, hp);
+      one.sgd_step(p1, put(one, g, true), b1, n, hp);
       const before = mt.threadPool!.splits;
       const [p2, b2] = [put(mt, p0, true), put(mt, m0, true)];
-      mt.sgdStep(p2, put(mt, g, true), b2, n, hp);
+      mt.sgd_step(p2, put(mt, g, true), b2, n, hp);
       expect(mt.threadPool!.splits - before).toBe(1);
       expect(same(p2, p1) && same(b2, b1), JSON.stringify(hp)).toBe(true);
     }
     const hp = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3 };
     const [p1, m1, v1] = [put(one, p0, true), put(one, m0, true), put(one, v0, true)];
-    one.adamwStep(p1, put(one, g, true), m1, v1, n, hp);
+    one.adamw_step(p1, put(one, g, true), m1, v1, n, hp);
     const [p2, m2, v2] = [put(mt, p0, false), put(mt, m0, false), put(mt, v0, false)];
-    mt.adamwStep(p2, put(mt, g, false), m2, v2, n, hp);
+    mt.adamw_step(p2, put(mt, g, false), m2, v2, n, hp);
     expect(same(p2, p1) && same(m2, m1) && same(v2, v1)).toBe(true);
     mt.dispose();
   });

@@ -106,7 +106,7 @@ unsigned blocks(int64_t n, int threads = 256) { return static_cast<unsigned>((n 
 // ---- matmul ---------------------------------------------------------------------------------
 // C (M,N) = op(A)·op(B) (+ C): op(A)(i,k) = A[i*ars + k*aks], op(B)(k,j) = B[k*bks + j*bjs].
 constexpr int TM = 64, TN = 64, TK = 16;
-__global__ void sgemm_tiled(float* C, const float* A, const float* B, int M, int N, int K, long ars, long aks,
+__global__ void matmul_tiled_k(float* C, const float* A, const float* B, int M, int N, int K, long ars, long aks,
                             long bks, long bjs, bool accumulate) {
   __shared__ float sA[TK][TM];
   __shared__ float sB[TK][TN];
@@ -171,7 +171,7 @@ __global__ void relu_k(float* out, const float* x, long n) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i < n) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
-__global__ void relu_bwd_k(float* dx, const float* dy, const float* x, long n) {
+__global__ void relu_backward_k(float* dx, const float* dy, const float* x, long n) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i < n) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
@@ -183,7 +183,7 @@ __global__ void gelu_k(float* out, const float* x, long n) {
     out[i] = 0.5f * v * (1.0f + tanhf(kS2P * (v + kCoef * v * v * v)));
   }
 }
-__global__ void gelu_bwd_k(float* dx, const float* dy, const float* x, long n) {
+__global__ void gelu_backward_k(float* dx, const float* dy, const float* x, long n) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i < n) {
     const float v = x[i];
@@ -201,7 +201,7 @@ __device__ double row_lse(const float* z, long K, double invT) {
   for (long k = 0; k < K; k++) s += exp(z[k] * invT - mx);
   return mx + log(s);
 }
-__global__ void softmax_k(float* out, const float* z, long N, long K, double invT, bool logOut) {
+__global__ void softmax_t_k(float* out, const float* z, long N, long K, double invT, bool logOut) {
   long n = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (n >= N) return;
   const float* r = z + n * K;
@@ -228,7 +228,7 @@ __global__ void kd_loss_k(float* dS, const float* s, const float* t, double* row
   }
   rowLoss[n] = total;
 }
-__global__ void ce_k(float* d, const float* z, const int* y, double* rowLoss, long N, long K, double scale, bool acc) {
+__global__ void cross_entropy_k(float* d, const float* z, const int* y, double* rowLoss, long N, long K, double scale, bool acc) {
   long n = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (n >= N) return;
   const float* r = z + n * K;
@@ -258,7 +258,7 @@ __global__ void mse_k(float* d, const float* p, const float* t, double* partial,
 }
 
 // ---- optimizers -----------------------------------------------------------------------------
-__global__ void sgd_k(float* p, const float* g, float* b, long n, float lr, float mu, float wd, bool nesterov) {
+__global__ void sgd_step_k(float* p, const float* g, float* b, long n, float lr, float mu, float wd, bool nesterov) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i >= n) return;
   float gi = g[i] + wd * p[i];
@@ -269,7 +269,7 @@ __global__ void sgd_k(float* p, const float* g, float* b, long n, float lr, floa
   }
   p[i] -= lr * gi;
 }
-__global__ void adamw_k(float* p, const float* g, float* m, float* v, long n, float decay, float b1, float b2, float c1,
+__global__ void adamw_step_k(float* p, const float* g, float* m, float* v, long n, float decay, float b1, float b2, float c1,
                         float c2, float stepSize, float invBc2, float eps) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i >= n) return;
@@ -362,7 +362,7 @@ void kdc_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, 
 #else
   const long ars = transA ? 1 : K, aks = transA ? M : 1, bks = transB ? 1 : N, bjs = transB ? K : 1;
   dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((M + TM - 1) / TM));
-  sgemm_tiled<<<grid, 256>>>(dC, dA, dB, (int)M, (int)N, (int)K, ars, aks, bks, bjs, accumulate);
+  matmul_tiled_k<<<grid, 256>>>(dC, dA, dB, (int)M, (int)N, (int)K, ars, aks, bks, bjs, accumulate);
 #endif
   download(C, dC, M * N);
 }
@@ -391,7 +391,7 @@ void kdc_relu(float* out, const float* inp, int64_t n) {
 void kdc_relu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
   if (n == 0) return;
   float* d = output(0, dinp, n);
-  relu_bwd_k<<<blocks(n), 256>>>(d, upload(1, dout, n), upload(2, inp, n), n);
+  relu_backward_k<<<blocks(n), 256>>>(d, upload(1, dout, n), upload(2, inp, n), n);
   download(dinp, d, n);
 }
 
@@ -405,21 +405,21 @@ void kdc_gelu(float* out, const float* inp, int64_t n) {
 void kdc_gelu_backward(float* dinp, const float* dout, const float* inp, int64_t n) {
   if (n == 0) return;
   float* d = output(0, dinp, n);
-  gelu_bwd_k<<<blocks(n), 256>>>(d, upload(1, dout, n), upload(2, inp, n), n);
+  gelu_backward_k<<<blocks(n), 256>>>(d, upload(1, dout, n), upload(2, inp, n), n);
   download(dinp, d, n);
 }
 
 void kdc_softmax_t(float* out, const float* logits, int64_t N, int64_t K, double T) {
   if (N * K == 0) return;
   float* d = output(0, out, N * K);
-  softmax_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), N, K, 1.0 / T, false);
+  softmax_t_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), N, K, 1.0 / T, false);
   download(out, d, N * K);
 }
 
 void kdc_log_softmax_t(float* out, const float* logits, int64_t N, int64_t K, double T) {
   if (N * K == 0) return;
   float* d = output(0, out, N * K);
-  softmax_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), N, K, 1.0 / T, true);
+  softmax_t_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), N, K, 1.0 / T, true);
   download(out, d, N * K);
 }
 
@@ -442,7 +442,7 @@ double kdc_cross_entropy(float* dlogits, const float* logits, const int32_t* lab
   const double scale = weight / N;
   float* d = accumulate ? upload(0, dlogits, N * K) : output(0, dlogits, N * K);
   double* rows = scratch<double>(3, N);
-  ce_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), upload(2, labels, N), rows, N, K, scale, accumulate);
+  cross_entropy_k<<<blocks(N, 128), 128>>>(d, upload(1, logits, N * K), upload(2, labels, N), rows, N, K, scale, accumulate);
   std::vector<double> h(N);
   download(h.data(), rows, N);
   download(dlogits, d, N * K);
@@ -469,7 +469,7 @@ void kdc_sgd_step(float* params, const float* grads, float* momentumBuf, int64_t
   if (n == 0) return;
   float* p = upload(0, params, n);
   float* b = momentum != 0.0 ? upload(2, momentumBuf, n) : scratch<float>(2, 1);
-  sgd_k<<<blocks(n), 256>>>(p, upload(1, grads, n), b, n, (float)lr, (float)momentum, (float)weightDecay, nesterov);
+  sgd_step_k<<<blocks(n), 256>>>(p, upload(1, grads, n), b, n, (float)lr, (float)momentum, (float)weightDecay, nesterov);
   download(params, p, n);
   if (momentum != 0.0) download(momentumBuf, b, n);
 }
@@ -480,7 +480,7 @@ void kdc_adamw_step(float* params, const float* grads, float* m, float* v, int64
   float* p = upload(0, params, n);
   float* dm = upload(2, m, n);
   float* dv = upload(3, v, n);
-  adamw_k<<<blocks(n), 256>>>(p, upload(1, grads, n), dm, dv, n, (float)(lr * weightDecay), (float)beta1, (float)beta2,
+  adamw_step_k<<<blocks(n), 256>>>(p, upload(1, grads, n), dm, dv, n, (float)(lr * weightDecay), (float)beta1, (float)beta2,
                               (float)(1.0 - beta1), (float)(1.0 - beta2), (float)(lr / bc1), (float)(1.0 / bc2), (float)eps);
   download(params, p, n);
   download(m, dm, n);

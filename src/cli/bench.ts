@@ -221,7 +221,7 @@ function matmulCase(label: string, batch: number, M: number, N: number, K: numbe
 }
 
 /** Element-wise kernel f(out, inp[, dout], n) with `reads` input arrays. */
-function eltCase(op: 'relu' | 'reluBackward' | 'gelu' | 'geluBackward', N: number): KernelCase {
+function eltCase(op: 'relu' | 'relu_backward' | 'gelu' | 'gelu_backward', N: number): KernelCase {
   const n = N * HIDDEN, bwd = op.endsWith('Backward');
   const x = rand(n, 5, op.startsWith('gelu') ? 3 : 1), d = rand(n, 6);
   const want = once(() => {
@@ -250,47 +250,47 @@ export function kernelCases(ops: string[], N: number): KernelCase[] {
       matmulCase('Dense dW = dYᵀ·X', N, HIDDEN, INPUTS, N, true, false),
       matmulCase('Dense dX = dY·W', N, N, INPUTS, HIDDEN, false, false),
     ],
-    biasAdd: () => {
+    bias_add: () => {
       const y = rand(nh, 3), b = rand(HIDDEN, 4);
-      const want = once(() => { const w = y.slice(); ref.biasAdd(w, b, N, HIDDEN); return w; });
+      const want = once(() => { const w = y.slice(); ref.bias_add(w, b, N, HIDDEN); return w; });
       return [{
         op: 'bias_add', shape: `${N}x${HIDDEN}`, case: 'y += bias', batch: N, bytes: 8 * nh + 4 * HIDDEN,
-        make(be) { const o = owned(be); const yi = o.f32(y), bi = o.f32(b); return { run: () => be.biasAdd(yi, bi, N, HIDDEN), check: () => within('y', normErr(yi, want()), 1e-6), release: o.release }; },
+        make(be) { const o = owned(be); const yi = o.f32(y), bi = o.f32(b); return { run: () => be.bias_add(yi, bi, N, HIDDEN), check: () => within('y', normErr(yi, want()), 1e-6), release: o.release }; },
       }];
     },
-    biasGrad: () => {
+    bias_grad: () => {
       const dy = rand(nh, 3);
-      const want = once(() => { const w = new Float32Array(HIDDEN); ref.biasGrad(w, dy, N, HIDDEN, false); return w; });
+      const want = once(() => { const w = new Float32Array(HIDDEN); ref.bias_grad(w, dy, N, HIDDEN, false); return w; });
       return [{
         op: 'bias_grad', shape: `${N}x${HIDDEN}`, case: 'column sums', batch: N, bytes: 4 * nh + 4 * HIDDEN,
-        make(be) { const o = owned(be); const dyi = o.f32(dy), db = o.f32(HIDDEN); return { run: () => be.biasGrad(db, dyi, N, HIDDEN, false), check: () => within('dbias', normErr(db, want()), 1e-5), release: o.release }; },
+        make(be) { const o = owned(be); const dyi = o.f32(dy), db = o.f32(HIDDEN); return { run: () => be.bias_grad(db, dyi, N, HIDDEN, false), check: () => within('dbias', normErr(db, want()), 1e-5), release: o.release }; },
       }];
     },
     relu: () => [eltCase('relu', N)],
-    reluBackward: () => [eltCase('reluBackward', N)],
+    relu_backward: () => [eltCase('relu_backward', N)],
     gelu: () => [eltCase('gelu', N)],
-    geluBackward: () => [eltCase('geluBackward', N)],
-    softmaxT: () => [softmaxCase('softmaxT', N)],
-    logSoftmaxT: () => [softmaxCase('logSoftmaxT', N)],
-    kdLoss: () => {
+    gelu_backward: () => [eltCase('gelu_backward', N)],
+    softmax_t: () => [softmaxCase('softmax_t', N)],
+    log_softmax_t: () => [softmaxCase('log_softmax_t', N)],
+    kd_loss: () => {
       const s = rand(nk, 8, 10), t = rand(nk, 9, 10);
-      const want = once(() => { const w = new Float32Array(nk); return { d: w, loss: ref.kdLoss(w, s, t, N, K, 4, 0.9, true, false) }; });
+      const want = once(() => { const w = new Float32Array(nk); return { d: w, loss: ref.kd_loss(w, s, t, N, K, 4, 0.9, true, false) }; });
       return [{
         op: 'kd_loss', shape: `${N}x${K} T=4`, case: 'fused loss + dS', batch: N, bytes: 12 * nk,
         make(be) {
           const o = owned(be); const si = o.f32(s), ti = o.f32(t), d = o.f32(nk); let l = NaN;
-          return { run: () => { l = be.kdLoss(d, si, ti, N, K, 4, 0.9, true, false); }, check: () => within('dS', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
+          return { run: () => { l = be.kd_loss(d, si, ti, N, K, 4, 0.9, true, false); }, check: () => within('dS', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
         },
       }];
     },
-    crossEntropy: () => {
+    cross_entropy: () => {
       const z = rand(nk, 10, 10), y = Int32Array.from({ length: N }, (_, i) => (i * 7) % K);
-      const want = once(() => { const w = new Float32Array(nk); return { d: w, loss: ref.crossEntropy(w, z, y, N, K, 0.1, false) }; });
+      const want = once(() => { const w = new Float32Array(nk); return { d: w, loss: ref.cross_entropy(w, z, y, N, K, 0.1, false) }; });
       return [{
         op: 'cross_entropy', shape: `${N}x${K}`, case: 'fused loss + dlogits', batch: N, bytes: 8 * nk + 4 * N,
         make(be) {
           const o = owned(be); const zi = o.f32(z), yi = o.i32(y), d = o.f32(nk); let l = NaN;
-          return { run: () => { l = be.crossEntropy(d, zi, yi, N, K, 0.1, false); }, check: () => within('dlogits', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
+          return { run: () => { l = be.cross_entropy(d, zi, yi, N, K, 0.1, false); }, check: () => within('dlogits', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
         },
       }];
     },
@@ -306,8 +306,8 @@ export function kernelCases(ops: string[], N: number): KernelCase[] {
       }];
     },
     // Independent of N: measured once per run (onceCases).
-    sgdStep: () => [],
-    adamwStep: () => [],
+    sgd_step: () => [],
+    adamw_step: () => [],
   };
   const out: KernelCase[] = [];
   for (const op of ops) {
@@ -326,11 +326,11 @@ export function onceCases(ops: string[], quick: boolean): KernelCase[] {
   return out;
 }
 
-function softmaxCase(op: 'softmaxT' | 'logSoftmaxT', N: number): KernelCase {
+function softmaxCase(op: 'softmax_t' | 'log_softmax_t', N: number): KernelCase {
   const K = CLASSES, nk = N * K, z = rand(nk, 7, 10);
   const want = once(() => { const w = new Float32Array(nk); ref[op](w, z, N, K, 4); return w; });
   return {
-    op: op === 'softmaxT' ? 'softmax_t' : 'log_softmax_t', shape: `${N}x${K} T=4`, case: 'row-wise', batch: N, bytes: 8 * nk,
+    op: op === 'softmax_t' ? 'softmax_t' : 'log_softmax_t', shape: `${N}x${K} T=4`, case: 'row-wise', batch: N, bytes: 8 * nk,
     make(be) { const o = owned(be); const zi = o.f32(z), out = o.f32(nk); return { run: () => be[op](out, zi, N, K, 4), check: () => within('out', normErr(out, want()), 1e-5), release: o.release }; },
   };
 }
@@ -341,12 +341,12 @@ const STUDENT_PARAMS = HIDDEN * (INPUTS + 1) + HIDDEN * (HIDDEN + 1) + CLASSES *
 function sgdCase(): KernelCase {
   const n = STUDENT_PARAMS, p = rand(n, 13), g = rand(n, 14), m = rand(n, 15, 0.1);
   const hp = { lr: 1e-3, momentum: 0.9, weightDecay: 1e-4, nesterov: false };
-  const want = once(() => { const wp = p.slice(), wm = m.slice(); ref.sgdStep(wp, g, wm, n, hp); return { p: wp, m: wm }; });
+  const want = once(() => { const wp = p.slice(), wm = m.slice(); ref.sgd_step(wp, g, wm, n, hp); return { p: wp, m: wm }; });
   return {
     op: 'sgd_step', shape: `n=${n} (W's student)`, case: 'momentum 0.9', batch: null, bytes: 20 * n,
     make(be) {
       const o = owned(be); const pi = o.f32(p), gi = o.f32(g), mi = o.f32(m);
-      return { run: () => be.sgdStep(pi, gi, mi, n, hp), check: () => within('params', normErr(pi, want().p), 1e-6) ?? within('momentum', normErr(mi, want().m), 1e-6), release: o.release };
+      return { run: () => be.sgd_step(pi, gi, mi, n, hp), check: () => within('params', normErr(pi, want().p), 1e-6) ?? within('momentum', normErr(mi, want().m), 1e-6), release: o.release };
     },
   };
 }
@@ -354,13 +354,13 @@ function sgdCase(): KernelCase {
 function adamwCase(): KernelCase {
   const n = STUDENT_PARAMS, p = rand(n, 16), g = rand(n, 17);
   const hp = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 };
-  const want = once(() => { const wp = p.slice(), wm = new Float32Array(n), wv = new Float32Array(n); ref.adamwStep(wp, g, wm, wv, n, hp); return { p: wp, m: wm, v: wv }; });
+  const want = once(() => { const wp = p.slice(), wm = new Float32Array(n), wv = new Float32Array(n); ref.adamw_step(wp, g, wm, wv, n, hp); return { p: wp, m: wm, v: wv }; });
   return {
     op: 'adamw_step', shape: `n=${n} (W's student)`, case: 'decoupled wd', batch: null, bytes: 28 * n,
     make(be) {
       const o = owned(be); const pi = o.f32(p), gi = o.f32(g), mi = o.f32(n), vi = o.f32(n);
       return {
-        run: () => be.adamwStep(pi, gi, mi, vi, n, hp),
+        run: () => be.adamw_step(pi, gi, mi, vi, n, hp),
         check: () => within('params', normErr(pi, want().p), 1e-6) ?? within('m', normErr(mi, want().m), 1e-6) ?? within('v', normErr(vi, want().v), 1e-6),
         release: o.release,
       };

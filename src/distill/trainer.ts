@@ -135,7 +135,7 @@ export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalR
       const end = Math.min(ds.n, start + B), N = end - start;
       gatherBatch(ds, order, start, end, x, y);
       const logits = model.forward(x, N);
-      lossSum += be.crossEntropy(d, logits, y, N, K, 1, false) * N;
+      lossSum += be.cross_entropy(d, logits, y, N, K, 1, false) * N;
       for (let n = 0; n < N; n++) {
         let best = 0;
         for (let k = 1; k < K; k++) if (logits[n * K + k] > logits[n * K + best]) best = k;

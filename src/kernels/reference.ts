@@ -27,12 +27,12 @@ export function matmul(C: F32, A: F32, B: F32, M: number, N: number, K: number, 
 }
 
 // y is (N,OC), bias is (OC).
-export function biasAdd(y: F32, bias: F32, N: number, OC: number): void {
+export function bias_add(y: F32, bias: F32, N: number, OC: number): void {
   for (let n = 0; n < N; n++) for (let o = 0; o < OC; o++) y[n * OC + o] += bias[o];
 }
 
 // dbias is (OC), dy is (N,OC).
-export function biasGrad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void {
+export function bias_grad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void {
   for (let o = 0; o < OC; o++) {
     let acc = accumulate ? dbias[o] : 0;
     for (let n = 0; n < N; n++) acc += dy[n * OC + o];
@@ -46,7 +46,7 @@ export function relu(out: F32, inp: F32, n: number): void {
 }
 
 // dinp, dout, inp are (n).
-export function reluBackward(dinp: F32, dout: F32, inp: F32, n: number): void {
+export function relu_backward(dinp: F32, dout: F32, inp: F32, n: number): void {
   for (let i = 0; i < n; i++) dinp[i] = inp[i] > 0 ? dout[i] : 0;
 }
 
@@ -59,7 +59,7 @@ export function gelu(out: F32, inp: F32, n: number): void {
 }
 
 // dinp, dout, inp are (n).
-export function geluBackward(dinp: F32, dout: F32, inp: F32, n: number): void {
+export function gelu_backward(dinp: F32, dout: F32, inp: F32, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
     const u = GELU_SQRT_2_OVER_PI * (x + GELU_COEF * x * x * x);
@@ -79,7 +79,7 @@ function rowLse(z: F32, off: number, K: number, invT: number): [number, number] 
 }
 
 // out, logits are (N,K).
-export function softmaxT(out: F32, logits: F32, N: number, K: number, T: number): void {
+export function softmax_t(out: F32, logits: F32, N: number, K: number, T: number): void {
   const invT = 1 / T;
   for (let n = 0; n < N; n++) {
     const [lse] = rowLse(logits, n * K, K, invT);
@@ -88,7 +88,7 @@ export function softmaxT(out: F32, logits: F32, N: number, K: number, T: number)
 }
 
 // out, logits are (N,K).
-export function logSoftmaxT(out: F32, logits: F32, N: number, K: number, T: number): void {
+export function log_softmax_t(out: F32, logits: F32, N: number, K: number, T: number): void {
   const invT = 1 / T;
   for (let n = 0; n < N; n++) {
     const [lse] = rowLse(logits, n * K, K, invT);
@@ -97,7 +97,7 @@ export function logSoftmaxT(out: F32, logits: F32, N: number, K: number, T: numb
 }
 
 // dS, s, t are (N,K).
-export function kdLoss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number {
+export function kd_loss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number {
   if (N === 0) return 0;
   const invT = 1 / T;
   const lossScale = alpha * (scaleT2 ? T * T : 1) / N;
@@ -121,7 +121,7 @@ export function kdLoss(dS: F32, s: F32, t: F32, N: number, K: number, T: number,
 }
 
 // dlogits, logits are (N,K); labels is (N).
-export function crossEntropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number {
+export function cross_entropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number {
   if (N === 0) return 0;
   const scale = weight / N;
   let total = 0;
@@ -152,7 +152,7 @@ export function mse(dpred: F32, pred: F32, target: F32, n: number, weight: numbe
 }
 
 // params, grads, momentumBuf are (n).
-export function sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, hp: SgdParams): void {
+export function sgd_step(params: F32, grads: F32, momentumBuf: F32, n: number, hp: SgdParams): void {
   const { lr, momentum, weightDecay, nesterov } = hp;
   for (let i = 0; i < n; i++) {
     let g = grads[i] + weightDecay * params[i];
@@ -166,7 +166,7 @@ export function sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, hp
 }
 
 // params, grads, m, v are (n).
-export function adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void {
+export function adamw_step(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void {
   const { lr, beta1, beta2, eps, weightDecay, step } = hp;
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
@@ -184,6 +184,6 @@ export function adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, hp
 
 /** The reference kernels as one object satisfying the contract. */
 export const referenceKernels: Kernels = {
-  matmul, biasAdd, biasGrad, relu, reluBackward, gelu, geluBackward,
-  softmaxT, logSoftmaxT, kdLoss, crossEntropy, mse, sgdStep, adamwStep,
+  matmul, bias_add, bias_grad, relu, relu_backward, gelu, gelu_backward,
+  softmax_t, log_softmax_t, kd_loss, cross_entropy, mse, sgd_step, adamw_step,
 };

@@ -15,19 +15,19 @@ export type I32 = Int32Array;
 /** Names of every kernel, in the order the conformance suite and benches list them. */
 export const KERNEL_NAMES = [
   'matmul',
-  'biasAdd',
-  'biasGrad',
+  'bias_add',
+  'bias_grad',
   'relu',
-  'reluBackward',
+  'relu_backward',
   'gelu',
-  'geluBackward',
-  'softmaxT',
-  'logSoftmaxT',
-  'kdLoss',
-  'crossEntropy',
+  'gelu_backward',
+  'softmax_t',
+  'log_softmax_t',
+  'kd_loss',
+  'cross_entropy',
   'mse',
-  'sgdStep',
-  'adamwStep',
+  'sgd_step',
+  'adamw_step',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
@@ -61,23 +61,23 @@ export interface Kernels {
   matmul(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean): void;
 
   /** y is (N,OC), bias is (OC): y[n,o] += bias[o]. */
-  biasAdd(y: F32, bias: F32, N: number, OC: number): void;
+  bias_add(y: F32, bias: F32, N: number, OC: number): void;
   /** dbias is (OC), dy is (N,OC): dbias[o] = (dbias[o] if accumulate) + Σ_n dy[n,o]. */
-  biasGrad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void;
+  bias_grad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void;
 
   /** out, inp are (n): out = max(inp, 0). out may alias inp. */
   relu(out: F32, inp: F32, n: number): void;
   /** dinp, dout, inp are (n): dinp = dout where inp > 0, else 0. dinp may alias dout. */
-  reluBackward(dinp: F32, dout: F32, inp: F32, n: number): void;
+  relu_backward(dinp: F32, dout: F32, inp: F32, n: number): void;
   /** out, inp are (n): GELU, tanh approximation. out may alias inp. */
   gelu(out: F32, inp: F32, n: number): void;
   /** dinp, dout, inp are (n): dinp = dout · GELU'(inp). dinp may alias dout. */
-  geluBackward(dinp: F32, dout: F32, inp: F32, n: number): void;
+  gelu_backward(dinp: F32, dout: F32, inp: F32, n: number): void;
 
   /** out, logits are (N,K): out = softmax(logits/T) per row, max-subtracted. */
-  softmaxT(out: F32, logits: F32, N: number, K: number, T: number): void;
+  softmax_t(out: F32, logits: F32, N: number, K: number, T: number): void;
   /** out, logits are (N,K): out = log_softmax(logits/T) per row, max-subtracted. */
-  logSoftmaxT(out: F32, logits: F32, N: number, K: number, T: number): void;
+  log_softmax_t(out: F32, logits: F32, N: number, K: number, T: number): void;
 
   /**
    * Knowledge-distillation loss, fused with its gradient.
@@ -86,7 +86,7 @@ export interface Kernels {
    * dS = (dS if accumulate) + d loss / d s = alpha · (T if scaleT2 else 1/T) · (p_s − p_t) / N.
    * Returns the loss (0 when N = 0).
    */
-  kdLoss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number;
+  kd_loss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number;
 
   /**
    * Cross-entropy of logits against integer labels, fused with its gradient.
@@ -94,7 +94,7 @@ export interface Kernels {
    * loss = weight · (1/N) Σ_n −log softmax(logits_n)[labels_n].
    * dlogits = (dlogits if accumulate) + weight · (softmax(logits) − onehot(labels)) / N.
    */
-  crossEntropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number;
+  cross_entropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number;
 
   /**
    * Mean squared error, fused with its gradient. dpred, pred, target are (n).
@@ -107,14 +107,14 @@ export interface Kernels {
    * g = grad + wd·p; buf = momentum·buf + g; g = nesterov ? g + momentum·buf : buf (when momentum > 0);
    * p -= lr·g. With momentum = 0, momentumBuf is not touched.
    */
-  sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, hp: SgdParams): void;
+  sgd_step(params: F32, grads: F32, momentumBuf: F32, n: number, hp: SgdParams): void;
 
   /**
    * One AdamW step over a flat buffer, in place. params, grads, m, v are (n).
    * p -= lr·wd·p; m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²;
    * p -= lr · (m/(1−b1^step)) / (sqrt(v/(1−b2^step)) + eps).
    */
-  adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void;
+  adamw_step(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void;
 }
 
 /** GELU tanh-approximation constants, shared by every implementation. */

@@ -57,7 +57,7 @@ export class Dense implements Layer {
     this.x = x;
     const y = this.out.get(N * OC);
     be.matmul(y, x, this.store.view(this.weight), N, OC, C, false, true, false);
-    be.biasAdd(y, this.store.view(this.bias), N, OC);
+    be.bias_add(y, this.store.view(this.bias), N, OC);
     return y;
   }
 
@@ -66,7 +66,7 @@ export class Dense implements Layer {
     if (!this.x) throw new Error('Dense.backward called before forward');
     // dW (OC,C) += dyᵀ (OC,N) · x (N,C)   (= when not accumulating)
     be.matmul(this.store.gradView(this.weight), dy, this.x, OC, C, N, true, false, accumulate);
-    be.biasGrad(this.store.gradView(this.bias), dy, N, OC, accumulate);
+    be.bias_grad(this.store.gradView(this.bias), dy, N, OC, accumulate);
     if (!needInputGrad) return null;
     // dx (N,C) = dy (N,OC) · W (OC,C)
     const dx = this.dx.get(N * C);
@@ -119,7 +119,7 @@ export class ReLU extends Activation {
     this.backend.relu(out, x, n);
   }
   protected bwd(dx: F32, dy: F32, x: F32, n: number): void {
-    this.backend.reluBackward(dx, dy, x, n);
+    this.backend.relu_backward(dx, dy, x, n);
   }
 }
 
@@ -129,7 +129,7 @@ export class GELU extends Activation {
     this.backend.gelu(out, x, n);
   }
   protected bwd(dx: F32, dy: F32, x: F32, n: number): void {
-    this.backend.geluBackward(dx, dy, x, n);
+    this.backend.gelu_backward(dx, dy, x, n);
   }
 }
 

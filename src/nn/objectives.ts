@@ -40,8 +40,8 @@ export interface LossParts {
  */
 export function kdObjective(be: Backend, dS: F32, s: F32, t: F32, labels: I32, N: number, K: number, cfg: KdConfig, scale = 1): LossParts {
   // `scale` weights this batch's mean, e.g. N_shard / N_batch when a batch is split in shards.
-  const kd = be.kdLoss(dS, s, t, N, K, cfg.T, cfg.alpha * scale, cfg.scaleT2, false);
-  const ce = cfg.alpha < 1 ? be.crossEntropy(dS, s, labels, N, K, (1 - cfg.alpha) * scale, true) : 0;
+  const kd = be.kd_loss(dS, s, t, N, K, cfg.T, cfg.alpha * scale, cfg.scaleT2, false);
+  const ce = cfg.alpha < 1 ? be.cross_entropy(dS, s, labels, N, K, (1 - cfg.alpha) * scale, true) : 0;
   return { loss: kd + ce, kd, ce };
 }
 
@@ -54,14 +54,14 @@ export function kdObjective(be: Backend, dS: F32, s: F32, t: F32, labels: I32, N
 export function partlyLabeledObjective(be: Backend, dS: F32, s: F32, t: F32, labels: I32, mask: ArrayLike<number>, n: number, K: number, kd: KdConfig | null, kdScale: number, labeledTotal: number): LossParts {
   const rows: number[] = [];
   for (let i = 0; i < n; i++) if (mask[i]) rows.push(i);
-  const kdPart = kd ? be.kdLoss(dS, s, t, n, K, kd.T, kd.alpha * kdScale, kd.scaleT2, false) : 0;
+  const kdPart = kd ? be.kd_loss(dS, s, t, n, K, kd.T, kd.alpha * kdScale, kd.scaleT2, false) : 0;
   if (!kd) dS.fill(0);
   const w = (kd ? 1 - kd.alpha : 1) * (labeledTotal > 0 ? rows.length / labeledTotal : 0);
   let ce = 0;
   if (rows.length && w > 0) {
     const L = rows.length, zs = new Float32Array(L * K), ds = new Float32Array(L * K), ys = new Int32Array(L);
     rows.forEach((r, j) => { zs.set(s.subarray(r * K, r * K + K), j * K); ys[j] = labels[r]; });
-    ce = be.crossEntropy(ds, zs, ys, L, K, w, false);
+    ce = be.cross_entropy(ds, zs, ys, L, K, w, false);
     rows.forEach((r, j) => { for (let k = 0; k < K; k++) dS[r * K + k] += ds[j * K + k]; });
   }
   return { loss: kdPart + ce, kd: kdPart, ce };
@@ -85,7 +85,7 @@ export function batchObjective(be: Backend, dS: F32, s: F32, t: F32, labels: I32
 
 /** Plain cross-entropy: dlogits overwritten with d CE / d logits (times `scale`). */
 export function ceObjective(be: Backend, dlogits: F32, logits: F32, labels: I32, N: number, K: number, scale = 1): LossParts {
-  const ce = be.crossEntropy(dlogits, logits, labels, N, K, scale, false);
+  const ce = be.cross_entropy(dlogits, logits, labels, N, K, scale, false);
   return { loss: ce, kd: 0, ce };
 }
 

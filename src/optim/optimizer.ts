@@ -1,4 +1,4 @@
-// Optimizers over one flat parameter buffer: each step is one kernel call (sgdStep / adamwStep).
+// Optimizers over one flat parameter buffer: each step is one kernel call (sgd_step / adamw_step).
 // State buffers share the parameters' layout, so checkpoints store them as flat tensors.
 
 import type { Backend } from '../backends/backend.js';
@@ -37,8 +37,8 @@ export type UpdatePlan = { kind: 'sgd'; hp: SgdParams } | { kind: 'adamw'; hp: A
 /** Applies a planned update to elements [from, to) of params, with the optimizer's state buffers. */
 export function applyUpdate(be: Backend, plan: UpdatePlan, params: F32, grads: F32, state: Record<string, F32>, from: number, to: number): void {
   const sl = (a: F32) => a.subarray(from, to);
-  if (plan.kind === 'sgd') be.sgdStep(sl(params), sl(grads), sl(state.momentum), to - from, plan.hp);
-  else be.adamwStep(sl(params), sl(grads), sl(state.m), sl(state.v), to - from, plan.hp);
+  if (plan.kind === 'sgd') be.sgd_step(sl(params), sl(grads), sl(state.momentum), to - from, plan.hp);
+  else be.adamw_step(sl(params), sl(grads), sl(state.m), sl(state.v), to - from, plan.hp);
 }
 
 export class SGD implements Optimizer {
@@ -50,7 +50,7 @@ export class SGD implements Optimizer {
     this.buf = backend.alloc(n);
   }
   step(params: F32, grads: F32, lr: number): void {
-    this.backend.sgdStep(params, grads, this.buf, this.n, this.planStep(lr).hp as SgdParams);
+    this.backend.sgd_step(params, grads, this.buf, this.n, this.planStep(lr).hp as SgdParams);
   }
   planStep(lr: number): UpdatePlan {
     this.stepCount++;
@@ -74,7 +74,7 @@ export class AdamW implements Optimizer {
     this.v = backend.alloc(n);
   }
   step(params: F32, grads: F32, lr: number): void {
-    this.backend.adamwStep(params, grads, this.m, this.v, this.n, this.planStep(lr).hp as AdamWParams);
+    this.backend.adamw_step(params, grads, this.m, this.v, this.n, this.planStep(lr).hp as AdamWParams);
   }
   planStep(lr: number): UpdatePlan {
     this.stepCount++;

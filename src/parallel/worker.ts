@@ -93,7 +93,7 @@ export default async function run(task: Task): Promise<StepResult | null> {
       const g0 = g.slots[0], n = task.to - task.from;
       // g0 += g_k as a one-row bias_add: the backend's vectorized kernel (a JS loop over shared
       // memory took ~1.6 ms per 640k floats, most of the update's time).
-      for (let k = 1; k < task.slots && n > 0; k++) s.be.biasAdd(g0.subarray(task.from, task.to), g.slots[k].subarray(task.from, task.to), 1, n);
+      for (let k = 1; k < task.slots && n > 0; k++) s.be.bias_add(g0.subarray(task.from, task.to), g.slots[k].subarray(task.from, task.to), 1, n);
       if (task.plan) applyUpdate(s.be, task.plan, g.params, g0, g.optState, task.from, task.to);
       return null;
     }

@@ -12,16 +12,16 @@ import { BackendUnavailableError } from '../../errors.js';
 import { addonPath, loadAddon } from './loader.js';
 
 /** The addon's exports: the kernel contract with the optimizer hyper-parameters flattened. */
-export interface NativeAddon extends Omit<Kernels, 'sgdStep' | 'adamwStep'> {
-  sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
-  adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+export interface NativeAddon extends Omit<Kernels, 'sgd_step' | 'adamw_step'> {
+  sgd_step(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
+  adamw_step(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
   addressMod(a: F32 | I32, m: number): number;
   zero(buf: F32): void;
   probe(): { ok: boolean; [k: string]: unknown };
   /** CPU addon only: matmul on up to `threads` threads (bitwise-identical results). */
-  matmulThreads?(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean, threads: number): void;
-  sgdStepThreads?(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean, threads: number): void;
-  adamwStepThreads?(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, threads: number): void;
+  matmul_threads?(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean, threads: number): void;
+  sgd_step_threads?(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean, threads: number): void;
+  adamw_step_threads?(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, threads: number): void;
   /** CUDA addon only: device name and memory, for the description. */
   deviceInfo?(): string;
   /** CUDA addon only: an ArrayBuffer over zero-filled device-resident (managed) memory. */
@@ -49,21 +49,21 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
     name,
     description,
     matmul: a.matmul,
-    biasAdd: a.biasAdd,
-    biasGrad: a.biasGrad,
+    bias_add: a.bias_add,
+    bias_grad: a.bias_grad,
     relu: a.relu,
-    reluBackward: a.reluBackward,
+    relu_backward: a.relu_backward,
     gelu: a.gelu,
-    geluBackward: a.geluBackward,
-    softmaxT: a.softmaxT,
-    logSoftmaxT: a.logSoftmaxT,
-    kdLoss: a.kdLoss,
-    crossEntropy: a.crossEntropy,
+    gelu_backward: a.gelu_backward,
+    softmax_t: a.softmax_t,
+    log_softmax_t: a.log_softmax_t,
+    kd_loss: a.kd_loss,
+    cross_entropy: a.cross_entropy,
     mse: a.mse,
-    sgdStep: (params: F32, grads: F32, buf: F32, n: number, hp: SgdParams) =>
-      a.sgdStep(params, grads, buf, n, hp.lr, hp.momentum, hp.weightDecay, hp.nesterov),
-    adamwStep: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
-      a.adamwStep(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),
+    sgd_step: (params: F32, grads: F32, buf: F32, n: number, hp: SgdParams) =>
+      a.sgd_step(params, grads, buf, n, hp.lr, hp.momentum, hp.weightDecay, hp.nesterov),
+    adamw_step: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
+      a.adamw_step(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),
     zero: a.zero,
     alloc: (n: number): F32 => aligned(Float32Array, n),
     allocInt32: (n: number): I32 => aligned(Int32Array, n),
@@ -88,16 +88,16 @@ export function createNativeBackend(file = addonPath('native')): Backend {
 export function createNativeMtBackend(threads = availableParallelism(), file = addonPath('native')): Backend {
   if (!Number.isInteger(threads) || threads < 2) throw new BackendUnavailableError('native-mt', `needs 2 or more threads (this machine has ${threads} core${threads === 1 ? '' : 's'})`);
   const { addon, probe } = loadAddon<NativeAddon>('native-mt', file);
-  const { matmulThreads: mm, sgdStepThreads: sgd, adamwStepThreads: adamw } = addon;
+  const { matmul_threads: mm, sgd_step_threads: sgd, adamw_step_threads: adamw } = addon;
   if (!mm || !sgd || !adamw) throw new BackendUnavailableError('native-mt', `${file} has no threaded kernels (rebuild it: npm run build:native)`);
   const be = backendFromAddon('native-mt', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)}; matmul and optimizer steps on ${threads} threads)`, addon);
   return {
     ...be,
     matmul: (C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean) =>
       mm(C, A, B, M, N, K, transA, transB, accumulate, threads),
-    sgdStep: (params: F32, grads: F32, buf: F32, n: number, hp: SgdParams) =>
+    sgd_step: (params: F32, grads: F32, buf: F32, n: number, hp: SgdParams) =>
       sgd(params, grads, buf, n, hp.lr, hp.momentum, hp.weightDecay, hp.nesterov, threads),
-    adamwStep: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
+    adamw_step: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
       adamw(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step, threads),
     maxWorkers: 1,
     threads,

@@ -29,11 +29,11 @@ for (;;) {
   try {
     if (op === OP_MATMUL) {
       const M = arg(3), K = arg(5), j0 = arg(9), j1 = arg(10);
-      x.matmulCols(arg(0), arg(1), arg(2), M, arg(4), K, arg(6), arg(7), arg(8), be.scratch(x.matmulWorkspace(M, j1 - j0, K)), j0, j1);
+      x.matmul_cols(arg(0), arg(1), arg(2), M, arg(4), K, arg(6), arg(7), arg(8), be.scratch(x.matmul_workspace(M, j1 - j0, K)), j0, j1);
     } else if (op === OP_SGD) {
-      x.sgdStep(arg(0), arg(1), arg(2), arg(3), f[0], f[1], f[2], arg(4));
+      x.sgd_step(arg(0), arg(1), arg(2), arg(3), f[0], f[1], f[2], arg(4));
     } else if (op === OP_ADAMW) {
-      x.adamwStep(arg(0), arg(1), arg(2), arg(3), arg(4), f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+      x.adamw_step(arg(0), arg(1), arg(2), arg(3), arg(4), f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
     } else {
       throw new Error(`unknown operation ${op}`);
     }

@@ -125,32 +125,32 @@ export class WasmPool {
       ctl.set([c, a, b, M, N, K, tA, tB, acc, cut(h), cut(h + 1)], CTL.ARGS);
     }, () => {
       const j1 = cut(1);
-      be.raw.matmulCols(c, a, b, M, N, K, tA, tB, acc, be.scratch(be.raw.matmulWorkspace(M, j1, K)), 0, j1);
+      be.raw.matmul_cols(c, a, b, M, N, K, tA, tB, acc, be.scratch(be.raw.matmul_workspace(M, j1, K)), 0, j1);
     });
     return true;
   }
 
   /** SGD step over n elements (byte offsets), split by range; false when too small to split. */
-  sgdStep(be: WasmBackend, p: number, g: number, m: number, n: number, lr: number, momentum: number, wd: number, nesterov: number): boolean {
+  sgd_step(be: WasmBackend, p: number, g: number, m: number, n: number, lr: number, momentum: number, wd: number, nesterov: number): boolean {
     if (n < MIN_STEP_ELEMENTS) return false;
     const cut = (t: number) => splitPoint(n, this.threads, t, 4);
-    this.run(this.threads, OP_SGD, 'sgdStep', (h, ctl, f64) => {
+    this.run(this.threads, OP_SGD, 'sgd_step', (h, ctl, f64) => {
       const i0 = cut(h), i1 = cut(h + 1);
       ctl.set([p + 4 * i0, g + 4 * i0, m + 4 * i0, i1 - i0, nesterov], CTL.ARGS);
       f64.set([lr, momentum, wd]);
-    }, () => be.raw.sgdStep(p, g, m, cut(1), lr, momentum, wd, nesterov));
+    }, () => be.raw.sgd_step(p, g, m, cut(1), lr, momentum, wd, nesterov));
     return true;
   }
 
   /** AdamW step over n elements (byte offsets), split by range; false when too small to split. */
-  adamwStep(be: WasmBackend, p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): boolean {
+  adamw_step(be: WasmBackend, p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): boolean {
     if (n < MIN_STEP_ELEMENTS) return false;
     const cut = (t: number) => splitPoint(n, this.threads, t, 4);
-    this.run(this.threads, OP_ADAMW, 'adamwStep', (h, ctl, f64) => {
+    this.run(this.threads, OP_ADAMW, 'adamw_step', (h, ctl, f64) => {
       const i0 = cut(h), i1 = cut(h + 1);
       ctl.set([p + 4 * i0, g + 4 * i0, m + 4 * i0, v + 4 * i0, i1 - i0], CTL.ARGS);
       f64.set([lr, b1, b2, eps, wd, bc1, bc2]);
-    }, () => be.raw.adamwStep(p, g, m, v, cut(1), lr, b1, b2, eps, wd, bc1, bc2));
+    }, () => be.raw.adamw_step(p, g, m, v, cut(1), lr, b1, b2, eps, wd, bc1, bc2));
     return true;
   }
 

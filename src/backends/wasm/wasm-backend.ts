@@ -15,23 +15,23 @@ type Ptr = number;
 
 /** The raw exports of assembly/index.ts (pointers are byte offsets, bools are 0/1). */
 export interface WasmExports {
-  heapBase(): number;
-  matmulWorkspace(M: number, N: number, K: number): number;
+  heap_base(): number;
+  matmul_workspace(M: number, N: number, K: number): number;
   matmul(C: Ptr, A: Ptr, B: Ptr, M: number, N: number, K: number, tA: number, tB: number, acc: number, work: Ptr): void;
-  matmulCols(C: Ptr, A: Ptr, B: Ptr, M: number, N: number, K: number, tA: number, tB: number, acc: number, work: Ptr, j0: number, j1: number): void;
-  biasAdd(y: Ptr, b: Ptr, N: number, OC: number): void;
-  biasGrad(db: Ptr, dy: Ptr, N: number, OC: number, acc: number): void;
+  matmul_cols(C: Ptr, A: Ptr, B: Ptr, M: number, N: number, K: number, tA: number, tB: number, acc: number, work: Ptr, j0: number, j1: number): void;
+  bias_add(y: Ptr, b: Ptr, N: number, OC: number): void;
+  bias_grad(db: Ptr, dy: Ptr, N: number, OC: number, acc: number): void;
   relu(o: Ptr, x: Ptr, n: number): void;
-  reluBackward(dx: Ptr, dy: Ptr, x: Ptr, n: number): void;
+  relu_backward(dx: Ptr, dy: Ptr, x: Ptr, n: number): void;
   gelu(o: Ptr, x: Ptr, n: number): void;
-  geluBackward(dx: Ptr, dy: Ptr, x: Ptr, n: number): void;
-  softmaxT(o: Ptr, z: Ptr, N: number, K: number, T: number): void;
-  logSoftmaxT(o: Ptr, z: Ptr, N: number, K: number, T: number): void;
-  kdLoss(d: Ptr, s: Ptr, t: Ptr, N: number, K: number, T: number, alpha: number, t2: number, acc: number): number;
-  crossEntropy(d: Ptr, z: Ptr, y: Ptr, N: number, K: number, w: number, acc: number): number;
+  gelu_backward(dx: Ptr, dy: Ptr, x: Ptr, n: number): void;
+  softmax_t(o: Ptr, z: Ptr, N: number, K: number, T: number): void;
+  log_softmax_t(o: Ptr, z: Ptr, N: number, K: number, T: number): void;
+  kd_loss(d: Ptr, s: Ptr, t: Ptr, N: number, K: number, T: number, alpha: number, t2: number, acc: number): number;
+  cross_entropy(d: Ptr, z: Ptr, y: Ptr, N: number, K: number, w: number, acc: number): number;
   mse(d: Ptr, p: Ptr, t: Ptr, n: number, w: number, acc: number): number;
-  sgdStep(p: Ptr, g: Ptr, b: Ptr, n: number, lr: number, mom: number, wd: number, nesterov: number): void;
-  adamwStep(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
+  sgd_step(p: Ptr, g: Ptr, b: Ptr, n: number, lr: number, mom: number, wd: number, nesterov: number): void;
+  adamw_step(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
 }
 
 export interface WasmBackendOptions {
@@ -76,7 +76,7 @@ export class WasmBackend implements Backend {
     this.memory = opts.memory ?? createSharedMemory();
     const inst = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.raw = inst.exports as unknown as WasmExports;
-    const base = Math.max(opts.base ?? 0, this.raw.heapBase(), MIN_BASE);
+    const base = Math.max(opts.base ?? 0, this.raw.heap_base(), MIN_BASE);
     this.arena = new Arena(this.memory, base, opts.limit);
     this.buf = this.memory.buffer;
     this.mine.add(this.buf);
@@ -213,20 +213,20 @@ export class WasmBackend implements Backend {
   /** matmul on byte offsets: over the helper threads when this is a `-mt` backend and the product is large enough, else here. */
   private matmulAt(c: Ptr, a: Ptr, b: Ptr, M: number, N: number, K: number, tA: number, tB: number, acc: number): void {
     if (this.pool?.matmul(this, c, a, b, M, N, K, tA, tB, acc)) return;
-    this.raw.matmul(c, a, b, M, N, K, tA, tB, acc, this.scratch(this.raw.matmulWorkspace(M, N, K)));
+    this.raw.matmul(c, a, b, M, N, K, tA, tB, acc, this.scratch(this.raw.matmul_workspace(M, N, K)));
   }
 
   // y is (N,OC), bias is (OC).
-  biasAdd(y: F32, bias: F32, N: number, OC: number): void {
-    if (this.owns(y) && this.owns(bias)) return this.raw.biasAdd(y.byteOffset, bias.byteOffset, N, OC);
-    this.slow([y, bias], 0b1, (p) => this.raw.biasAdd(p[0], p[1], N, OC));
+  bias_add(y: F32, bias: F32, N: number, OC: number): void {
+    if (this.owns(y) && this.owns(bias)) return this.raw.bias_add(y.byteOffset, bias.byteOffset, N, OC);
+    this.slow([y, bias], 0b1, (p) => this.raw.bias_add(p[0], p[1], N, OC));
   }
 
   // dbias is (OC), dy is (N,OC).
-  biasGrad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void {
+  bias_grad(dbias: F32, dy: F32, N: number, OC: number, accumulate: boolean): void {
     const acc = accumulate ? 1 : 0;
-    if (this.owns(dbias) && this.owns(dy)) return this.raw.biasGrad(dbias.byteOffset, dy.byteOffset, N, OC, acc);
-    this.slow([dbias, dy], 0b1, (p) => this.raw.biasGrad(p[0], p[1], N, OC, acc));
+    if (this.owns(dbias) && this.owns(dy)) return this.raw.bias_grad(dbias.byteOffset, dy.byteOffset, N, OC, acc);
+    this.slow([dbias, dy], 0b1, (p) => this.raw.bias_grad(p[0], p[1], N, OC, acc));
   }
 
   // out, inp are (n).
@@ -236,9 +236,9 @@ export class WasmBackend implements Backend {
   }
 
   // dinp, dout, inp are (n).
-  reluBackward(dinp: F32, dout: F32, inp: F32, n: number): void {
-    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.raw.reluBackward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
-    this.slow([dinp, dout, inp], 0b1, (p) => this.raw.reluBackward(p[0], p[1], p[2], n));
+  relu_backward(dinp: F32, dout: F32, inp: F32, n: number): void {
+    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.raw.relu_backward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
+    this.slow([dinp, dout, inp], 0b1, (p) => this.raw.relu_backward(p[0], p[1], p[2], n));
   }
 
   // out, inp are (n).
@@ -248,39 +248,39 @@ export class WasmBackend implements Backend {
   }
 
   // dinp, dout, inp are (n).
-  geluBackward(dinp: F32, dout: F32, inp: F32, n: number): void {
-    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.raw.geluBackward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
-    this.slow([dinp, dout, inp], 0b1, (p) => this.raw.geluBackward(p[0], p[1], p[2], n));
+  gelu_backward(dinp: F32, dout: F32, inp: F32, n: number): void {
+    if (this.owns(dinp) && this.owns(dout) && this.owns(inp)) return this.raw.gelu_backward(dinp.byteOffset, dout.byteOffset, inp.byteOffset, n);
+    this.slow([dinp, dout, inp], 0b1, (p) => this.raw.gelu_backward(p[0], p[1], p[2], n));
   }
 
   // out, logits are (N,K).
-  softmaxT(out: F32, logits: F32, N: number, K: number, T: number): void {
-    if (this.owns(out) && this.owns(logits)) return this.raw.softmaxT(out.byteOffset, logits.byteOffset, N, K, T);
-    this.slow([out, logits], 0b1, (p) => this.raw.softmaxT(p[0], p[1], N, K, T));
+  softmax_t(out: F32, logits: F32, N: number, K: number, T: number): void {
+    if (this.owns(out) && this.owns(logits)) return this.raw.softmax_t(out.byteOffset, logits.byteOffset, N, K, T);
+    this.slow([out, logits], 0b1, (p) => this.raw.softmax_t(p[0], p[1], N, K, T));
   }
 
   // out, logits are (N,K).
-  logSoftmaxT(out: F32, logits: F32, N: number, K: number, T: number): void {
-    if (this.owns(out) && this.owns(logits)) return this.raw.logSoftmaxT(out.byteOffset, logits.byteOffset, N, K, T);
-    this.slow([out, logits], 0b1, (p) => this.raw.logSoftmaxT(p[0], p[1], N, K, T));
+  log_softmax_t(out: F32, logits: F32, N: number, K: number, T: number): void {
+    if (this.owns(out) && this.owns(logits)) return this.raw.log_softmax_t(out.byteOffset, logits.byteOffset, N, K, T);
+    this.slow([out, logits], 0b1, (p) => this.raw.log_softmax_t(p[0], p[1], N, K, T));
   }
 
   // dS, s, t are (N,K).
-  kdLoss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number {
+  kd_loss(dS: F32, s: F32, t: F32, N: number, K: number, T: number, alpha: number, scaleT2: boolean, accumulate: boolean): number {
     const t2 = scaleT2 ? 1 : 0, acc = accumulate ? 1 : 0;
-    if (this.owns(dS) && this.owns(s) && this.owns(t)) return this.raw.kdLoss(dS.byteOffset, s.byteOffset, t.byteOffset, N, K, T, alpha, t2, acc);
-    return this.slow([dS, s, t], 0b1, (p) => this.raw.kdLoss(p[0], p[1], p[2], N, K, T, alpha, t2, acc));
+    if (this.owns(dS) && this.owns(s) && this.owns(t)) return this.raw.kd_loss(dS.byteOffset, s.byteOffset, t.byteOffset, N, K, T, alpha, t2, acc);
+    return this.slow([dS, s, t], 0b1, (p) => this.raw.kd_loss(p[0], p[1], p[2], N, K, T, alpha, t2, acc));
   }
 
   // dlogits, logits are (N,K); labels is (N).
-  crossEntropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number {
+  cross_entropy(dlogits: F32, logits: F32, labels: I32, N: number, K: number, weight: number, accumulate: boolean): number {
     for (let n = 0; n < N; n++) {
       const y = labels[n];
-      if (!(y >= 0 && y < K)) throw new RangeError(`crossEntropy: labels[${n}] = ${y}, expected an integer in [0, ${K})`);
+      if (!(y >= 0 && y < K)) throw new RangeError(`cross_entropy: labels[${n}] = ${y}, expected an integer in [0, ${K})`);
     }
     const acc = accumulate ? 1 : 0;
-    if (this.owns(dlogits) && this.owns(logits) && this.owns(labels)) return this.raw.crossEntropy(dlogits.byteOffset, logits.byteOffset, labels.byteOffset, N, K, weight, acc);
-    return this.slow([dlogits, logits, labels], 0b1, (p) => this.raw.crossEntropy(p[0], p[1], p[2], N, K, weight, acc));
+    if (this.owns(dlogits) && this.owns(logits) && this.owns(labels)) return this.raw.cross_entropy(dlogits.byteOffset, logits.byteOffset, labels.byteOffset, N, K, weight, acc);
+    return this.slow([dlogits, logits, labels], 0b1, (p) => this.raw.cross_entropy(p[0], p[1], p[2], N, K, weight, acc));
   }
 
   // dpred, pred, target are (n).
@@ -291,22 +291,22 @@ export class WasmBackend implements Backend {
   }
 
   // params, grads, momentumBuf are (n).
-  sgdStep(params: F32, grads: F32, momentumBuf: F32, n: number, hp: SgdParams): void {
+  sgd_step(params: F32, grads: F32, momentumBuf: F32, n: number, hp: SgdParams): void {
     const { lr, momentum, weightDecay } = hp;
     const nest = hp.nesterov ? 1 : 0;
     const update = (p: Ptr, g: Ptr, b: Ptr) => {
-      if (!this.pool?.sgdStep(this, p, g, b, n, lr, momentum, weightDecay, nest)) this.raw.sgdStep(p, g, b, n, lr, momentum, weightDecay, nest);
+      if (!this.pool?.sgd_step(this, p, g, b, n, lr, momentum, weightDecay, nest)) this.raw.sgd_step(p, g, b, n, lr, momentum, weightDecay, nest);
     };
     if (this.owns(params) && this.owns(grads) && this.owns(momentumBuf)) return update(params.byteOffset, grads.byteOffset, momentumBuf.byteOffset);
     this.slow([params, grads, momentumBuf], 0b101, (p) => update(p[0], p[1], p[2]));
   }
 
   // params, grads, m, v are (n).
-  adamwStep(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void {
+  adamw_step(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void {
     const { lr, beta1, beta2, eps, weightDecay, step } = hp;
     const bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
     const update = (p: Ptr, g: Ptr, mp: Ptr, vp: Ptr) => {
-      if (!this.pool?.adamwStep(this, p, g, mp, vp, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2)) this.raw.adamwStep(p, g, mp, vp, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+      if (!this.pool?.adamw_step(this, p, g, mp, vp, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2)) this.raw.adamw_step(p, g, mp, vp, n, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
     };
     if (this.owns(params) && this.owns(grads) && this.owns(m) && this.owns(v)) return update(params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset);
     this.slow([params, grads, m, v], 0b1101, (p) => update(p[0], p[1], p[2], p[3]));
