@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import * as ref from '../kernels/reference.js';
 import { KERNEL_NAMES, type KernelName } from '../kernels/signatures.js';
 import { Rng } from '../nn/rng.js';
-import { KdStepRunner, stepFlops, summarize, workloadW, type Timing } from '../parallel/kd-step.js';
+import { KdStepRunner, stepFlops, summarize, workloadW, type Timing } from '../step/kd-step.js';
 import { helpText, parse, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
 import { htmlReport, textReport, type Machine } from './bench-report.js';
