@@ -65,6 +65,11 @@ describe('import layer order (DESIGN.md)', () => {
     expect(relativeImports(src)).toEqual(['../nn/x.js', './y.js', '../nn/hints.js', './z.js', '../cli/w.js']);
   });
 
+  it('one training step: outside src/nn, only src/step/step.ts runs a backward pass', () => {
+    const callers = tsFiles(SRC).filter((f) => !relative(SRC, f).startsWith('nn/') && /\.backward\(/.test(readFileSync(f, 'utf8')));
+    expect(callers.map((f) => relative(SRC, f))).toEqual(['step/step.ts']);
+  });
+
   it('the re-export shims are gone: objectives and hints live in src/distill/ only', () => {
     const files = tsFiles(SRC).map((f) => relative(SRC, f));
     for (const gone of ['distill/losses.ts', 'nn/hints.ts', 'nn/objectives.ts']) expect(files).not.toContain(gone);
