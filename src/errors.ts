@@ -44,3 +44,15 @@ export class NumericalError extends DistilleryError {
 export class WorkerFailure extends DistilleryError {
   override readonly exitCode = 5;
 }
+
+/**
+ * A run stopped by SIGINT (exit 130) or SIGTERM (exit 143) after writing its checkpoint: the
+ * shell convention 128 + signal number.
+ */
+export class Interrupted extends DistilleryError {
+  override readonly exitCode: number;
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM', message: string) {
+    super(message);
+    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+  }
+}

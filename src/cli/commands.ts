@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultBackend, loadBackend, type Backend } from '../backends/index.js';
-import { ConfigError, InputFileError } from '../errors.js';
+import { ConfigError, InputFileError, Interrupted } from '../errors.js';
 import { parseCsvRows, readCsvText } from '../data/csv.js';
 import { readNpy } from '../data/npy.js';
 import { readIdx } from '../data/idx.js';
@@ -45,7 +45,9 @@ function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[])
  */
 async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes): Promise<{ be: Backend; workers: number }> {
   const workers = v.workers === undefined ? undefined : num(v, 'workers', { int: true, min: 1, max: 256 });
-  const c = await chooseRuntime(shapes, { backend: typeof v.backend === 'string' ? v.backend : undefined, workers, recalibrate: v.recalibrate === true, log: (m) => progress.line(m) });
+  // Backends that do not load here (no CUDA device, ...) are only worth a line with --verbose.
+  const log = (m: string) => { if (v.verbose === true || !/^skipping backend /.test(m)) progress.line(m); };
+  const c = await chooseRuntime(shapes, { backend: typeof v.backend === 'string' ? v.backend : undefined, workers, recalibrate: v.recalibrate === true, log });
   progress.line(`runtime: ${c.line}`);
   return { be: c.backend, workers: c.workers };
 }
@@ -60,7 +62,7 @@ function onBackend(m: Sequential, be: Backend): Sequential {
 }
 
 async function pickBackend(v: Values, progress: Progress): Promise<Backend> {
-  const be = typeof v.backend === 'string' ? await loadBackend(v.backend) : await defaultBackend((m) => progress.line(m));
+  const be = typeof v.backend === 'string' ? await loadBackend(v.backend) : await defaultBackend((m) => { if (v.verbose === true) progress.line(m); });
   progress.line(`backend: ${be.name} (${be.description})`);
   return be;
 }
@@ -84,13 +86,22 @@ function withSchedule(cfg: TrainConfig, n: number): TrainConfig {
 
 /** Runs training with progress, SIGINT handling (checkpoint, then stop) and an epoch log. */
 async function runTraining(label: string, model: Sequential, d: { train: Dataset; test: Dataset }, cfg: TrainConfig, progress: Progress, teachers: Teacher[] = []): Promise<TrainResult> {
+  // The first SIGINT (Ctrl-C) or SIGTERM stops the run after the step in progress, with a
+  // checkpoint; a second one exits at once.
   const ac = new AbortController();
-  const onSig = () => {
-    progress.line(`${label}: interrupt received; finishing the step and writing the checkpoint (Ctrl-C again to abort at once)`);
+  let got: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSig = (sig: 'SIGINT' | 'SIGTERM') => {
+    if (got) {
+      progress.line(`${label}: second ${sig}; exiting now (the last checkpoint on disk is intact)`);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
+    got = sig;
+    progress.line(`${label}: ${sig === 'SIGINT' ? 'interrupt (Ctrl-C)' : 'SIGTERM'} received; finishing the step and writing the checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to exit at once)`);
     ac.abort();
-    process.off('SIGINT', onSig);
   };
-  process.on('SIGINT', onSig);
+  const onInt = () => onSig('SIGINT'), onTerm = () => onSig('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   try {
     const res = await train(model, d.train, d.test, cfg, {
       onStep: (p) => progress.step(p),
@@ -98,10 +109,15 @@ async function runTraining(label: string, model: Sequential, d: { train: Dataset
       log: (m) => progress.line(`${label}: ${m}`),
       signal: ac.signal,
     }, teachers);
+    if (res.stopped && got) {
+      const where = cfg.checkpointPath ? `checkpoint written to ${cfg.checkpointPath}; continue with the same command and --resume` : 'no checkpoint (no --out)';
+      throw new Interrupted(got, `${label} stopped by ${got} at step ${res.steps}: ${where}`);
+    }
     if (res.stopped && cfg.checkpointPath) progress.line(`${label}: stopped; checkpoint in ${cfg.checkpointPath}; continue with --resume`);
     return res;
   } finally {
-    process.off('SIGINT', onSig);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
 }
 

@@ -1,7 +1,7 @@
 // `distill <command>`: dispatches to the commands, prints one clear line on bad input, and maps
 // each kind of failure to an exit code (2 bad input/config, 3 backend, 4 numerical, 1 other).
 
-import { DistilleryError } from '../errors.js';
+import { DistilleryError, Interrupted } from '../errors.js';
 import { bench } from './bench.js';
 import { demo, evalCmd, exportCmd, logits, predictCmd, student, teach } from './commands.js';
 
@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof DistilleryError) {
-      console.error(`error: ${e.message}`);
+      console.error(`${e instanceof Interrupted ? 'interrupted' : 'error'}: ${e.message}`);
       if (process.env.DEBUG) console.error(e.stack);
       return e.exitCode;
     }

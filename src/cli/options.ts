@@ -24,6 +24,7 @@ export const COMMON: OptionDoc[] = [
   { flag: 'workers', type: 'string', help: 'worker threads for data-parallel steps (default: the fastest measured, 1..cores)' },
   { flag: 'recalibrate', type: 'boolean', help: 'measure the backends and worker counts again instead of using the cached choice' },
   { flag: 'quiet', type: 'boolean', help: 'no progress output' },
+  { flag: 'verbose', type: 'boolean', help: 'also say which backends do not load here, and why' },
   { flag: 'help', type: 'boolean', help: 'show this help' },
 ];
 

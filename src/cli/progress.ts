@@ -29,17 +29,24 @@ export class Progress {
     if (!done && now - this.last < (this.tty ? 100 : 10_000)) return;
     this.last = now;
     const frac = p.batch / p.batches;
-    // ETA of this epoch from the mean batch time so far.
-    const eta = p.batch > 0 ? (((now - this.epochStart) / 1000) * (p.batches - p.batch)) / p.batch : NaN;
+    // ETA of the whole run from the mean batch time of this epoch so far (evaluation not included).
+    const left = (p.batches - p.batch) + p.batches * (p.epochs - p.epoch - 1);
+    const eta = p.batch > 0 ? (((now - this.epochStart) / 1000) * left) / p.batch : NaN;
     const rate = `${Math.round(p.samplesPerSec)} samples/s`;
     const head = `${this.label} epoch ${p.epoch + 1}/${p.epochs}`;
+    const tail = `loss ${p.loss.toFixed(4)} ${rate} ETA ${fmtTime(eta)}`;
     if (this.tty) {
-      const width = 24;
+      // Fit the terminal: the bar shrinks first, then the rate and the loss go, then the line is cut.
+      const cols = this.out.columns || 80;
+      const tails = [tail, `loss ${p.loss.toFixed(4)} ETA ${fmtTime(eta)}`, `ETA ${fmtTime(eta)}`];
+      const t = tails.find((x) => `${head} ${p.batch}/${p.batches} ${x}`.length <= cols - 1) ?? tails[2];
+      const width = Math.max(0, Math.min(24, cols - 1 - `${head} [] ${p.batch}/${p.batches} ${t}`.length));
       const fill = Math.round(frac * width);
-      this.out.write(`\r${head} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${p.batch}/${p.batches} loss ${p.loss.toFixed(4)} ${rate} ETA ${fmtTime(eta)}\x1b[K`);
+      const bar = width >= 5 ? ` [${'#'.repeat(fill)}${'.'.repeat(width - fill)}]` : '';
+      this.out.write(`\r${`${head}${bar} ${p.batch}/${p.batches} ${t}`.slice(0, cols - 1)}\x1b[K`);
       if (done) this.out.write('\r\x1b[K');
     } else if (!done) {
-      this.out.write(`${head} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(4)} ${rate} ETA ${fmtTime(eta)}\n`);
+      this.out.write(`${head} batch ${p.batch}/${p.batches} ${tail}\n`);
     }
   }
 

@@ -130,6 +130,8 @@ export async function chooseRuntime(s: StepShapes, o: CalibrateOptions = {}): Pr
     table = [];
     let best = Infinity, firstFailure = '';
     const t0 = performance.now();
+    const count = backends.reduce((a, be) => a + workerCounts.filter((n) => allowsWorkers(be, n)).length, 0);
+    log(`calibration: measuring the training step on ${count} backend × worker candidates (${backends.map((b) => b.name).join(', ')}; up to ~${Math.ceil((count * (o.budgetMs ?? 400) * 1.5) / 1000)} s, once per machine and shapes; --backend and --workers skip it)`);
     for (const be of backends) {
       for (const w of workerCounts.filter((n) => allowsWorkers(be, n))) {
         let ms: number;

@@ -318,6 +318,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     }
 
     let stopped = false;
+    let lastYield = performance.now();
     for (; epoch < epochs && !stopped; epoch++, batchInEpoch = 0) {
       const order = epochOrder(n, cfg.seed, epoch);
       const kd = kdBase ? kdForEpoch(kdBase, cfg.kdSchedule, epoch, epochs) : null;
@@ -357,6 +358,12 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         samplesThisRun += N;
         sums.loss += parts.loss * N; sums.kd += parts.kd * N; sums.ce += parts.ce * N; sums.hint += (parts.hint ?? 0) * N; sums.count += N;
         hooks.onStep?.({ epoch, epochs, batch: batchInEpoch, batches, step, loss: parts.loss, samplesPerSec: samplesThisRun / ((performance.now() - t0) / 1000) });
+        // The one-thread path never awaits inside an epoch: let signal handlers (Ctrl-C) and
+        // timers run every ~50 ms, so a stop request is seen within one step.
+        if (performance.now() - lastYield > 50) {
+          await new Promise<void>((r) => setImmediate(r));
+          lastYield = performance.now();
+        }
         const stopNow = hooks.signal?.aborted || (hooks.stopAfterSteps !== undefined && step >= hooks.stopAfterSteps);
         if (stopNow) {
           stopped = true;
