@@ -493,7 +493,7 @@ export interface BenchResult {
 
 export async function bench(argv: string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText('distill bench [--backend a,b] [--workers 1,2] [--batch 128,512] [--ops matmul,kd_step] [--quick] [--json] [--html FILE]', ABOUT, DOCS));
+    console.log(helpText('distill bench [--backend a,b] [--workers 1,2] [--batch 128,512] [--ops matmul,kd_step] [--quick] [--json] [--html FILE]', ABOUT, DOCS, ['distill bench --quick', 'distill bench --ops kd_step --backend native,wasm-simd --batch 128,512 --workers 1,2 --json --html bench.html']));
     return;
   }
   // Defaults are filled in here (they depend on --quick and on the machine); parse() gets none.

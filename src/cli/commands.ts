@@ -31,9 +31,9 @@ import { createRequire } from 'node:module';
 const VERSION: string = createRequire(import.meta.url)('../../package.json').version;
 import { gatherBatch } from '../data/batching.js';
 
-function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[]): Values | null {
+function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[], examples: string[] = []): Values | null {
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText(usage, about, docs));
+    console.log(helpText(usage, about, docs, examples));
     return null;
   }
   return parse(argv, docs);
@@ -68,8 +68,24 @@ async function pickBackend(v: Values, progress: Progress): Promise<Backend> {
 }
 
 async function data(v: Values, progress: Progress): Promise<{ train: Dataset; test: Dataset }> {
-  const d = await loadDataset(String(v.data));
-  progress.line(`data: ${d.train.name}: ${d.train.n} train / ${d.test.n} test samples, ${d.train.features} features, ${d.train.classes} classes`);
+  let spec = String(v.data);
+  const csv = /\.csv(\.gz)?(:|$)/i.test(spec);
+  const csvOnly = ['test', 'label-column', 'no-header'].filter((k) => v[k] !== undefined && v[k] !== false);
+  if (!csv && csvOnly.length) throw new ConfigError(`${csvOnly.map((k) => `--${k}`).join(', ')} apply to CSV data only; --data is ${JSON.stringify(spec)}`);
+  if (typeof v.test === 'string') {
+    if (spec.includes('.csv:') || spec.includes('.CSV:')) throw new ConfigError('give the test file once: --data TRAIN.csv:TEST.csv or --test TEST.csv');
+    spec = `${spec}:${v.test}`;
+  }
+  const delim = String(v.delimiter ?? ',');
+  const delimiter = delim === 'tab' || delim === '\\t' ? '\t' : delim;
+  if (delimiter.length !== 1) throw new ConfigError(`--delimiter: expected one character (or 'tab'), got ${JSON.stringify(v.delimiter)}`);
+  const lc = typeof v['label-column'] === 'string' ? v['label-column'] : undefined;
+  const d = await loadDataset(spec, {
+    testFraction: num(v, 'test-fraction', { min: 1e-6, max: 0.999999 }), delimiter,
+    labelColumn: lc === undefined ? undefined : /^\d+$/.test(lc) ? Number(lc) : lc,
+    header: v['no-header'] === true ? false : undefined,
+  });
+  progress.line(`data: ${d.train.name}: ${d.train.n} train / ${d.test.n} test samples, ${d.train.features} features, ${d.train.classes} classes${d.train.classNames ? ` (${d.train.classNames.slice(0, 6).join(', ')}${d.train.classNames.length > 6 ? ', ...' : ''})` : ''}`);
   return d;
 }
 
@@ -133,14 +149,14 @@ function outDir(v: Values, fallback: string): string {
 
 const TEACH_DOCS = [...DATA, ...TRAIN, ...COMMON];
 export async function teach(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill teach [options]', 'Trains a teacher with cross-entropy; writes OUT/model.safetensors, OUT/checkpoint.safetensors and OUT/metrics.jsonl.', TEACH_DOCS);
+  const v = helpOr(argv, 'distill teach [options]', 'Trains a teacher with cross-entropy; writes OUT/model.safetensors, OUT/checkpoint.safetensors and OUT/metrics.jsonl.', TEACH_DOCS, ['distill teach --layers 784,256,10 --dropout 0.2 --epochs 8 --out runs/teacher', 'distill teach --data iris.csv --label-column species --hidden 32 --epochs 50 --out runs/iris-teacher']);
   if (!v) return;
   const progress = new Progress('teacher', process.stderr, v.quiet === true);
   const mc0 = modelConfig(v, null);
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/teacher');
   const d = await data(v, progress);
-  const mc = mc0 ?? modelConfig(v, null, d.train.features)!;
+  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
   const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer });
   const shift = num(v, 'augment-shift', { int: true, min: 0, max: 8 });
   const cfg = withSchedule({ ...cfg0, workers, augment: shift ? { shift } : undefined, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
@@ -155,7 +171,7 @@ export async function teach(argv: string[]): Promise<void> {
 
 const STUDENT_DOCS = [...KD, ...DATA, ...TRAIN, ...COMMON];
 export async function student(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl.', STUDENT_DOCS);
+  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl.', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2']);
   if (!v) return;
   const progress = new Progress('student', process.stderr, v.quiet === true);
   const fromLogits = typeof v['teacher-logits'] === 'string' ? v['teacher-logits'] : null;
@@ -188,7 +204,7 @@ export async function student(argv: string[]): Promise<void> {
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/student');
   const d = await data(v, progress);
-  const mc = mc0 ?? modelConfig(v, null, d.train.features)!;
+  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
   // Teachers: model files (read on the js backend first: their shapes feed the calibration), or
   // one logits file checked against this training set.
   const js = await loadBackend('js');
@@ -235,7 +251,7 @@ const EXPORT_DOCS: OptionDoc[] = [
   { flag: 'help', type: 'boolean', help: 'show this help' },
 ];
 export async function exportCmd(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill export --model FILE [--out model.onnx]', 'Writes a saved model as ONNX, runnable in any ONNX runtime: input "input" (N, ...input shape) of raw values (the stored input transform is in the graph as Sub/Div), output "logits" (N, K); class names in the metadata (class_names).', EXPORT_DOCS);
+  const v = helpOr(argv, 'distill export --model FILE [--out model.onnx]', 'Writes a saved model as ONNX, runnable in any ONNX runtime: input "input" (N, ...input shape) of raw values (the stored input transform is in the graph as Sub/Div), output "logits" (N, K); class names in the metadata (class_names).', EXPORT_DOCS, ['distill export --model runs/student/model.safetensors --out student.onnx', 'distill export --model runs/iris/model.safetensors --out iris.onnx   # takes raw CSV rows']);
   if (!v) return;
   if (typeof v.model !== 'string') throw new ConfigError('--model is required: a model file from distill teach or distill student');
   const { model, info } = await readModel(v.model, await loadBackend('js'));
@@ -256,7 +272,7 @@ const PREDICT_DOCS: OptionDoc[] = [
 export async function predictCmd(argv: string[]): Promise<void> {
   const [file, dataFile, ...rest] = argv;
   if (!file || file.startsWith('-') || !dataFile || dataFile.startsWith('-')) {
-    const v = helpOr(argv.filter((a) => a.startsWith('-')), 'distill predict MODEL DATA [options]', 'Predicts the class of each row of DATA with a saved model, on raw values (the model applies its stored input transform): DATA is a .csv (the model\'s feature columns, optionally a label column), a .npy array (N, ...input shape) or an IDX images file. Prints CSV: prediction (class name), then label (if the CSV has one), top-K classes and probabilities as asked.\n\nexamples:\n  distill predict runs/student/model.safetensors new-rows.csv\n  distill predict model.safetensors rows.npy --top 3 --out predictions.csv', PREDICT_DOCS);
+    const v = helpOr(argv.filter((a) => a.startsWith('-')), 'distill predict MODEL DATA [options]', 'Predicts the class of each row of DATA with a saved model, on raw values (the model applies its stored input transform): DATA is a .csv (the model\'s feature columns, optionally a label column), a .npy array (N, ...input shape) or an IDX images file. Prints CSV: prediction (class name), then label (if the CSV has one), top-K classes and probabilities as asked.', PREDICT_DOCS, ['distill predict runs/student/model.safetensors new-rows.csv', 'distill predict model.safetensors rows.npy --top 3 --probs --out predictions.csv']);
     if (!v) return;
     throw new ConfigError('distill predict needs MODEL and DATA: distill predict runs/student/model.safetensors rows.csv (see --help)');
   }
@@ -312,7 +328,7 @@ const LOGITS_DOCS: OptionDoc[] = [
   ...DATA, ...COMMON,
 ];
 export async function logits(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill logits --teacher FILE[,FILE] [--data mnist] [--out FILE]', 'Runs the teacher(s) once over the training set and writes their logits (one tensor per teacher) with the dataset\'s count and order hash, for distill student --teacher-logits.', LOGITS_DOCS);
+  const v = helpOr(argv, 'distill logits --teacher FILE[,FILE] [--data mnist] [--out FILE]', 'Runs the teacher(s) once over the training set and writes their logits (one tensor per teacher) with the dataset\'s count and order hash, for distill student --teacher-logits.', LOGITS_DOCS, ['distill logits --teacher runs/teacher/model.safetensors --out t-logits.safetensors', 'distill logits --teacher a.safetensors,b.safetensors --data fashion-mnist --out fm-logits.safetensors']);
   if (!v) return;
   const progress = new Progress('logits', process.stderr, v.quiet === true);
   if (typeof v.teacher !== 'string') throw new ConfigError('--teacher is required: the teacher model file(s) from distill teach');
@@ -351,7 +367,7 @@ const EVAL_DOCS: OptionDoc[] = [
   ...DATA, ...COMMON,
 ];
 export async function evalCmd(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill eval --model FILE [--data mnist]', 'Evaluates a saved model: accuracy, mean cross-entropy, number of errors.', EVAL_DOCS);
+  const v = helpOr(argv, 'distill eval --model FILE [--data mnist]', 'Evaluates a saved model: accuracy, mean cross-entropy, number of errors.', EVAL_DOCS, ['distill eval --model runs/student/model.safetensors', 'distill eval --model runs/iris/model.safetensors --data iris.csv --split train --json']);
   if (!v) return;
   const progress = new Progress('eval', process.stderr, v.quiet === true || v.json === true);
   if (typeof v.model !== 'string') throw new ConfigError('--model is required: a model file from distill teach or distill student');
@@ -395,7 +411,7 @@ const DEMO_DOCS: OptionDoc[] = [
 ];
 export async function demo(argv: string[]): Promise<void> {
   const v = helpOr(argv, 'distill demo [options]',
-    `Trains a teacher (${DEMO.teacher.layers.join('-')}) on the training set, distills a student (${DEMO.student.layers.join('-')}) from it on the first ${DEMO.studentSamples} training samples, trains the same student alone on the same samples, and prints a comparison table. Writes the models and metrics.jsonl into the --out folder.`, DEMO_DOCS);
+    `Trains a teacher (${DEMO.teacher.layers.join('-')}) on the training set, distills a student (${DEMO.student.layers.join('-')}) from it on the first ${DEMO.studentSamples} training samples, trains the same student alone on the same samples, and prints a comparison table. Writes the models and metrics.jsonl into the --out folder.`, DEMO_DOCS, ['distill demo', 'distill demo --backend wasm-simd --student-samples 0 --out demo-all']);
   if (!v) return;
   const progress = new Progress('demo', process.stderr, v.quiet === true);
   const seed = num(v, 'seed', { int: true });

@@ -2,6 +2,7 @@
 // each kind of failure to an exit code (2 bad input/config, 3 backend, 4 numerical, 1 other).
 
 import { DistilleryError, Interrupted } from '../errors.js';
+import { closest } from './options.js';
 import { bench } from './bench.js';
 import { demo, evalCmd, exportCmd, logits, predictCmd, student, teach } from './commands.js';
 
@@ -36,7 +37,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const c = COMMANDS[cmd];
   if (!c) {
-    console.error(`error: unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(', ')}; see distill --help)`);
+    const guess = closest(cmd, Object.keys(COMMANDS));
+    console.error(`error: unknown command '${cmd}'${guess ? `; did you mean '${guess}'?` : ''} (commands: ${Object.keys(COMMANDS).join(', ')}; see distill --help)`);
     return 2;
   }
   try {

@@ -29,7 +29,12 @@ export const COMMON: OptionDoc[] = [
 ];
 
 export const DATA: OptionDoc[] = [
-  { flag: 'data', type: 'string', help: "dataset: 'mnist' (built in), 'fashion-mnist', a .csv file, or idx:IMAGES,LABELS", default: 'mnist' },
+  { flag: 'data', type: 'string', help: "dataset: 'mnist' (built in), 'fashion-mnist', a .csv file, a folder of IDX files, or idx:TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS", default: 'mnist' },
+  { flag: 'test', type: 'string', help: 'CSV: a separate test file (instead of holding out --test-fraction of --data)' },
+  { flag: 'test-fraction', type: 'string', help: 'CSV: the share of rows held out for testing (seeded split)', default: '0.2' },
+  { flag: 'label-column', type: 'string', help: 'CSV: the label column, by header name or 0-based index (default: a column named label/class/target/y, else the last)' },
+  { flag: 'delimiter', type: 'string', help: "CSV: the field separator, e.g. ';' or tab", default: ',' },
+  { flag: 'no-header', type: 'boolean', help: 'CSV: the first row is data (default: detected)' },
 ];
 
 export const TRAIN: OptionDoc[] = [
@@ -37,6 +42,7 @@ export const TRAIN: OptionDoc[] = [
   { flag: 'arch', type: 'string', help: 'layer specs, comma-separated: dense:UNITS, relu, gelu, dropout:P, flatten; e.g. dense:256,relu,dropout:0.2,dense:10 (input shape: --input, else the data\'s features)' },
   { flag: 'input', type: 'string', help: 'with --arch: the shape of one input sample, e.g. 784 or 1,28,28 (default: the data\'s feature count)' },
   { flag: 'layers', type: 'string', help: 'layer widths, e.g. 784,256,256,10: dense layers with --activation between them and --dropout after each (shorthand for --arch)' },
+  { flag: 'hidden', type: 'string', help: 'hidden widths only, e.g. 64 or 256,128: the input and class counts come from the data (like --layers)' },
   { flag: 'activation', type: 'string', help: 'relu or gelu', default: 'relu' },
   { flag: 'augment-shift', type: 'string', help: 'random image shifts of up to N pixels per batch (square images; teachers then run online)', default: '0' },
   { flag: 'dropout', type: 'string', help: 'dropout after each hidden layer', default: '0' },
@@ -82,13 +88,41 @@ export function specOf(docs: OptionDoc[]): Spec {
   return spec;
 }
 
-export function helpText(usage: string, about: string, docs: OptionDoc[]): string {
+export function helpText(usage: string, about: string, docs: OptionDoc[], examples: string[] = []): string {
   const lines = [`usage: ${usage}`, '', about, '', 'options:'];
   for (const d of docs) {
     const f = `  --${d.flag}${d.type === 'string' ? ' VALUE' : ''}`;
     lines.push(`${f.padEnd(28)} ${d.help}${d.default !== undefined ? ` (default: ${d.default})` : ''}`);
   }
+  if (examples.length) lines.push('', 'examples:', ...examples.map((e) => `  ${e}`));
   return lines.join('\n');
+}
+
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = t;
+    }
+  }
+  return d[b.length];
+}
+
+/** The closest of `names` to `word` (within a third of its length, at least 2 edits), or null. */
+export function closest(word: string, names: string[]): string | null {
+  let best: string | null = null, bd = Infinity;
+  for (const n of names) {
+    const d = editDistance(word, n);
+    if (d < bd || (d === bd && n.startsWith(word))) { best = n; bd = d; }
+  }
+  const prefix = names.find((n) => n.startsWith(word) && word.length >= 3);
+  if (prefix && bd > 1) return prefix;
+  return bd <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
 }
 
 export type Values = Record<string, string | boolean | undefined>;
@@ -102,7 +136,9 @@ export function parse(argv: string[], docs: OptionDoc[]): Values {
     // One line: node's messages may span several ("... ambiguous.\nDid you forget ...").
     const msg = (e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean);
     const arg = /^To specify an option argument starting with a dash use '([^']+)'/.exec(msg[msg.length - 1] ?? '');
-    throw new ConfigError(`${msg[0].replace(/\. To specify.*$/s, '')}${arg ? ` (a value starting with a dash needs the form ${arg[1]})` : ''} (see --help)`);
+    const unknown = /^Unknown option '--([^'=]+)/.exec(msg[0]);
+    const guess = unknown ? closest(unknown[1], docs.map((d) => d.flag)) : null;
+    throw new ConfigError(`${msg[0].replace(/\. To specify.*$/s, '')}${guess ? `; did you mean --${guess}?` : ''}${arg ? ` (a value starting with a dash needs the form ${arg[1]})` : ''} (see --help)`);
   }
   const merged: Values = {};
   if (typeof values.config === 'string') {
@@ -115,7 +151,10 @@ export function parse(argv: string[], docs: OptionDoc[]): Values {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputFileError(values.config, 'expected a JSON object of options');
     for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
       const doc = docs.find((d) => d.flag === k);
-      if (!doc || k === 'config') throw new InputFileError(values.config, `unknown option '${k}' (valid: ${docs.map((d) => d.flag).filter((f) => f !== 'config' && f !== 'help').join(', ')})`);
+      if (!doc || k === 'config') {
+        const guess = closest(k, docs.map((d) => d.flag).filter((f) => f !== 'config' && f !== 'help'));
+        throw new InputFileError(values.config, `unknown option '${k}'${guess ? ` (did you mean '${guess}'?)` : ''} (valid: ${docs.map((d) => d.flag).filter((f) => f !== 'config' && f !== 'help').join(', ')})`);
+      }
       if (doc.type === 'boolean') {
         if (typeof v !== 'boolean') throw new InputFileError(values.config, `option '${k}' must be true or false`);
         merged[k] = v;
@@ -147,10 +186,16 @@ export function num(v: Values, flag: string, opts: { int?: boolean; min?: number
  * `features`, the data's feature count) or --layers (widths), else `defaults`. Null when only
  * --arch is given and `features` is not known yet (call again once the data is loaded).
  */
-export function modelConfig(v: Values, defaults: ModelConfig | null, features?: number): ModelConfig | null {
-  const given = ['model', 'arch', 'layers'].filter((k) => typeof v[k] === 'string');
+export function modelConfig(v: Values, defaults: ModelConfig | null, features?: number, classes?: number): ModelConfig | null {
+  const given = ['model', 'arch', 'layers', 'hidden'].filter((k) => typeof v[k] === 'string');
   if (given.length > 1) throw new ConfigError(`give the model one way: ${given.map((k) => `--${k}`).join(' and ')} were both given`);
   if (typeof v.input === 'string' && typeof v.arch !== 'string') throw new ConfigError('--input goes with --arch (--model and --layers say the input size themselves)');
+  if (typeof v.hidden === 'string') {
+    const hidden = v.hidden.split(',').map((s) => Number(s.trim()));
+    if (!hidden.every((w) => Number.isInteger(w) && w > 0)) throw new ConfigError(`--hidden: expected positive integer widths like 64 or 256,128, got ${JSON.stringify(v.hidden)}`);
+    if (features === undefined || classes === undefined) return null; // known once the data is loaded
+    return validateModelConfig({ layers: [features, ...hidden, Math.max(classes, 2)], activation: v.activation, dropout: num(v, 'dropout', { min: 0, max: 0.99 }) }, '--hidden');
+  }
   if (typeof v.model === 'string') {
     let raw: unknown;
     try {
