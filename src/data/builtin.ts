@@ -90,12 +90,47 @@ export async function loadFashionMnist(dir = FASHION_MNIST_DIR): Promise<Split> 
   return loadIdxDir(dir, 'fashion-mnist', FASHION_CLASSES);
 }
 
-/** A seeded train/test split of one dataset. */
-export function splitDataset(ds: Dataset, testFraction: number, seed: number): Split {
+/**
+ * A seeded train/test split of one dataset: the test rows are order[0, nTest), the train rows
+ * the rest, in that order. With `inPlace`, `ds` itself is reordered and both splits are views on
+ * its arrays (no copy: a large CSV is not held twice); otherwise they are copies.
+ */
+export function splitDataset(ds: Dataset, testFraction: number, seed: number, inPlace = false): Split {
   if (!(testFraction > 0 && testFraction < 1)) throw new ConfigError(`test fraction must be in (0, 1), got ${testFraction}`);
   const order = new Rng(seed).shuffle(Uint32Array.from({ length: ds.n }, (_, k) => k));
   const nTest = Math.max(1, Math.round(ds.n * testFraction));
-  return { train: subset(ds, order.subarray(nTest), ds.name), test: subset(ds, order.subarray(0, nTest), `${ds.name}-test`) };
+  if (!inPlace) return { train: subset(ds, order.subarray(nTest), ds.name), test: subset(ds, order.subarray(0, nTest), `${ds.name}-test`) };
+  permuteRows(ds, order);
+  const F = ds.features, part = (a: number, b: number, name: string): Dataset => ({
+    ...ds, name, n: b - a, x: ds.x.subarray(a * F, b * F), y: ds.y.subarray(a, b), labeled: ds.labeled?.subarray(a, b),
+  });
+  return { train: part(nTest, ds.n, ds.name), test: part(0, nTest, `${ds.name}-test`) };
+}
+
+/** Reorders the rows of `ds` in place so that row i becomes the old row order[i] (one row of scratch). */
+function permuteRows(ds: Dataset, order: Uint32Array): void {
+  const F = ds.features, x = ds.x, y = ds.y, lab = ds.labeled;
+  const done = new Uint8Array(ds.n), row = new Float32Array(F);
+  for (let i = 0; i < ds.n; i++) {
+    if (done[i] || order[i] === i) continue;
+    row.set(x.subarray(i * F, (i + 1) * F));
+    const yi = y[i], li = lab ? lab[i] : 0;
+    let j = i;
+    for (;;) {
+      done[j] = 1;
+      const k = order[j];
+      if (k === i) {
+        x.set(row, j * F);
+        y[j] = yi;
+        if (lab) lab[j] = li;
+        break;
+      }
+      x.copyWithin(j * F, k * F, (k + 1) * F);
+      y[j] = y[k];
+      if (lab) lab[j] = lab[k];
+      j = k;
+    }
+  }
 }
 
 export interface LoadOptions extends CsvOptions {
@@ -134,7 +169,7 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
       test.classes = Math.max(base.classes, test.classes);
       base.classes = test.classes;
       split = { train: base, test };
-    } else split = splitDataset(base, opts.testFraction ?? 0.2, opts.splitSeed ?? MNIST_SPLIT_SEED);
+    } else split = splitDataset(base, opts.testFraction ?? 0.2, opts.splitSeed ?? MNIST_SPLIT_SEED, true);
     const norm = fitNormalization(split.train, 'per-feature');
     applyNormalization(split.train, norm);
     applyNormalization(split.test, norm);
