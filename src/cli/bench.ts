@@ -222,7 +222,7 @@ function matmulCase(label: string, batch: number, M: number, N: number, K: numbe
 
 /** Element-wise kernel f(out, inp[, dout], n) with `reads` input arrays. */
 function eltCase(op: 'relu' | 'relu_backward' | 'gelu' | 'gelu_backward', N: number): KernelCase {
-  const n = N * HIDDEN, bwd = op.endsWith('Backward');
+  const n = N * HIDDEN, bwd = op.endsWith('_backward');
   const x = rand(n, 5, op.startsWith('gelu') ? 3 : 1), d = rand(n, 6);
   const want = once(() => {
     const w = new Float32Array(n);
