@@ -14,9 +14,9 @@ import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { loadDataset } from '../dist/data/builtin.js';
 import { subset } from '../dist/data/dataset.js';
-import { evaluate, train } from '../dist/distill/trainer.js';
+import { evaluate, train } from '../dist/train/trainer.js';
 import { Sequential } from '../dist/nn/sequential.js';
-import { chooseRuntime } from '../dist/parallel/calibrate.js';
+import { chooseRuntime } from '../dist/step/calibrate.js';
 
 const { values: a } = parseArgs({ options: {
   data: { type: 'string', default: 'fashion-mnist' }, seeds: { type: 'string', default: '1,2,3' },
@@ -107,7 +107,7 @@ if (a.sweep) {
   const tA = await fit('teacher A 784-1200-1200-10', TEACHER, seed, tr, TE);
   const tB = await fit('teacher B 784-1200-1200-10', TEACHER, seed + 100, tr, TE);
   const both = [{ model: tA, weight: 1 }, { model: tB, weight: 1 }];
-  const { kdObjective } = await import('../dist/nn/objectives.js');
+  const { kdObjective } = await import('../dist/distill/objectives.js');
   for (const pair of a.sweep.split(',')) {
     const [T, alpha] = pair.split(':').map(Number);
     kd.T = T; kd.alpha = alpha;

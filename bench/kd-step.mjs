@@ -1,4 +1,4 @@
-// The full KD training step on workload W (src/parallel/kd-step.ts), per backend: a thin wrapper
+// The full KD training step on workload W (src/step/kd-step.ts), per backend: a thin wrapper
 // over `distill bench --ops kd_step`, one worker unless --workers. Other flags pass through; no
 // HTML report unless --html FILE.
 // Usage: node bench/kd-step.mjs [--backend a,b] [--batch 128,512] [--workers 1,2] [--steps 50] [--warmup 10] [--json]

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { addonPath, loadAddon } from '../src/backends/native/loader.js';
 import { backendFromAddon, type NativeAddon } from '../src/backends/native/native-backend.js';
-import { train } from '../src/distill/trainer.js';
+import { train } from '../src/train/trainer.js';
 import { ConfigError } from '../src/errors.js';
 import { Sequential } from '../src/nn/sequential.js';
 import * as ref from '../src/kernels/reference.js';

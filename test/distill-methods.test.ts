@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { loadBackend } from '../src/backends/index.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { kdForEpoch } from '../src/distill/schedules.js';
-import { train, type TrainConfig } from '../src/distill/trainer.js';
-import { fuseTeacherLogits } from '../src/nn/objectives.js';
+import { train, type TrainConfig } from '../src/train/trainer.js';
+import { fuseTeacherLogits } from '../src/distill/objectives.js';
 import { Rng } from '../src/nn/rng.js';
 import { Sequential } from '../src/nn/sequential.js';
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadBackend } from '../src/backends/index.js';
 import { loadDataset } from '../src/data/builtin.js';
 import { subset } from '../src/data/dataset.js';
-import { evaluate, train, type TrainConfig } from '../src/distill/trainer.js';
+import { evaluate, train, type TrainConfig } from '../src/train/trainer.js';
 import { Sequential } from '../src/nn/sequential.js';
 
 describe('distillation on built-in MNIST', () => {

@@ -6,7 +6,7 @@ import type { Backend } from '../src/backends/index.js';
 import { Dense, GELU, ReLU, type Layer } from '../src/nn/layers.js';
 import { ParamStore } from '../src/nn/params.js';
 import { Sequential } from '../src/nn/sequential.js';
-import { kdObjective } from '../src/distill/losses.js';
+import { kdObjective } from '../src/distill/objectives.js';
 import * as ref from '../src/kernels/reference.js';
 import { backendsUnderTest, randArray, randLabels, fd } from './util.js';
 

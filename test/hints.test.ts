@@ -9,8 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../src/backends/index.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { HintAdapters, cosineLoss } from '../src/distill/hints.js';
-import { train, type TrainConfig } from '../src/distill/trainer.js';
-import { ceObjective } from '../src/nn/objectives.js';
+import { train, type TrainConfig } from '../src/train/trainer.js';
+import { ceObjective } from '../src/distill/objectives.js';
+import { hintLossAndGrads } from '../src/step/step.js';
 import { Rng } from '../src/nn/rng.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { saveModel, loadModel } from '../src/io/model-file.js';
@@ -37,7 +38,7 @@ describe.each(backends.map((b) => [b.name, b]))('hint loss gradients on %s', (_n
       const total = () => {
         teacher.forward(x, N);
         const z = student.forward(x, N);
-        return ceObjective(be, d, z, y, N, 3).loss + hints.lossAndGrads(student, teacher, N);
+        return ceObjective(be, d, z, y, N, 3).loss + hintLossAndGrads(hints, student, teacher, N);
       };
       total();
       student.backward(d, false, hints.inputGrads);

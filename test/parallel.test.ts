@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/index.js';
-import { train, type TrainConfig, type TrainHooks } from '../src/distill/trainer.js';
+import { train, type TrainConfig, type TrainHooks } from '../src/train/trainer.js';
 import { WorkerFailure } from '../src/errors.js';
 import { Sequential, type ModelConfig } from '../src/nn/sequential.js';
 import { backendsUnderTest, blobs } from './util.js';

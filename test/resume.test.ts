@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../src/backends/index.js';
-import { train, type TrainConfig } from '../src/distill/trainer.js';
+import { train, type TrainConfig } from '../src/train/trainer.js';
 import { blobs } from './util.js';
 import { Sequential } from '../src/nn/sequential.js';
 

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadBackend } from '../src/backends/index.js';
 import { createWasmMtBackend, type WasmBackend } from '../src/backends/wasm/index.js';
-import { train, type TrainConfig } from '../src/distill/trainer.js';
+import { train, type TrainConfig } from '../src/train/trainer.js';
 import { BackendUnavailableError, WorkerFailure } from '../src/errors.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { blobs, put, randArray } from './util.js';

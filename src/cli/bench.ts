@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { compare, OP_CASES, peakProbeCase, placeOn, type BenchCase } from '../kernels/cases.js';
 import { KERNEL_NAMES, type KernelName } from '../kernels/signatures.js';
-import { KdStepRunner, stepFlops, summarize, workloadW, type Timing } from '../parallel/kd-step.js';
+import { KdStepRunner, stepFlops, summarize, workloadW, type Timing } from '../step/kd-step.js';
 import { helpText, parse, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
 import { htmlReport, textReport, type Machine } from './bench-report.js';

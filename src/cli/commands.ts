@@ -7,15 +7,16 @@ import { defaultBackend, loadBackend, type Backend } from '../backends/index.js'
 import { ConfigError } from '../errors.js';
 import { loadDataset } from '../data/builtin.js';
 import { subset, type Dataset } from '../data/dataset.js';
-import { evaluate, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../distill/trainer.js';
-import { validateKd } from '../distill/losses.js';
+import { evaluate, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../train/trainer.js';
+import { validateKd } from '../distill/objectives.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadModel, saveModel } from '../io/model-file.js';
-import { Sequential, type ModelConfig } from '../nn/sequential.js';
+import { Sequential } from '../nn/sequential.js';
+import { denseWidths, describeModel, type ModelConfig, type WidthsConfig } from '../nn/spec.js';
 import { COMMON, DATA, KD, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
-import { chooseRuntime } from '../parallel/calibrate.js';
-import type { StepShapes } from '../parallel/kd-step.js';
+import { chooseRuntime } from '../step/calibrate.js';
+import type { StepShapes } from '../step/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
 import type { HintConfig } from '../distill/hints.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
@@ -109,15 +110,16 @@ export async function teach(argv: string[]): Promise<void> {
   const v = helpOr(argv, 'distill teach [options]', 'Trains a teacher with cross-entropy; writes OUT/model.safetensors, OUT/checkpoint.safetensors and OUT/metrics.jsonl.', TEACH_DOCS);
   if (!v) return;
   const progress = new Progress('teacher', process.stderr, v.quiet === true);
-  const mc = modelConfig(v, null);
+  const mc0 = modelConfig(v, null);
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/teacher');
   const d = await data(v, progress);
+  const mc = mc0 ?? modelConfig(v, null, d.train.features)!;
   const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer });
   const shift = num(v, 'augment-shift', { int: true, min: 0, max: 8 });
   const cfg = withSchedule({ ...cfg0, workers, augment: shift ? { shift } : undefined, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
-  progress.line(`teacher: layers ${mc.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters`);
+  progress.line(`teacher: layers ${describeModel(mc)}, ${model.parameterCount.toLocaleString('en-US')} parameters`);
   const res = await runTraining('teacher', model, d, cfg, progress);
   if (res.stopped) return;
   await saveModel(join(dir, 'model.safetensors'), model, { role: 'teacher', data: d.train.name });
@@ -133,7 +135,7 @@ export async function student(argv: string[]): Promise<void> {
   const fromLogits = typeof v['teacher-logits'] === 'string' ? v['teacher-logits'] : null;
   if (typeof v.teacher !== 'string' && !fromLogits) throw new ConfigError('--teacher (model files from distill teach) or --teacher-logits (a file from distill logits) is required');
   if (typeof v.teacher === 'string' && fromLogits) throw new ConfigError('give --teacher or --teacher-logits, not both');
-  const mc = modelConfig(v, null);
+  const mc0 = modelConfig(v, null);
   const kd = validateKd({ T: num(v, 'temperature', { min: 1e-6 }), alpha: num(v, 'alpha', { min: 0, max: 1 }), scaleT2: v['no-t2'] !== true }, 'options');
   const mode = v['teacher-mode'];
   if (mode !== 'cached' && mode !== 'online') throw new ConfigError(`--teacher-mode: expected cached or online, got ${JSON.stringify(mode)}`);
@@ -160,13 +162,14 @@ export async function student(argv: string[]): Promise<void> {
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/student');
   const d = await data(v, progress);
+  const mc = mc0 ?? modelConfig(v, null, d.train.features)!;
   // Teachers: model files (read on the js backend first: their shapes feed the calibration), or
   // one logits file checked against this training set.
   const js = await loadBackend('js');
   const loaded: Teacher[] = [];
   let sources: string[];
   if (fromLogits) {
-    const f = await loadTeacherLogits(fromLogits, d.train, mc.layers[mc.layers.length - 1]);
+    const f = await loadTeacherLogits(fromLogits, d.train, denseWidths(mc).at(-1)!);
     f.logits.forEach((logits) => loaded.push({ logits }));
     sources = [fromLogits];
     progress.line(`teacher logits: ${f.logits.length} teacher(s) from ${fromLogits}${f.teachers.length ? ` (${f.teachers.map((t) => t.file).join(', ')})` : ''}`);
@@ -175,7 +178,7 @@ export async function student(argv: string[]): Promise<void> {
     for (const f of sources) {
       // An ONNX classifier runs once over the training set (onnxruntime-node); ours load as models.
       if (f.toLowerCase().endsWith('.onnx')) {
-        loaded.push({ logits: await onnxTeacherLogits(f, d.train, mc.layers[mc.layers.length - 1]) });
+        loaded.push({ logits: await onnxTeacherLogits(f, d.train, denseWidths(mc).at(-1)!) });
         progress.line(`teacher ${f}: logits of ${d.train.n} samples computed with onnxruntime`);
       } else loaded.push({ model: (await loadModel(f, js)).model });
     }
@@ -192,7 +195,7 @@ export async function student(argv: string[]): Promise<void> {
   const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
   const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
-  progress.line(`student: layers ${mc.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}`);
+  progress.line(`student: layers ${describeModel(mc)}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}`);
   const res = await runTraining('student', model, d, cfg, progress, teachers);
   if (res.stopped) return;
   await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(sources) });
@@ -212,7 +215,7 @@ export async function exportCmd(argv: string[]): Promise<void> {
   const { model } = await loadModel(v.model, await loadBackend('js'));
   const out = resolve(String(v.out));
   await saveOnnx(out, model, { producerVersion: VERSION });
-  console.log(`export: ${v.model} (layers ${model.config.layers.join('-')}) → ${out}`);
+  console.log(`export: ${v.model} (layers ${describeModel(model.config)}) → ${out}`);
 }
 
 const LOGITS_DOCS: OptionDoc[] = [
@@ -283,8 +286,8 @@ export async function evalCmd(argv: string[]): Promise<void> {
  * ~150 (seeds 2-4), under 2 minutes in all.
  */
 export const DEMO = {
-  teacher: { layers: [784, 256, 10], activation: 'relu', dropout: 0.2 } as ModelConfig,
-  student: { layers: [784, 32, 10], activation: 'relu' } as ModelConfig,
+  teacher: { layers: [784, 256, 10], activation: 'relu', dropout: 0.2 } as WidthsConfig,
+  student: { layers: [784, 32, 10], activation: 'relu' } as WidthsConfig,
   teacherEpochs: 6,
   studentEpochs: 30,
   studentSamples: 1000,
@@ -317,13 +320,13 @@ export async function demo(argv: string[]): Promise<void> {
   const base = (epochs: number): TrainConfig => withSchedule({
     epochs, batchSize: DEMO.batch, seed, optimizer: { kind: 'sgd', lr: DEMO.lr, momentum: 0.9 }, schedule: { kind: 'cosine' },
   }, d.train.n);
-  const fit = (mc: ModelConfig) => ({ ...mc, layers: [d.train.features, ...mc.layers.slice(1, -1), Math.max(d.train.classes, 2)] });
+  const fit = (mc: WidthsConfig): WidthsConfig => ({ ...mc, layers: [d.train.features, ...mc.layers.slice(1, -1), Math.max(d.train.classes, 2)] });
   const rows: { model: string; layers: string; parameters: number; acc: number; errors: number; n: number; seconds: number }[] = [];
   const metrics: string[] = [];
   const few = sSamples > 0 && sSamples < d.train.n ? subset(d.train, Array.from({ length: sSamples }, (_, i) => i), `${d.train.name}[:${sSamples}]`) : d.train;
   const kd = { T: DEMO.T, alpha: DEMO.alpha, scaleT2: true };
   const used = new Set<string>();
-  const stage = async (name: string, mc: ModelConfig, epochs: number, trainSet: Dataset, teacherList: { model: Sequential; weight: number }[] = []) => {
+  const stage = async (name: string, mc: WidthsConfig, epochs: number, trainSet: Dataset, teacherList: { model: Sequential; weight: number }[] = []) => {
     const t0 = performance.now();
     const cfg0 = withSchedule(base(epochs), trainSet.n);
     // The teacher's logits are cached once, so the steps calibrated are the student's alone.
@@ -331,13 +334,13 @@ export async function demo(argv: string[]): Promise<void> {
     used.add(workers > 1 ? `${be.name} ×${workers}` : be.name);
     const teachers = teacherList.map((t) => ({ model: onBackend(t.model, be), weight: t.weight }));
     const model = new Sequential(be, fit(mc), seed);
-    progress.line(`${name}: layers ${model.config.layers.join('-')}, ${model.parameterCount.toLocaleString('en-US')} parameters, ${epochs} epochs on ${trainSet.n} samples`);
+    progress.line(`${name}: layers ${describeModel(model.config)}, ${model.parameterCount.toLocaleString('en-US')} parameters, ${epochs} epochs on ${trainSet.n} samples`);
     const cfg = { ...cfg0, workers, kd: teachers.length ? kd : undefined };
     const res = await runTraining(name, model, { train: trainSet, test: d.test }, cfg, progress, teachers);
     for (const m of res.history) metrics.push(JSON.stringify({ model: name, ...m }));
     const ev = evaluate(model, d.test);
     await saveModel(join(dir, `${name}.safetensors`), model, { role: name, data: d.train.name });
-    rows.push({ model: name, layers: model.config.layers.join('-'), parameters: model.parameterCount, acc: ev.accuracy, errors: ev.errors, n: ev.n, seconds: (performance.now() - t0) / 1000 });
+    rows.push({ model: name, layers: describeModel(model.config), parameters: model.parameterCount, acc: ev.accuracy, errors: ev.errors, n: ev.n, seconds: (performance.now() - t0) / 1000 });
     return model;
   };
   const t0 = performance.now();

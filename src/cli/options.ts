@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, InputFileError } from '../errors.js';
-import type { TrainConfig } from '../distill/trainer.js';
-import { validateModelConfig, type ModelConfig } from '../nn/sequential.js';
+import type { TrainConfig } from '../train/trainer.js';
+import { validateModelConfig, type ModelConfig } from '../nn/spec.js';
 import type { OptimizerConfig } from '../optim/optimizer.js';
 import type { ScheduleConfig } from '../optim/schedule.js';
 
@@ -32,8 +32,10 @@ export const DATA: OptionDoc[] = [
 ];
 
 export const TRAIN: OptionDoc[] = [
-  { flag: 'model', type: 'string', help: 'model config as JSON, e.g. {"layers":[784,256,10],"activation":"relu","dropout":0.2}' },
-  { flag: 'layers', type: 'string', help: 'layer widths, e.g. 784,256,256,10 (instead of --model)' },
+  { flag: 'model', type: 'string', help: 'model config as JSON: {"input":[784],"layers":["dense:256","relu","dropout:0.2","dense:10"]}, or the widths form {"layers":[784,256,10],"activation":"relu","dropout":0.2}' },
+  { flag: 'arch', type: 'string', help: 'layer specs, comma-separated: dense:UNITS, relu, gelu, dropout:P, flatten; e.g. dense:256,relu,dropout:0.2,dense:10 (input shape: --input, else the data\'s features)' },
+  { flag: 'input', type: 'string', help: 'with --arch: the shape of one input sample, e.g. 784 or 1,28,28 (default: the data\'s feature count)' },
+  { flag: 'layers', type: 'string', help: 'layer widths, e.g. 784,256,256,10: dense layers with --activation between them and --dropout after each (shorthand for --arch)' },
   { flag: 'activation', type: 'string', help: 'relu or gelu', default: 'relu' },
   { flag: 'augment-shift', type: 'string', help: 'random image shifts of up to N pixels per batch (square images; teachers then run online)', default: '0' },
   { flag: 'dropout', type: 'string', help: 'dropout after each hidden layer', default: '0' },
@@ -139,7 +141,15 @@ export function num(v: Values, flag: string, opts: { int?: boolean; min?: number
   return x;
 }
 
-export function modelConfig(v: Values, defaults: ModelConfig | null): ModelConfig {
+/**
+ * The model config from --model (JSON), --arch (layer specs; the input shape from --input, else
+ * `features`, the data's feature count) or --layers (widths), else `defaults`. Null when only
+ * --arch is given and `features` is not known yet (call again once the data is loaded).
+ */
+export function modelConfig(v: Values, defaults: ModelConfig | null, features?: number): ModelConfig | null {
+  const given = ['model', 'arch', 'layers'].filter((k) => typeof v[k] === 'string');
+  if (given.length > 1) throw new ConfigError(`give the model one way: ${given.map((k) => `--${k}`).join(' and ')} were both given`);
+  if (typeof v.input === 'string' && typeof v.arch !== 'string') throw new ConfigError('--input goes with --arch (--model and --layers say the input size themselves)');
   if (typeof v.model === 'string') {
     let raw: unknown;
     try {
@@ -149,12 +159,25 @@ export function modelConfig(v: Values, defaults: ModelConfig | null): ModelConfi
     }
     return validateModelConfig(raw, '--model');
   }
+  if (typeof v.arch === 'string') {
+    const layers = v.arch.split(',').map((s) => s.trim());
+    let input: number[];
+    if (typeof v.input === 'string') {
+      input = v.input.split(',').map((s) => Number(s.trim()));
+      if (!input.every((d) => Number.isInteger(d) && d > 0)) throw new ConfigError(`--input: expected positive integers like 784 or 1,28,28, got ${JSON.stringify(v.input)}`);
+    } else if (features !== undefined) input = [features];
+    else {
+      validateModelConfig({ input: [1], layers }, '--arch'); // spec errors now, not after loading the data
+      return null;
+    }
+    return validateModelConfig({ input, layers }, '--arch');
+  }
   if (typeof v.layers === 'string') {
     const layers = v.layers.split(',').map((s) => Number(s.trim()));
     return validateModelConfig({ layers, activation: v.activation, dropout: num(v, 'dropout', { min: 0, max: 0.99 }) }, '--layers');
   }
   if (defaults) return defaults;
-  throw new ConfigError('give the model with --model JSON or --layers 784,256,10');
+  throw new ConfigError('give the model with --arch dense:256,relu,dense:10, --layers 784,256,10 or --model JSON');
 }
 
 export function trainConfig(v: Values, defaults: { epochs: number }): TrainConfig {

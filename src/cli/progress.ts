@@ -1,6 +1,6 @@
 // Progress output: a redrawn bar with rate and ETA on a TTY; plain, throttled lines otherwise.
 
-import type { StepProgress } from '../distill/trainer.js';
+import type { StepProgress } from '../train/trainer.js';
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '--:--';

@@ -11,17 +11,6 @@ export function epochOrder(n: number, seed: number, epoch: number): Uint32Array 
   return new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0).shuffle(order);
 }
 
-/** Batches per epoch (the last may be short). */
-export function batchCount(n: number, batchSize: number): number {
-  return Math.ceil(n / batchSize);
-}
-
-/** [start, end) of batch `b`. */
-export function batchRange(n: number, batchSize: number, b: number): [number, number] {
-  const start = b * batchSize;
-  return [start, Math.min(n, start + batchSize)];
-}
-
 /** Copies samples order[start..end) into xOut (rows) and yOut (labels). */
 export function gatherBatch(ds: Dataset, order: ArrayLike<number>, start: number, end: number, xOut: Float32Array, yOut?: Int32Array): void {
   const F = ds.features;

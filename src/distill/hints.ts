@@ -1,3 +1,125 @@
-// FitNets hint adapters and losses. They are defined in src/nn/hints.ts so the data-parallel
-// workers can run them; this module is their home in the distill/ API.
-export * from '../nn/hints.js';
+// Intermediate-layer distillation (FitNets, Romero et al. 2015): for each chosen pair (student
+// hidden block i, teacher hidden block j) a learned linear adapter maps the student's
+// activations (N, w_i) to the teacher's width (N, w_j), and the hint loss (MSE, or 1 − cosine
+// per row) between the two is weighted into the objective. The adapters have their own
+// parameter store and optimizer; they train with the student and are never exported with it.
+// The hint loss and its backward run in the one training step (src/step/step.ts,
+// hintLossAndGrads).
+
+import type { Backend } from '../backends/backend.js';
+import { ConfigError } from '../errors.js';
+import type { F32 } from '../kernels/signatures.js';
+import { Dense } from '../nn/layers.js';
+import { ParamStore } from '../nn/params.js';
+import { Rng } from '../nn/rng.js';
+import type { Sequential } from '../nn/sequential.js';
+import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
+
+export interface HintConfig {
+  /** Pairs of 0-based hidden block indices: student block → teacher block. */
+  pairs: { student: number; teacher: number }[];
+  /** Weight of the hint loss in the total (default 1). */
+  weight?: number;
+  /** 'mse' (default): mean squared error over all elements; 'cosine': mean over rows of 1 − cos. */
+  loss?: 'mse' | 'cosine';
+  /** Epochs of hint-only training (the FitNets first stage) before the KD/CE objective. Default 0. */
+  preTrainEpochs?: number;
+}
+
+/** Pairs (student width, teacher width) of the adapters a config needs, validated against the two models. */
+function adapterDims(student: Sequential, teacher: Sequential, cfg: HintConfig): [number, number][] {
+  if (!cfg.pairs?.length) throw new ConfigError('hints: give at least one (student, teacher) layer pair');
+  return cfg.pairs.map(({ student: i, teacher: j }) => {
+    if (!Number.isInteger(i) || i < 0 || i >= student.hiddenCount) throw new ConfigError(`hints: student layer ${i} does not exist (the student has hidden blocks 0..${student.hiddenCount - 1})`);
+    if (!Number.isInteger(j) || j < 0 || j >= teacher.hiddenCount) throw new ConfigError(`hints: teacher layer ${j} does not exist (the teacher has hidden blocks 0..${teacher.hiddenCount - 1})`);
+    return [student.hiddenWidth(i), teacher.hiddenWidth(j)];
+  });
+}
+
+export class HintAdapters {
+  readonly store = new ParamStore();
+  /** The adapters' optimizer (null on a data-parallel worker's attached copy: the update runs per parameter range there). */
+  readonly opt: Optimizer | null;
+  /** One linear adapter per hint pair (student width → teacher width). */
+  readonly adapters: Dense[];
+  private readonly d: F32[];
+  /** Gradients to add at the student's hidden block outputs after the step's hint loss (src/step/step.ts). */
+  readonly inputGrads = new Map<number, F32>();
+  readonly weight: number;
+  readonly kind: 'mse' | 'cosine';
+  /** Whether release() frees the store's buffers (not when they are another thread's shared storage). */
+  private readonly ownsStore: boolean;
+
+  /**
+   * New adapters (Xavier-uniform weights from `seed`, zero biases) and their optimizer; or, with
+   * `attach`, adapters over existing parameter and gradient buffers of the same layout (a
+   * data-parallel worker's view of the main thread's adapters), without an optimizer.
+   */
+  constructor(readonly be: Backend, student: Sequential, teacher: Sequential, readonly cfg: HintConfig, opt: OptimizerConfig | null, seed: number, maxBatch: number, attach?: { params: F32; grads: F32 }) {
+    const dims = adapterDims(student, teacher, cfg);
+    this.weight = cfg.weight ?? 1;
+    this.kind = cfg.loss ?? 'mse';
+    if (!(this.weight > 0)) throw new ConfigError(`hints: weight must be > 0, got ${this.weight}`);
+    if (this.kind !== 'mse' && this.kind !== 'cosine') throw new ConfigError(`hints: loss must be mse or cosine, got ${JSON.stringify(this.kind)}`);
+    this.adapters = dims.map(([i, o], k) => new Dense(be, this.store, i, o, `hint.${k}`));
+    this.ownsStore = !attach;
+    if (attach) {
+      this.store.bind(attach.params, attach.grads);
+    } else {
+      this.store.allocate(be);
+      const rng = new Rng(seed ^ 0x41d7);
+      for (const a of this.adapters) {
+        const lim = Math.sqrt(6 / (a.inFeatures + a.outFeatures)); // Xavier-uniform, zero bias
+        const w = this.store.view(a.weight);
+        for (let q = 0; q < w.length; q++) w[q] = (rng.next() * 2 - 1) * lim;
+      }
+    }
+    this.d = this.adapters.map((a) => be.alloc(maxBatch * a.outFeatures));
+    this.opt = opt ? createOptimizer(be, this.store.length, opt) : null;
+  }
+
+  /** The gradient scratch (n, width) of adapter k, for the step's hint loss. */
+  gradScratch(k: number, n: number): F32 {
+    return this.d[k].subarray(0, n * this.adapters[k].outFeatures);
+  }
+
+  /** The adapters' optimizer (the main thread's adapters; attached copies have none). */
+  get optimizer(): Optimizer {
+    if (!this.opt) throw new Error('HintAdapters: attached adapters have no optimizer');
+    return this.opt;
+  }
+
+  step(lr: number): void {
+    this.optimizer.step(this.store.params, this.store.grads, lr);
+  }
+
+  release(): void {
+    for (const a of this.adapters) a.release();
+    for (const d of this.d) this.be.free(d);
+    this.opt?.release();
+    if (this.ownsStore) {
+      this.be.free(this.store.params);
+      this.be.free(this.store.grads);
+    }
+  }
+}
+
+/** weight · mean over rows of (1 − cos(a_r, t_r)), and its gradient d (N,W) w.r.t. a. */
+export function cosineLoss(d: F32, a: F32, t: F32, N: number, W: number, weight: number): number {
+  let total = 0;
+  const eps = 1e-12;
+  for (let r = 0; r < N; r++) {
+    let at = 0, aa = 0, tt = 0;
+    for (let c = 0; c < W; c++) {
+      const x = a[r * W + c], y = t[r * W + c];
+      at += x * y; aa += x * x; tt += y * y;
+    }
+    const na = Math.sqrt(aa) + eps, nt = Math.sqrt(tt) + eps, cos = at / (na * nt);
+    total += 1 - cos;
+    for (let c = 0; c < W; c++) {
+      // d(1 − cos)/da = −t/(|a||t|) + cos·a/|a|²
+      d[r * W + c] = (weight / N) * (-t[r * W + c] / (na * nt) + (cos * a[r * W + c]) / (na * na));
+    }
+  }
+  return N ? (weight * total) / N : 0;
+}

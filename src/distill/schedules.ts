@@ -3,7 +3,7 @@
 // student trains on the hard labels alone.
 
 import { ConfigError } from '../errors.js';
-import { validateKd, type KdConfig } from '../nn/objectives.js';
+import { validateKd, type KdConfig } from './objectives.js';
 
 export interface ValueSchedule {
   kind: 'constant' | 'linear' | 'cosine';

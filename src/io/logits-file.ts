@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Dataset } from '../data/dataset.js';
 import { InputFileError } from '../errors.js';
-import type { ModelConfig } from '../nn/sequential.js';
+import type { ModelConfig } from '../nn/spec.js';
 import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
 
 export const LOGITS_FORMAT = 'distillery-logits/1';

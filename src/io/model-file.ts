@@ -1,21 +1,67 @@
 // Model files and checkpoints on top of safetensors. A model file holds one tensor per
-// parameter (PyTorch-style names, e.g. layers.0.weight) and the model config in its metadata; a
-// checkpoint holds the flat parameter buffer, optimizer state and the training position. Both
-// are written atomically (temp file, fsync, rename), so a failure never leaves half a file.
+// parameter (PyTorch-style names, e.g. layers.0.weight) and, in its metadata, the model config
+// (input shape and layer specs), the input transform training applied to raw inputs, and the
+// class names; a checkpoint holds the flat parameter buffer, optimizer state and the training
+// position. Both are written atomically (temp file, fsync, rename), so a failure never leaves
+// half a file. Model files of format 1 (a widths config, no transform or class names) still load.
 
 import { InputFileError } from '../errors.js';
 import type { Backend } from '../backends/backend.js';
-import { Sequential, validateModelConfig, type ModelConfig } from '../nn/sequential.js';
+import { Sequential } from '../nn/sequential.js';
+import { validateModelConfig, type ModelConfig } from '../nn/spec.js';
 import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
 
-export const MODEL_FORMAT = 'distillery-model/1';
+export const MODEL_FORMAT = 'distillery-model/2';
+/** Model files written before layer specs: config {layers: widths, activation, dropout, inputDropout}. */
+export const MODEL_FORMAT_1 = 'distillery-model/1';
 export const CHECKPOINT_FORMAT = 'distillery-checkpoint/1';
 
-/** Writes a model's parameters and config; `meta` adds free-form string metadata. */
-export async function saveModel(path: string, model: Sequential, meta: Record<string, string> = {}): Promise<void> {
+/**
+ * What was done to raw inputs before the first layer, per feature: x' = (x − offset) / scale.
+ * ('standardize': offset = mean, scale = std; 'minmax': offset = min, scale = max − min; 'scale':
+ * one offset and scale for every feature, e.g. u8 pixels / 255.)
+ */
+export interface InputTransform {
+  kind: 'standardize' | 'minmax' | 'scale';
+  offset: number[];
+  scale: number[];
+}
+
+/** The parts of a model file beside its weights. */
+export interface ModelInfo {
+  /** The input transform training used, or null when the model takes its inputs as they are. */
+  transform: InputTransform | null;
+  /** Names of the classes, in logit order, or null when they are just 0..K-1. */
+  classNames: string[] | null;
+}
+
+/** Writes a model's parameters, config, input transform and class names; `meta` adds free-form string metadata. */
+export async function saveModel(path: string, model: Sequential, meta: Record<string, string> = {}, info: Partial<ModelInfo> = {}): Promise<void> {
+  const checked = checkInfo(model, { transform: info.transform ?? null, classNames: info.classNames ?? null }, (msg) => new RangeError(`saveModel ${path}: ${msg}`));
   const tensors: Record<string, Tensor> = {};
   for (const spec of model.store.specs) tensors[spec.name] = { dtype: 'F32', shape: spec.shape, data: model.store.view(spec).slice() };
-  await writeSafetensors(path, tensors, { ...meta, format: MODEL_FORMAT, config: JSON.stringify(model.config) });
+  await writeSafetensors(path, tensors, {
+    ...meta, format: MODEL_FORMAT, config: JSON.stringify(model.config),
+    input_transform: JSON.stringify(checked.transform), class_names: JSON.stringify(checked.classNames),
+  });
+}
+
+/** Checks a transform and class names against the model they belong to. */
+function checkInfo(model: Sequential, info: ModelInfo, fail: (msg: string) => Error): ModelInfo {
+  const { transform: t, classNames: c } = info;
+  if (t !== null) {
+    if (typeof t !== 'object' || !['standardize', 'minmax', 'scale'].includes(t.kind)) throw fail(`input_transform: 'kind' must be standardize, minmax or scale, got ${JSON.stringify((t as { kind?: unknown })?.kind)}`);
+    const n = t.kind === 'scale' ? 1 : model.inputs;
+    for (const k of ['offset', 'scale'] as const) {
+      const v = t[k];
+      if (!Array.isArray(v) || v.length !== n || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) throw fail(`input_transform.${k}: expected ${n} finite number${n > 1 ? 's' : ''} (the model takes ${model.inputs} inputs), got ${Array.isArray(v) ? `${v.length} values` : JSON.stringify(v)}`);
+    }
+    if (t.scale.some((x) => x === 0)) throw fail(`input_transform.scale: a scale of 0 would divide by zero (use 1 for a constant feature)`);
+  }
+  if (c !== null && (!Array.isArray(c) || c.length !== model.classes || !c.every((x) => typeof x === 'string'))) {
+    throw fail(`class_names: expected ${model.classes} strings (the model has ${model.classes} classes), got ${JSON.stringify(c)?.slice(0, 200)}`);
+  }
+  return { transform: t === null ? null : { kind: t.kind, offset: [...t.offset], scale: [...t.scale] }, classNames: c === null ? null : [...c] };
 }
 
 function parseJsonMeta(file: string, meta: Record<string, string>, key: string): unknown {
@@ -28,10 +74,10 @@ function parseJsonMeta(file: string, meta: Record<string, string>, key: string):
   }
 }
 
-/** Reads a model file into a new Sequential on `backend`; checks every tensor's shape. */
-export async function loadModel(path: string, backend: Backend): Promise<{ model: Sequential; meta: Record<string, string> }> {
+/** Reads a model file (format 2, or 1 from earlier versions) into a new Sequential on `backend`; checks every tensor's shape. */
+export async function loadModel(path: string, backend: Backend): Promise<{ model: Sequential; meta: Record<string, string>; info: ModelInfo }> {
   const { tensors, metadata } = await readSafetensors(path);
-  if (metadata.format !== MODEL_FORMAT) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}"`);
+  if (metadata.format !== MODEL_FORMAT && metadata.format !== MODEL_FORMAT_1) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}" (or "${MODEL_FORMAT_1}")`);
   let config: ModelConfig;
   try {
     config = validateModelConfig(parseJsonMeta(path, metadata, 'config'), 'config');
@@ -48,7 +94,15 @@ export async function loadModel(path: string, backend: Backend): Promise<{ model
     }
     model.store.view(spec).set(t.data as Float32Array);
   }
-  return { model, meta: metadata };
+  const optional = (key: string) => (metadata[key] === undefined ? null : parseJsonMeta(path, metadata, key));
+  let info: ModelInfo;
+  try {
+    info = checkInfo(model, { transform: optional('input_transform') as InputTransform | null, classNames: optional('class_names') as string[] | null }, (msg) => new InputFileError(path, msg));
+  } catch (e) {
+    model.release();
+    throw e;
+  }
+  return { model, meta: metadata, info };
 }
 
 /** Where a training run stands; enough to continue it bit-exactly. */

@@ -4,6 +4,7 @@
 // N symbolic. Opset 20 (Gelu), IR version 9.
 
 import type { Sequential } from '../nn/sequential.js';
+import { layerShapes } from '../nn/spec.js';
 import { writeFileAtomic } from './atomic.js';
 
 /** Minimal protobuf writer: varints, length-delimited fields, nested messages. */
@@ -69,28 +70,40 @@ function node(op: string, inputs: string[], outputs: string[], name: string, att
   return n;
 }
 
-/** The ONNX bytes of `model` (inference graph). */
+/** The ONNX bytes of `model` (inference graph: dropout is left out, as in eval mode). */
 export function encodeOnnx(model: Sequential, meta: { producerVersion?: string } = {}): Uint8Array {
-  const L = model.config.layers, act = model.config.activation;
   const g = new Pb().str(2, 'distillery');
-  let cur = 'input';
-  for (let i = 0; i + 1 < L.length; i++) {
-    const w = model.store.find(`layers.${i}.weight`)!, b = model.store.find(`layers.${i}.bias`)!;
-    g.msg(5, tensor(w.name, [L[i + 1], L[i]], model.store.view(w)));
-    g.msg(5, tensor(b.name, [L[i + 1]], model.store.view(b)));
-    const last = i + 2 === L.length;
-    const out = last ? 'logits' : `dense${i}`;
-    g.msg(1, node('Gemm', [cur, w.name, b.name], [out], `gemm${i}`, [new Pb().str(1, 'transB').int(20, 2).int(3, 1)]));
-    cur = out;
-    if (!last) {
-      const a = `act${i}`;
-      if (act === 'gelu') g.msg(1, node('Gelu', [cur], [a], `gelu${i}`, [new Pb().str(1, 'approximate').int(20, 3).bytes(4, new TextEncoder().encode('tanh'))]));
-      else g.msg(1, node('Relu', [cur], [a], `relu${i}`));
-      cur = a;
+  const { parsed } = layerShapes(model.config);
+  const lastDense = parsed.map((l) => l.kind).lastIndexOf('dense');
+  let cur = 'input', d = 0;
+  parsed.forEach((l, i) => {
+    const out = i === lastDense ? 'logits' : `${l.kind}${i}`;
+    switch (l.kind) {
+      case 'dense': {
+        const layer = model.dense[d];
+        const w = model.store.find(`layers.${d}.weight`)!, b = model.store.find(`layers.${d}.bias`)!;
+        g.msg(5, tensor(w.name, [layer.outFeatures, layer.inFeatures], model.store.view(w)));
+        g.msg(5, tensor(b.name, [layer.outFeatures], model.store.view(b)));
+        g.msg(1, node('Gemm', [cur, w.name, b.name], [out], `gemm${d}`, [new Pb().str(1, 'transB').int(20, 2).int(3, 1)]));
+        d++;
+        break;
+      }
+      case 'relu':
+        g.msg(1, node('Relu', [cur], [out], `relu${i}`));
+        break;
+      case 'gelu':
+        g.msg(1, node('Gelu', [cur], [out], `gelu${i}`, [new Pb().str(1, 'approximate').int(20, 3).bytes(4, new TextEncoder().encode('tanh'))]));
+        break;
+      case 'flatten':
+        g.msg(1, node('Flatten', [cur], [out], `flatten${i}`, [new Pb().str(1, 'axis').int(20, 2).int(3, 1)]));
+        break;
+      case 'dropout':
+        return; // identity at inference
     }
-  }
-  g.msg(11, valueInfo('input', ['N', L[0]]));
-  g.msg(12, valueInfo('logits', ['N', L[L.length - 1]]));
+    cur = out;
+  });
+  g.msg(11, valueInfo('input', ['N', ...model.inputShape]));
+  g.msg(12, valueInfo('logits', ['N', model.classes]));
   return new Pb()
     .int(1, 9) // ir_version
     .str(2, 'distillery')

@@ -176,3 +176,19 @@ export class Dropout implements Layer {
     this.dx.release();
   }
 }
+
+/** Flatten: (N, C, H, W) → (N, C·H·W). The storage is already row-major per sample, so a no-op. */
+export class Flatten implements Layer {
+  readonly kind = 'flatten';
+  constructor(readonly inFeatures: number) {}
+  get outFeatures(): number {
+    return this.inFeatures;
+  }
+  forward(x: F32): F32 {
+    return x;
+  }
+  backward(dy: F32, _N: number, needInputGrad: boolean): F32 | null {
+    return needInputGrad ? dy : null;
+  }
+  release(): void {}
+}

@@ -1,49 +1,20 @@
-// Sequential MLP built from a JSON config: Dense → activation (→ Dropout) per hidden layer,
-// Dense to logits. Parameters live in one flat ParamStore; init is seeded (He for ReLU, Xavier
-// otherwise); forward caches activations, and any hidden layer's output can be read (hint losses).
+// A sequential model built from layer specs (spec.ts): each layer knows its input and output
+// shape per sample. Parameters live in one flat ParamStore (dense layer i's are layers.i.weight
+// and layers.i.bias, as in PyTorch); init is seeded (He-normal for a dense layer followed by ReLU,
+// Xavier-uniform otherwise); forward caches activations, and the output of any hidden block (an
+// activation layer) can be read (hint losses).
 
 import type { Backend } from '../backends/backend.js';
-import { ConfigError, ShapeError } from '../errors.js';
+import { ShapeError } from '../errors.js';
 import type { F32 } from '../kernels/signatures.js';
-import { Dense, Dropout, GELU, ReLU, type Layer } from './layers.js';
+import { Dense, Dropout, Flatten, GELU, ReLU, type Layer } from './layers.js';
+import { layerShapes, validateModelConfig, widthsForm, type ModelConfig, type ModelSpec } from './spec.js';
 import { ParamStore } from './params.js';
 import { Rng } from './rng.js';
 
-export type ActivationName = 'relu' | 'gelu';
-
-export interface ModelConfig {
-  /** Widths from input to output, e.g. [784, 1200, 1200, 10]. */
-  layers: number[];
-  /** Hidden activation (default 'relu'). */
-  activation?: ActivationName;
-  /** Dropout probability after each hidden activation (default 0). */
-  dropout?: number;
-  /** Dropout probability on the input (default 0). */
-  inputDropout?: number;
-}
-
-/** Checks a parsed JSON model config; errors name the field (`where` says which config). */
-export function validateModelConfig(raw: unknown, where = 'model config'): Required<ModelConfig> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object like {"layers":[784,256,10]}`);
-  const c = raw as Record<string, unknown>;
-  const known = new Set(['layers', 'activation', 'dropout', 'inputDropout']);
-  for (const k of Object.keys(c)) if (!known.has(k)) throw new ConfigError(`${where}: unknown field '${k}' (expected one of ${[...known].join(', ')})`);
-  const layers = c.layers;
-  if (!Array.isArray(layers) || layers.length < 2 || !layers.every((w) => Number.isInteger(w) && (w as number) > 0)) {
-    throw new ConfigError(`${where}: field 'layers' must be an array of at least 2 positive integers (inputs, ..., classes), got ${JSON.stringify(layers)}`);
-  }
-  const activation = c.activation ?? 'relu';
-  if (activation !== 'relu' && activation !== 'gelu') throw new ConfigError(`${where}: field 'activation' must be "relu" or "gelu", got ${JSON.stringify(activation)}`);
-  const prob = (name: string): number => {
-    const v = c[name] ?? 0;
-    if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new ConfigError(`${where}: field '${name}' must be a number in [0, 1), got ${JSON.stringify(v)}`);
-    return v;
-  };
-  return { layers: layers as number[], activation, dropout: prob('dropout'), inputDropout: prob('inputDropout') };
-}
-
 export class Sequential {
-  readonly config: Required<ModelConfig>;
+  /** The spec form of the config this model was built from. */
+  readonly config: ModelConfig;
   readonly store = new ParamStore();
   readonly layers: Layer[] = [];
   readonly dense: Dense[] = [];
@@ -63,21 +34,36 @@ export class Sequential {
    * storage owned elsewhere, e.g. a data-parallel worker's shared buffers, and are not
    * initialized; a model without gradient storage can only run forward.
    */
-  constructor(readonly backend: Backend, config: ModelConfig, seed: number, bindTo?: { params: F32; grads?: F32 }) {
+  constructor(readonly backend: Backend, config: ModelSpec, seed: number, bindTo?: { params: F32; grads?: F32 }) {
     this.config = validateModelConfig(config);
     this.rng = new Rng(seed ^ 0x5eed);
-    const { layers: w, activation, dropout, inputDropout } = this.config;
-    if (inputDropout > 0) this.layers.push(new Dropout(backend, w[0], inputDropout, this.rng));
-    for (let i = 0; i + 1 < w.length; i++) {
-      const d = new Dense(backend, this.store, w[i], w[i + 1], `layers.${i}`);
-      this.layers.push(d);
-      this.dense.push(d);
-      if (i + 2 < w.length) {
-        this.layers.push(activation === 'relu' ? new ReLU(backend, w[i + 1]) : new GELU(backend, w[i + 1]));
-        this.hiddenIdx.push(this.layers.length - 1);
-        if (dropout > 0) this.layers.push(new Dropout(backend, w[i + 1], dropout, this.rng));
+    const { parsed, shapes } = layerShapes(this.config);
+    let shape = this.config.input;
+    parsed.forEach((l, i) => {
+      const inF = shape.reduce((a, b) => a * b, 1);
+      switch (l.kind) {
+        case 'dense': {
+          const d = new Dense(backend, this.store, inF, l.units, `layers.${this.dense.length}`);
+          this.layers.push(d);
+          this.dense.push(d);
+          this.heInit.push(parsed[i + 1]?.kind === 'relu');
+          break;
+        }
+        case 'relu':
+        case 'gelu':
+          this.layers.push(l.kind === 'relu' ? new ReLU(backend, inF) : new GELU(backend, inF));
+          this.hiddenIdx.push(this.layers.length - 1);
+          break;
+        case 'dropout':
+          this.layers.push(new Dropout(backend, inF, l.p, this.rng));
+          break;
+        case 'flatten':
+          this.layers.push(new Flatten(inF));
+          break;
       }
-    }
+      shape = shapes[i];
+    });
+    this.outputShape = shape;
     this.bound = !!bindTo;
     if (bindTo) this.store.bind(bindTo.params, bindTo.grads ?? new Float32Array(this.store.length));
     else {
@@ -86,27 +72,48 @@ export class Sequential {
     }
   }
 
+  /** Output shape per sample of the last layer: [classes]. */
+  readonly outputShape: number[];
+  /** Per dense layer: He-normal init (followed by ReLU) or Xavier-uniform. */
+  private readonly heInit: boolean[] = [];
+
+  /** Input shape of one sample. */
+  get inputShape(): number[] {
+    return this.config.input;
+  }
+  /** Widths: inputs, then each dense layer's outputs (an MLP's 784-128-10). */
+  get widths(): number[] {
+    return [this.inputs, ...this.dense.map((d) => d.outFeatures)];
+  }
+  /** Width of hidden block i (the output of its activation layer). */
+  hiddenWidth(i: number): number {
+    return this.layers[this.hiddenIdx[i]].outFeatures;
+  }
+  /** The older widths form of the config when it has one (see spec.ts widthsForm). */
+  get widthsConfig() {
+    return widthsForm(this.config);
+  }
+
   get inputs(): number {
-    return this.config.layers[0];
+    return this.config.input.reduce((a, b) => a * b, 1);
   }
   get classes(): number {
-    return this.config.layers[this.config.layers.length - 1];
+    return this.outputShape[0];
   }
   /** Number of trainable parameters. */
   get parameterCount(): number {
     return this.store.count;
   }
 
-  /** He-normal init for ReLU layers, Xavier-uniform otherwise (and for the logits layer); zero biases. */
+  /** He-normal init for dense layers followed by ReLU, Xavier-uniform otherwise (and for the logits layer); zero biases. */
   init(rng: Rng): void {
     const p = this.store.params;
     p.fill(0);
     this.dense.forEach((d, i) => {
       const fanIn = d.inFeatures;
       const fanOut = d.outFeatures;
-      const last = i === this.dense.length - 1;
       const { offset, size } = d.weight;
-      if (this.config.activation === 'relu' && !last) {
+      if (this.heInit[i]) {
         const std = Math.sqrt(2 / fanIn);
         for (let j = 0; j < size; j++) p[offset + j] = rng.normal() * std;
       } else {

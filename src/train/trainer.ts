@@ -6,17 +6,19 @@ import { allowsWorkers, workerLimit, type Backend } from '../backends/backend.js
 import { ConfigError, NumericalError, ShapeError } from '../errors.js';
 import type { F32 } from '../kernels/signatures.js';
 import type { Sequential } from '../nn/sequential.js';
+import { describeModel } from '../nn/spec.js';
 import { createOptimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import { makeSchedule, type ScheduleConfig } from '../optim/schedule.js';
 import { epochOrder, gatherBatch } from '../data/batching.js';
 import { checkDataset, type Dataset } from '../data/dataset.js';
 import { imageSide, shiftImages, type AugmentConfig } from '../data/augment.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { DataParallel, type ParallelOptions } from '../parallel/data-parallel.js';
+import { DataParallel, type ParallelOptions } from '../step/data-parallel.js';
+import { distillStep, type StepModels } from '../step/step.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/model-file.js';
-import { batchObjective, fuseTeacherLogits, teacherLogits, validateKd, type KdConfig, type LossParts, type TeacherFusion } from './losses.js';
-import { kdForEpoch, type KdSchedule } from './schedules.js';
-import { HintAdapters, type HintConfig } from './hints.js';
+import { fuseTeacherLogits, validateKd, type KdConfig, type LossParts, type TeacherFusion } from '../distill/objectives.js';
+import { kdForEpoch, type KdSchedule } from '../distill/schedules.js';
+import { HintAdapters, type HintConfig } from '../distill/hints.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -149,11 +151,14 @@ export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalR
   return { n: ds.n, loss: ds.n ? lossSum / ds.n : 0, accuracy: ds.n ? 1 - errors / ds.n : 0, errors };
 }
 
+/** A model in a fingerprint: its widths form where it has one, so checkpoints of earlier versions still resume. */
+const configKey = (m: Sequential) => m.widthsConfig ?? m.config;
+
 function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Teacher[]): string {
   const key = {
-    model: model.config, data: [ds.name, ds.n, ds.features, ds.labeled ? ds.labeled.reduce((a, b) => a + b, 0) : ds.n], batchSize: cfg.batchSize, seed: cfg.seed,
+    model: configKey(model), data: [ds.name, ds.n, ds.features, ds.labeled ? ds.labeled.reduce((a, b) => a + b, 0) : ds.n], batchSize: cfg.batchSize, seed: cfg.seed,
     optimizer: cfg.optimizer, schedule: cfg.schedule, kd: teachers.length ? validateKd(cfg.kd ?? {}) : null,
-    teachers: teachers.map((t) => [t.model ? t.model.config : `logits:${t.logits!.length}`, t.weight, t.temperature ?? null]),
+    teachers: teachers.map((t) => [t.model ? configKey(t.model) : `logits:${t.logits!.length}`, t.weight, t.temperature ?? null]),
     ...(cfg.augment ? { augment: cfg.augment } : {}),
     ...(cfg.hints ? { hints: cfg.hints } : {}),
     ...(teachers.length > 1 || cfg.kdSchedule ? { fusion: cfg.teacherFusion ?? 'logits', kdSchedule: cfg.kdSchedule ?? null } : {}),
@@ -192,7 +197,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       if (t.logits.length !== trainSet.n * model.classes) throw new ShapeError(`teacher logits hold ${t.logits.length} values, expected n*K = ${trainSet.n}*${model.classes} for '${trainSet.name}'`);
       if (cfg.augment) throw new ConfigError('augmentation changes the inputs every batch, so precomputed teacher logits cannot follow it; give the teacher model instead');
     } else if (t.model!.inputs !== model.inputs || t.model!.classes !== model.classes) {
-      throw new ShapeError(`teacher has layers ${JSON.stringify(t.model!.config.layers)}, student ${JSON.stringify(model.config.layers)}: inputs and classes must match`);
+      throw new ShapeError(`teacher has layers ${describeModel(t.model!.config)}, student ${describeModel(model.config)}: inputs and classes must match`);
     }
     if (!(t.weight > 0)) throw new ConfigError(`teacher weight must be > 0, got ${t.weight}`);
     if (t.temperature !== undefined && !(t.temperature > 0)) throw new ConfigError(`teacher temperature must be > 0, got ${t.temperature}`);
@@ -262,6 +267,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   // A partly labeled set: the batch's labeled-row mask (the workers read it from shared memory).
   const mask = dp ? dp.mask : new Int32Array(partly ? B : 0);
   const dS = be.alloc(B * K);
+  const stepModels: StepModels = { be, student: model, online, fusion, hints, hintTeacher: hintTeacher ?? null };
   // Cached mode: each teacher's raw logits for the whole training set (fused per batch, at the
   // epoch's temperature), and per-teacher batch buffers to gather them into.
   let cached: Float32Array[] | null = null;
@@ -338,18 +344,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
           parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined, hintOnly });
         } else {
-          const s = model.forward(x, N);
-          const dSv = dS.subarray(0, N * K);
-          if (kd && !cached) teacherLogits(online, x, N, t, kd.T, fusion);
-          else if (hints) hintTeacher!.eval().forward(x, N);
-          parts = batchObjective(be, dSv, s, t, y, mask, N, K, { kd, hintOnly, labeled: partly ? labeled : undefined });
-          if (hints) {
-            parts.hint = hints.lossAndGrads(model, hintTeacher!, N);
-            parts.loss += parts.hint;
-          }
-          if (Number.isFinite(parts.loss)) {
-            model.backward(dSv, false, hints?.inputGrads);
-          }
+          parts = distillStep(stepModels, { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined });
         }
         if (!Number.isFinite(parts.loss)) throw nanLoss(parts.loss);
         if (dp) await dp.update(lrAt(step)); // the hint adapters' update too

@@ -1,19 +1,21 @@
-// One KD training step (teacher forward in eval mode + student forward + KD/CE loss + backward
-// + optimizer update; plain CE when there are no teachers) on given shapes, on one backend with 1..n workers. Used by the backend
-// calibration and by `distill bench`; workload W (the project's standard benchmark) is defined
-// here once.
+// The KD training step on given shapes with random data, on one backend with 1..n workers: the
+// one step of step.ts (teacher forward in eval mode, student forward, KD/CE loss, hints,
+// backward) plus the optimizer update. Used by the backend calibration and by `distill bench`;
+// workload W (the project's standard benchmark) is defined here once.
 
 import type { Backend } from '../backends/backend.js';
-import { Sequential, type ModelConfig } from '../nn/sequential.js';
+import { Sequential } from '../nn/sequential.js';
+import { denseWidths, hiddenWidths, validateModelConfig, type ModelSpec } from '../nn/spec.js';
 import { Rng } from '../nn/rng.js';
-import { ceObjective, kdObjective, teacherLogits, type KdConfig } from '../nn/objectives.js';
+import type { KdConfig } from '../distill/objectives.js';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import { DataParallel } from './data-parallel.js';
-import { HintAdapters, type HintConfig } from '../nn/hints.js';
+import { HintAdapters, type HintConfig } from '../distill/hints.js';
+import { distillStep } from './step.js';
 
 export interface StepShapes {
-  teachers: ModelConfig[];
-  student: ModelConfig;
+  teachers: ModelSpec[];
+  student: ModelSpec;
   /** Batch size. */
   N: number;
   kd: KdConfig;
@@ -38,12 +40,14 @@ export function workloadW(N: number): StepShapes {
 
 /** Multiply-adds ×2 of one step: teacher forward, student forward, student backward (dW, and dX below the first layer). */
 export function stepFlops(s: StepShapes): number {
+  const widths = (m: ModelSpec) => denseWidths(validateModelConfig(m));
   const fwd = (l: number[]) => l.slice(1).reduce((a, oc, i) => a + 2 * s.N * l[i] * oc, 0);
-  const L = s.student.layers;
+  const L = widths(s.student);
   const bwd = L.slice(1).reduce((a, oc, i) => a + 2 * s.N * L[i] * oc * (i === 0 ? 1 : 2), 0);
   // Each hint adapter (student width → teacher width): forward, dW and dX.
-  const hints = s.hints && s.teachers[0] ? s.hints.pairs.reduce((a, p) => a + 6 * s.N * L[p.student + 1] * s.teachers[0].layers[p.teacher + 1], 0) : 0;
-  return s.teachers.reduce((a, t) => a + fwd(t.layers), 0) + fwd(L) + bwd + hints;
+  const sh = hiddenWidths(validateModelConfig(s.student)), th = s.teachers[0] ? hiddenWidths(validateModelConfig(s.teachers[0])) : [];
+  const hints = s.hints && s.teachers[0] ? s.hints.pairs.reduce((a, p) => a + 6 * s.N * sh[p.student] * th[p.teacher], 0) : 0;
+  return s.teachers.reduce((a, t) => a + fwd(widths(t)), 0) + fwd(L) + bwd + hints;
 }
 
 export class KdStepRunner {
@@ -83,21 +87,18 @@ export class KdStepRunner {
 
   async step(): Promise<void> {
     const { N, kd, optimizer } = this.shapes;
-    const K = this.student.classes;
+    const kdOrCe = this.teachers.length ? kd : null;
     if (this.dp) {
-      this.loss = (await this.dp.step(N, { kd: this.teachers.length ? kd : null, teacherOnline: true, training: true, dropoutSeed: 1 })).loss;
-    } else {
-      if (this.teachers.length) teacherLogits(this.teachers, this.x, N, this.t);
-      const z = this.student.forward(this.x, N);
-      this.loss = this.teachers.length ? kdObjective(this.backend, this.dS, z, this.t, this.y, N, K, kd).loss : ceObjective(this.backend, this.dS, z, this.y, N, K).loss;
-      if (this.hints) this.loss += this.hints.lossAndGrads(this.student, this.teachers[0].model, N);
-      this.student.backward(this.dS, false, this.hints?.inputGrads);
+      this.loss = (await this.dp.step(N, { kd: kdOrCe, teacherOnline: true, training: true, dropoutSeed: 1 })).loss;
+      await this.dp.update(optimizer.lr); // the hint adapters' update too
+      return;
     }
-    if (this.dp) await this.dp.update(optimizer.lr); // the hint adapters' update too
-    else {
-      this.opt.step(this.student.store.params, this.student.store.grads, optimizer.lr);
-      this.hints?.step(optimizer.lr);
-    }
+    this.loss = distillStep(
+      { be: this.backend, student: this.student, online: this.teachers, fusion: 'logits', hints: this.hints, hintTeacher: this.teachers[0]?.model ?? null },
+      { x: this.x, y: this.y, t: this.t, mask: [], dS: this.dS, n: N, kd: kdOrCe, teacherOnline: true },
+    ).loss;
+    this.opt.step(this.student.store.params, this.student.store.grads, optimizer.lr);
+    this.hints?.step(optimizer.lr);
   }
 
   async close(): Promise<void> {

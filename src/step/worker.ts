@@ -7,9 +7,9 @@ import { attachBackend } from '../backends/index.js';
 import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
 import { Rng } from '../nn/rng.js';
-import { batchObjective, teacherLogits } from '../nn/objectives.js';
 import { applyUpdate } from '../optim/optimizer.js';
-import { HintAdapters } from '../nn/hints.js';
+import { distillStep } from './step.js';
+import { HintAdapters } from '../distill/hints.js';
 import { f32View, i32View, type BufDesc, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
 interface State {
@@ -57,26 +57,20 @@ async function setup(): Promise<State> {
 function step(s: State, task: StepTask): StepResult {
   const { student, be } = s;
   const C = student.inputs, K = student.classes, n = task.r1 - task.r0;
-  const x = s.x.subarray(task.r0 * C, task.r1 * C);
-  const y = s.y.subarray(task.r0, task.r1);
-  const t = s.t.subarray(task.r0 * K, task.r1 * K);
-  if (task.kd && task.teacherOnline) teacherLogits(s.teachers, x, n, t, task.kd.T, init.fusion);
-  else if (s.hints) s.teachers[0].model.forward(x, n); // the hint targets: the first teacher's hidden layers
   student.store.bind(s.params, s.slots[task.shard]);
   student.rng.setState(new Rng(task.dropoutSeed).getState());
   if (task.training) student.train(); else student.eval();
-  const z = student.forward(x, n);
-  const dS = s.dS.subarray(0, n * K);
-  const scale = n / task.N; // this shard's share of the batch mean
-  const parts: StepResult = batchObjective(be, dS, z, t, y, s.mask.subarray(task.r0, task.r1), n, K, { kd: task.kd, hintOnly: task.hintOnly, labeled: task.labeled, scale });
   const h = s.hints;
-  if (h) {
-    h.adapters.store.bind(h.params, h.slots[task.shard]);
-    parts.hint = h.adapters.lossAndGrads(student, s.teachers[0].model, n, scale);
-    parts.loss += parts.hint;
-  }
-  student.backward(dS, false, h?.adapters.inputGrads); // overwrites the slot: no zeroing pass
-  return parts;
+  if (h) h.adapters.store.bind(h.params, h.slots[task.shard]);
+  // The backward overwrites this shard's slot: no zeroing pass.
+  return distillStep(
+    { be, student, online: s.teachers, fusion: init.fusion, hints: h?.adapters ?? null, hintTeacher: s.teachers[0]?.model ?? null },
+    {
+      x: s.x.subarray(task.r0 * C, task.r1 * C), y: s.y.subarray(task.r0, task.r1), t: s.t.subarray(task.r0 * K, task.r1 * K),
+      mask: s.mask.subarray(task.r0, task.r1), dS: s.dS, n, kd: task.kd, teacherOnline: task.teacherOnline,
+      hintOnly: task.hintOnly, labeled: task.labeled, scale: n / task.N, // this shard's share of the batch mean
+    },
+  );
 }
 
 export default async function run(task: Task): Promise<StepResult | null> {

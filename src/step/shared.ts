@@ -2,10 +2,10 @@
 // rebuilds the same view over the same memory, so tasks never carry (or copy) arrays.
 
 import type { WorkerShare } from '../backends/backend.js';
-import type { ModelConfig } from '../nn/sequential.js';
+import type { ModelConfig } from '../nn/spec.js';
 import type { UpdatePlan } from '../optim/optimizer.js';
-import type { TeacherFusion } from '../nn/objectives.js';
-import type { HintConfig } from '../nn/hints.js';
+import type { TeacherFusion } from '../distill/objectives.js';
+import type { HintConfig } from '../distill/hints.js';
 
 /** A Float32Array/Int32Array view on shared storage. `buffer` is omitted for views on the
  * backend's shared WebAssembly.Memory: the worker uses its own handle of that memory. */

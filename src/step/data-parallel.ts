@@ -10,16 +10,16 @@ import { Piscina } from 'piscina';
 import { allowsWorkers, type Backend, type WorkerShare } from '../backends/backend.js';
 import { BackendUnavailableError, WorkerFailure } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
-import type { KdConfig, LossParts, TeacherFusion } from '../nn/objectives.js';
+import type { KdConfig, LossParts, TeacherFusion } from '../distill/objectives.js';
 import type { Optimizer, UpdatePlan } from '../optim/optimizer.js';
-import type { HintAdapters } from '../nn/hints.js';
+import type { HintAdapters } from '../distill/hints.js';
 import { describeBuf, type StepResult, type StepTask, type Task, type UpdateTask, type WorkerInit } from './shared.js';
 
 /**
  * The compiled worker's CommonJS entry (piscina cannot load .ts on Node 20, and requiring the ES
  * module directly can abort the process on Node 20.19+; see worker-entry.cts).
  */
-const WORKER = fileURLToPath(new URL('../../dist/parallel/worker-entry.cjs', import.meta.url));
+const WORKER = fileURLToPath(new URL('../../dist/step/worker-entry.cjs', import.meta.url));
 
 export interface ParallelOptions {
   workers: number;
@@ -72,8 +72,8 @@ export class DataParallel {
     if (hints && !teachers[0]) throw new RangeError('hints need the first teacher in the data-parallel workers');
     // Per-row activations the workers keep (their arenas are sized from it): every layer of every
     // model, and the hint adapters' outputs and gradients.
-    const hintWidths = hints ? hints.cfg.pairs.reduce((a, p) => a + 2 * teachers[0].model.config.layers[p.teacher + 1] + student.config.layers[p.student + 1], 0) : 0;
-    const widths = [student, ...teachers.map((t) => t.model)].reduce((a, m) => a + m.config.layers.reduce((x, y) => x + y, 0), 0) + hintWidths;
+    const hintWidths = hints ? hints.cfg.pairs.reduce((a, p) => a + 2 * teachers[0].model.hiddenWidth(p.teacher) + student.hiddenWidth(p.student), 0) : 0;
+    const widths = [student, ...teachers.map((t) => t.model)].reduce((a, m) => a + m.widths.reduce((x, y) => x + y, 0), 0) + hintWidths;
     const share: WorkerShare = be.share ? be.share(W, 32 * 1024 * 1024 + 16 * rows * widths) : { name: be.name };
     const describe = (buf: Float32Array | Int32Array, what: string) => describeBuf(buf, share, what, be.owns?.(buf) ?? false);
     const describeState = (o: Optimizer, what: string) => Object.fromEntries(Object.entries(o.state()).map(([k, b]) => [k, describe(b, `${what} '${k}'`)]));
