@@ -16,5 +16,8 @@ export * from './data/batching.js';
 export * from './io/safetensors.js';
 export * from './io/atomic.js';
 export * from './io/model-file.js';
+export { loadModel, Model, type Prediction, type LoadModelOptions } from './io/predictor.js';
+export * from './data/transforms.js';
+export * from './data/npy.js';
 export * from './distill/objectives.js';
 export * from './train/trainer.js';

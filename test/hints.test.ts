@@ -14,7 +14,7 @@ import { ceObjective } from '../src/distill/objectives.js';
 import { hintLossAndGrads } from '../src/step/step.js';
 import { Rng } from '../src/nn/rng.js';
 import { Sequential } from '../src/nn/sequential.js';
-import { saveModel, loadModel } from '../src/io/model-file.js';
+import { saveModel, readModel } from '../src/io/model-file.js';
 import { backendsUnderTest, randArray, randLabels, fd } from './util.js';
 
 const { backends } = await backendsUnderTest();
@@ -79,7 +79,7 @@ describe('hints in the trainer (js)', () => {
     expect(Buffer.from(b.store.params.buffer).equals(Buffer.from(full.store.params.buffer))).toBe(true);
     const m = join(dir, 'student.safetensors');
     await saveModel(m, b);
-    expect((await loadModel(m, be)).model.store.specs.map((s) => s.name).some((s) => s.startsWith('hint'))).toBe(false);
+    expect((await readModel(m, be)).model.store.specs.map((s) => s.name).some((s) => s.startsWith('hint'))).toBe(false);
   });
 
   it('names the layer that does not exist, and refuses precomputed logits as the hint teacher', async () => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../src/backends/index.js';
 import { ConfigError, InputFileError } from '../src/errors.js';
-import { loadModel, saveModel, MODEL_FORMAT } from '../src/io/model-file.js';
+import { readModel, saveModel, MODEL_FORMAT } from '../src/io/model-file.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { saveOnnx } from '../src/io/onnx.js';
 import { Sequential } from '../src/nn/sequential.js';
@@ -97,13 +97,13 @@ describe('model files', () => {
     const { metadata } = await readSafetensors(p);
     expect(metadata.format).toBe(MODEL_FORMAT);
     expect(JSON.parse(metadata.config)).toEqual({ input: [4], layers: ['dense:6', 'gelu', 'dense:3'] });
-    const back = await loadModel(p, js);
+    const back = await readModel(p, js);
     expect(back.info).toEqual({ transform, classNames: ['setosa', 'versicolor', 'virginica'] });
     expect(back.model.config).toEqual(m.config);
     expect(Array.from(back.model.store.params)).toEqual(Array.from(m.store.params));
     // Without them, both are null.
     await saveModel(p, m);
-    expect((await loadModel(p, js)).info).toEqual({ transform: null, classNames: null });
+    expect((await readModel(p, js)).info).toEqual({ transform: null, classNames: null });
   });
 
   it('wrong class names or transforms are refused, naming the file and the field', async () => {
@@ -119,7 +119,7 @@ describe('model files', () => {
       const file = join(FIX, f);
       const { metadata, tensors } = await readSafetensors(file);
       expect(metadata.format).toBe('distillery-model/1');
-      const { model, info } = await loadModel(file, js);
+      const { model, info } = await readModel(file, js);
       expect(info).toEqual({ transform: null, classNames: null });
       expect(describeModel(model.config)).toBe(f.includes('teacher') ? '784-128-10 (dropout 0.1)' : '784-32-10');
       for (const s of model.store.specs) expect(Array.from(model.store.view(s)), s.name).toEqual(Array.from(tensors[s.name].data as Float32Array));
@@ -130,8 +130,8 @@ describe('model files', () => {
     const { writeSafetensors } = await import('../src/io/safetensors.js');
     const p = join(dir, 'old-bad.safetensors');
     await writeSafetensors(p, {}, { format: 'distillery-model/1', config: JSON.stringify({ layers: [784, 'x', 10] }) });
-    await expect(loadModel(p, js)).rejects.toThrow(InputFileError);
-    await expect(loadModel(p, js)).rejects.toThrow(/old-bad\.safetensors.*field 'layers' must be an array of at least 2 positive integers/);
+    await expect(readModel(p, js)).rejects.toThrow(InputFileError);
+    await expect(readModel(p, js)).rejects.toThrow(/old-bad\.safetensors.*field 'layers' must be an array of at least 2 positive integers/);
   });
 
   it('a checkpoint written by e8adff6 is accepted by --resume (same fingerprint) and gives the same model', async () => {

@@ -4,13 +4,17 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultBackend, loadBackend, type Backend } from '../backends/index.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, InputFileError } from '../errors.js';
+import { parseCsvRows, readCsvText } from '../data/csv.js';
+import { readNpy } from '../data/npy.js';
+import { readIdx } from '../data/idx.js';
+import { loadModel, type Model } from '../io/predictor.js';
 import { loadDataset } from '../data/builtin.js';
 import { subset, type Dataset } from '../data/dataset.js';
 import { evaluate, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../train/trainer.js';
 import { validateKd } from '../distill/objectives.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadModel, saveModel } from '../io/model-file.js';
+import { readModel, saveModel, type ModelInfo } from '../io/model-file.js';
 import { Sequential } from '../nn/sequential.js';
 import { denseWidths, describeModel, type ModelConfig, type WidthsConfig } from '../nn/spec.js';
 import { COMMON, DATA, KD, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
@@ -65,6 +69,12 @@ async function data(v: Values, progress: Progress): Promise<{ train: Dataset; te
   const d = await loadDataset(String(v.data));
   progress.line(`data: ${d.train.name}: ${d.train.n} train / ${d.test.n} test samples, ${d.train.features} features, ${d.train.classes} classes`);
   return d;
+}
+
+/** What a model file keeps of its training data: the input transform and the class names (padded when the model has more outputs). */
+function modelInfo(ds: Dataset, model: Sequential): Partial<ModelInfo> {
+  const names = ds.classNames ? Array.from({ length: model.classes }, (_, k) => ds.classNames![k] ?? String(k)) : null;
+  return { transform: ds.transform ?? null, classNames: names };
 }
 
 function withSchedule(cfg: TrainConfig, n: number): TrainConfig {
@@ -122,7 +132,7 @@ export async function teach(argv: string[]): Promise<void> {
   progress.line(`teacher: layers ${describeModel(mc)}, ${model.parameterCount.toLocaleString('en-US')} parameters`);
   const res = await runTraining('teacher', model, d, cfg, progress);
   if (res.stopped) return;
-  await saveModel(join(dir, 'model.safetensors'), model, { role: 'teacher', data: d.train.name });
+  await saveModel(join(dir, 'model.safetensors'), model, { role: 'teacher', data: d.train.name }, modelInfo(d.train, model));
   const ev = evaluate(model, d.test);
   console.log(`teacher: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);
 }
@@ -180,7 +190,7 @@ export async function student(argv: string[]): Promise<void> {
       if (f.toLowerCase().endsWith('.onnx')) {
         loaded.push({ logits: await onnxTeacherLogits(f, d.train, denseWidths(mc).at(-1)!) });
         progress.line(`teacher ${f}: logits of ${d.train.n} samples computed with onnxruntime`);
-      } else loaded.push({ model: (await loadModel(f, js)).model });
+      } else loaded.push({ model: (await readModel(f, js)).model });
     }
   }
   const weights = typeof v['teacher-weights'] === 'string' ? v['teacher-weights'].split(',').map(Number) : loaded.map(() => 1);
@@ -198,7 +208,7 @@ export async function student(argv: string[]): Promise<void> {
   progress.line(`student: layers ${describeModel(mc)}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}`);
   const res = await runTraining('student', model, d, cfg, progress, teachers);
   if (res.stopped) return;
-  await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(sources) });
+  await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(sources) }, modelInfo(d.train, model));
   const ev = evaluate(model, d.test);
   console.log(`student: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);
 }
@@ -209,13 +219,74 @@ const EXPORT_DOCS: OptionDoc[] = [
   { flag: 'help', type: 'boolean', help: 'show this help' },
 ];
 export async function exportCmd(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill export --model FILE [--out model.onnx]', 'Writes a saved model as ONNX (Gemm + Relu/Gelu, input "input" (N, C), output "logits" (N, K)), runnable in any ONNX runtime.', EXPORT_DOCS);
+  const v = helpOr(argv, 'distill export --model FILE [--out model.onnx]', 'Writes a saved model as ONNX, runnable in any ONNX runtime: input "input" (N, ...input shape) of raw values (the stored input transform is in the graph as Sub/Div), output "logits" (N, K); class names in the metadata (class_names).', EXPORT_DOCS);
   if (!v) return;
   if (typeof v.model !== 'string') throw new ConfigError('--model is required: a model file from distill teach or distill student');
-  const { model } = await loadModel(v.model, await loadBackend('js'));
+  const { model, info } = await readModel(v.model, await loadBackend('js'));
   const out = resolve(String(v.out));
-  await saveOnnx(out, model, { producerVersion: VERSION });
+  await saveOnnx(out, model, { producerVersion: VERSION, transform: info.transform, classNames: info.classNames });
   console.log(`export: ${v.model} (layers ${describeModel(model.config)}) → ${out}`);
+}
+
+const PREDICT_DOCS: OptionDoc[] = [
+  { flag: 'out', type: 'string', help: 'write the predictions to this CSV file instead of standard output' },
+  { flag: 'probs', type: 'boolean', help: 'add one probability column per class' },
+  { flag: 'top', type: 'string', help: 'the K most likely classes with their probabilities (columns top1,p1,...)', default: '1' },
+  { flag: 'label-column', type: 'string', help: 'CSV input: the label column (name or 0-based index), if the file has one; it is passed through as "label"' },
+  { flag: 'backend', type: 'string', help: 'kernel backend (default: the first that loads: native, wasm, js)' },
+  { flag: 'quiet', type: 'boolean', help: 'no summary line on standard error' },
+  { flag: 'help', type: 'boolean', help: 'show this help' },
+];
+export async function predictCmd(argv: string[]): Promise<void> {
+  const [file, dataFile, ...rest] = argv;
+  if (!file || file.startsWith('-') || !dataFile || dataFile.startsWith('-')) {
+    const v = helpOr(argv.filter((a) => a.startsWith('-')), 'distill predict MODEL DATA [options]', 'Predicts the class of each row of DATA with a saved model, on raw values (the model applies its stored input transform): DATA is a .csv (the model\'s feature columns, optionally a label column), a .npy array (N, ...input shape) or an IDX images file. Prints CSV: prediction (class name), then label (if the CSV has one), top-K classes and probabilities as asked.\n\nexamples:\n  distill predict runs/student/model.safetensors new-rows.csv\n  distill predict model.safetensors rows.npy --top 3 --out predictions.csv', PREDICT_DOCS);
+    if (!v) return;
+    throw new ConfigError('distill predict needs MODEL and DATA: distill predict runs/student/model.safetensors rows.csv (see --help)');
+  }
+  const v = parse(rest, PREDICT_DOCS);
+  const top = num(v, 'top', { int: true, min: 1 });
+  const m = await loadModel(file, { backend: typeof v.backend === 'string' ? v.backend : undefined });
+  try {
+    const rows = await readRows(dataFile, m, typeof v['label-column'] === 'string' ? v['label-column'] : undefined);
+    const p = m.predict(rows.x);
+    const K = m.classes, names = m.classNames, k = Math.min(top, K);
+    const cell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+    const head = ['prediction', ...(rows.labels ? ['label'] : []), ...(k > 1 ? Array.from({ length: k }, (_, j) => [`top${j + 1}`, `p${j + 1}`]).flat() : []), ...(v.probs ? names.map((c) => `p(${c})`) : [])];
+    const lines = [head.map(cell).join(',')];
+    let agree = 0;
+    for (let i = 0; i < p.n; i++) {
+      const pr = p.probs.subarray(i * K, (i + 1) * K);
+      const order = k > 1 ? Array.from({ length: K }, (_, j) => j).sort((a, b) => pr[b] - pr[a]).slice(0, k) : [];
+      if (rows.labels && rows.labels[i] === p.labels[i]) agree++;
+      lines.push([p.labels[i], ...(rows.labels ? [rows.labels[i]] : []), ...order.flatMap((j) => [names[j], pr[j].toPrecision(6)]), ...(v.probs ? Array.from(pr, (q) => q.toPrecision(6)) : [])].map(cell).join(','));
+    }
+    const text = lines.join('\n') + '\n';
+    if (typeof v.out === 'string') await writeFileAtomic(resolve(v.out), text);
+    else process.stdout.write(text);
+    if (v.quiet !== true) {
+      const acc = rows.labels ? `; ${agree} of ${p.n} match the label column (${((agree / Math.max(1, p.n)) * 100).toFixed(2)}%)` : '';
+      process.stderr.write(`predict: ${p.n} rows of ${dataFile} with ${file} on ${m.backend.name}${typeof v.out === 'string' ? ` → ${resolve(v.out)}` : ''}${acc}\n`);
+    }
+  } finally {
+    m.release();
+  }
+}
+
+/** Raw input rows for predict from a CSV, NPY or IDX file, checked against the model's input size. */
+async function readRows(file: string, m: Model, labelColumn?: string): Promise<{ x: Float32Array; labels: string[] | null }> {
+  const F = m.inputs;
+  if (/\.csv(\.gz)?$/i.test(file)) {
+    const col = labelColumn === undefined ? undefined : /^\d+$/.test(labelColumn) ? Number(labelColumn) : labelColumn;
+    const r = parseCsvRows(await readCsvText(file), file, F, { labelColumn: col });
+    return { x: r.x, labels: r.labels };
+  }
+  let shape: number[], data: ArrayLike<number>;
+  if (/\.npy(\.gz)?$/i.test(file)) ({ shape, data } = await readNpy(file));
+  else ({ dims: shape, data } = await readIdx(file));
+  const per = shape.slice(1).reduce((a, b) => a * b, 1);
+  if (shape.length < 2 || per !== F) throw new InputFileError(file, `array of shape [${shape.join(',')}], but the model takes rows of ${F} values (shape [N, ${m.model.inputShape.join(', ')}])`);
+  return { x: Float32Array.from(data), labels: null };
 }
 
 const LOGITS_DOCS: OptionDoc[] = [
@@ -237,7 +308,7 @@ export async function logits(argv: string[]): Promise<void> {
   const all: Float32Array[] = [];
   const teachers: { file: string; config: ModelConfig }[] = [];
   for (const f of files) {
-    const { model } = await loadModel(f, be);
+    const { model } = await readModel(f, be);
     if (model.inputs !== d.train.features) throw new ConfigError(`${f}: the teacher takes ${model.inputs} inputs, the data has ${d.train.features} features`);
     const K = model.classes, res = new Float32Array(d.train.n * K), x = be.alloc(B * model.inputs);
     const order = Uint32Array.from({ length: d.train.n }, (_, i) => i);
@@ -270,7 +341,7 @@ export async function evalCmd(argv: string[]): Promise<void> {
   if (typeof v.model !== 'string') throw new ConfigError('--model is required: a model file from distill teach or distill student');
   if (v.split !== 'test' && v.split !== 'train') throw new ConfigError(`--split: expected test or train, got ${JSON.stringify(v.split)}`);
   const be = await pickBackend(v, progress);
-  const { model } = await loadModel(v.model, be);
+  const { model } = await readModel(v.model, be);
   const d = await data(v, progress);
   const ev = evaluate(model, v.split === 'test' ? d.test : d.train);
   if (v.json) console.log(JSON.stringify({ model: v.model, data: d.train.name, split: v.split, ...ev, parameters: model.parameterCount }));
@@ -339,7 +410,7 @@ export async function demo(argv: string[]): Promise<void> {
     const res = await runTraining(name, model, { train: trainSet, test: d.test }, cfg, progress, teachers);
     for (const m of res.history) metrics.push(JSON.stringify({ model: name, ...m }));
     const ev = evaluate(model, d.test);
-    await saveModel(join(dir, `${name}.safetensors`), model, { role: name, data: d.train.name });
+    await saveModel(join(dir, `${name}.safetensors`), model, { role: name, data: d.train.name }, modelInfo(d.train, model));
     rows.push({ model: name, layers: describeModel(model.config), parameters: model.parameterCount, acc: ev.accuracy, errors: ev.errors, n: ev.n, seconds: (performance.now() - t0) / 1000 });
     return model;
   };

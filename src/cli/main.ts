@@ -3,13 +3,14 @@
 
 import { DistilleryError } from '../errors.js';
 import { bench } from './bench.js';
-import { demo, evalCmd, exportCmd, logits, student, teach } from './commands.js';
+import { demo, evalCmd, exportCmd, logits, predictCmd, student, teach } from './commands.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; about: string }> = {
   teach: { run: teach, about: 'train a teacher model with cross-entropy' },
   student: { run: student, about: 'distill a student from saved teacher(s): KD on soft targets + hard-label CE' },
   logits: { run: logits, about: 'run teacher(s) once over a training set and save their logits for distill student --teacher-logits' },
-  export: { run: exportCmd, about: 'write a saved model as ONNX' },
+  predict: { run: predictCmd, about: 'predict the classes of raw rows (CSV, NPY, IDX) with a saved model' },
+  export: { run: exportCmd, about: 'write a saved model as ONNX (with its input transform and class names)' },
   eval: { run: evalCmd, about: 'evaluate a saved model: accuracy, loss, test errors' },
   bench: { run: bench, about: 'every available backend side by side: each kernel and the KD step on workload W; table, --json, HTML report' },
   demo: { run: demo, about: 'teacher → distilled student vs. the same student alone, on the built-in data' },

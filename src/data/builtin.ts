@@ -17,7 +17,7 @@ import { Rng } from '../nn/rng.js';
 import { loadCsv, type CsvOptions } from './csv.js';
 import { checkDataset, subset, type Dataset } from './dataset.js';
 import { loadIdxPair } from './idx.js';
-import { applyNormalization, fitNormalization } from './transforms.js';
+import { applyNormalization, fitNormalization, normalizationTransform } from './transforms.js';
 
 export interface Split { train: Dataset; test: Dataset }
 
@@ -138,6 +138,7 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
     const norm = fitNormalization(split.train, 'per-feature');
     applyNormalization(split.train, norm);
     applyNormalization(split.test, norm);
+    split.train.transform = split.test.transform = normalizationTransform(norm) ?? undefined;
     return split;
   }
   if (existsSync(spec) && statSync(spec).isDirectory()) return loadIdxDir(spec, spec);

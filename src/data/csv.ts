@@ -79,8 +79,9 @@ export function parseCsv(text: string, file: string, opts: CsvOptions = {}): Dat
   let classNames: string[] | undefined;
   let classes: number;
   if (rawLabels.every((s) => /^\d+$/.test(s))) {
-    rawLabels.forEach((s, i) => (y[i] = Number(s)));
-    classes = n ? Math.max(...y) + 1 : 1;
+    let max = 0;
+    rawLabels.forEach((s, i) => { y[i] = Number(s); if (y[i] > max) max = y[i]; }); // no Math.max(...y): it overflows the stack past ~125k rows
+    classes = max + 1;
   } else {
     classNames = [...new Set(rawLabels)].sort();
     const idx = new Map(classNames.map((c, i) => [c, i]));
@@ -91,18 +92,61 @@ export function parseCsv(text: string, file: string, opts: CsvOptions = {}): Dat
 }
 
 export async function loadCsv(file: string, opts: CsvOptions = {}): Promise<Dataset> {
+  return parseCsv(await readCsvText(file), file, opts);
+}
+
+/**
+ * Raw feature rows of a CSV for prediction: `features` numeric columns, plus optionally a label
+ * column (as in training: by name or index, else named label/class/target/y, else the last),
+ * whose values are returned as they are. A header row is detected as in parseCsv.
+ */
+export function parseCsvRows(text: string, file: string, features: number, opts: CsvOptions = {}): { x: Float32Array; n: number; labels: string[] | null; header: string[] | null } {
+  const delim = opts.delimiter ?? ',';
+  const lines = text.split(/\r?\n/).map((l, i) => ({ l, no: i + 1 })).filter(({ l }) => l.trim() !== '' && !l.startsWith('#'));
+  if (!lines.length) throw new InputFileError(file, 'no rows');
+  const first = splitLine(lines[0].l, delim).map((s) => s.trim());
+  const width = first.length;
+  if (width !== features && width !== features + 1) throw new InputFileError(file, `line ${lines[0].no}: ${width} columns, but the model takes ${features} inputs (give ${features} feature columns, and optionally a label column)`);
+  const withLabel = width === features + 1;
+  const named = first.findIndex((c) => /^(label|class|target|y)$/i.test(c));
+  let labelCol = -1;
+  if (withLabel) labelCol = typeof opts.labelColumn === 'number' ? opts.labelColumn : named >= 0 ? named : width - 1;
+  const hasHeader = opts.header ?? first.some((c, i) => i !== labelCol && !isNum(c));
+  const header = hasHeader ? first : null;
+  if (withLabel && typeof opts.labelColumn === 'string') {
+    labelCol = header ? header.indexOf(opts.labelColumn) : -1;
+    if (labelCol < 0) throw new InputFileError(file, `no column named '${opts.labelColumn}' in the header${header ? ` (columns: ${header.join(', ')})` : ' (the file has no header row)'}`);
+  }
+  const rows = hasHeader ? lines.slice(1) : lines;
+  const n = rows.length, x = new Float32Array(n * features);
+  const labels: string[] | null = withLabel ? new Array(n) : null;
+  rows.forEach(({ l, no }, i) => {
+    const cells = splitLine(l, delim);
+    if (cells.length !== width) throw new InputFileError(file, `line ${no}: ${cells.length} columns, expected ${width}`);
+    let f = 0;
+    for (let c = 0; c < width; c++) {
+      const s = cells[c].trim();
+      if (c === labelCol) { labels![i] = s; continue; }
+      const v = Number(s);
+      if (s === '' || !Number.isFinite(v)) throw new InputFileError(file, `line ${no}, column ${header ? `'${header[c]}'` : c + 1}: '${s}' is not a finite number`);
+      x[i * features + f++] = v;
+    }
+  });
+  return { x, n, labels, header };
+}
+
+/** Reads a CSV file (gzipped or not) as UTF-8 text; errors name the file. */
+export async function readCsvText(file: string): Promise<string> {
   let raw: Uint8Array;
   try {
     raw = await readFile(file);
   } catch (e) {
     throw new InputFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(maybeGunzip(raw, file));
+    return new TextDecoder('utf-8', { fatal: true }).decode(maybeGunzip(raw, file));
   } catch (e) {
     if (e instanceof InputFileError) throw e;
     throw new InputFileError(file, 'not UTF-8 text');
   }
-  return parseCsv(text, file, opts);
 }

@@ -1,6 +1,7 @@
 // In-memory classification datasets: N samples of C float features (row-major) and int labels.
 
 import { InputFileError } from '../errors.js';
+import type { InputTransform } from './transforms.js';
 
 export interface Dataset {
   /** Where it came from, for messages and checkpoint fingerprints. */
@@ -14,6 +15,12 @@ export interface Dataset {
   classes: number;
   /** Optional names of the classes, by index. */
   classNames?: string[];
+  /**
+   * How the raw values of the source became `x` (CSV: standardized with the train split's mean
+   * and std; IDX: u8 pixels / 255). A model trained on this data stores it, so that predict and
+   * the exported ONNX take raw inputs. Absent: `x` holds the raw values.
+   */
+  transform?: InputTransform;
   /**
    * Which samples have a known label (1) and which do not (0), for a transfer set that is only
    * partly labeled: the trainer applies the hard-label loss to the labeled rows only. Absent:
@@ -48,5 +55,5 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
     y[i] = ds.y[j];
   }
   const labeled = ds.labeled ? Uint8Array.from(indices as ArrayLike<number>, (j) => ds.labeled![j]) : undefined;
-  return { name, x, y, n, features: F, classes: ds.classes, classNames: ds.classNames, labeled };
+  return { name, x, y, n, features: F, classes: ds.classes, classNames: ds.classNames, labeled, transform: ds.transform };
 }

@@ -73,5 +73,6 @@ export async function loadIdxPair(imagesFile: string, labelsFile: string, opts: 
     if (l > max) max = l;
   }
   const classes = opts.classes ?? max + 1;
-  return checkDataset({ name: opts.name ?? imagesFile, x, y, n, features, classes, classNames: opts.classNames }, labelsFile);
+  const transform = scale === 1 ? undefined : { kind: 'scale' as const, offset: [0], scale: [255] };
+  return checkDataset({ name: opts.name ?? imagesFile, x, y, n, features, classes, classNames: opts.classNames, transform }, labelsFile);
 }

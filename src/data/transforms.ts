@@ -1,6 +1,35 @@
-// Feature normalization, fitted on the training set and applied to every split alike.
+// Feature normalization, fitted on the training set and applied to every split alike, and the
+// input transform a model carries so that it can be given raw inputs (model files, predict, ONNX).
 
 import type { Dataset } from './dataset.js';
+
+/**
+ * What was done to raw inputs before the first layer, per feature: x' = (x − offset) / scale.
+ * 'standardize': offset = mean, scale = std (CSV features); 'scale': one offset and scale for
+ * every feature (u8 pixels: offset 0, scale 255); 'minmax': offset = min, scale = max − min.
+ */
+export interface InputTransform {
+  kind: 'standardize' | 'minmax' | 'scale';
+  offset: number[];
+  scale: number[];
+}
+
+/** Applies an input transform in place to `n` rows of `features` raw values. */
+export function applyInputTransform(x: Float32Array, features: number, t: InputTransform | null | undefined): Float32Array {
+  if (!t) return x;
+  const per = t.offset.length > 1;
+  for (let i = 0; i < x.length; i++) {
+    const f = per ? i % features : 0;
+    x[i] = (x[i] - t.offset[f]) / t.scale[f];
+  }
+  return x;
+}
+
+/** The input transform of a fitted normalization (null for none). */
+export function normalizationTransform(norm: Normalization): InputTransform | null {
+  if (norm.kind === 'none') return null;
+  return { kind: norm.kind === 'global' ? 'scale' : 'standardize', offset: [...norm.mean], scale: [...norm.std] };
+}
 
 export interface Normalization {
   kind: 'none' | 'global' | 'per-feature';

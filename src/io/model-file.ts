@@ -10,22 +10,14 @@ import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
 import { validateModelConfig, type ModelConfig } from '../nn/spec.js';
 import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
+import type { InputTransform } from '../data/transforms.js';
+
+export type { InputTransform };
 
 export const MODEL_FORMAT = 'distillery-model/2';
 /** Model files written before layer specs: config {layers: widths, activation, dropout, inputDropout}. */
 export const MODEL_FORMAT_1 = 'distillery-model/1';
 export const CHECKPOINT_FORMAT = 'distillery-checkpoint/1';
-
-/**
- * What was done to raw inputs before the first layer, per feature: x' = (x − offset) / scale.
- * ('standardize': offset = mean, scale = std; 'minmax': offset = min, scale = max − min; 'scale':
- * one offset and scale for every feature, e.g. u8 pixels / 255.)
- */
-export interface InputTransform {
-  kind: 'standardize' | 'minmax' | 'scale';
-  offset: number[];
-  scale: number[];
-}
 
 /** The parts of a model file beside its weights. */
 export interface ModelInfo {
@@ -75,7 +67,7 @@ function parseJsonMeta(file: string, meta: Record<string, string>, key: string):
 }
 
 /** Reads a model file (format 2, or 1 from earlier versions) into a new Sequential on `backend`; checks every tensor's shape. */
-export async function loadModel(path: string, backend: Backend): Promise<{ model: Sequential; meta: Record<string, string>; info: ModelInfo }> {
+export async function readModel(path: string, backend: Backend): Promise<{ model: Sequential; meta: Record<string, string>; info: ModelInfo }> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata.format !== MODEL_FORMAT && metadata.format !== MODEL_FORMAT_1) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}" (or "${MODEL_FORMAT_1}")`);
   let config: ModelConfig;

@@ -5,6 +5,7 @@
 
 import type { Sequential } from '../nn/sequential.js';
 import { layerShapes } from '../nn/spec.js';
+import type { InputTransform } from '../data/transforms.js';
 import { writeFileAtomic } from './atomic.js';
 
 /** Minimal protobuf writer: varints, length-delimited fields, nested messages. */
@@ -70,12 +71,31 @@ function node(op: string, inputs: string[], outputs: string[], name: string, att
   return n;
 }
 
+export interface OnnxMeta {
+  producerVersion?: string;
+  /** The model's input transform, put into the graph before the first layer. */
+  transform?: InputTransform | null;
+  /** Class names, stored as the metadata property class_names (a JSON array). */
+  classNames?: string[] | null;
+}
+
 /** The ONNX bytes of `model` (inference graph: dropout is left out, as in eval mode). */
-export function encodeOnnx(model: Sequential, meta: { producerVersion?: string } = {}): Uint8Array {
+export function encodeOnnx(model: Sequential, meta: OnnxMeta = {}): Uint8Array {
   const g = new Pb().str(2, 'distillery');
   const { parsed } = layerShapes(model.config);
   const lastDense = parsed.map((l) => l.kind).lastIndexOf('dense');
   let cur = 'input', d = 0;
+  // The input transform, (x − offset) / scale, broadcast over the batch: per feature (shaped like
+  // one sample) or one value for all.
+  const t = meta.transform;
+  if (t) {
+    const dims = t.offset.length === 1 ? [1] : model.inputShape;
+    g.msg(5, tensor('input_offset', dims, Float32Array.from(t.offset)));
+    g.msg(5, tensor('input_scale', dims, Float32Array.from(t.scale)));
+    g.msg(1, node('Sub', [cur, 'input_offset'], ['input_centered'], 'transform_sub'));
+    g.msg(1, node('Div', ['input_centered', 'input_scale'], ['input_transformed'], 'transform_div'));
+    cur = 'input_transformed';
+  }
   parsed.forEach((l, i) => {
     const out = i === lastDense ? 'logits' : `${l.kind}${i}`;
     switch (l.kind) {
@@ -104,15 +124,16 @@ export function encodeOnnx(model: Sequential, meta: { producerVersion?: string }
   });
   g.msg(11, valueInfo('input', ['N', ...model.inputShape]));
   g.msg(12, valueInfo('logits', ['N', model.classes]));
-  return new Pb()
+  const m = new Pb()
     .int(1, 9) // ir_version
     .str(2, 'distillery')
     .str(3, meta.producerVersion ?? '')
     .msg(7, g)
-    .msg(8, new Pb().str(1, '').int(2, 20)) // opset_import: default domain, opset 20
-    .finish();
+    .msg(8, new Pb().str(1, '').int(2, 20)); // opset_import: default domain, opset 20
+  if (meta.classNames) m.msg(14, new Pb().str(1, 'class_names').str(2, JSON.stringify(meta.classNames))); // metadata_props
+  return m.finish();
 }
 
-export async function saveOnnx(path: string, model: Sequential, meta: { producerVersion?: string } = {}): Promise<void> {
+export async function saveOnnx(path: string, model: Sequential, meta: OnnxMeta = {}): Promise<void> {
   await writeFileAtomic(path, encodeOnnx(model, meta));
 }
