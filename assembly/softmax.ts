@@ -34,8 +34,10 @@ import { SIMD, exp4, hmax, hsum } from './simd';
   return s;
 }
 
-// out, logits are (N,K): out = softmax(logits/T) per row.
-export function softmax_t(out: usize, logits: usize, N: i32, K: i32, T: f32): void {
+// out, logits are (N,K): out = softmax(logits/T) per row, or log_softmax(logits/T) when `log`
+// (a constant at each call site: inlined, each kernel keeps only its own store).
+// @ts-ignore: decorator
+@inline function softmaxRows(out: usize, logits: usize, N: i32, K: i32, T: f32, log: bool): void {
   const invT: f32 = <f32>(1.0 / <f64>T);
   for (let n = 0; n < N; n++) {
     const off = (<usize>n * <usize>K) << 2;
@@ -47,35 +49,23 @@ export function softmax_t(out: usize, logits: usize, N: i32, K: i32, T: f32): vo
       const vi = f32x4.splat(invT), vl = f32x4.splat(lse);
       for (; k + 4 <= K; k += 4) {
         const b = <usize>k << 2;
-        v128.store(o + b, exp4(f32x4.sub(f32x4.mul(v128.load(z + b), vi), vl)));
+        const x = f32x4.sub(f32x4.mul(v128.load(z + b), vi), vl);
+        v128.store(o + b, log ? x : exp4(x));
       }
     }
     for (; k < K; k++) {
       const b = <usize>k << 2;
-      store<f32>(o + b, <f32>Math.exp(<f64>(load<f32>(z + b) * invT) - <f64>lse));
+      store<f32>(o + b, log ? load<f32>(z + b) * invT - lse : <f32>Math.exp(<f64>(load<f32>(z + b) * invT) - <f64>lse));
     }
   }
 }
 
+// out, logits are (N,K): out = softmax(logits/T) per row.
+export function softmax_t(out: usize, logits: usize, N: i32, K: i32, T: f32): void {
+  softmaxRows(out, logits, N, K, T, false);
+}
+
 // out, logits are (N,K): out = log_softmax(logits/T) per row.
 export function log_softmax_t(out: usize, logits: usize, N: i32, K: i32, T: f32): void {
-  const invT: f32 = <f32>(1.0 / <f64>T);
-  for (let n = 0; n < N; n++) {
-    const off = (<usize>n * <usize>K) << 2;
-    const z = logits + off, o = out + off;
-    const mx = rowMax(z, K, invT);
-    const lse = <f32>(<f64>mx + Math.log(rowSumExp(z, K, invT, mx)));
-    let k = 0;
-    if (SIMD) {
-      const vi = f32x4.splat(invT), vl = f32x4.splat(lse);
-      for (; k + 4 <= K; k += 4) {
-        const b = <usize>k << 2;
-        v128.store(o + b, f32x4.sub(f32x4.mul(v128.load(z + b), vi), vl));
-      }
-    }
-    for (; k < K; k++) {
-      const b = <usize>k << 2;
-      store<f32>(o + b, load<f32>(z + b) * invT - lse);
-    }
-  }
+  softmaxRows(out, logits, N, K, T, true);
 }

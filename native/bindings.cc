@@ -28,19 +28,6 @@ void need_args(const Napi::CallbackInfo& info, size_t n, const char* fn) {
     type_error(info.Env(), std::string(fn) + ": expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
 }
 
-// A non-negative integer size below 2^31.
-int64_t size_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
-  napi_env env = info.Env();
-  napi_valuetype t;
-  napi_typeof(env, info[i], &t);
-  if (t != napi_number) type_error(info.Env(), std::string(fn) + ": " + name + " must be a number");
-  double v;
-  napi_get_value_double(env, info[i], &v);
-  if (!(v >= 0 && v <= kMaxSize) || std::floor(v) != v)
-    range_error(info.Env(), std::string(fn) + ": " + name + " must be an integer in [0, 2^31), got " + Napi::Value(env, info[i]).ToString().Utf8Value());
-  return static_cast<int64_t>(v);
-}
-
 double number_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
   napi_env env = info.Env();
   napi_valuetype t;
@@ -49,6 +36,14 @@ double number_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, cons
   double v;
   napi_get_value_double(env, info[i], &v);
   return v;
+}
+
+// A non-negative integer size below 2^31.
+int64_t size_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  const double v = number_arg(info, i, fn, name);
+  if (!(v >= 0 && v <= kMaxSize) || std::floor(v) != v)
+    range_error(info.Env(), std::string(fn) + ": " + name + " must be an integer in [0, 2^31), got " + info[i].ToString().Utf8Value());
+  return static_cast<int64_t>(v);
 }
 
 double finite_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
@@ -72,19 +67,22 @@ struct View {
   size_t length;  // elements
 };
 
-View typed_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, napi_typedarray_type want,
-               const char* wantName, int64_t need) {
+// The element type, length and data of argument i; false when it is not a typed array.
+bool typed_info(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type* type, size_t* length, void** data) {
   napi_env env = info.Env();
   bool is = false;
   napi_is_typedarray(env, info[i], &is);
-  if (!is) type_error(info.Env(), std::string(fn) + ": " + name + " must be a " + wantName);
-  napi_typedarray_type type;
-  size_t length = 0, offset = 0;
-  void* data = nullptr;
+  size_t offset = 0;
   napi_value ab;
-  if (napi_get_typedarray_info(env, info[i], &type, &length, &data, &ab, &offset) != napi_ok)
-    type_error(info.Env(), std::string(fn) + ": " + name + " must be a " + wantName);
-  if (type != want) type_error(info.Env(), std::string(fn) + ": " + name + " must be a " + wantName);
+  return is && napi_get_typedarray_info(env, info[i], type, length, data, &ab, &offset) == napi_ok;
+}
+
+View typed_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, napi_typedarray_type want,
+               const char* wantName, int64_t need) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (!typed_info(info, i, &type, &length, &data) || type != want) type_error(info.Env(), std::string(fn) + ": " + name + " must be a " + wantName);
   if (static_cast<int64_t>(length) < need)
     range_error(info.Env(), std::string(fn) + ": " + name + " has " + std::to_string(length) + " elements, needs at least " + std::to_string(need));
   if (need > 0 && (data == nullptr || reinterpret_cast<uintptr_t>(data) % 4 != 0))
@@ -319,16 +317,11 @@ Napi::Value AddressMod(const Napi::CallbackInfo& info) {
   need_args(info, 2, fn);
   const int64_t m = size_arg(info, 1, fn, "m");
   if (m == 0) range_error(info.Env(), "addressMod: m must be > 0");
-  napi_env env = info.Env();
-  bool is = false;
-  napi_is_typedarray(env, info[0], &is);
-  if (!is) type_error(info.Env(), "addressMod: array must be a typed array");
   napi_typedarray_type type;
-  size_t length = 0, offset = 0;
+  size_t length = 0;
   void* data = nullptr;
-  napi_value ab;
-  napi_get_typedarray_info(env, info[0], &type, &length, &data, &ab, &offset);
-  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(m)));
+  if (!typed_info(info, 0, &type, &length, &data)) type_error(info.Env(), "addressMod: array must be a typed array");
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(m)));
 }
 
 // zero(buf): buf.fill(0) as a memset. TypedArray.fill on SharedArrayBuffer memory stores element

@@ -572,18 +572,6 @@ void kd_matmul_mt(float* C, const float* A, const float* B, int64_t M, int64_t N
   });
 }
 
-// Same shapes as kd_matmul; plain loops, float accumulation.
-void kd_matmul_naive(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
-                     bool transA, bool transB, bool accumulate) {
-  for (int64_t i = 0; i < M; i++)
-    for (int64_t j = 0; j < N; j++) {
-      float acc = accumulate ? C[i * N + j] : 0.0f;
-      for (int64_t k = 0; k < K; k++)
-        acc += (transA ? A[k * M + i] : A[i * K + k]) * (transB ? B[j * K + k] : B[k * N + j]);
-      C[i * N + j] = acc;
-    }
-}
-
 const char* kd_matmul_kernel() { return g_choice.name; }
 
 const char* kd_isa() {

@@ -11,9 +11,6 @@ void kd_matmul(float* C, const float* A, const float* B, int64_t M, int64_t N, i
 // row blocks; bitwise-identical results. Small products run on the calling thread alone.
 void kd_matmul_mt(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
                   bool transA, bool transB, bool accumulate, int64_t threads);
-// The naive triple loop (reference and test oracle of the fast one). Same shapes as kd_matmul.
-void kd_matmul_naive(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K,
-                     bool transA, bool transB, bool accumulate);
 // Which clone of the kernels this CPU runs: "x86-64-v4", "x86-64-v3" or "default".
 const char* kd_isa();
 // Which sgemm kernel runs here ("avx512 6x32", "avx2 6x16", "baseline 4x8"), prefixed with the

@@ -89,6 +89,12 @@ describe('distill bench', () => {
       expect(rows[0].error).toMatch(/wrong result, not timed/);
       expect(rows[1].error).toBeUndefined();
       expect(rows[1].ms_median).toBeGreaterThan(0);
+      // A backward kernel reads dout and inp and writes dinp: 3 arrays of N x 800.
+      expect(rows.map((r: { case: string }) => r.case)).toEqual(['forward', 'backward']);
+      expect(rows[1]).toMatchObject({ shape: 'n=3200 (4x800)' });
+      const ratio = rows[1].gbps / ((3 * 4 * 3200) / (rows[1].ms_median * 1e6)); // ms_median is rounded
+      expect(ratio).toBeGreaterThan(0.9);
+      expect(ratio).toBeLessThan(1.1);
     } finally {
       log.mockRestore();
     }

@@ -4,44 +4,8 @@ import { loadAvailableBackends, type Backend } from '../src/backends/index.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { Rng } from '../src/nn/rng.js';
 
-/** mulberry32: tiny seeded PRNG for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randArray(n: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (r() * 2 - 1) * scale;
-  return a;
-}
-
-export function randLabels(n: number, K: number, seed: number): Int32Array {
-  const r = rng(seed);
-  const a = new Int32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.floor(r() * K) % K;
-  return a;
-}
-
-/** Largest |a-b| divided by max(1, largest |b|): a normalized error like ggml's test-backend-ops. */
-export function normErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let diff = 0;
-  let mag = 1;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d;
-    mag = Math.max(mag, Math.abs(b[i]));
-  }
-  return diff / mag;
-}
+// Seeded data and the normalized error: the operator-case table's own (src/kernels/cases.ts).
+export { normErr, randArray, randLabels, rng } from '../src/kernels/cases.js';
 
 /** Copies `src` into a buffer owned by `be` (or a plain copy when owned is false). */
 export function put(be: Backend, src: Float32Array, owned: boolean): Float32Array {

@@ -8,9 +8,8 @@ import { resolve } from 'node:path';
 import { allowsWorkers, backendNames, loadAvailableBackends, loadBackend, type Backend } from '../backends/index.js';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import * as ref from '../kernels/reference.js';
+import { compare, OP_CASES, peakProbeCase, placeOn, type BenchCase } from '../kernels/cases.js';
 import { KERNEL_NAMES, type KernelName } from '../kernels/signatures.js';
-import { Rng } from '../nn/rng.js';
 import { KdStepRunner, stepFlops, summarize, workloadW, type Timing } from '../step/kd-step.js';
 import { helpText, parse, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
@@ -37,8 +36,8 @@ export interface BenchRow {
   error?: string;
 }
 
-/** snake_case op names (DESIGN.md) of the contract's kernels, in contract order. */
-export const KERNEL_OPS = KERNEL_NAMES.map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+/** The op names of the contract's kernels (their names), in contract order. */
+export const KERNEL_OPS: readonly string[] = KERNEL_NAMES;
 export const ALL_OPS = [...KERNEL_OPS, 'kd_step'];
 const kernelOf = (op: string): KernelName => KERNEL_NAMES[KERNEL_OPS.indexOf(op)];
 
@@ -135,237 +134,16 @@ async function plan(v: Values, progress: Progress): Promise<Plan> {
 }
 
 // ---- kernel cases ----------------------------------------------------------------------------
-
-function rand(n: number, seed: number, scale = 1): Float32Array {
-  const r = new Rng(seed);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (r.next() * 2 - 1) * scale;
-  return a;
-}
-
-/** Largest |a−b| over max(1, largest |b|), Infinity on NaN (as the conformance suite). */
-function normErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0, mag = 1;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= diff)) diff = Number.isNaN(d) ? Infinity : d;
-    mag = Math.max(mag, Math.abs(b[i]));
-  }
-  return diff / mag;
-}
-
-function within(what: string, err: number, tol: number): string | null {
-  return err < tol ? null : `${what} differs from the reference: normalized error ${err.toExponential(2)} >= ${tol.toExponential(1)}`;
-}
-
-function lossWithin(got: number, want: number): string | null {
-  return Math.abs(got - want) <= 1e-4 * Math.max(1, Math.abs(want)) ? null : `loss ${got} differs from the reference ${want}`;
-}
-
-/** A kernel instance on one backend: run() once, then check() validates that one call. */
-interface Instance {
-  run(): void;
-  check(): string | null;
-  release(): void;
-}
-
-export interface KernelCase {
-  op: string;
-  shape: string;
-  case: string;
-  batch: number | null;
-  flops?: number;
-  bytes?: number;
-  make(be: Backend): Instance;
-}
-
-/** Buffers on `be` holding copies of `srcs`, plus a release() for all of them. */
-function owned(be: Backend) {
-  const bufs: (Float32Array | Int32Array)[] = [];
-  return {
-    f32(src: Float32Array | number): Float32Array {
-      const b = be.alloc(typeof src === 'number' ? src : src.length);
-      if (typeof src !== 'number') b.set(src);
-      bufs.push(b);
-      return b;
-    },
-    i32(src: Int32Array): Int32Array {
-      const b = be.allocInt32(src.length);
-      b.set(src);
-      bufs.push(b);
-      return b;
-    },
-    release: () => { for (const b of bufs) be.free(b); },
-  };
-}
-
-/** Computes once, on first use (the reference result is shared by every backend). */
-function once<T>(f: () => T): () => T {
-  let v: T | undefined, done = false;
-  return () => (done ? (v as T) : ((done = true), (v = f())));
-}
-
-const HIDDEN = 800, INPUTS = 784, CLASSES = 10;
-
-function matmulCase(label: string, batch: number, M: number, N: number, K: number, tA: boolean, tB: boolean): KernelCase {
-  const A = rand(M * K, 1), B = rand(K * N, 2);
-  const want = once(() => { const w = new Float32Array(M * N); ref.matmul(w, A, B, M, N, K, tA, tB, false); return w; });
-  return {
-    op: 'matmul', shape: `${M}x${N}x${K} ${tA ? 't' : 'n'}${tB ? 't' : 'n'}`, case: label, batch, flops: 2 * M * N * K,
-    make(be) {
-      const o = owned(be);
-      const a = o.f32(A), b = o.f32(B), c = o.f32(M * N);
-      return { run: () => be.matmul(c, a, b, M, N, K, tA, tB, false), check: () => within('C', normErr(c, want()), 1e-5 * Math.max(1, Math.sqrt(K))), release: o.release };
-    },
-  };
-}
-
-/** Element-wise kernel f(out, inp[, dout], n) with `reads` input arrays. */
-function eltCase(op: 'relu' | 'relu_backward' | 'gelu' | 'gelu_backward', N: number): KernelCase {
-  const n = N * HIDDEN, bwd = op.endsWith('Backward');
-  const x = rand(n, 5, op.startsWith('gelu') ? 3 : 1), d = rand(n, 6);
-  const want = once(() => {
-    const w = new Float32Array(n);
-    if (op === 'relu' || op === 'gelu') ref[op](w, x, n);
-    else ref[op](w, d, x, n);
-    return w;
-  });
-  return {
-    op: KERNEL_OPS[KERNEL_NAMES.indexOf(op)], shape: `n=${n} (${N}x${HIDDEN})`, case: bwd ? 'backward' : 'forward', batch: N, bytes: 4 * n * (bwd ? 3 : 2),
-    make(be) {
-      const o = owned(be);
-      const xi = o.f32(x), di = o.f32(d), out = o.f32(n);
-      const run = op === 'relu' || op === 'gelu' ? () => be[op](out, xi, n) : () => be[op](out, di, xi, n);
-      return { run, check: () => within('out', normErr(out, want()), 1e-5), release: o.release };
-    },
-  };
-}
+// The cases (shapes, data, tolerances) are the operator-case table of src/kernels/cases.ts.
 
 /** The kernel cases at batch N for the given ops (in contract order), but those of onceCases. */
-export function kernelCases(ops: string[], N: number): KernelCase[] {
-  const K = CLASSES, nh = N * HIDDEN, nk = N * K;
-  const cases: Record<KernelName, () => KernelCase[]> = {
-    matmul: () => [
-      matmulCase('Dense forward Y = X·Wᵀ', N, N, HIDDEN, INPUTS, false, true),
-      matmulCase('Dense dW = dYᵀ·X', N, HIDDEN, INPUTS, N, true, false),
-      matmulCase('Dense dX = dY·W', N, N, INPUTS, HIDDEN, false, false),
-    ],
-    bias_add: () => {
-      const y = rand(nh, 3), b = rand(HIDDEN, 4);
-      const want = once(() => { const w = y.slice(); ref.bias_add(w, b, N, HIDDEN); return w; });
-      return [{
-        op: 'bias_add', shape: `${N}x${HIDDEN}`, case: 'y += bias', batch: N, bytes: 8 * nh + 4 * HIDDEN,
-        make(be) { const o = owned(be); const yi = o.f32(y), bi = o.f32(b); return { run: () => be.bias_add(yi, bi, N, HIDDEN), check: () => within('y', normErr(yi, want()), 1e-6), release: o.release }; },
-      }];
-    },
-    bias_grad: () => {
-      const dy = rand(nh, 3);
-      const want = once(() => { const w = new Float32Array(HIDDEN); ref.bias_grad(w, dy, N, HIDDEN, false); return w; });
-      return [{
-        op: 'bias_grad', shape: `${N}x${HIDDEN}`, case: 'column sums', batch: N, bytes: 4 * nh + 4 * HIDDEN,
-        make(be) { const o = owned(be); const dyi = o.f32(dy), db = o.f32(HIDDEN); return { run: () => be.bias_grad(db, dyi, N, HIDDEN, false), check: () => within('dbias', normErr(db, want()), 1e-5), release: o.release }; },
-      }];
-    },
-    relu: () => [eltCase('relu', N)],
-    relu_backward: () => [eltCase('relu_backward', N)],
-    gelu: () => [eltCase('gelu', N)],
-    gelu_backward: () => [eltCase('gelu_backward', N)],
-    softmax_t: () => [softmaxCase('softmax_t', N)],
-    log_softmax_t: () => [softmaxCase('log_softmax_t', N)],
-    kd_loss: () => {
-      const s = rand(nk, 8, 10), t = rand(nk, 9, 10);
-      const want = once(() => { const w = new Float32Array(nk); return { d: w, loss: ref.kd_loss(w, s, t, N, K, 4, 0.9, true, false) }; });
-      return [{
-        op: 'kd_loss', shape: `${N}x${K} T=4`, case: 'fused loss + dS', batch: N, bytes: 12 * nk,
-        make(be) {
-          const o = owned(be); const si = o.f32(s), ti = o.f32(t), d = o.f32(nk); let l = NaN;
-          return { run: () => { l = be.kd_loss(d, si, ti, N, K, 4, 0.9, true, false); }, check: () => within('dS', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
-        },
-      }];
-    },
-    cross_entropy: () => {
-      const z = rand(nk, 10, 10), y = Int32Array.from({ length: N }, (_, i) => (i * 7) % K);
-      const want = once(() => { const w = new Float32Array(nk); return { d: w, loss: ref.cross_entropy(w, z, y, N, K, 0.1, false) }; });
-      return [{
-        op: 'cross_entropy', shape: `${N}x${K}`, case: 'fused loss + dlogits', batch: N, bytes: 8 * nk + 4 * N,
-        make(be) {
-          const o = owned(be); const zi = o.f32(z), yi = o.i32(y), d = o.f32(nk); let l = NaN;
-          return { run: () => { l = be.cross_entropy(d, zi, yi, N, K, 0.1, false); }, check: () => within('dlogits', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
-        },
-      }];
-    },
-    mse: () => {
-      const p = rand(nh, 11), t = rand(nh, 12);
-      const want = once(() => { const w = new Float32Array(nh); return { d: w, loss: ref.mse(w, p, t, nh, 1, false) }; });
-      return [{
-        op: 'mse', shape: `n=${nh} (${N}x${HIDDEN})`, case: 'fused loss + dpred', batch: N, bytes: 12 * nh,
-        make(be) {
-          const o = owned(be); const pi = o.f32(p), ti = o.f32(t), d = o.f32(nh); let l = NaN;
-          return { run: () => { l = be.mse(d, pi, ti, nh, 1, false); }, check: () => within('dpred', normErr(d, want().d), 1e-5) ?? lossWithin(l, want().loss), release: o.release };
-        },
-      }];
-    },
-    // Independent of N: measured once per run (onceCases).
-    sgd_step: () => [],
-    adamw_step: () => [],
-  };
-  const out: KernelCase[] = [];
-  for (const op of ops) {
-    if (op === 'kd_step') continue;
-    out.push(...cases[kernelOf(op)]());
-  }
-  return out;
+export function kernelCases(ops: string[], N: number): BenchCase[] {
+  return ops.filter((op) => op !== 'kd_step').flatMap((op) => OP_CASES[kernelOf(op)].bench(N));
 }
 
 /** Cases measured once per run, not per batch: the 1024³ square matmul (not with --quick) and the optimizer steps. */
-export function onceCases(ops: string[], quick: boolean): KernelCase[] {
-  const out: KernelCase[] = [];
-  if (ops.includes('matmul') && !quick) out.push(matmulCase('square', 1024, 1024, 1024, 1024, false, false));
-  if (ops.includes('sgd_step')) out.push(sgdCase());
-  if (ops.includes('adamw_step')) out.push(adamwCase());
-  return out;
-}
-
-function softmaxCase(op: 'softmax_t' | 'log_softmax_t', N: number): KernelCase {
-  const K = CLASSES, nk = N * K, z = rand(nk, 7, 10);
-  const want = once(() => { const w = new Float32Array(nk); ref[op](w, z, N, K, 4); return w; });
-  return {
-    op: op === 'softmax_t' ? 'softmax_t' : 'log_softmax_t', shape: `${N}x${K} T=4`, case: 'row-wise', batch: N, bytes: 8 * nk,
-    make(be) { const o = owned(be); const zi = o.f32(z), out = o.f32(nk); return { run: () => be[op](out, zi, N, K, 4), check: () => within('out', normErr(out, want()), 1e-5), release: o.release }; },
-  };
-}
-
-/** The optimizer steps run over the flat parameter buffer of W's student. */
-const STUDENT_PARAMS = HIDDEN * (INPUTS + 1) + HIDDEN * (HIDDEN + 1) + CLASSES * (HIDDEN + 1);
-
-function sgdCase(): KernelCase {
-  const n = STUDENT_PARAMS, p = rand(n, 13), g = rand(n, 14), m = rand(n, 15, 0.1);
-  const hp = { lr: 1e-3, momentum: 0.9, weightDecay: 1e-4, nesterov: false };
-  const want = once(() => { const wp = p.slice(), wm = m.slice(); ref.sgd_step(wp, g, wm, n, hp); return { p: wp, m: wm }; });
-  return {
-    op: 'sgd_step', shape: `n=${n} (W's student)`, case: 'momentum 0.9', batch: null, bytes: 20 * n,
-    make(be) {
-      const o = owned(be); const pi = o.f32(p), gi = o.f32(g), mi = o.f32(m);
-      return { run: () => be.sgd_step(pi, gi, mi, n, hp), check: () => within('params', normErr(pi, want().p), 1e-6) ?? within('momentum', normErr(mi, want().m), 1e-6), release: o.release };
-    },
-  };
-}
-
-function adamwCase(): KernelCase {
-  const n = STUDENT_PARAMS, p = rand(n, 16), g = rand(n, 17);
-  const hp = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 };
-  const want = once(() => { const wp = p.slice(), wm = new Float32Array(n), wv = new Float32Array(n); ref.adamw_step(wp, g, wm, wv, n, hp); return { p: wp, m: wm, v: wv }; });
-  return {
-    op: 'adamw_step', shape: `n=${n} (W's student)`, case: 'decoupled wd', batch: null, bytes: 28 * n,
-    make(be) {
-      const o = owned(be); const pi = o.f32(p), gi = o.f32(g), mi = o.f32(n), vi = o.f32(n);
-      return {
-        run: () => be.adamw_step(pi, gi, mi, vi, n, hp),
-        check: () => within('params', normErr(pi, want().p), 1e-6) ?? within('m', normErr(mi, want().m), 1e-6) ?? within('v', normErr(vi, want().v), 1e-6),
-        release: o.release,
-      };
-    },
-  };
+export function onceCases(ops: string[], quick: boolean): BenchCase[] {
+  return ops.filter((op) => op !== 'kd_step').flatMap((op) => OP_CASES[kernelOf(op)].benchOnce?.(quick) ?? []);
 }
 
 // ---- timing ----------------------------------------------------------------------------------
@@ -407,14 +185,13 @@ function errorRow(backend: string, workers: number, c: { op: string; batch: numb
   return { backend, workers, batch: c.batch, op: c.op, ms_median: null, ms_min: null, ms_max: null, gflops: null, shape: c.shape, case: c.case, error };
 }
 
-function measureKernel(be: Backend, c: KernelCase, quick: boolean): BenchRow {
-  let inst: Instance | undefined;
+function measureKernel(be: Backend, c: BenchCase, quick: boolean): BenchRow {
+  const place = placeOn(be);
   try {
-    inst = c.make(be);
-    inst.run();
-    const bad = inst.check();
+    const call = c.setup(be, place);
+    const bad = compare(c, { loss: call.run(), outputs: call.outputs });
     if (bad) return errorRow(be.name, 1, c, `wrong result, not timed: ${bad}`);
-    const t = timeKernel(inst.run, quick ? { minReps: 3, maxReps: 15, budgetMs: 30, sampleMs: 0.5, warmMs: 25 } : { minReps: 5, maxReps: 60, budgetMs: 250, sampleMs: 2, warmMs: 60 });
+    const t = timeKernel(call.run, quick ? { minReps: 3, maxReps: 15, budgetMs: 30, sampleMs: 0.5, warmMs: 25 } : { minReps: 5, maxReps: 60, budgetMs: 250, sampleMs: 2, warmMs: 60 });
     return {
       backend: be.name, workers: 1, batch: c.batch, op: c.op, ms_median: r4(t.median), ms_min: r4(t.min), ms_max: r4(t.max),
       gflops: c.flops ? r2(c.flops / (t.median * 1e6)) : null, shape: c.shape, case: c.case,
@@ -423,7 +200,7 @@ function measureKernel(be: Backend, c: KernelCase, quick: boolean): BenchRow {
   } catch (e) {
     return errorRow(be.name, 1, c, `failed: ${(e as Error)?.message ?? String(e)}`);
   } finally {
-    inst?.release();
+    place.release();
   }
 }
 
@@ -535,7 +312,7 @@ export async function bench(argv: string[]): Promise<void> {
   const mm = (rs: BenchRow[]) => rs.filter((r) => r.op === 'matmul' && r.gflops !== null).sort((a, b) => perThread(b) - perThread(a))[0];
   let best = mm(rows);
   if (!best && kd.length) {
-    const probe = matmulCase('peak probe', Math.max(...p.batches), Math.max(...p.batches), HIDDEN, INPUTS, false, true);
+    const probe = peakProbeCase(Math.max(...p.batches));
     const probes: BenchRow[] = [];
     for (const be of p.backends) {
       progress.line(`bench: ${be.name} matmul ${probe.shape} (peak probe for % of peak; not a row)`);

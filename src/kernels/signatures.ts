@@ -12,24 +12,96 @@
 export type F32 = Float32Array;
 export type I32 = Int32Array;
 
-/** Names of every kernel, in the order the conformance suite and benches list them. */
-export const KERNEL_NAMES = [
-  'matmul',
-  'bias_add',
-  'bias_grad',
-  'relu',
-  'relu_backward',
-  'gelu',
-  'gelu_backward',
-  'softmax_t',
-  'log_softmax_t',
-  'kd_loss',
-  'cross_entropy',
-  'mse',
-  'sgd_step',
-  'adamw_step',
-] as const;
-export type KernelName = (typeof KERNEL_NAMES)[number];
+/** Where a kernel is implemented: the TS reference (the `js` backend), AssemblyScript (`wasm*`), C++ (`native*`), CUDA (`cuda`). */
+export type Build = 'ts' | 'wasm' | 'native' | 'cuda';
+const ALL: readonly Build[] = ['ts', 'wasm', 'native', 'cuda'];
+
+/** One row of the kernel table. */
+export interface KernelSpec {
+  /**
+   * The one name. It is the Backend method and the TS reference function (src/kernels/), the
+   * AssemblyScript export (assembly/), the Node-API export (native/bindings.cc); the C++ kernel
+   * is kd_<name> (native/*.h), the CUDA host function kdc_<name> (native/cuda/kernels.h), the
+   * CUDA __global__ kernels <name>_k or <name>_<variant>_k (native/cuda/kernels.cu).
+   */
+  readonly name: string;
+  /** The Backend method's arguments in order (outputs first, inputs after, sizes last), with shapes. */
+  readonly args: readonly string[];
+  /** What it returns, when it returns something. */
+  readonly returns?: string;
+  /** What it computes, in one line (the Kernels interface below has the full definition). */
+  readonly doc: string;
+  /** The builds that implement it. */
+  readonly builds: readonly Build[];
+  /**
+   * Exports that belong to this kernel besides its name: its split forms for the -mt backends
+   * and their helpers. wasm: AssemblyScript exports; node: Node-API exports of the CPU addon;
+   * cpp: C++ functions (kd_<name>_mt).
+   */
+  readonly variants?: { readonly wasm?: readonly string[]; readonly node?: readonly string[]; readonly cpp?: readonly string[] };
+}
+
+/**
+ * The kernel table: every kernel once, in the order the conformance suite and `distill bench`
+ * list them. test/kernel-names.test.ts checks every build against it.
+ */
+export const KERNELS = [
+  {
+    name: 'matmul',
+    args: ['C: (M,N)', 'A: (M,K), or (K,M) when transA', 'B: (K,N), or (N,K) when transB', 'M', 'N', 'K', 'transA', 'transB', 'accumulate'],
+    doc: 'C = op(A)·op(B) (+ C when accumulate), op = identity or transpose: Dense forward, dW and dX',
+    builds: ALL,
+    variants: { wasm: ['matmul_cols', 'matmul_workspace'], node: ['matmul_threads'], cpp: ['kd_matmul_mt'] },
+  },
+  { name: 'bias_add', args: ['y: (N,OC)', 'bias: (OC)', 'N', 'OC'], doc: 'y[n,o] += bias[o]', builds: ALL },
+  { name: 'bias_grad', args: ['dbias: (OC)', 'dy: (N,OC)', 'N', 'OC', 'accumulate'], doc: 'dbias[o] = (dbias[o] when accumulate) + column sum of dy', builds: ALL },
+  { name: 'relu', args: ['out: (n)', 'inp: (n)', 'n'], doc: 'out = max(inp, 0); out may alias inp', builds: ALL },
+  { name: 'relu_backward', args: ['dinp: (n)', 'dout: (n)', 'inp: (n)', 'n'], doc: 'dinp = dout where inp > 0, else 0; dinp may alias dout', builds: ALL },
+  { name: 'gelu', args: ['out: (n)', 'inp: (n)', 'n'], doc: 'GELU, tanh approximation; out may alias inp', builds: ALL },
+  { name: 'gelu_backward', args: ['dinp: (n)', 'dout: (n)', 'inp: (n)', 'n'], doc: "dinp = dout · GELU'(inp); dinp may alias dout", builds: ALL },
+  { name: 'softmax_t', args: ['out: (N,K)', 'logits: (N,K)', 'N', 'K', 'T'], doc: 'softmax(logits/T) per row, max-subtracted', builds: ALL },
+  { name: 'log_softmax_t', args: ['out: (N,K)', 'logits: (N,K)', 'N', 'K', 'T'], doc: 'log_softmax(logits/T) per row, max-subtracted', builds: ALL },
+  {
+    name: 'kd_loss',
+    args: ['dS: (N,K)', 's: (N,K) student logits', 't: (N,K) teacher logits', 'N', 'K', 'T', 'alpha', 'scaleT2', 'accumulate'],
+    returns: 'loss',
+    doc: 'fused: alpha·(T² when scaleT2)·mean KL(softmax(t/T) ‖ softmax(s/T)), and its gradient in dS',
+    builds: ALL,
+  },
+  {
+    name: 'cross_entropy',
+    args: ['dlogits: (N,K)', 'logits: (N,K)', 'labels: (N) int32 in [0,K)', 'N', 'K', 'weight', 'accumulate'],
+    returns: 'loss',
+    doc: 'fused: weight·mean cross-entropy of logits against labels, and its gradient in dlogits',
+    builds: ALL,
+  },
+  {
+    name: 'mse',
+    args: ['dpred: (n)', 'pred: (n)', 'target: (n)', 'n', 'weight', 'accumulate'],
+    returns: 'loss',
+    doc: 'fused: weight·mean squared error, and its gradient in dpred (hint/feature losses)',
+    builds: ALL,
+  },
+  {
+    name: 'sgd_step',
+    args: ['params: (n)', 'grads: (n)', 'momentumBuf: (n)', 'n', 'hp: SgdParams'],
+    doc: 'one SGD step in place (momentum, Nesterov, weight decay)',
+    builds: ALL,
+    variants: { node: ['sgd_step_threads'], cpp: ['kd_sgd_step_mt'] },
+  },
+  {
+    name: 'adamw_step',
+    args: ['params: (n)', 'grads: (n)', 'm: (n)', 'v: (n)', 'n', 'hp: AdamWParams'],
+    doc: 'one AdamW step in place (decoupled weight decay, bias-corrected moments)',
+    builds: ALL,
+    variants: { node: ['adamw_step_threads'], cpp: ['kd_adamw_step_mt'] },
+  },
+] as const satisfies readonly KernelSpec[];
+
+export type KernelName = (typeof KERNELS)[number]['name'];
+
+/** The kernel names, in table order. */
+export const KERNEL_NAMES: readonly KernelName[] = KERNELS.map((k) => k.name);
 
 /** Hyper-parameters of one SGD step (PyTorch semantics, dampening 0). */
 export interface SgdParams {
@@ -120,3 +192,8 @@ export interface Kernels {
 /** GELU tanh-approximation constants, shared by every implementation. */
 export const GELU_SQRT_2_OVER_PI = 0.7978845608028654;
 export const GELU_COEF = 0.044715;
+
+// The table and the Kernels interface name the same kernels: this line fails to compile otherwise.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const tableMatchesInterface: Same<KernelName, keyof Kernels> = true;
+void tableMatchesInterface;

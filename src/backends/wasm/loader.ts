@@ -90,35 +90,39 @@ function cannotCompile(variant: WasmVariant, url: URL, e: unknown): BackendUnava
   return unavailable(variant, `cannot compile ${fileURLToPath(url)}: ${(e as Error).message}`);
 }
 
+/** A build's module when compiled before, else (once the probe passes) its file's bytes. */
+function cachedOrBytes(variant: WasmVariant): { url: URL; module: WebAssembly.Module } | { url: URL; module?: undefined; bytes: Buffer } {
+  const url = wasmPath(variant);
+  const module = modules.get(url.href);
+  if (module) return { url, module };
+  checkProbe(variant);
+  return { url, bytes: readBuild(variant, url, readFileSync) };
+}
+
+function remember(url: URL, m: WebAssembly.Module): WebAssembly.Module {
+  modules.set(url.href, m);
+  return m;
+}
+
 /** Compiles (once per process) a build; throws BackendUnavailableError with the reason. */
 export async function compileWasm(variant: WasmVariant): Promise<WebAssembly.Module> {
-  const url = wasmPath(variant);
-  const hit = modules.get(url.href);
-  if (hit) return hit;
-  checkProbe(variant);
-  const bytes = readBuild(variant, url, readFileSync);
+  const b = cachedOrBytes(variant);
+  if (b.module) return b.module;
   try {
-    const m = await WebAssembly.compile(bytes);
-    modules.set(url.href, m);
-    return m;
+    return remember(b.url, await WebAssembly.compile(b.bytes));
   } catch (e) {
-    throw cannotCompile(variant, url, e);
+    throw cannotCompile(variant, b.url, e);
   }
 }
 
 /** Synchronous compileWasm (for workers and simple callers). */
 export function compileWasmSync(variant: WasmVariant): WebAssembly.Module {
-  const url = wasmPath(variant);
-  const hit = modules.get(url.href);
-  if (hit) return hit;
-  checkProbe(variant);
-  const bytes = readBuild(variant, url, readFileSync);
+  const b = cachedOrBytes(variant);
+  if (b.module) return b.module;
   try {
-    const m = new WebAssembly.Module(bytes);
-    modules.set(url.href, m);
-    return m;
+    return remember(b.url, new WebAssembly.Module(b.bytes));
   } catch (e) {
-    throw cannotCompile(variant, url, e);
+    throw cannotCompile(variant, b.url, e);
   }
 }
 
