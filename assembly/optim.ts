@@ -49,14 +49,18 @@ export function sgd_step(params: usize, grads: usize, buf: usize, n: i32, lr: f3
 
 // params, grads, m, v are (n). p −= lr·wd·p; m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²;
 // p −= lr·(m/bc1)/(sqrt(v/bc2) + eps), bc1 = 1 − b1^step, bc2 = 1 − b2^step.
-export function adamw_step(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc1: f32, bc2: f32): void {
-  const decay: f32 = 1 - lr * weightDecay;
-  const c1: f32 = 1 - beta1, c2: f32 = 1 - beta2;
-  const ib1: f32 = 1 / bc1, ib2: f32 = 1 / bc2;
+// The hyper-parameters come in as f64 (JS numbers) and every constant derived from them is
+// computed in f64 and rounded to f32 once, as in native/optim.cc: 1 − b2 from an f32-rounded
+// b2 = 0.999 is 0.00099998713, which made v 1.29e-5 too small and every update ~6.5e-6 too
+// large (found by test/parity.test.ts against PyTorch).
+export function adamw_step(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f64, beta1: f64, beta2: f64, eps: f64, weightDecay: f64, bc1: f64, bc2: f64): void {
+  const decay = <f32>(1.0 - lr * weightDecay);
+  const b1 = <f32>beta1, b2 = <f32>beta2, c1 = <f32>(1.0 - beta1), c2 = <f32>(1.0 - beta2);
+  const stepSize = <f32>(lr / bc1), ib2 = <f32>(1.0 / bc2), e = <f32>eps;
   let i = 0;
   if (SIMD) {
-    const vdec = f32x4.splat(decay), vb1 = f32x4.splat(beta1), vb2 = f32x4.splat(beta2), vc1 = f32x4.splat(c1), vc2 = f32x4.splat(c2);
-    const vlr = f32x4.splat(lr), vib1 = f32x4.splat(ib1), vib2 = f32x4.splat(ib2), veps = f32x4.splat(eps);
+    const vdec = f32x4.splat(decay), vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), vc1 = f32x4.splat(c1), vc2 = f32x4.splat(c2);
+    const vstep = f32x4.splat(stepSize), vib2 = f32x4.splat(ib2), veps = f32x4.splat(e);
     for (; i + 4 <= n; i += 4) {
       const b = <usize>i << 2;
       const g = v128.load(grads + b);
@@ -66,17 +70,17 @@ export function adamw_step(params: usize, grads: usize, m: usize, v: usize, n: i
       v128.store(v + b, vi);
       const den = f32x4.add(f32x4.sqrt(f32x4.mul(vi, vib2)), veps);
       const p = f32x4.mul(v128.load(params + b), vdec);
-      v128.store(params + b, f32x4.sub(p, f32x4.div(f32x4.mul(vlr, f32x4.mul(mi, vib1)), den)));
+      v128.store(params + b, f32x4.sub(p, f32x4.div(f32x4.mul(vstep, mi), den)));
     }
   }
   for (; i < n; i++) {
     const b = <usize>i << 2;
     const g = load<f32>(grads + b);
-    const mi = beta1 * load<f32>(m + b) + c1 * g;
-    const vi = beta2 * load<f32>(v + b) + c2 * g * g;
+    const mi = b1 * load<f32>(m + b) + c1 * g;
+    const vi = b2 * load<f32>(v + b) + c2 * g * g;
     store<f32>(m + b, mi);
     store<f32>(v + b, vi);
     const p = load<f32>(params + b) * decay;
-    store<f32>(params + b, p - (lr * (mi * ib1)) / (Mathf.sqrt(vi * ib2) + eps));
+    store<f32>(params + b, p - (stepSize * mi) / (Mathf.sqrt(vi * ib2) + e));
   }
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputFileError } from '../src/errors.js';
-import { encodeSafetensors, readSafetensors, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors, type Tensor } from '../src/io/safetensors.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-st-'));
@@ -49,6 +49,15 @@ describe('safetensors', () => {
     const hl = Number(bytes.readBigUInt64LE(0));
     expect((8 + hl) % 8).toBe(0);
     expect(JSON.parse(bytes.subarray(8, 8 + hl).toString()).w).toEqual({ dtype: 'F32', shape: [2, 3], data_offsets: expect.any(Array) });
+  });
+
+  it('decodes a Node Buffer (readFileSync) as it decodes a Uint8Array: Buffer.slice is a view, not a copy', async () => {
+    const p = join(dir, 'buffer.safetensors');
+    const w = Float64Array.from([1.5, -2.25, 3]), y = Int32Array.from([4, 0, 2]);
+    await writeSafetensors(p, { w: { dtype: 'F64', shape: [3], data: w }, y: { dtype: 'I32', shape: [3], data: y } });
+    const { tensors } = decodeSafetensors(p, readFileSync(p));
+    expect(Array.from(tensors.w.data as Float64Array)).toEqual(Array.from(w));
+    expect(Array.from(tensors.y.data as Int32Array)).toEqual(Array.from(y));
   });
 
   it('encodes a tensor whose data does not match its shape as an error', () => {

@@ -126,7 +126,8 @@ export function decodeSafetensors(file: string, buf: Uint8Array): { tensors: Rec
   const tensors: Record<string, Tensor> = {};
   for (const e of entries) {
     const C = CTOR[e.dtype];
-    const copy = buf.slice(dataStart + e.begin, dataStart + e.end); // own, aligned storage
+    // Own, aligned storage. Uint8Array's slice copies; a Node Buffer's slice (readFileSync) is a view into its pool.
+    const copy = Uint8Array.prototype.slice.call(buf, dataStart + e.begin, dataStart + e.end);
     tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: new C(copy.buffer, 0, (e.end - e.begin) / C.BYTES_PER_ELEMENT) };
   }
   return { tensors, metadata };
