@@ -6,7 +6,7 @@ import { gatherBatch } from '../data/batching.js';
 import type { Dataset } from '../data/dataset.js';
 import { BackendUnavailableError, InputFileError, ShapeError } from '../errors.js';
 
-const HOW = "ONNX teachers need the optional package onnxruntime-node: run `npm install onnxruntime-node` (the project's .npmrc sets onnxruntime-node-install=skip, so nothing is downloaded besides the npm package)";
+const HOW = 'ONNX teachers need the optional package onnxruntime-node: run `npm install onnxruntime-node` (its CPU runtime comes in the npm package; ONNXRUNTIME_NODE_INSTALL=skip, or `npm deny-scripts onnxruntime-node` on npm 11, keeps its postinstall from downloading the CUDA provider)';
 
 interface Ort {
   InferenceSession: { create(path: string): Promise<OrtSession> };
