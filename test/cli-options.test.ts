@@ -75,6 +75,14 @@ describe('CSV options and --hidden', () => {
     expect(t.stderr).toMatch(/90 train \/ 30 test samples, 3 features, 3 classes/);
   }, 60_000);
 
+  it('distill demo --epochs N sets both stages; --student-epochs wins over it', () => {
+    const d = run('demo', '--data', 'train.csv', '--test', 'test.csv', '--label-column', 'colour', '--epochs', '2', '--student-epochs', '1', '--student-samples', '30', '--backend', 'js', '--workers', '1', '--out', 'demo');
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stderr).toMatch(/teacher: layers 3-256-3 .*, 2 epochs on 90 samples/);
+    expect(d.stderr).toMatch(/student-alone: layers 3-32-3, .*, 1 epochs on 30 samples/);
+    expect(run('demo', '--epochs', '0').stderr).toMatch(/--epochs: expected an integer >= 1, got "0"/);
+  }, 60_000);
+
   it('wrong uses say what is wrong', () => {
     const a = run('teach', '--label-column', 'x', '--hidden', '8', ...J, '--out', 'c');
     expect(a.status).toBe(2);

@@ -403,20 +403,22 @@ export const DEMO = {
 
 const DEMO_DOCS: OptionDoc[] = [
   { flag: 'out', type: 'string', help: 'folder for the models and metrics', default: 'distill-demo' },
-  { flag: 'teacher-epochs', type: 'string', help: 'teacher epochs', default: String(DEMO.teacherEpochs) },
-  { flag: 'student-epochs', type: 'string', help: 'student epochs (distilled and alone)', default: String(DEMO.studentEpochs) },
+  { flag: 'epochs', type: 'string', help: 'shorthand for --teacher-epochs N --student-epochs N (each of those wins over it)' },
+  { flag: 'teacher-epochs', type: 'string', help: `teacher epochs (default: ${DEMO.teacherEpochs})` },
+  { flag: 'student-epochs', type: 'string', help: `student epochs, distilled and alone (default: ${DEMO.studentEpochs})` },
   { flag: 'student-samples', type: 'string', help: 'the students learn from the first N training samples (0: all)', default: String(DEMO.studentSamples) },
   { flag: 'seed', type: 'string', help: 'random seed', default: String(DEMO.seed) },
   ...DATA, ...COMMON,
 ];
 export async function demo(argv: string[]): Promise<void> {
   const v = helpOr(argv, 'distill demo [options]',
-    `Trains a teacher (${DEMO.teacher.layers.join('-')}) on the training set, distills a student (${DEMO.student.layers.join('-')}) from it on the first ${DEMO.studentSamples} training samples, trains the same student alone on the same samples, and prints a comparison table. Writes the models and metrics.jsonl into the --out folder.`, DEMO_DOCS, ['distill demo', 'distill demo --backend wasm-simd --student-samples 0 --out demo-all']);
+    `Trains a teacher (${DEMO.teacher.layers.join('-')}) on the training set, distills a student (${DEMO.student.layers.join('-')}) from it on the first ${DEMO.studentSamples} training samples, trains the same student alone on the same samples, and prints a comparison table. Writes the models and metrics.jsonl into the --out folder.`, DEMO_DOCS, ['distill demo', 'distill demo --epochs 1 --out demo-quick', 'distill demo --backend wasm-simd --student-samples 0 --out demo-all']);
   if (!v) return;
   const progress = new Progress('demo', process.stderr, v.quiet === true);
   const seed = num(v, 'seed', { int: true });
-  const tEpochs = num(v, 'teacher-epochs', { int: true, min: 1 });
-  const sEpochs = num(v, 'student-epochs', { int: true, min: 1 });
+  const both = v.epochs === undefined ? undefined : num(v, 'epochs', { int: true, min: 1 });
+  const tEpochs = v['teacher-epochs'] === undefined ? both ?? DEMO.teacherEpochs : num(v, 'teacher-epochs', { int: true, min: 1 });
+  const sEpochs = v['student-epochs'] === undefined ? both ?? DEMO.studentEpochs : num(v, 'student-epochs', { int: true, min: 1 });
   const sSamples = num(v, 'student-samples', { int: true, min: 0 });
   const dir = outDir(v, 'distill-demo');
   const d = await data(v, progress);
