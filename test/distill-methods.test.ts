@@ -133,7 +133,7 @@ describe('augmentation and logits files', () => {
     const ds: Dataset = { name: 'd', x: new Float32Array([1, 2, 3, 4, 5, 6]), y: new Int32Array([0, 1, 0]), n: 3, features: 2, classes: 2 };
     const p = join(mkdtempSync(join(tmpdir(), 'distillery-lg-')), 'l.safetensors');
     const l = new Float32Array([1, -1, 0.5, 2, 3, 4]);
-    await saveTeacherLogits(p, ds, { logits: [l], teachers: [{ file: 't.safetensors', config: { layers: [2, 2] } }] });
+    await saveTeacherLogits(p, ds, { logits: [l], teachers: [{ file: 't.safetensors', config: { input: [2], layers: ['dense:2'] } }] });
     const back = await loadTeacherLogits(p, ds, 2);
     expect(back.logits[0]).toEqual(l);
     expect(back.teachers[0].file).toBe('t.safetensors');

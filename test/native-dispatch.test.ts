@@ -87,7 +87,8 @@ describe.skipIf(!built)('native dispatch', () => {
     expect(probe({ DISTILLERY_GEMM_ISA: 'baseline' }).matmul).toBe('baseline 4x8');
   });
 
-  for (const env of [{}, { DISTILLERY_GEMM_ISA: 'avx2' }, { DISTILLERY_GEMM_TILE: '4x24' }, { DISTILLERY_GEMM_ISA: 'baseline' }]) {
+  const envs: Record<string, string>[] = [{}, { DISTILLERY_GEMM_ISA: 'avx2' }, { DISTILLERY_GEMM_TILE: '4x24' }, { DISTILLERY_GEMM_ISA: 'baseline' }];
+  for (const env of envs) {
     it(`matmul agrees with the TS reference on every variant (${JSON.stringify(env)})`, () => {
       expect(childMatmulError(env)).toBeLessThan(1e-5 * 30);
     });

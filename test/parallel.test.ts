@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/index.js';
 import { train, type TrainConfig, type TrainHooks } from '../src/train/trainer.js';
 import { WorkerFailure } from '../src/errors.js';
-import { Sequential, type ModelConfig } from '../src/nn/sequential.js';
+import { Sequential } from '../src/nn/sequential.js';
+import type { ModelSpec } from '../src/nn/spec.js';
 import { backendsUnderTest, blobs } from './util.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-par-'));
@@ -22,7 +23,7 @@ const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   kd: { T: 3, alpha: 0.7 }, teacherMode: 'online', ...over,
 });
 
-async function run(be: Backend, mc: ModelConfig, c: TrainConfig, hooks: TrainHooks = {}): Promise<Float32Array> {
+async function run(be: Backend, mc: ModelSpec, c: TrainConfig, hooks: TrainHooks = {}): Promise<Float32Array> {
   const teacher = new Sequential(be, { layers: [20, 24, 5] }, 5);
   const m = new Sequential(be, mc, 3);
   await train(m, data, null, c, hooks, [{ model: teacher }]);
