@@ -89,7 +89,7 @@ function wasmExportNames(bytes: Uint8Array): string[] {
   if (bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) throw new Error('not a WebAssembly binary');
   let i = 8;
   const leb = () => {
-    let r = 0, shift = 0, b = 0;
+    let r = 0, shift = 0, b: number;
     do { b = bytes[i++]; r += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
     return r;
   };

@@ -15,7 +15,7 @@ import { readModel, saveModel, MODEL_FORMAT } from '../src/io/model-file.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { saveOnnx } from '../src/io/onnx.js';
 import { Sequential } from '../src/nn/sequential.js';
-import { denseWidths, describeModel, hiddenWidths, layerShapes, specsFromWidths, validateModelConfig, widthsForm } from '../src/nn/spec.js';
+import { denseWidths, describeModel, hiddenWidths, layerShapes, validateModelConfig, widthsForm } from '../src/nn/spec.js';
 import { Rng } from '../src/nn/rng.js';
 
 const ROOT = join(import.meta.dirname, '..');

@@ -21,6 +21,7 @@ describe('progress', () => {
         p.step({ epoch: 0, epochs: 10, batch: 0, batches: 100, step: 0, loss: 2.3, samplesPerSec: 0 });
         vi.advanceTimersByTime(10_000); // 10 s for 10 batches: 1 s per batch
         p.step({ epoch: 0, epochs: 10, batch: 10, batches: 100, step: 10, loss: 1.23456, samplesPerSec: 640 });
+        // eslint-disable-next-line no-control-regex -- the erase-line escape (ESC [K) the progress line ends with
         const line = writes.at(-1)!.replace(/^\r/, '').replace(/\x1b\[K$/, '');
         expect(line.length, line).toBeLessThanOrEqual(cols - 1);
         // 90 batches left in this epoch + 9 epochs of 100: 990 s = 16:30.

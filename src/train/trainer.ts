@@ -4,7 +4,6 @@
 import { createHash } from 'node:crypto';
 import { allowsWorkers, workerLimit, type Backend } from '../backends/backend.js';
 import { ConfigError, NumericalError, ShapeError } from '../errors.js';
-import type { F32 } from '../kernels/signatures.js';
 import type { Sequential } from '../nn/sequential.js';
 import { describeModel } from '../nn/spec.js';
 import { createOptimizer, type OptimizerConfig } from '../optim/optimizer.js';

@@ -2,6 +2,7 @@
 // WebAssembly global (lib.dom does). Only what the wasm backends use.
 
 declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- the global WebAssembly is a namespace: only namespace syntax can add to it
   namespace WebAssembly {
     interface MemoryDescriptor { initial: number; maximum?: number; shared?: boolean }
     class Memory {
