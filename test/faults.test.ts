@@ -135,7 +135,7 @@ describe('faults and bad input', () => {
     expect(run(['teach', '--config', 'c2.json', '--out', 'c']).status).toBe(0); // a list is a list
     const b = run(['teach', ...J, '--layers', '6,x,3', '--out', 'c']);
     expect(b.status).toBe(2);
-    oneLine(b.stderr, /--layers: expected comma-separated positive integer layer widths like 784,128,10, got "6,x,3"/);
+    oneLine(b.stderr, /--layers: expected comma-separated positive integer widths like 784,128,10 \(inputs, hidden layers, classes\), got "6,x,3"/);
   }, 60_000);
 
   it('D8: --workers above the core count is refused, naming --workers and the cores', () => {

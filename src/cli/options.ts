@@ -225,7 +225,7 @@ export function modelConfig(v: Values, defaults: ModelConfig | null, features?: 
   }
   if (typeof v.layers === 'string') {
     const raw = v.layers.split(',').map((s) => s.trim());
-    if (!raw.every((s) => /^\d+$/.test(s) && Number(s) > 0)) throw new ConfigError(`--layers: expected comma-separated positive integer layer widths like 784,128,10, got ${JSON.stringify(v.layers)}`);
+    if (!raw.every((s) => /^\d+$/.test(s) && Number(s) > 0)) throw new ConfigError(`--layers: expected comma-separated positive integer widths like 784,128,10 (inputs, hidden layers, classes), got ${JSON.stringify(v.layers)}`);
     const layers = raw.map(Number);
     return validateModelConfig({ layers, activation: v.activation, dropout: num(v, 'dropout', { min: 0, max: 0.99 }) }, '--layers');
   }
