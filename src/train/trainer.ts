@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { allowsWorkers, workerLimit, type Backend } from '../backends/backend.js';
-import { ConfigError, NumericalError, ShapeError } from '../errors.js';
+import { ConfigError, NumericalError, ShapeError, WorkerFailure } from '../errors.js';
 import type { F32 } from '../kernels/signatures.js';
 import type { Sequential } from '../nn/sequential.js';
 import { describeModel } from '../nn/spec.js';
@@ -368,7 +368,20 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
           parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined, hintOnly });
         } else {
-          parts = distillStep(stepModels, { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined });
+          const batch = { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined };
+          const rng = model.rng.getState();
+          try {
+            parts = distillStep(stepModels, batch);
+          } catch (e) {
+            // A -mt backend's helper thread died: new helpers, then the same step once more (it
+            // changed nothing but the gradients and the dropout draws, which start over). A
+            // second failure stops the run; the last checkpoint stays as it was.
+            if (!(e instanceof WorkerFailure) || !be.recover) throw e;
+            log(`${e.message}; starting new helper threads and retrying the step once`);
+            await be.recover();
+            model.rng.setState(rng);
+            parts = distillStep(stepModels, batch);
+          }
         }
         if (!Number.isFinite(parts.loss)) throw nanLoss(parts.loss);
         // Divergence with a finite loss (e.g. 1e21): far above where this run started.
