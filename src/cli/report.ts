@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { Backend } from '../backends/index.js';
 import type { Dataset } from '../data/dataset.js';
 import { kdForEpoch, type KdSchedule } from '../distill/schedules.js';
-import type { KdConfig } from '../distill/objectives.js';
+import { validateKd, type KdConfig } from '../distill/objectives.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Sequential } from '../nn/sequential.js';
 import { describeModel } from '../nn/spec.js';
@@ -420,7 +420,7 @@ export async function writeRunReport(a: RunReportArgs): Promise<string> {
   const K = a.model.classes;
   const names = classNames(a.d.train, K);
   const kdOn = a.role === 'student' && a.cfg.kd !== undefined;
-  const base = kdOn ? { T: a.cfg.kd!.T ?? 4, alpha: a.cfg.kd!.alpha ?? 0.9, scaleT2: a.cfg.kd!.scaleT2 ?? true } : null;
+  const base = kdOn ? validateKd(a.cfg.kd!) : null;
   const teachers = a.teachers ? (a.teachers.sources.length === a.teachers.list.length
     ? a.teachers.sources.map((f, i) => { const t = a.teachers!.list[i]; return `${f}${t.weight !== undefined && a.teachers!.list.length > 1 ? `, weight ${t.weight}` : ''}${t.temperature !== undefined ? `, T ${t.temperature}` : ''}`; })
     : [`${a.teachers.sources.join(', ')} (logits of ${a.teachers.list.length} teachers)`]) : [];
