@@ -1,8 +1,8 @@
 // The CLI commands: teach, student, eval, demo. Each parses its options (flags or --config),
 // prints progress to stderr and results to stdout, and leaves files only when complete.
 
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { defaultBackend, loadBackend, type Backend } from '../backends/index.js';
 import { ConfigError, InputFileError, Interrupted } from '../errors.js';
 import { parseCsvRows, readCsvText } from '../data/csv.js';
@@ -14,11 +14,13 @@ import { subset, type Dataset } from '../data/dataset.js';
 import { evaluate, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../train/trainer.js';
 import { validateKd } from '../distill/objectives.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readModel, saveModel, type ModelInfo } from '../io/model-file.js';
+import { loadCheckpoint, readModel, saveModel, type ModelInfo } from '../io/model-file.js';
+import { existsSync } from 'node:fs';
 import { Sequential } from '../nn/sequential.js';
 import { denseWidths, describeModel, type ModelConfig, type WidthsConfig } from '../nn/spec.js';
 import { COMMON, DATA, KD, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
+import { openOutFolder } from './out-folder.js';
 import { chooseRuntime } from '../step/calibrate.js';
 import type { StepShapes } from '../step/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
@@ -30,6 +32,8 @@ import { createRequire } from 'node:module';
 
 const VERSION: string = createRequire(import.meta.url)('../../package.json').version;
 import { gatherBatch } from '../data/batching.js';
+import { classNames, commandLine, writeDemoReport, writeRunReport } from './report.js';
+import { confusionMatrix } from '../train/confusion.js';
 
 function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[], examples: string[] = []): Values | null {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -43,8 +47,20 @@ function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[],
  * The backend and worker count for a training run with these shapes: measured (and cached) by
  * the calibration unless --backend and --workers both say; one line reports the choice.
  */
-async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes): Promise<{ be: Backend; workers: number }> {
-  const workers = v.workers === undefined ? undefined : num(v, 'workers', { int: true, min: 1, max: 256 });
+async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes, dir?: string): Promise<{ be: Backend; workers: number }> {
+  // --resume: the backend and worker count that wrote the checkpoint, unless given (a resumed
+  // run repeats an uninterrupted one bit for bit only on those).
+  const ck = dir && v.resume === true ? join(dir, 'checkpoint.safetensors') : null;
+  if (ck && existsSync(ck) && (v.backend === undefined || v.workers === undefined)) {
+    const rt = (await loadCheckpoint(ck)).position.runtime;
+    if (rt) {
+      v = { ...v, backend: v.backend ?? rt.backend, workers: v.workers ?? String(rt.workers) };
+      progress.line(`resume: on ${v.backend} ×${v.workers}, as the checkpoint was written`);
+    }
+  }
+  const workers = v.workers === undefined ? undefined : num(v, 'workers', { int: true, min: 1 });
+  const cores = availableParallelism();
+  if (workers !== undefined && workers > cores) throw new ConfigError(`--workers ${workers}: this machine has ${cores} core${cores > 1 ? 's' : ''}; more workers than cores only wait for each other (use at most ${cores})`);
   // Backends that do not load here (no CUDA device, ...) are only worth a line with --verbose.
   const log = (m: string) => { if (v.verbose === true || !/^skipping backend /.test(m)) progress.line(m); };
   const c = await chooseRuntime(shapes, { backend: typeof v.backend === 'string' ? v.backend : undefined, workers, recalibrate: v.recalibrate === true, log });
@@ -89,6 +105,13 @@ async function data(v: Values, progress: Progress): Promise<{ train: Dataset; te
   return d;
 }
 
+/** --batch larger than the training set: the whole set per step (said once, before anything is sized by it). */
+function capBatch(cfg: TrainConfig, n: number, progress: Progress): void {
+  if (cfg.batchSize <= n) return;
+  progress.line(`--batch ${cfg.batchSize} is larger than the ${n} training samples; using ${n}`);
+  cfg.batchSize = n;
+}
+
 /** What a model file keeps of its training data: the input transform and the class names (padded when the model has more outputs). */
 function modelInfo(ds: Dataset, model: Sequential): Partial<ModelInfo> {
   const names = ds.classNames ? Array.from({ length: model.classes }, (_, k) => ds.classNames![k] ?? String(k)) : null;
@@ -101,7 +124,7 @@ function withSchedule(cfg: TrainConfig, n: number): TrainConfig {
 }
 
 /** Runs training with progress, SIGINT handling (checkpoint, then stop) and an epoch log. */
-async function runTraining(label: string, model: Sequential, d: { train: Dataset; test: Dataset }, cfg: TrainConfig, progress: Progress, teachers: Teacher[] = []): Promise<TrainResult> {
+async function runTraining(label: string, model: Sequential, d: { train: Dataset; test: Dataset }, cfg: TrainConfig, progress: Progress, teachers: Teacher[] = []): Promise<TrainResult & { samplesPerSec: Map<number, number> }> {
   // The first SIGINT (Ctrl-C) or SIGTERM stops the run after the step in progress, with a
   // checkpoint; a second one exits at once.
   const ac = new AbortController();
@@ -118,10 +141,13 @@ async function runTraining(label: string, model: Sequential, d: { train: Dataset
   const onInt = () => onSig('SIGINT'), onTerm = () => onSig('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  // Training samples/s of each epoch's steps (the last step's running rate), for the report.
+  const samplesPerSec = new Map<number, number>();
+  let rate = 0;
   try {
     const res = await train(model, d.train, d.test, cfg, {
-      onStep: (p) => progress.step(p),
-      onEpoch: (m: EpochMetrics) => progress.line(`${label} epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)}, test acc ${((m.test_acc ?? 0) * 100).toFixed(2)}% (${m.test_errors} errors), ${m.seconds.toFixed(1)} s`),
+      onStep: (p) => { progress.step(p); rate = p.samplesPerSec; },
+      onEpoch: (m: EpochMetrics) => { samplesPerSec.set(m.epoch, rate); progress.line(`${label} epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)}, test acc ${((m.test_acc ?? 0) * 100).toFixed(2)}% (${m.test_errors} errors), ${m.seconds.toFixed(1)} s`); },
       log: (m) => progress.line(`${label}: ${m}`),
       signal: ac.signal,
     }, teachers);
@@ -130,34 +156,32 @@ async function runTraining(label: string, model: Sequential, d: { train: Dataset
       throw new Interrupted(got, `${label} stopped by ${got} at step ${res.steps}: ${where}`);
     }
     if (res.stopped && cfg.checkpointPath) progress.line(`${label}: stopped; checkpoint in ${cfg.checkpointPath}; continue with --resume`);
-    return res;
+    return { ...res, samplesPerSec };
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   }
 }
 
-function outDir(v: Values, fallback: string): string {
-  const dir = resolve(typeof v.out === 'string' ? v.out : fallback);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new ConfigError(`--out ${dir}: cannot create the folder: ${(e as Error).message}`);
-  }
-  return dir;
+/** The run's --out folder: created, checked writable, locked against a second run, stale temp files removed. */
+function outDir(v: Values, fallback: string, progress?: Progress): string {
+  const f = openOutFolder(resolve(typeof v.out === 'string' ? v.out : fallback));
+  if (f.removed.length) progress?.line(`out: removed ${f.removed.length} temp file(s) left by an interrupted write: ${f.removed.join(', ')}`);
+  return f.dir;
 }
 
 const TEACH_DOCS = [...DATA, ...TRAIN, ...COMMON];
 export async function teach(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill teach [options]', 'Trains a teacher with cross-entropy; writes OUT/model.safetensors, OUT/checkpoint.safetensors and OUT/metrics.jsonl.', TEACH_DOCS, ['distill teach --layers 784,256,10 --dropout 0.2 --epochs 8 --out runs/teacher', 'distill teach --data iris.csv --label-column species --hidden 32 --epochs 50 --out runs/iris-teacher']);
+  const v = helpOr(argv, 'distill teach [options]', 'Trains a teacher with cross-entropy; writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, confusion matrix; opens offline).', TEACH_DOCS, ['distill teach --layers 784,256,10 --dropout 0.2 --epochs 8 --out runs/teacher', 'distill teach --data iris.csv --label-column species --hidden 32 --epochs 50 --out runs/iris-teacher']);
   if (!v) return;
   const progress = new Progress('teacher', process.stderr, v.quiet === true);
   const mc0 = modelConfig(v, null);
   const cfg0 = trainConfig(v, { epochs: 10 });
-  const dir = outDir(v, 'runs/teacher');
+  const dir = outDir(v, 'runs/teacher', progress);
   const d = await data(v, progress);
   const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
-  const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer });
+  capBatch(cfg0, d.train.n, progress);
+  const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer }, dir);
   const shift = num(v, 'augment-shift', { int: true, min: 0, max: 8 });
   const cfg = withSchedule({ ...cfg0, workers, augment: shift ? { shift } : undefined, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
@@ -166,12 +190,14 @@ export async function teach(argv: string[]): Promise<void> {
   if (res.stopped) return;
   await saveModel(join(dir, 'model.safetensors'), model, { role: 'teacher', data: d.train.name }, modelInfo(d.train, model));
   const ev = evaluate(model, d.test);
+  const report = await writeRunReport({ role: 'teacher', dir, argv, d, model, cfg, backend: be, workers, history: res.history, samplesPerSec: res.samplesPerSec, evaluation: ev });
   console.log(`teacher: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);
+  console.log(`teacher: report ${report}`);
 }
 
 const STUDENT_DOCS = [...KD, ...DATA, ...TRAIN, ...COMMON];
 export async function student(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl.', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2']);
+  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2']);
   if (!v) return;
   const progress = new Progress('student', process.stderr, v.quiet === true);
   const fromLogits = typeof v['teacher-logits'] === 'string' ? v['teacher-logits'] : null;
@@ -202,9 +228,10 @@ export async function student(argv: string[]): Promise<void> {
     hints = { pairs, weight: num(v, 'hint-weight', { min: 1e-12 }), loss, preTrainEpochs: num(v, 'hint-pretrain-epochs', { int: true, min: 0 }) };
   }
   const cfg0 = trainConfig(v, { epochs: 10 });
-  const dir = outDir(v, 'runs/student');
+  const dir = outDir(v, 'runs/student', progress);
   const d = await data(v, progress);
   const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
+  capBatch(cfg0, d.train.n, progress);
   // Teachers: model files (read on the js backend first: their shapes feed the calibration), or
   // one logits file checked against this training set.
   const js = await loadBackend('js');
@@ -233,7 +260,7 @@ export async function student(argv: string[]): Promise<void> {
   const modelTeachers = loaded.flatMap((t) => (t.model ? [t.model.config] : []));
   // The measured step has the run's shapes: the teachers when they run per batch (online mode, image
   // shifts, hints), the student, and the hint adapters.
-  const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer, hints });
+  const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer, hints }, dir);
   const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
   const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
@@ -242,7 +269,9 @@ export async function student(argv: string[]): Promise<void> {
   if (res.stopped) return;
   await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(sources) }, modelInfo(d.train, model));
   const ev = evaluate(model, d.test);
+  const report = await writeRunReport({ role: 'student', dir, argv, d, model, cfg, backend: be, workers, history: res.history, samplesPerSec: res.samplesPerSec, evaluation: ev, teachers: { sources, list: teachers } });
   console.log(`student: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);
+  console.log(`student: report ${report}`);
 }
 
 const EXPORT_DOCS: OptionDoc[] = [
@@ -412,7 +441,7 @@ const DEMO_DOCS: OptionDoc[] = [
 ];
 export async function demo(argv: string[]): Promise<void> {
   const v = helpOr(argv, 'distill demo [options]',
-    `Trains a teacher (${DEMO.teacher.layers.join('-')}) on the training set, distills a student (${DEMO.student.layers.join('-')}) from it on the first ${DEMO.studentSamples} training samples, trains the same student alone on the same samples, and prints a comparison table. Writes the models and metrics.jsonl into the --out folder.`, DEMO_DOCS, ['distill demo', 'distill demo --epochs 1 --out demo-quick', 'distill demo --backend wasm-simd --student-samples 0 --out demo-all']);
+    `Trains a teacher (${DEMO.teacher.layers.join('-')}) on the training set, distills a student (${DEMO.student.layers.join('-')}) from it on the first ${DEMO.studentSamples} training samples, trains the same student alone on the same samples, and prints a comparison table. Writes the models, metrics.jsonl and report.html (the comparison, curves, confusion matrices) into the --out folder.`, DEMO_DOCS, ['distill demo', 'distill demo --epochs 1 --out demo-quick', 'distill demo --backend wasm-simd --student-samples 0 --out demo-all']);
   if (!v) return;
   const progress = new Progress('demo', process.stderr, v.quiet === true);
   const seed = num(v, 'seed', { int: true });
@@ -420,13 +449,14 @@ export async function demo(argv: string[]): Promise<void> {
   const tEpochs = v['teacher-epochs'] === undefined ? both ?? DEMO.teacherEpochs : num(v, 'teacher-epochs', { int: true, min: 1 });
   const sEpochs = v['student-epochs'] === undefined ? both ?? DEMO.studentEpochs : num(v, 'student-epochs', { int: true, min: 1 });
   const sSamples = num(v, 'student-samples', { int: true, min: 0 });
-  const dir = outDir(v, 'distill-demo');
+  const dir = outDir(v, 'distill-demo', progress);
   const d = await data(v, progress);
   const base = (epochs: number): TrainConfig => withSchedule({
     epochs, batchSize: DEMO.batch, seed, optimizer: { kind: 'sgd', lr: DEMO.lr, momentum: 0.9 }, schedule: { kind: 'cosine' },
   }, d.train.n);
   const fit = (mc: WidthsConfig): WidthsConfig => ({ ...mc, layers: [d.train.features, ...mc.layers.slice(1, -1), Math.max(d.train.classes, 2)] });
-  const rows: { model: string; layers: string; parameters: number; acc: number; errors: number; n: number; seconds: number }[] = [];
+  const rows: { model: string; layers: string; parameters: number; acc: number; errors: number; n: number; seconds: number; samples: number }[] = [];
+  const runs: Parameters<typeof writeDemoReport>[1]['runs'] = [];
   const metrics: string[] = [];
   const few = sSamples > 0 && sSamples < d.train.n ? subset(d.train, Array.from({ length: sSamples }, (_, i) => i), `${d.train.name}[:${sSamples}]`) : d.train;
   const kd = { T: DEMO.T, alpha: DEMO.alpha, scaleT2: true };
@@ -445,7 +475,8 @@ export async function demo(argv: string[]): Promise<void> {
     for (const m of res.history) metrics.push(JSON.stringify({ model: name, ...m }));
     const ev = evaluate(model, d.test);
     await saveModel(join(dir, `${name}.safetensors`), model, { role: name, data: d.train.name }, modelInfo(d.train, model));
-    rows.push({ model: name, layers: describeModel(model.config), parameters: model.parameterCount, acc: ev.accuracy, errors: ev.errors, n: ev.n, seconds: (performance.now() - t0) / 1000 });
+    rows.push({ model: name, layers: describeModel(model.config), parameters: model.parameterCount, acc: ev.accuracy, errors: ev.errors, n: ev.n, seconds: (performance.now() - t0) / 1000, samples: trainSet.n });
+    runs.push({ name, history: res.history, samplesPerSec: res.history.map((h) => res.samplesPerSec.get(h.epoch) ?? null), confusion: d.test.n ? confusionMatrix(model, d.test) : null });
     return model;
   };
   const t0 = performance.now();
@@ -462,6 +493,8 @@ export async function demo(argv: string[]): Promise<void> {
     if (i === 0) console.log(w.map((n) => '-'.repeat(n)).join('  '));
   }
   const gain = rows[2].errors - rows[1].errors;
-  console.log(`\ndistillation ${gain >= 0 ? 'saved' : 'cost'} ${Math.abs(gain)} test errors for the ${rows[1].layers} student trained on ${few.n} samples (teacher on ${d.train.n}; T=${DEMO.T}, alpha=${DEMO.alpha}); ran on ${[...used].join(', ')}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  console.log(`wrote ${join(dir, 'teacher.safetensors')}, student-distilled.safetensors, student-alone.safetensors, metrics.jsonl`);
+  const summary = `distillation ${gain >= 0 ? 'saved' : 'cost'} ${Math.abs(gain)} test errors for the ${rows[1].layers} student trained on ${few.n} samples (teacher on ${d.train.n}; T=${DEMO.T}, alpha=${DEMO.alpha})`;
+  console.log(`\n${summary}; ran on ${[...used].join(', ')}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  await writeDemoReport(dir, { command: commandLine('demo', argv), data: { name: d.train.name, train: d.train.n, test: d.test.n, features: d.train.features, classes: d.train.classes }, rows, runs, kd, names: classNames(d.train, Math.max(d.train.classes, 2)), runtime: [...used].join(', '), summary });
+  console.log(`wrote ${join(dir, 'teacher.safetensors')}, student-distilled.safetensors, student-alone.safetensors, metrics.jsonl, report.html`);
 }

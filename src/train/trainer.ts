@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { allowsWorkers, workerLimit, type Backend } from '../backends/backend.js';
-import { ConfigError, NumericalError, ShapeError } from '../errors.js';
+import { ConfigError, NumericalError, ShapeError, WorkerFailure } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
 import { describeModel } from '../nn/spec.js';
 import { createOptimizer, type OptimizerConfig } from '../optim/optimizer.js';
@@ -42,6 +42,11 @@ export interface TrainConfig {
   checkpointEvery?: number;
   /** Continue from checkpointPath if it exists. */
   resume?: boolean;
+  /**
+   * Resume even when the checkpoint was written with another backend or worker count (the run
+   * then is no longer bitwise the same as an uninterrupted one). Default false: refused.
+   */
+  forceResume?: boolean;
   /** Metrics JSONL file, rewritten atomically at each epoch end. */
   metricsPath?: string;
   evalBatchSize?: number;
@@ -153,8 +158,8 @@ export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalR
 /** A model in a fingerprint: its widths form where it has one, so checkpoints of earlier versions still resume. */
 const configKey = (m: Sequential) => m.widthsConfig ?? m.config;
 
-function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Teacher[]): string {
-  const key = {
+function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Teacher[]): { hash: string; key: Record<string, unknown> } {
+  const key: Record<string, unknown> = {
     model: configKey(model), data: [ds.name, ds.n, ds.features, ds.labeled ? ds.labeled.reduce((a, b) => a + b, 0) : ds.n], batchSize: cfg.batchSize, seed: cfg.seed,
     optimizer: cfg.optimizer, schedule: cfg.schedule, kd: teachers.length ? validateKd(cfg.kd ?? {}) : null,
     teachers: teachers.map((t) => [t.model ? configKey(t.model) : `logits:${t.logits!.length}`, t.weight, t.temperature ?? null]),
@@ -162,7 +167,15 @@ function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers:
     ...(cfg.hints ? { hints: cfg.hints } : {}),
     ...(teachers.length > 1 || cfg.kdSchedule ? { fusion: cfg.teacherFusion ?? 'logits', kdSchedule: cfg.kdSchedule ?? null } : {}),
   };
-  return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+  return { hash: createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16), key };
+}
+
+/** The settings that differ between a checkpoint's fingerprint key and this run's, for the resume error. */
+function settingsDiff(was: Record<string, unknown> | undefined, now: Record<string, unknown>): string {
+  if (!was) return 'model/data/optimizer/seed settings';
+  const names: Record<string, string> = { model: 'the model', data: 'the data', batchSize: 'the batch size', seed: 'the seed', optimizer: 'the optimizer settings', schedule: 'the lr schedule (with cosine: also the epoch count)', kd: 'T/alpha', teachers: 'the teachers', augment: 'augmentation', hints: 'hints', fusion: 'teacher fusion', kdSchedule: 'the T/alpha schedules' };
+  const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
+  return keys.map((k) => `${names[k] ?? k} (${JSON.stringify(was[k]) ?? 'none'} → ${JSON.stringify(now[k]) ?? 'none'})`.slice(0, 240)).join('; ') || 'settings';
 }
 
 function validate(cfg: TrainConfig): void {
@@ -209,12 +222,15 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   for (let e = 0; kdBase && e < cfg.epochs; e++) kdForEpoch(kdBase, cfg.kdSchedule, e, cfg.epochs); // validate every epoch up front
   const be: Backend = model.backend;
   const log = hooks.log ?? (() => {});
-  const { batchSize: B, epochs } = cfg;
+  const { epochs } = cfg;
   const K = model.classes, C = model.inputs, n = trainSet.n;
+  // A batch larger than the data is the whole data (and must not allocate for the larger size).
+  const B = Math.min(cfg.batchSize, n);
+  if (B < cfg.batchSize) log(`batch size ${cfg.batchSize} is larger than the ${n} training samples; using ${n}`);
   const batches = Math.ceil(n / B);
   const opt = createOptimizer(be, model.store.length, cfg.optimizer);
   const lrAt = makeSchedule(cfg.optimizer.lr, cfg.schedule);
-  const fp = fingerprint(model, trainSet, cfg, teachers);
+  const { hash: fp, key: fpKey } = fingerprint(model, trainSet, cfg, teachers);
   // Built before any buffer is allocated: a bad hint config fails with nothing to release.
   const hints = cfg.hints ? new HintAdapters(be, model, teachers[0].model!, cfg.hints, cfg.optimizer, cfg.seed, B) : null;
   const hintTeacher = teachers[0]?.model;
@@ -225,15 +241,23 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   // the same mean train loss as an uninterrupted one.
   let partial = { loss: 0, kd: 0, ce: 0, hint: 0, count: 0 };
   let resumedExtra: Record<string, Float32Array> | undefined;
+  const workers = cfg.workers ?? 1;
   if (cfg.resume && cfg.checkpointPath) {
     const { existsSync } = await import('node:fs');
     if (existsSync(cfg.checkpointPath)) {
       const ck = await loadCheckpoint(cfg.checkpointPath);
       if (ck.position.fingerprint !== fp) {
-        throw new ConfigError(`${cfg.checkpointPath}: checkpoint was made with different model/data/optimizer/seed settings; resume needs the same ones (or start without --resume)`);
+        throw new ConfigError(`${cfg.checkpointPath}: the checkpoint was made with other settings: ${settingsDiff(ck.position.settings, fpKey)}; resume needs the same ones (or start without --resume)`);
       }
       if (ck.params.length !== model.store.length) throw new ShapeError(`${cfg.checkpointPath}: params has ${ck.params.length} values, model needs ${model.store.length}`);
       if (ck.optimizer.kind !== opt.kind) throw new ConfigError(`${cfg.checkpointPath}: optimizer is ${ck.optimizer.kind}, config says ${opt.kind}`);
+      // Same seed + backend + workers gives the same weights: a change would silently make this
+      // run differ from an uninterrupted one. (Checkpoints of earlier versions do not say.)
+      const was = ck.position.runtime;
+      if (was && (was.backend !== be.name || was.workers !== workers) && !cfg.forceResume) {
+        const diff = [was.backend !== be.name ? `backend ${was.backend} → ${be.name}` : '', was.workers !== workers ? `workers ${was.workers} → ${workers}` : ''].filter(Boolean).join(', ');
+        throw new ConfigError(`${cfg.checkpointPath}: the checkpoint was written by backend ${was.backend} with ${was.workers} worker(s); this run differs (${diff}), so it would not repeat an uninterrupted run bit for bit. Resume with --backend ${was.backend} --workers ${was.workers}, or add --force-resume to accept the difference`);
+      }
       model.store.params.set(ck.params);
       const st = opt.state();
       for (const [k, v] of Object.entries(st)) {
@@ -251,7 +275,6 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     }
   }
 
-  const workers = cfg.workers ?? 1;
   if (!allowsWorkers(be, workers))
     throw new ConfigError(`${workerLimit(be)}; got workers = ${workers}`);
   // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented
@@ -290,13 +313,21 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   }
   let sums = partial;
   const nanLoss = (loss: number) => new NumericalError(`loss is ${loss} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}, lr ${lrAt(step)}); try a lower learning rate. The last checkpoint is kept as it was.`);
+  // Nothing non-finite is ever written: a diverged run stops with the last good checkpoint intact.
+  const checkFinite = () => {
+    const bad = (a: Float32Array) => { for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i; return -1; };
+    const i = bad(model.store.params), j = hints ? bad(hints.store.params) : -1;
+    if (i >= 0 || j >= 0) throw new NumericalError(`${i >= 0 ? `parameter ${model.store.specs.find((sp) => i >= sp.offset && i < sp.offset + sp.size)?.name ?? i}` : 'a hint adapter parameter'} became ${i >= 0 ? model.store.params[i] : hints!.store.params[j]} at step ${step} (lr ${lrAt(Math.max(0, step - 1))}); try a lower learning rate. The last checkpoint is kept as it was.`);
+  };
+  let firstLoss = NaN;
   const checkpoint = async () => {
+    checkFinite();
     if (!cfg.checkpointPath) return;
     const ck: Checkpoint = {
       config: model.config,
       params: model.store.params,
       optimizer: { kind: opt.kind, stepCount: opt.stepCount, state: opt.state() },
-      position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, history, partial: batchInEpoch ? sums : undefined },
+      position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, settings: fpKey, history, partial: batchInEpoch ? sums : undefined, runtime: { backend: be.name, workers } },
       extra: hintState(),
     };
     await saveCheckpoint(cfg.checkpointPath, ck);
@@ -344,9 +375,27 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
           parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined, hintOnly });
         } else {
-          parts = distillStep(stepModels, { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined });
+          const batch = { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined };
+          const rng = model.rng.getState();
+          try {
+            parts = distillStep(stepModels, batch);
+          } catch (e) {
+            // A -mt backend's helper thread died: new helpers, then the same step once more (it
+            // changed nothing but the gradients and the dropout draws, which start over). A
+            // second failure stops the run; the last checkpoint stays as it was.
+            if (!(e instanceof WorkerFailure) || !be.recover) throw e;
+            log(`${e.message}; starting new helper threads and retrying the step once`);
+            await be.recover();
+            model.rng.setState(rng);
+            parts = distillStep(stepModels, batch);
+          }
         }
         if (!Number.isFinite(parts.loss)) throw nanLoss(parts.loss);
+        // Divergence with a finite loss (e.g. 1e21): far above where this run started.
+        if (Number.isNaN(firstLoss)) firstLoss = parts.loss;
+        else if (parts.loss > 1e3 && parts.loss > 1e4 * Math.max(firstLoss, 1e-2)) {
+          throw new NumericalError(`loss diverged: ${parts.loss.toExponential(3)} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}), from ${firstLoss.toPrecision(4)} at this run's first step; try a lower learning rate (lr ${lrAt(step)}). The last checkpoint is kept as it was.`);
+        }
         if (dp) await dp.update(lrAt(step)); // the hint adapters' update too
         else {
           opt.step(model.store.params, model.store.grads, lrAt(step));
@@ -390,6 +439,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       await checkpoint();
       epoch--;
     }
+    checkFinite(); // the caller saves the model next
     return { history, stopped, steps: step };
   } finally {
     await releaseAll();
