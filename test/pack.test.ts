@@ -1,8 +1,8 @@
 // The published package, as a user gets it: `npm pack`, then `npm install <tarball>` in an empty
 // folder (offline from npm's cache), `npx distill demo --epochs 1`, `require('distillery')`,
 // `import 'distillery'` and the types from both. Slow (the user's install compiles the native
-// addon, ~1 min): run by `npm run test:pack` (vitest.pack.config.ts), which .ci/run runs; plain
-// `npm test` leaves it out.
+// addon; the whole file took 35-110 s): run by `npm run test:pack` (vitest.pack.config.ts),
+// which .ci/run runs; plain `npm test` leaves it out.
 
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
