@@ -46,6 +46,31 @@ export class WorkerFailure extends DistilleryError {
 }
 
 /**
+ * A file that cannot be written (disk full, read-only filesystem, no permission). The previous
+ * version of the file, if any, is left as it was.
+ */
+export class OutputError extends DistilleryError {
+  override readonly exitCode = 6;
+  constructor(readonly file: string, readonly code: string | undefined, detail: string) {
+    super(`${file}: ${detail}`);
+  }
+}
+
+/** What an errno code means, for people. */
+export function describeErrno(code: string | undefined): string {
+  switch (code) {
+    case 'ENOSPC': return 'no space left on the device (disk full)';
+    case 'EDQUOT': return 'disk quota exceeded';
+    case 'EROFS': return 'read-only filesystem';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'ENOENT': return 'the folder does not exist';
+    case 'ENOTDIR': return 'a part of the path is not a folder';
+    case 'EISDIR': return 'it is a folder';
+    default: return code ?? 'unknown error';
+  }
+}
+
+/**
  * A run stopped by SIGINT (exit 130) or SIGTERM (exit 143) after writing its checkpoint: the
  * shell convention 128 + signal number.
  */

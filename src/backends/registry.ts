@@ -1,7 +1,7 @@
 // Backend registry: factories register with a priority; loading one that fails is logged and
 // skipped, never fatal, unless that backend was asked for by name.
 
-import { BackendUnavailableError } from '../errors.js';
+import { BackendUnavailableError, ConfigError } from '../errors.js';
 import type { Backend, BackendFactory, WorkerShare } from './backend.js';
 
 const factories = new Map<string, BackendFactory>();
@@ -18,7 +18,8 @@ export function backendNames(): string[] {
 /** Creates the named backend or throws BackendUnavailableError saying why. */
 export async function loadBackend(name: string): Promise<Backend> {
   const f = factories.get(name);
-  if (!f) throw new BackendUnavailableError(name, `unknown backend; registered: ${backendNames().join(', ')}`);
+  // An unknown name is bad input (exit 2); a known backend that cannot load here is exit 3.
+  if (!f) throw new ConfigError(`unknown backend '${name}' (backends: ${backendNames().join(', ')})`);
   try {
     return await f.create();
   } catch (e) {

@@ -1,8 +1,8 @@
 // The CLI commands: teach, student, eval, demo. Each parses its options (flags or --config),
 // prints progress to stderr and results to stdout, and leaves files only when complete.
 
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { defaultBackend, loadBackend, type Backend } from '../backends/index.js';
 import { ConfigError, InputFileError, Interrupted } from '../errors.js';
 import { parseCsvRows, readCsvText } from '../data/csv.js';
@@ -14,11 +14,13 @@ import { subset, type Dataset } from '../data/dataset.js';
 import { evaluate, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../train/trainer.js';
 import { validateKd } from '../distill/objectives.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readModel, saveModel, type ModelInfo } from '../io/model-file.js';
+import { loadCheckpoint, readModel, saveModel, type ModelInfo } from '../io/model-file.js';
+import { existsSync } from 'node:fs';
 import { Sequential } from '../nn/sequential.js';
 import { denseWidths, describeModel, type ModelConfig, type WidthsConfig } from '../nn/spec.js';
 import { COMMON, DATA, KD, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
+import { openOutFolder } from './out-folder.js';
 import { chooseRuntime } from '../step/calibrate.js';
 import type { StepShapes } from '../step/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
@@ -43,8 +45,20 @@ function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[],
  * The backend and worker count for a training run with these shapes: measured (and cached) by
  * the calibration unless --backend and --workers both say; one line reports the choice.
  */
-async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes): Promise<{ be: Backend; workers: number }> {
-  const workers = v.workers === undefined ? undefined : num(v, 'workers', { int: true, min: 1, max: 256 });
+async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes, dir?: string): Promise<{ be: Backend; workers: number }> {
+  // --resume: the backend and worker count that wrote the checkpoint, unless given (a resumed
+  // run repeats an uninterrupted one bit for bit only on those).
+  const ck = dir && v.resume === true ? join(dir, 'checkpoint.safetensors') : null;
+  if (ck && existsSync(ck) && (v.backend === undefined || v.workers === undefined)) {
+    const rt = (await loadCheckpoint(ck)).position.runtime;
+    if (rt) {
+      v = { ...v, backend: v.backend ?? rt.backend, workers: v.workers ?? String(rt.workers) };
+      progress.line(`resume: on ${v.backend} ×${v.workers}, as the checkpoint was written`);
+    }
+  }
+  const workers = v.workers === undefined ? undefined : num(v, 'workers', { int: true, min: 1 });
+  const cores = availableParallelism();
+  if (workers !== undefined && workers > cores) throw new ConfigError(`--workers ${workers}: this machine has ${cores} core${cores > 1 ? 's' : ''}; more workers than cores only wait for each other (use at most ${cores})`);
   // Backends that do not load here (no CUDA device, ...) are only worth a line with --verbose.
   const log = (m: string) => { if (v.verbose === true || !/^skipping backend /.test(m)) progress.line(m); };
   const c = await chooseRuntime(shapes, { backend: typeof v.backend === 'string' ? v.backend : undefined, workers, recalibrate: v.recalibrate === true, log });
@@ -87,6 +101,13 @@ async function data(v: Values, progress: Progress): Promise<{ train: Dataset; te
   });
   progress.line(`data: ${d.train.name}: ${d.train.n} train / ${d.test.n} test samples, ${d.train.features} features, ${d.train.classes} classes${d.train.classNames ? ` (${d.train.classNames.slice(0, 6).join(', ')}${d.train.classNames.length > 6 ? ', ...' : ''})` : ''}`);
   return d;
+}
+
+/** --batch larger than the training set: the whole set per step (said once, before anything is sized by it). */
+function capBatch(cfg: TrainConfig, n: number, progress: Progress): void {
+  if (cfg.batchSize <= n) return;
+  progress.line(`--batch ${cfg.batchSize} is larger than the ${n} training samples; using ${n}`);
+  cfg.batchSize = n;
 }
 
 /** What a model file keeps of its training data: the input transform and the class names (padded when the model has more outputs). */
@@ -137,14 +158,11 @@ async function runTraining(label: string, model: Sequential, d: { train: Dataset
   }
 }
 
-function outDir(v: Values, fallback: string): string {
-  const dir = resolve(typeof v.out === 'string' ? v.out : fallback);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new ConfigError(`--out ${dir}: cannot create the folder: ${(e as Error).message}`);
-  }
-  return dir;
+/** The run's --out folder: created, checked writable, locked against a second run, stale temp files removed. */
+function outDir(v: Values, fallback: string, progress?: Progress): string {
+  const f = openOutFolder(resolve(typeof v.out === 'string' ? v.out : fallback));
+  if (f.removed.length) progress?.line(`out: removed ${f.removed.length} temp file(s) left by an interrupted write: ${f.removed.join(', ')}`);
+  return f.dir;
 }
 
 const TEACH_DOCS = [...DATA, ...TRAIN, ...COMMON];
@@ -154,10 +172,11 @@ export async function teach(argv: string[]): Promise<void> {
   const progress = new Progress('teacher', process.stderr, v.quiet === true);
   const mc0 = modelConfig(v, null);
   const cfg0 = trainConfig(v, { epochs: 10 });
-  const dir = outDir(v, 'runs/teacher');
+  const dir = outDir(v, 'runs/teacher', progress);
   const d = await data(v, progress);
   const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
-  const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer });
+  capBatch(cfg0, d.train.n, progress);
+  const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer }, dir);
   const shift = num(v, 'augment-shift', { int: true, min: 0, max: 8 });
   const cfg = withSchedule({ ...cfg0, workers, augment: shift ? { shift } : undefined, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
@@ -202,9 +221,10 @@ export async function student(argv: string[]): Promise<void> {
     hints = { pairs, weight: num(v, 'hint-weight', { min: 1e-12 }), loss, preTrainEpochs: num(v, 'hint-pretrain-epochs', { int: true, min: 0 }) };
   }
   const cfg0 = trainConfig(v, { epochs: 10 });
-  const dir = outDir(v, 'runs/student');
+  const dir = outDir(v, 'runs/student', progress);
   const d = await data(v, progress);
   const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
+  capBatch(cfg0, d.train.n, progress);
   // Teachers: model files (read on the js backend first: their shapes feed the calibration), or
   // one logits file checked against this training set.
   const js = await loadBackend('js');
@@ -233,7 +253,7 @@ export async function student(argv: string[]): Promise<void> {
   const modelTeachers = loaded.flatMap((t) => (t.model ? [t.model.config] : []));
   // The measured step has the run's shapes: the teachers when they run per batch (online mode, image
   // shifts, hints), the student, and the hint adapters.
-  const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer, hints });
+  const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer, hints }, dir);
   const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
   const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
@@ -418,7 +438,7 @@ export async function demo(argv: string[]): Promise<void> {
   const tEpochs = num(v, 'teacher-epochs', { int: true, min: 1 });
   const sEpochs = num(v, 'student-epochs', { int: true, min: 1 });
   const sSamples = num(v, 'student-samples', { int: true, min: 0 });
-  const dir = outDir(v, 'distill-demo');
+  const dir = outDir(v, 'distill-demo', progress);
   const d = await data(v, progress);
   const base = (epochs: number): TrainConfig => withSchedule({
     epochs, batchSize: DEMO.batch, seed, optimizer: { kind: 'sgd', lr: DEMO.lr, momentum: 0.9 }, schedule: { kind: 'cosine' },

@@ -59,7 +59,8 @@ export const TRAIN: OptionDoc[] = [
   { flag: 'gamma', type: 'string', help: "decay factor (schedule 'step')", default: '0.1' },
   { flag: 'seed', type: 'string', help: 'random seed (init, shuffling, dropout)', default: '1' },
   { flag: 'out', type: 'string', help: 'output folder (model.safetensors, checkpoint.safetensors, metrics.jsonl)' },
-  { flag: 'resume', type: 'boolean', help: 'continue from OUT/checkpoint.safetensors if it exists' },
+  { flag: 'resume', type: 'boolean', help: 'continue from OUT/checkpoint.safetensors if it exists (on the backend and worker count that wrote it, unless given)' },
+  { flag: 'force-resume', type: 'boolean', help: 'with --resume: accept another backend or worker count than the checkpoint\'s (the run is then not bitwise the same as an uninterrupted one)' },
   { flag: 'checkpoint-every', type: 'string', help: 'also checkpoint every N steps (0: at epoch ends only)', default: '0' },
 ];
 
@@ -158,7 +159,11 @@ export function parse(argv: string[], docs: OptionDoc[]): Values {
       if (doc.type === 'boolean') {
         if (typeof v !== 'boolean') throw new InputFileError(values.config, `option '${k}' must be true or false`);
         merged[k] = v;
-      } else merged[k] = typeof v === 'string' ? v : JSON.stringify(v);
+      } else if (typeof v === 'string') merged[k] = v;
+      else if (typeof v === 'number' && Number.isFinite(v)) merged[k] = String(v);
+      else if (typeof v === 'object' && v !== null && !Array.isArray(v)) merged[k] = JSON.stringify(v); // e.g. "model": {...}
+      else if (Array.isArray(v) && v.length && v.every((x) => (typeof x === 'number' && Number.isFinite(x)) || (typeof x === 'string' && x !== '' && !x.includes(',')))) merged[k] = v.join(',');
+      else throw new InputFileError(values.config, `option '${k}': ${JSON.stringify(v)} is not a valid value (expected ${doc.help.split(',')[0]}: a string, a number, or a list of them like [784,128,10])`);
     }
   }
   for (const d of docs) if (merged[d.flag] === undefined && d.default !== undefined) merged[d.flag] = d.default;
@@ -219,7 +224,9 @@ export function modelConfig(v: Values, defaults: ModelConfig | null, features?: 
     return validateModelConfig({ input, layers }, '--arch');
   }
   if (typeof v.layers === 'string') {
-    const layers = v.layers.split(',').map((s) => Number(s.trim()));
+    const raw = v.layers.split(',').map((s) => s.trim());
+    if (!raw.every((s) => /^\d+$/.test(s) && Number(s) > 0)) throw new ConfigError(`--layers: expected comma-separated positive integer widths like 784,128,10 (inputs, hidden layers, classes), got ${JSON.stringify(v.layers)}`);
+    const layers = raw.map(Number);
     return validateModelConfig({ layers, activation: v.activation, dropout: num(v, 'dropout', { min: 0, max: 0.99 }) }, '--layers');
   }
   if (defaults) return defaults;
@@ -244,6 +251,6 @@ export function trainConfig(v: Values, defaults: { epochs: number }): TrainConfi
   }
   return {
     epochs, batchSize, seed: num(v, 'seed', { int: true }), optimizer, schedule,
-    checkpointEvery: num(v, 'checkpoint-every', { int: true, min: 0 }), resume: v.resume === true,
+    checkpointEvery: num(v, 'checkpoint-every', { int: true, min: 0 }), resume: v.resume === true, forceResume: v['force-resume'] === true,
   };
 }

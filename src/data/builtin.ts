@@ -152,6 +152,7 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
   if (/\.csv(\.gz)?(:|$)/i.test(spec)) {
     const [trainFile, testFile] = spec.split(/(?<=\.csv(?:\.gz)?):/i);
     const base = await loadCsv(trainFile, opts);
+    if (base.n === 0) throw new InputFileError(trainFile, 'has a header row but no data rows');
     let split: Split;
     if (testFile) {
       const test = await loadCsv(testFile, opts);
@@ -170,6 +171,10 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
       base.classes = test.classes;
       split = { train: base, test };
     } else split = splitDataset(base, opts.testFraction ?? 0.2, opts.splitSeed ?? MNIST_SPLIT_SEED, true);
+    if (split.test.n === 0) throw new InputFileError(testFile ?? trainFile, 'has a header row but no data rows');
+    if (split.train.n < 2 || split.train.n < split.train.classes) {
+      throw new InputFileError(trainFile, `${split.train.n} training row${split.train.n === 1 ? '' : 's'} (of ${base.n}${testFile ? '' : `, after holding out ${split.test.n} for testing`}) for ${split.train.classes} classes: too few to train on; give at least one row per class${testFile ? '' : ' (or a separate --test file)'}`);
+    }
     const norm = fitNormalization(split.train, 'per-feature');
     applyNormalization(split.train, norm);
     applyNormalization(split.test, norm);

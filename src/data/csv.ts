@@ -13,6 +13,7 @@ import { parse as parseStream } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { InputFileError } from '../errors.js';
 import { checkDataset, type Dataset } from './dataset.js';
+import { notGzip } from './gzip.js';
 
 export interface CsvOptions {
   /** Label column: a header name or a 0-based index. */
@@ -170,9 +171,11 @@ async function isGzipFile(file: string): Promise<boolean> {
     throw csvError(file, e);
   }
   try {
-    const head = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(head, 0, 2, 0);
-    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(head, 0, 4, 0);
+    const gz = bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+    if (!gz && /\.gz$/i.test(file)) throw notGzip(file, head.subarray(0, bytesRead));
+    return gz;
   } finally {
     await fh.close();
   }

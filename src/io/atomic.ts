@@ -4,8 +4,13 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { describeErrno, OutputError } from '../errors.js';
 
-/** Writes `data` (one or several chunks) to `path` atomically. */
+
+/**
+ * Writes `data` (one or several chunks) to `path` atomically. A failure (disk full, read-only,
+ * no permission) throws OutputError naming the path, and leaves the previous file as it was.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array | Uint8Array[]): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -24,6 +29,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array | 
   } catch (e) {
     if (fh) await fh.close().catch(() => {});
     await unlink(tmp).catch(() => {});
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code) throw new OutputError(path, code, `cannot write: ${describeErrno(code)} (${code}); the previous version of the file, if any, is unchanged`);
     throw e;
   }
   // Make the rename itself durable; some filesystems refuse to fsync a folder, which is harmless.

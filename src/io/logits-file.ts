@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Dataset } from '../data/dataset.js';
 import { InputFileError } from '../errors.js';
 import type { ModelConfig } from '../nn/spec.js';
-import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
+import { assertFinite, readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
 
 export const LOGITS_FORMAT = 'distillery-logits/1';
 
@@ -43,6 +43,7 @@ export async function loadTeacherLogits(path: string, ds: Dataset, K: number): P
   for (let i = 0; tensors[`logits.${i}`]; i++) {
     const t = tensors[`logits.${i}`];
     if (t.dtype !== 'F32' || t.shape.length !== 2 || t.shape[0] !== ds.n || t.shape[1] !== K) throw new InputFileError(path, `tensor 'logits.${i}' is ${t.dtype}[${t.shape}], expected F32[${ds.n},${K}]`);
+    assertFinite(path, `logits.${i}`, t.data as Float32Array);
     logits.push(t.data as Float32Array);
   }
   if (!logits.length) throw new InputFileError(path, `no 'logits.0' tensor`);

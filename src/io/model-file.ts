@@ -9,7 +9,7 @@ import { InputFileError } from '../errors.js';
 import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
 import { validateModelConfig, type ModelConfig } from '../nn/spec.js';
-import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
+import { assertFinite, readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
 import type { InputTransform } from '../data/transforms.js';
 
 export type { InputTransform };
@@ -84,6 +84,12 @@ export async function readModel(path: string, backend: Backend): Promise<{ model
     if (t.dtype !== 'F32' || t.shape.join(',') !== spec.shape.join(',')) {
       throw new InputFileError(path, `tensor '${spec.name}' is ${t.dtype}[${t.shape}], expected F32[${spec.shape}]`);
     }
+    try {
+      assertFinite(path, spec.name, t.data as Float32Array);
+    } catch (e) {
+      model.release();
+      throw e;
+    }
     model.store.view(spec).set(t.data as Float32Array);
   }
   const optional = (key: string) => (metadata[key] === undefined ? null : parseJsonMeta(path, metadata, key));
@@ -113,6 +119,8 @@ export interface TrainPosition {
   history: unknown[];
   /** Loss sums of the epoch in progress (when stopped mid-epoch). */
   partial?: { loss: number; kd: number; ce: number; hint?: number; count: number };
+  /** The backend and worker count that wrote it (absent in checkpoints of earlier versions). */
+  runtime?: { backend: string; workers: number };
 }
 
 export interface Checkpoint {
@@ -150,6 +158,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const state: Record<string, Float32Array> = {};
   const extra: Record<string, Float32Array> = {};
   for (const [k, t] of Object.entries(tensors)) {
+    if (t.dtype === 'F32') assertFinite(path, k, t.data as Float32Array);
     if (k.startsWith('optim.')) state[k.slice(6)] = t.data as Float32Array;
     if (k.startsWith('extra.')) extra[k.slice(6)] = t.data as Float32Array;
   }

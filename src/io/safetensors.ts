@@ -166,3 +166,14 @@ export async function readSafetensors(path: string): Promise<{ tensors: Record<s
     await fh.close();
   }
 }
+
+/**
+ * Throws InputFileError naming the file, the tensor and the first bad element when `data` holds
+ * NaN or ±Inf: weights, optimizer state and teacher logits read from files must be finite, or
+ * training would silently run on garbage.
+ */
+export function assertFinite(file: string, tensor: string, data: ArrayLike<number>): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw new InputFileError(file, `tensor '${tensor}' holds ${data[i]} at element ${i}; the file is corrupt or was written by a diverged run`);
+  }
+}

@@ -43,6 +43,11 @@ export interface TrainConfig {
   checkpointEvery?: number;
   /** Continue from checkpointPath if it exists. */
   resume?: boolean;
+  /**
+   * Resume even when the checkpoint was written with another backend or worker count (the run
+   * then is no longer bitwise the same as an uninterrupted one). Default false: refused.
+   */
+  forceResume?: boolean;
   /** Metrics JSONL file, rewritten atomically at each epoch end. */
   metricsPath?: string;
   evalBatchSize?: number;
@@ -210,8 +215,11 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   for (let e = 0; kdBase && e < cfg.epochs; e++) kdForEpoch(kdBase, cfg.kdSchedule, e, cfg.epochs); // validate every epoch up front
   const be: Backend = model.backend;
   const log = hooks.log ?? (() => {});
-  const { batchSize: B, epochs } = cfg;
+  const { epochs } = cfg;
   const K = model.classes, C = model.inputs, n = trainSet.n;
+  // A batch larger than the data is the whole data (and must not allocate for the larger size).
+  const B = Math.min(cfg.batchSize, n);
+  if (B < cfg.batchSize) log(`batch size ${cfg.batchSize} is larger than the ${n} training samples; using ${n}`);
   const batches = Math.ceil(n / B);
   const opt = createOptimizer(be, model.store.length, cfg.optimizer);
   const lrAt = makeSchedule(cfg.optimizer.lr, cfg.schedule);
@@ -226,6 +234,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   // the same mean train loss as an uninterrupted one.
   let partial = { loss: 0, kd: 0, ce: 0, hint: 0, count: 0 };
   let resumedExtra: Record<string, Float32Array> | undefined;
+  const workers = cfg.workers ?? 1;
   if (cfg.resume && cfg.checkpointPath) {
     const { existsSync } = await import('node:fs');
     if (existsSync(cfg.checkpointPath)) {
@@ -235,6 +244,13 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       }
       if (ck.params.length !== model.store.length) throw new ShapeError(`${cfg.checkpointPath}: params has ${ck.params.length} values, model needs ${model.store.length}`);
       if (ck.optimizer.kind !== opt.kind) throw new ConfigError(`${cfg.checkpointPath}: optimizer is ${ck.optimizer.kind}, config says ${opt.kind}`);
+      // Same seed + backend + workers gives the same weights: a change would silently make this
+      // run differ from an uninterrupted one. (Checkpoints of earlier versions do not say.)
+      const was = ck.position.runtime;
+      if (was && (was.backend !== be.name || was.workers !== workers) && !cfg.forceResume) {
+        const diff = [was.backend !== be.name ? `backend ${was.backend} → ${be.name}` : '', was.workers !== workers ? `workers ${was.workers} → ${workers}` : ''].filter(Boolean).join(', ');
+        throw new ConfigError(`${cfg.checkpointPath}: the checkpoint was written by backend ${was.backend} with ${was.workers} worker(s); this run differs (${diff}), so it would not repeat an uninterrupted run bit for bit. Resume with --backend ${was.backend} --workers ${was.workers}, or add --force-resume to accept the difference`);
+      }
       model.store.params.set(ck.params);
       const st = opt.state();
       for (const [k, v] of Object.entries(st)) {
@@ -252,7 +268,6 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     }
   }
 
-  const workers = cfg.workers ?? 1;
   if (!allowsWorkers(be, workers))
     throw new ConfigError(`${workerLimit(be)}; got workers = ${workers}`);
   // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented
@@ -291,13 +306,21 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   }
   let sums = partial;
   const nanLoss = (loss: number) => new NumericalError(`loss is ${loss} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}, lr ${lrAt(step)}); try a lower learning rate. The last checkpoint is kept as it was.`);
+  // Nothing non-finite is ever written: a diverged run stops with the last good checkpoint intact.
+  const checkFinite = () => {
+    const bad = (a: Float32Array) => { for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i; return -1; };
+    const i = bad(model.store.params), j = hints ? bad(hints.store.params) : -1;
+    if (i >= 0 || j >= 0) throw new NumericalError(`${i >= 0 ? `parameter ${model.store.specs.find((sp) => i >= sp.offset && i < sp.offset + sp.size)?.name ?? i}` : 'a hint adapter parameter'} became ${i >= 0 ? model.store.params[i] : hints!.store.params[j]} at step ${step} (lr ${lrAt(Math.max(0, step - 1))}); try a lower learning rate. The last checkpoint is kept as it was.`);
+  };
+  let firstLoss = NaN;
   const checkpoint = async () => {
+    checkFinite();
     if (!cfg.checkpointPath) return;
     const ck: Checkpoint = {
       config: model.config,
       params: model.store.params,
       optimizer: { kind: opt.kind, stepCount: opt.stepCount, state: opt.state() },
-      position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, history, partial: batchInEpoch ? sums : undefined },
+      position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, history, partial: batchInEpoch ? sums : undefined, runtime: { backend: be.name, workers } },
       extra: hintState(),
     };
     await saveCheckpoint(cfg.checkpointPath, ck);
@@ -348,6 +371,11 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           parts = distillStep(stepModels, { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined });
         }
         if (!Number.isFinite(parts.loss)) throw nanLoss(parts.loss);
+        // Divergence with a finite loss (e.g. 1e21): far above where this run started.
+        if (Number.isNaN(firstLoss)) firstLoss = parts.loss;
+        else if (parts.loss > 1e3 && parts.loss > 1e4 * Math.max(firstLoss, 1e-2)) {
+          throw new NumericalError(`loss diverged: ${parts.loss.toExponential(3)} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}), from ${firstLoss.toPrecision(4)} at this run's first step; try a lower learning rate (lr ${lrAt(step)}). The last checkpoint is kept as it was.`);
+        }
         if (dp) await dp.update(lrAt(step)); // the hint adapters' update too
         else {
           opt.step(model.store.params, model.store.grads, lrAt(step));
@@ -391,6 +419,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       await checkpoint();
       epoch--;
     }
+    checkFinite(); // the caller saves the model next
     return { history, stopped, steps: step };
   } finally {
     await releaseAll();
