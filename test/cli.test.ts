@@ -49,7 +49,8 @@ describe('distill CLI', () => {
     expect(t.code, t.err).toBe(0);
     expect(t.out).toMatch(/teacher: test accuracy \d+\.\d+%/);
     expect(t.err).toMatch(/runtime: picked js ×[12] workers?.*runner-up js/); // calibrated over worker counts
-    for (const f of ['model.safetensors', 'checkpoint.safetensors', 'metrics.jsonl']) expect(existsSync(join(dir, 'teacher', f)), f).toBe(true);
+    for (const f of ['model.safetensors', 'checkpoint.safetensors', 'metrics.jsonl', 'report.html']) expect(existsSync(join(dir, 'teacher', f)), f).toBe(true);
+    expect(readFileSync(join(dir, 'teacher', 'report.html'), 'utf8')).toMatch(/<svg[^>]*class="chart"[^]*class="curve"/);
     const metrics = readFileSync(join(dir, 'teacher', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
 

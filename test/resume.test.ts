@@ -63,7 +63,7 @@ describe('resume', () => {
     const base: TrainConfig = { epochs: 2, batchSize: 50, seed: 1, optimizer: { kind: 'sgd', lr: 0.1 }, schedule: { kind: 'constant' }, checkpointPath: path };
     await train(new Sequential(be, model, 1), data, null, base, { stopAfterSteps: 3 });
     const before = readFileSync(path);
-    await expect(train(new Sequential(be, model, 1), data, null, { ...base, batchSize: 40, resume: true })).rejects.toThrow(/different .*settings/);
+    await expect(train(new Sequential(be, model, 1), data, null, { ...base, batchSize: 40, resume: true })).rejects.toThrow(/other settings: the batch size \(50 → 40\); resume needs the same ones/);
     expect(readFileSync(path).equals(before)).toBe(true);
   });
 

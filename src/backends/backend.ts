@@ -25,6 +25,11 @@ export interface Backend extends Kernels {
    * element on SharedArrayBuffer memory (5-10x slower than a memset).
    */
   zero?(buf: F32): void;
+  /**
+   * Replaces helper threads that failed (the -mt wasm backends), so that a step that failed with
+   * WorkerFailure can run again. Optional: backends without helper threads have nothing to replace.
+   */
+  recover?(): Promise<void>;
   /** Release everything this backend holds (worker pools, device memory). Optional. */
   dispose?(): void;
   /**

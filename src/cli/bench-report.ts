@@ -2,6 +2,7 @@
 // (inline SVG bars, inline CSS, no external assets).
 
 import type { BenchResult, BenchRow } from './bench.js';
+import { BASE_CSS, PALETTE, barChart, esc } from './svg.js';
 
 export interface Machine {
   cpu: string;
@@ -84,44 +85,6 @@ export function textReport(res: BenchResult): string {
 
 // ---- HTML ------------------------------------------------------------------------------------
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1', '#edc948', '#9c755f'];
-
-interface Bar {
-  label: string;
-  value: number | null;
-  /** Optional range [lo, hi] in the same unit, drawn as a whisker. */
-  range?: [number, number];
-  text: string;
-  color: string;
-}
-
-/** A horizontal bar chart: one bar per item, scaled to the largest value (or range end). */
-function svgBars(title: string, bars: Bar[]): string {
-  const rowH = 22, labelW = 190, barW = 380, textW = 250, top = 22;
-  const max = Math.max(1e-12, ...bars.map((b) => Math.max(b.value ?? 0, b.range?.[1] ?? 0)));
-  const h = top + bars.length * rowH + 6;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + barW + textW}" height="${h}" role="img" aria-label="${esc(title)}">`,
-    `<text x="0" y="15" class="t">${esc(title)}</text>`];
-  bars.forEach((b, i) => {
-    const y = top + i * rowH;
-    parts.push(`<text x="${labelW - 6}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`);
-    if (b.value === null) {
-      parts.push(`<text x="${labelW + 4}" y="${y + 15}" class="err">${esc(b.text)}</text>`);
-      return;
-    }
-    const w = Math.max(1, (b.value / max) * barW);
-    parts.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${b.color}"><title>${esc(`${b.label}: ${b.text}`)}</title></rect>`);
-    if (b.range) {
-      const [lo, hi] = b.range.map((x) => labelW + (x / max) * barW);
-      parts.push(`<line x1="${lo.toFixed(1)}" x2="${hi.toFixed(1)}" y1="${y + rowH / 2}" y2="${y + rowH / 2}" class="wh"/>`);
-    }
-    parts.push(`<text x="${labelW + Math.max(w, b.range ? (b.range[1] / max) * barW : 0) + 6}" y="${y + 15}">${esc(b.text)}</text>`);
-  });
-  parts.push('</svg>');
-  return parts.join('');
-}
-
 function htmlTable(head: string[], body: string[][]): string {
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
@@ -132,10 +95,10 @@ export function htmlReport(res: BenchResult): string {
   const sections: string[] = [];
   const groups = kernelGroups(res.rows);
   if (groups.length) {
-    const charts = groups.map((g) => svgBars(`${g.op} ${g.shape}${g.label ? ` — ${g.label}` : ''} (${unit(g.op)}, one thread; -mt backends: their threads)`, g.rows.map((r) => ({
+    const charts = groups.map((g) => barChart(`${g.op} ${g.shape}${g.label ? ` — ${g.label}` : ''} (${unit(g.op)}, one thread; -mt backends: their threads)`, g.rows.map((r) => ({
       label: r.backend, value: r.error ? null : rate(r), color: color.get(r.backend) ?? '#888',
       text: r.error ? `error: ${r.error}` : `${fix(rate(r))} ${unit(g.op)}, ${ms(r.ms_median)} ms (${ms(r.ms_min)}–${ms(r.ms_max)})`,
-    }))));
+    })), `${g.op === 'matmul' ? 'GFLOP/s (10⁹ floating-point operations per second)' : 'GB/s (10⁹ bytes read + written per second)'} at the median time; higher is better`));
     const body = res.rows.filter((r) => r.op !== 'kd_step').map((r) => [r.op, r.shape ?? '', r.case ?? '', r.batch === null ? '' : String(r.batch), r.backend,
       ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, fix(r.gflops), fix(r.gbps), r.error ?? String(r.reps)]);
     sections.push(`<h2>Kernels (one thread; -mt backends: their threads)</h2><p>Each backend's result is checked against the TypeScript reference before it is timed; a wrong result is an error row and is not timed. matmul in GFLOP/s (2·M·N·K per call; shape M×N×K, 'nt' = B transposed, 'tn' = A transposed); the memory-bound kernels in GB/s (bytes read + written per call). Bars at the median time; higher is better. The (N,10) logit kernels are tiny: their time is mostly each call's fixed cost.</p>${charts.join('\n')}
@@ -144,11 +107,11 @@ export function htmlReport(res: BenchResult): string {
   const kd = res.rows.filter((r) => r.op === 'kd_step');
   if (kd.length) {
     const batches = [...new Set(kd.map((r) => r.batch))];
-    const charts = batches.map((N) => svgBars(`kd_step on W, N=${N}: samples/s (median; whisker: min–max)`, kd.filter((r) => r.batch === N).map((r) => ({
+    const charts = batches.map((N) => barChart(`kd_step on W, N=${N}: samples/s (median; whisker: min–max)`, kd.filter((r) => r.batch === N).map((r) => ({
       label: `${r.backend} × ${r.workers} worker${r.workers > 1 ? 's' : ''}`, value: r.error ? null : r.samples_per_s ?? null, color: color.get(r.backend) ?? '#888',
       range: r.error || !r.ms_min || !r.ms_max ? undefined : [(N! * 1000) / r.ms_max, (N! * 1000) / r.ms_min] as [number, number],
       text: r.error ? `error: ${r.error}` : `${r.samples_per_s} samples/s, ${ms(r.ms_median)} ms${r.pct_peak !== null && r.pct_peak !== undefined ? `, ${r.pct_peak.toFixed(1)}% of peak` : ''}`,
-    }))));
+    })), `training samples per second (N ÷ median step time); higher is better`));
     const body = kd.map((r) => [String(r.batch), r.backend, String(r.workers), ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, r.samples_per_s === undefined ? '' : String(r.samples_per_s), fix(r.gflops), r.pct_peak === null || r.pct_peak === undefined ? '' : `${r.pct_peak.toFixed(1)}%`, r.error ?? String(r.reps)]);
     sections.push(`<h2>KD step on workload W</h2><p>Workload W: float32; 784 inputs, 10 classes; teacher 784-1200-1200-10 ReLU, forward only (eval mode); student 784-800-800-10 ReLU; loss 0.9·T²·KL + 0.1·CE at T=4; SGD lr 0.01 momentum 0.9. One step = teacher forward + student forward + loss + backward + update (1.431 GFLOP at N=128). With more than one worker the batch is split into shards run by a worker pool; the main thread sums the gradients and steps the optimizer.</p><p class="def">${esc(peakDefinition(res))}</p>${charts.join('\n')}
 ${htmlTable(['batch', 'backend', 'workers', 'ms median', 'ms min–max', 'samples/s', 'GFLOP/s', '% peak', 'steps timed / error'], body)}`);
@@ -160,16 +123,7 @@ ${htmlTable(['batch', 'backend', 'workers', 'ms median', 'ms min–max', 'sample
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>distill bench — ${esc(m.cpu)} — ${esc(m.date)}</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px;color:#222}
-h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
-pre{background:#f5f5f5;padding:8px;overflow-x:auto}
-table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:2px 8px;text-align:right;white-space:pre-line}
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
-dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weight:600}dd{margin:0;white-space:pre-line}
-svg{display:block;margin:10px 0;font:12px system-ui,sans-serif}svg .t{font-weight:600}svg .err{fill:#c00}svg .wh{stroke:#222;stroke-width:1.5}
-.def{font-style:italic}
-</style></head><body>
+<style>${BASE_CSS}</style></head><body>
 <h1>distill bench</h1>
 <dl>${info.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>
 <p>Command line:</p><pre>${esc(m.command)}</pre>

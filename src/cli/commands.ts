@@ -32,6 +32,8 @@ import { createRequire } from 'node:module';
 
 const VERSION: string = createRequire(import.meta.url)('../../package.json').version;
 import { gatherBatch } from '../data/batching.js';
+import { classNames, commandLine, writeDemoReport, writeRunReport } from './report.js';
+import { confusionMatrix } from '../train/confusion.js';
 
 function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[], examples: string[] = []): Values | null {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -122,7 +124,7 @@ function withSchedule(cfg: TrainConfig, n: number): TrainConfig {
 }
 
 /** Runs training with progress, SIGINT handling (checkpoint, then stop) and an epoch log. */
-async function runTraining(label: string, model: Sequential, d: { train: Dataset; test: Dataset }, cfg: TrainConfig, progress: Progress, teachers: Teacher[] = []): Promise<TrainResult> {
+async function runTraining(label: string, model: Sequential, d: { train: Dataset; test: Dataset }, cfg: TrainConfig, progress: Progress, teachers: Teacher[] = []): Promise<TrainResult & { samplesPerSec: Map<number, number> }> {
   // The first SIGINT (Ctrl-C) or SIGTERM stops the run after the step in progress, with a
   // checkpoint; a second one exits at once.
   const ac = new AbortController();
@@ -139,10 +141,13 @@ async function runTraining(label: string, model: Sequential, d: { train: Dataset
   const onInt = () => onSig('SIGINT'), onTerm = () => onSig('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  // Training samples/s of each epoch's steps (the last step's running rate), for the report.
+  const samplesPerSec = new Map<number, number>();
+  let rate = 0;
   try {
     const res = await train(model, d.train, d.test, cfg, {
-      onStep: (p) => progress.step(p),
-      onEpoch: (m: EpochMetrics) => progress.line(`${label} epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)}, test acc ${((m.test_acc ?? 0) * 100).toFixed(2)}% (${m.test_errors} errors), ${m.seconds.toFixed(1)} s`),
+      onStep: (p) => { progress.step(p); rate = p.samplesPerSec; },
+      onEpoch: (m: EpochMetrics) => { samplesPerSec.set(m.epoch, rate); progress.line(`${label} epoch ${m.epoch}: train loss ${m.train_loss.toFixed(4)}, test acc ${((m.test_acc ?? 0) * 100).toFixed(2)}% (${m.test_errors} errors), ${m.seconds.toFixed(1)} s`); },
       log: (m) => progress.line(`${label}: ${m}`),
       signal: ac.signal,
     }, teachers);
@@ -151,7 +156,7 @@ async function runTraining(label: string, model: Sequential, d: { train: Dataset
       throw new Interrupted(got, `${label} stopped by ${got} at step ${res.steps}: ${where}`);
     }
     if (res.stopped && cfg.checkpointPath) progress.line(`${label}: stopped; checkpoint in ${cfg.checkpointPath}; continue with --resume`);
-    return res;
+    return { ...res, samplesPerSec };
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
@@ -167,7 +172,7 @@ function outDir(v: Values, fallback: string, progress?: Progress): string {
 
 const TEACH_DOCS = [...DATA, ...TRAIN, ...COMMON];
 export async function teach(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill teach [options]', 'Trains a teacher with cross-entropy; writes OUT/model.safetensors, OUT/checkpoint.safetensors and OUT/metrics.jsonl.', TEACH_DOCS, ['distill teach --layers 784,256,10 --dropout 0.2 --epochs 8 --out runs/teacher', 'distill teach --data iris.csv --label-column species --hidden 32 --epochs 50 --out runs/iris-teacher']);
+  const v = helpOr(argv, 'distill teach [options]', 'Trains a teacher with cross-entropy; writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, confusion matrix; opens offline).', TEACH_DOCS, ['distill teach --layers 784,256,10 --dropout 0.2 --epochs 8 --out runs/teacher', 'distill teach --data iris.csv --label-column species --hidden 32 --epochs 50 --out runs/iris-teacher']);
   if (!v) return;
   const progress = new Progress('teacher', process.stderr, v.quiet === true);
   const mc0 = modelConfig(v, null);
@@ -185,12 +190,14 @@ export async function teach(argv: string[]): Promise<void> {
   if (res.stopped) return;
   await saveModel(join(dir, 'model.safetensors'), model, { role: 'teacher', data: d.train.name }, modelInfo(d.train, model));
   const ev = evaluate(model, d.test);
+  const report = await writeRunReport({ role: 'teacher', dir, argv, d, model, cfg, backend: be, workers, history: res.history, samplesPerSec: res.samplesPerSec, evaluation: ev });
   console.log(`teacher: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);
+  console.log(`teacher: report ${report}`);
 }
 
 const STUDENT_DOCS = [...KD, ...DATA, ...TRAIN, ...COMMON];
 export async function student(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl.', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2']);
+  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2']);
   if (!v) return;
   const progress = new Progress('student', process.stderr, v.quiet === true);
   const fromLogits = typeof v['teacher-logits'] === 'string' ? v['teacher-logits'] : null;
@@ -262,7 +269,9 @@ export async function student(argv: string[]): Promise<void> {
   if (res.stopped) return;
   await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(sources) }, modelInfo(d.train, model));
   const ev = evaluate(model, d.test);
+  const report = await writeRunReport({ role: 'student', dir, argv, d, model, cfg, backend: be, workers, history: res.history, samplesPerSec: res.samplesPerSec, evaluation: ev, teachers: { sources, list: teachers } });
   console.log(`student: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);
+  console.log(`student: report ${report}`);
 }
 
 const EXPORT_DOCS: OptionDoc[] = [
@@ -431,7 +440,7 @@ const DEMO_DOCS: OptionDoc[] = [
 ];
 export async function demo(argv: string[]): Promise<void> {
   const v = helpOr(argv, 'distill demo [options]',
-    `Trains a teacher (${DEMO.teacher.layers.join('-')}) on the training set, distills a student (${DEMO.student.layers.join('-')}) from it on the first ${DEMO.studentSamples} training samples, trains the same student alone on the same samples, and prints a comparison table. Writes the models and metrics.jsonl into the --out folder.`, DEMO_DOCS, ['distill demo', 'distill demo --backend wasm-simd --student-samples 0 --out demo-all']);
+    `Trains a teacher (${DEMO.teacher.layers.join('-')}) on the training set, distills a student (${DEMO.student.layers.join('-')}) from it on the first ${DEMO.studentSamples} training samples, trains the same student alone on the same samples, and prints a comparison table. Writes the models, metrics.jsonl and report.html (the comparison, curves, confusion matrices) into the --out folder.`, DEMO_DOCS, ['distill demo', 'distill demo --backend wasm-simd --student-samples 0 --out demo-all']);
   if (!v) return;
   const progress = new Progress('demo', process.stderr, v.quiet === true);
   const seed = num(v, 'seed', { int: true });
@@ -444,7 +453,8 @@ export async function demo(argv: string[]): Promise<void> {
     epochs, batchSize: DEMO.batch, seed, optimizer: { kind: 'sgd', lr: DEMO.lr, momentum: 0.9 }, schedule: { kind: 'cosine' },
   }, d.train.n);
   const fit = (mc: WidthsConfig): WidthsConfig => ({ ...mc, layers: [d.train.features, ...mc.layers.slice(1, -1), Math.max(d.train.classes, 2)] });
-  const rows: { model: string; layers: string; parameters: number; acc: number; errors: number; n: number; seconds: number }[] = [];
+  const rows: { model: string; layers: string; parameters: number; acc: number; errors: number; n: number; seconds: number; samples: number }[] = [];
+  const runs: Parameters<typeof writeDemoReport>[1]['runs'] = [];
   const metrics: string[] = [];
   const few = sSamples > 0 && sSamples < d.train.n ? subset(d.train, Array.from({ length: sSamples }, (_, i) => i), `${d.train.name}[:${sSamples}]`) : d.train;
   const kd = { T: DEMO.T, alpha: DEMO.alpha, scaleT2: true };
@@ -463,7 +473,8 @@ export async function demo(argv: string[]): Promise<void> {
     for (const m of res.history) metrics.push(JSON.stringify({ model: name, ...m }));
     const ev = evaluate(model, d.test);
     await saveModel(join(dir, `${name}.safetensors`), model, { role: name, data: d.train.name }, modelInfo(d.train, model));
-    rows.push({ model: name, layers: describeModel(model.config), parameters: model.parameterCount, acc: ev.accuracy, errors: ev.errors, n: ev.n, seconds: (performance.now() - t0) / 1000 });
+    rows.push({ model: name, layers: describeModel(model.config), parameters: model.parameterCount, acc: ev.accuracy, errors: ev.errors, n: ev.n, seconds: (performance.now() - t0) / 1000, samples: trainSet.n });
+    runs.push({ name, history: res.history, samplesPerSec: res.history.map((h) => res.samplesPerSec.get(h.epoch) ?? null), confusion: d.test.n ? confusionMatrix(model, d.test) : null });
     return model;
   };
   const t0 = performance.now();
@@ -480,6 +491,8 @@ export async function demo(argv: string[]): Promise<void> {
     if (i === 0) console.log(w.map((n) => '-'.repeat(n)).join('  '));
   }
   const gain = rows[2].errors - rows[1].errors;
-  console.log(`\ndistillation ${gain >= 0 ? 'saved' : 'cost'} ${Math.abs(gain)} test errors for the ${rows[1].layers} student trained on ${few.n} samples (teacher on ${d.train.n}; T=${DEMO.T}, alpha=${DEMO.alpha}); ran on ${[...used].join(', ')}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  console.log(`wrote ${join(dir, 'teacher.safetensors')}, student-distilled.safetensors, student-alone.safetensors, metrics.jsonl`);
+  const summary = `distillation ${gain >= 0 ? 'saved' : 'cost'} ${Math.abs(gain)} test errors for the ${rows[1].layers} student trained on ${few.n} samples (teacher on ${d.train.n}; T=${DEMO.T}, alpha=${DEMO.alpha})`;
+  console.log(`\n${summary}; ran on ${[...used].join(', ')}; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  await writeDemoReport(dir, { command: commandLine('demo', argv), data: { name: d.train.name, train: d.train.n, test: d.test.n, features: d.train.features, classes: d.train.classes }, rows, runs, kd, names: classNames(d.train, Math.max(d.train.classes, 2)), runtime: [...used].join(', '), summary });
+  console.log(`wrote ${join(dir, 'teacher.safetensors')}, student-distilled.safetensors, student-alone.safetensors, metrics.jsonl, report.html`);
 }

@@ -131,6 +131,8 @@ export interface TrainPosition {
   history: unknown[];
   /** Loss sums of the epoch in progress (when stopped mid-epoch). */
   partial?: { loss: number; kd: number; ce: number; hint?: number; count: number };
+  /** What the fingerprint was made of, to say what differs when it does not match (absent in earlier versions). */
+  settings?: Record<string, unknown>;
   /** The backend and worker count that wrote it (absent in checkpoints of earlier versions). */
   runtime?: { backend: string; workers: number };
 }

@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { allowsWorkers, workerLimit, type Backend } from '../backends/backend.js';
-import { ConfigError, NumericalError, ShapeError } from '../errors.js';
+import { ConfigError, NumericalError, ShapeError, WorkerFailure } from '../errors.js';
 import type { F32 } from '../kernels/signatures.js';
 import type { Sequential } from '../nn/sequential.js';
 import { describeModel } from '../nn/spec.js';
@@ -159,8 +159,8 @@ export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalR
 /** A model in a fingerprint: its widths form where it has one, so checkpoints of earlier versions still resume. */
 const configKey = (m: Sequential) => m.widthsConfig ?? m.config;
 
-function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Teacher[]): string {
-  const key = {
+function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers: Teacher[]): { hash: string; key: Record<string, unknown> } {
+  const key: Record<string, unknown> = {
     model: configKey(model), data: [ds.name, ds.n, ds.features, ds.labeled ? ds.labeled.reduce((a, b) => a + b, 0) : ds.n], batchSize: cfg.batchSize, seed: cfg.seed,
     optimizer: cfg.optimizer, schedule: cfg.schedule, kd: teachers.length ? validateKd(cfg.kd ?? {}) : null,
     teachers: teachers.map((t) => [t.model ? configKey(t.model) : `logits:${t.logits!.length}`, t.weight, t.temperature ?? null]),
@@ -168,7 +168,15 @@ function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers:
     ...(cfg.hints ? { hints: cfg.hints } : {}),
     ...(teachers.length > 1 || cfg.kdSchedule ? { fusion: cfg.teacherFusion ?? 'logits', kdSchedule: cfg.kdSchedule ?? null } : {}),
   };
-  return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+  return { hash: createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16), key };
+}
+
+/** The settings that differ between a checkpoint's fingerprint key and this run's, for the resume error. */
+function settingsDiff(was: Record<string, unknown> | undefined, now: Record<string, unknown>): string {
+  if (!was) return 'model/data/optimizer/seed settings';
+  const names: Record<string, string> = { model: 'the model', data: 'the data', batchSize: 'the batch size', seed: 'the seed', optimizer: 'the optimizer settings', schedule: 'the lr schedule (with cosine: also the epoch count)', kd: 'T/alpha', teachers: 'the teachers', augment: 'augmentation', hints: 'hints', fusion: 'teacher fusion', kdSchedule: 'the T/alpha schedules' };
+  const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
+  return keys.map((k) => `${names[k] ?? k} (${JSON.stringify(was[k]) ?? 'none'} → ${JSON.stringify(now[k]) ?? 'none'})`.slice(0, 240)).join('; ') || 'settings';
 }
 
 function validate(cfg: TrainConfig): void {
@@ -223,7 +231,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const batches = Math.ceil(n / B);
   const opt = createOptimizer(be, model.store.length, cfg.optimizer);
   const lrAt = makeSchedule(cfg.optimizer.lr, cfg.schedule);
-  const fp = fingerprint(model, trainSet, cfg, teachers);
+  const { hash: fp, key: fpKey } = fingerprint(model, trainSet, cfg, teachers);
   // Built before any buffer is allocated: a bad hint config fails with nothing to release.
   const hints = cfg.hints ? new HintAdapters(be, model, teachers[0].model!, cfg.hints, cfg.optimizer, cfg.seed, B) : null;
   const hintTeacher = teachers[0]?.model;
@@ -240,7 +248,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     if (existsSync(cfg.checkpointPath)) {
       const ck = await loadCheckpoint(cfg.checkpointPath);
       if (ck.position.fingerprint !== fp) {
-        throw new ConfigError(`${cfg.checkpointPath}: checkpoint was made with different model/data/optimizer/seed settings; resume needs the same ones (or start without --resume)`);
+        throw new ConfigError(`${cfg.checkpointPath}: the checkpoint was made with other settings: ${settingsDiff(ck.position.settings, fpKey)}; resume needs the same ones (or start without --resume)`);
       }
       if (ck.params.length !== model.store.length) throw new ShapeError(`${cfg.checkpointPath}: params has ${ck.params.length} values, model needs ${model.store.length}`);
       if (ck.optimizer.kind !== opt.kind) throw new ConfigError(`${cfg.checkpointPath}: optimizer is ${ck.optimizer.kind}, config says ${opt.kind}`);
@@ -320,7 +328,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       config: model.config,
       params: model.store.params,
       optimizer: { kind: opt.kind, stepCount: opt.stepCount, state: opt.state() },
-      position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, history, partial: batchInEpoch ? sums : undefined, runtime: { backend: be.name, workers } },
+      position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, settings: fpKey, history, partial: batchInEpoch ? sums : undefined, runtime: { backend: be.name, workers } },
       extra: hintState(),
     };
     await saveCheckpoint(cfg.checkpointPath, ck);
@@ -368,7 +376,20 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
           parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined, hintOnly });
         } else {
-          parts = distillStep(stepModels, { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined });
+          const batch = { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined };
+          const rng = model.rng.getState();
+          try {
+            parts = distillStep(stepModels, batch);
+          } catch (e) {
+            // A -mt backend's helper thread died: new helpers, then the same step once more (it
+            // changed nothing but the gradients and the dropout draws, which start over). A
+            // second failure stops the run; the last checkpoint stays as it was.
+            if (!(e instanceof WorkerFailure) || !be.recover) throw e;
+            log(`${e.message}; starting new helper threads and retrying the step once`);
+            await be.recover();
+            model.rng.setState(rng);
+            parts = distillStep(stepModels, batch);
+          }
         }
         if (!Number.isFinite(parts.loss)) throw nanLoss(parts.loss);
         // Divergence with a finite loss (e.g. 1e21): far above where this run started.

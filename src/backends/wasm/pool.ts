@@ -76,7 +76,7 @@ export class WasmPool {
   private broken: string | null = null;
   private closed = false;
 
-  private constructor(readonly name: string, readonly threads: number, private readonly helpers: Helper[]) {
+  private constructor(readonly name: string, readonly threads: number, private readonly helpers: Helper[], readonly variant: WasmVariant) {
     // A helper that dies between calls makes the next call fail at once (one that dies during
     // a call is found by its silence: this thread is blocked in wait then and sees no events).
     helpers.forEach((h, i) => h.worker.on('exit', (code) => {
@@ -110,7 +110,7 @@ export class WasmPool {
       for (const x of helpers) void x.worker.terminate();
       throw e;
     }
-    return new WasmPool(name, threads, helpers);
+    return new WasmPool(name, threads, helpers, variant);
   }
 
   /**

@@ -156,6 +156,18 @@ export class WasmBackend implements Backend {
     this.description += `; matmul and optimizer steps on ${pool.threads} threads`;
   }
 
+  /**
+   * A `-mt` backend whose helper thread died (WorkerFailure): stops the old helpers and starts
+   * new ones over the same memory. The trainer calls this once before retrying a failed step.
+   */
+  async recover(): Promise<void> {
+    const old = this.pool;
+    if (!old) return;
+    old.close();
+    const { WasmPool } = await import('./pool.js');
+    this.pool = await WasmPool.start(this, old.variant, old.name, old.threads);
+  }
+
   dispose(): void {
     this.pool?.close(); // kept: a split call after this fails with a clear error
     if (this.ws) this.arena.free(this.ws);
