@@ -362,6 +362,7 @@ describe('fuzzing the readers: a clean error or a valid result', () => {
         new Rng(0).setState(p.rng);
         assert(typeof p.fingerprint === 'string', 'fingerprint');
         assert(Array.isArray(p.history), 'history');
+        assert(p.settings === undefined || (typeof p.settings === 'object' && p.settings !== null && !Array.isArray(p.settings)), 'settings');
         if (p.partial !== undefined) for (const k of ['loss', 'kd', 'ce', 'count'] as const) assert(Number.isFinite(p.partial[k]), `partial.${k}`);
       });
     }), fcOpts(runs(2000)));

@@ -175,6 +175,7 @@ function checkPosition(path: string, p: TrainPosition): void {
       if ((k !== 'hint' || p.partial[k] !== undefined) && !Number.isFinite(p.partial[k])) throw bad(`partial.${k}`, 'a finite number');
     }
   }
+  if (p.settings !== undefined && (typeof p.settings !== 'object' || p.settings === null || Array.isArray(p.settings))) throw bad('settings', 'an object');
   if (p.runtime !== undefined && (typeof p.runtime?.backend !== 'string' || !Number.isSafeInteger(p.runtime.workers) || p.runtime.workers < 1)) {
     throw bad('runtime', '{backend, workers}');
   }
