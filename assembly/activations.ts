@@ -2,10 +2,13 @@
 // loops with scalar tails in the SIMD builds; plain loops in the scalar build. Pointers are byte
 // offsets into the (imported) linear memory; out may alias inp, dinp may alias dout.
 
-import { SIMD, madd, tanh4, kv, GELU_K0, GELU_K1, GELU_3K1, HALF, ONE } from './simd';
+import { SIMD, madd, tanh4, kv, signMask, GELU_K0, GELU_K1, GELU_3K1, GELU_LIM, HALF, ONE } from './simd';
 
 const K0: f32 = 0.7978845608028654; // sqrt(2/pi)
 const K1: f32 = 0.044715;
+// Beyond ±LIM gelu and gelu' are their limits (x or −0; 1 or 0): GELU_LIMIT of
+// src/kernels/signatures.ts, where the approximation already rounds to them in float32.
+const LIM: f32 = 11.0;
 
 // out, inp are (n).
 export function relu(out: usize, inp: usize, n: i32): void {
@@ -42,11 +45,15 @@ export function relu_backward(dinp: usize, dout: usize, inp: usize, n: i32): voi
 
 // @ts-ignore: decorator
 @inline function geluScalar(x: f32): f32 {
+  if (x > LIM) return x;
+  if (x < -LIM) return -0.0;
   return <f32>(0.5 * <f64>x * (1.0 + Math.tanh(<f64>K0 * (<f64>x + <f64>K1 * <f64>x * <f64>x * <f64>x))));
 }
 
 // @ts-ignore: decorator
 @inline function geluGradScalar(x: f32): f32 {
+  if (x > LIM) return 1.0;
+  if (x < -LIM) return 0.0;
   const xd = <f64>x;
   const th = Math.tanh(<f64>K0 * (xd + <f64>K1 * xd * xd * xd));
   const du = <f64>K0 * (1.0 + 3.0 * <f64>K1 * xd * xd);
@@ -63,7 +70,10 @@ export function gelu(out: usize, inp: usize, n: i32): void {
       const x = v128.load(inp + o);
       const x3 = f32x4.mul(f32x4.mul(x, x), x);
       const th = tanh4(f32x4.mul(k0, madd(k1, x3, x)));
-      v128.store(out + o, f32x4.mul(f32x4.mul(half, x), f32x4.add(one, th)));
+      const y = f32x4.mul(f32x4.mul(half, x), f32x4.add(one, th));
+      // |x| > LIM: x where x > 0, else −0 (x's sign bit alone). NaN compares false: stays NaN.
+      const lim = v128.and(x, v128.or(signMask(), f32x4.gt(x, f32x4.splat(0))));
+      v128.store(out + o, v128.bitselect(lim, y, f32x4.gt(f32x4.abs(x), kv(GELU_LIM))));
     }
   }
   for (; i < n; i++) {
@@ -85,7 +95,10 @@ export function gelu_backward(dinp: usize, dout: usize, inp: usize, n: i32): voi
       const du = f32x4.mul(k0, madd(k13, x2, one));
       const sech2 = f32x4.sub(one, f32x4.mul(th, th));
       const g = f32x4.add(f32x4.mul(half, f32x4.add(one, th)), f32x4.mul(f32x4.mul(f32x4.mul(half, x), sech2), du));
-      v128.store(dinp + o, f32x4.mul(v128.load(dout + o), g));
+      // |x| > LIM: 1 where x > 0, else 0. NaN compares false: stays NaN.
+      const lim = v128.and(one, f32x4.gt(x, f32x4.splat(0)));
+      const gl = v128.bitselect(lim, g, f32x4.gt(f32x4.abs(x), kv(GELU_LIM)));
+      v128.store(dinp + o, f32x4.mul(v128.load(dout + o), gl));
     }
   }
   for (; i < n; i++) {

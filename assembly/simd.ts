@@ -30,6 +30,7 @@ const KTAB: usize = memory.data<f32>([
   0.7978845608028654, 0.7978845608028654, 0.7978845608028654, 0.7978845608028654, // 15: GELU_K0
   0.044715, 0.044715, 0.044715, 0.044715, // 16: GELU_K1
   0.134145, 0.134145, 0.134145, 0.134145, // 17: GELU_3K1
+  11.0, 11.0, 11.0, 11.0, // 18: GELU_LIM (GELU_LIMIT of src/kernels/signatures.ts)
 ], 16);
 const ITAB: usize = memory.data<i32>([127, 127, 127, 127, 0x80000000, 0x80000000, 0x80000000, 0x80000000], 16);
 // @ts-ignore: decorator
@@ -68,6 +69,14 @@ const ITAB: usize = memory.data<i32>([127, 127, 127, 127, 0x80000000, 0x80000000
 @inline export const GELU_K1: i32 = 16;
 // @ts-ignore: decorator
 @inline export const GELU_3K1: i32 = 17;
+// @ts-ignore: decorator
+@inline export const GELU_LIM: i32 = 18;
+
+/** The sign bit in every lane (0x80000000 ×4). */
+// @ts-ignore: decorator
+@inline export function signMask(): v128 {
+  return v128.load(ITAB, 16);
+}
 
 /** The f32x4 constant number i of the table (see KTAB). */
 // @ts-ignore: decorator

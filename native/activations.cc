@@ -9,16 +9,24 @@
 namespace {
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kCoef = 0.044715f;
+// Beyond ±kLimit gelu and gelu' are their limits (x or −0; 1 or 0): GELU_LIMIT of
+// src/kernels/signatures.ts, where the approximation already rounds to them in float32 (and
+// before x³ overflows, which made gelu'(±1e20) NaN). NaN compares false: it stays NaN.
+constexpr float kLimit = 11.0f;
 
 KD_INLINE v8f gelu8(v8f x) {
   const v8f th = kd_tanh8(kSqrt2OverPi * (x + kCoef * x * x * x));
-  return 0.5f * x * (1.0f + th);
+  const v8f y = 0.5f * x * (1.0f + th);
+  const v8f lim = x > 0.0f ? x : kd_splat(-0.0f);
+  return (x > kLimit) | (x < -kLimit) ? lim : y;
 }
 
 KD_INLINE v8f gelu_grad8(v8f x) {
   const v8f th = kd_tanh8(kSqrt2OverPi * (x + kCoef * x * x * x));
   const v8f du = kSqrt2OverPi * (1.0f + 3.0f * kCoef * x * x);
-  return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du;
+  const v8f g = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du;
+  const v8f lim = x > 0.0f ? kd_splat(1.0f) : kd_splat(0.0f);
+  return (x > kLimit) | (x < -kLimit) ? lim : g;
 }
 
 // Loads the tail (n < 8 elements) into a zero-padded vector.

@@ -175,18 +175,25 @@ __global__ void relu_backward_k(float* dx, const float* dy, const float* x, long
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i < n) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
-constexpr float kS2P = 0.7978845608028654f, kCoef = 0.044715f;
+// Beyond ±kGeluLimit gelu and gelu' are their limits (x or −0; 1 or 0): GELU_LIMIT of
+// src/kernels/signatures.ts, where the approximation already rounds to them in float32 (and
+// before v³ overflows: (1 − th²)·du would be 0·inf = NaN). NaN compares false: it stays NaN.
+constexpr float kS2P = 0.7978845608028654f, kCoef = 0.044715f, kGeluLimit = 11.0f;
 __global__ void gelu_k(float* out, const float* x, long n) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i < n) {
     const float v = x[i];
-    out[i] = 0.5f * v * (1.0f + tanhf(kS2P * (v + kCoef * v * v * v)));
+    if (v > kGeluLimit) out[i] = v;
+    else if (v < -kGeluLimit) out[i] = -0.0f;
+    else out[i] = 0.5f * v * (1.0f + tanhf(kS2P * (v + kCoef * v * v * v)));
   }
 }
 __global__ void gelu_backward_k(float* dx, const float* dy, const float* x, long n) {
   long i = blockIdx.x * (long)blockDim.x + threadIdx.x;
   if (i < n) {
     const float v = x[i];
+    if (v > kGeluLimit) { dx[i] = dy[i]; return; }
+    if (v < -kGeluLimit) { dx[i] = dy[i] * 0.0f; return; }
     const float th = tanhf(kS2P * (v + kCoef * v * v * v));
     const float du = kS2P * (1.0f + 3.0f * kCoef * v * v);
     dx[i] = dy[i] * (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du);

@@ -128,6 +128,15 @@ export function closest(word: string, names: string[]): string | null {
 
 export type Values = Record<string, string | boolean | undefined>;
 
+/** JSON text of a config file's value; one nested too deep to write back (stack overflow) is an error naming the option. */
+function jsonOf(file: string, key: string, v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    throw new InputFileError(file, `option '${key}': the value is nested too deeply`);
+  }
+}
+
 /** Parses argv against docs, merges the --config file under the flags, fills defaults. */
 export function parse(argv: string[], docs: OptionDoc[]): Values {
   let values: Values;
@@ -161,9 +170,9 @@ export function parse(argv: string[], docs: OptionDoc[]): Values {
         merged[k] = v;
       } else if (typeof v === 'string') merged[k] = v;
       else if (typeof v === 'number' && Number.isFinite(v)) merged[k] = String(v);
-      else if (typeof v === 'object' && v !== null && !Array.isArray(v)) merged[k] = JSON.stringify(v); // e.g. "model": {...}
+      else if (typeof v === 'object' && v !== null && !Array.isArray(v)) merged[k] = jsonOf(values.config, k, v); // e.g. "model": {...}
       else if (Array.isArray(v) && v.length && v.every((x) => (typeof x === 'number' && Number.isFinite(x)) || (typeof x === 'string' && x !== '' && !x.includes(',')))) merged[k] = v.join(',');
-      else throw new InputFileError(values.config, `option '${k}': ${JSON.stringify(v)} is not a valid value (expected ${doc.help.split(',')[0]}: a string, a number, or a list of them like [784,128,10])`);
+      else throw new InputFileError(values.config, `option '${k}': ${jsonOf(values.config, k, v).slice(0, 200)} is not a valid value (expected ${doc.help.split(',')[0]}: a string, a number, or a list of them like [784,128,10])`);
     }
   }
   for (const d of docs) if (merged[d.flag] === undefined && d.default !== undefined) merged[d.flag] = d.default;

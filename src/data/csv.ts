@@ -9,9 +9,9 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { parse as parseStream } from 'csv-parse';
+import { CsvError, parse as parseStream } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
-import { InputFileError } from '../errors.js';
+import { ConfigError, InputFileError } from '../errors.js';
 import { checkDataset, type Dataset } from './dataset.js';
 import { notGzip } from './gzip.js';
 
@@ -123,6 +123,9 @@ class CsvBuilder {
     let classes: number;
     if (this.labelNames.every((s) => /^\d+$/.test(s))) {
       const value = this.labelNames.map(Number);
+      // Class indices live in an Int32Array: a larger one wrapped around (4294967296 became class 0).
+      const big = this.labelNames.find((s, i) => value[i] > 2 ** 31 - 1);
+      if (big !== undefined) this.fail(`integer label ${big} is too large for a class index (integer labels are class indices 0..K-1; labels with letters, like 'cat', name classes instead)`);
       let max = 0; // no Math.max(...y): it overflows the stack past ~125k rows
       for (let i = 0; i < n; i++) {
         y[i] = value[this.labelIdx[i]];
@@ -142,8 +145,11 @@ class CsvBuilder {
 function csvError(file: string, e: unknown): Error {
   if (e instanceof InputFileError) return e;
   const err = e as Error & { code?: string; lines?: number };
+  // The one option that reaches csv-parse from the user: the delimiter.
+  if (err.code === 'CSV_INVALID_OPTION_DELIMITER') return new ConfigError(`--delimiter: ${err.message.replace(/^Invalid option delimiter: /, '')}`);
   if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR') return new InputFileError(file, `cannot read (${err.code})`);
-  if (err.code?.startsWith('CSV_')) return new InputFileError(file, `not valid CSV${err.lines ? ` at line ${err.lines}` : ''}: ${err.message.replace(/^Invalid [^:]*: /, '')}`);
+  // csv-parse's errors: codes CSV_*, and INVALID_OPENING_QUOTE (no prefix)
+  if (e instanceof CsvError || err.code?.startsWith('CSV_') || err.code === 'INVALID_OPENING_QUOTE') return new InputFileError(file, `not valid CSV${err.lines ? ` at line ${err.lines}` : ''}: ${err.message.replace(/^Invalid [^:]*: /, '')}`);
   if (err.code === 'Z_DATA_ERROR' || err.code === 'Z_BUF_ERROR') return new InputFileError(file, `corrupt gzip data (${err.message})`);
   if (err instanceof TypeError && /encoded data was not valid/i.test(err.message)) return new InputFileError(file, 'not UTF-8 text');
   return err;
@@ -199,14 +205,32 @@ export async function loadCsv(file: string, opts: CsvOptions = {}): Promise<Data
     throw csvError(file, e);
   }
   const b = new CsvBuilder(file, opts, lines);
-  const parser = parseStream(parserOptions(opts.delimiter ?? ','));
+  let parser: ReturnType<typeof parseStream>;
+  try {
+    parser = parseStream(parserOptions(opts.delimiter ?? ','));
+  } catch (e) {
+    throw csvError(file, e);
+  }
   const decoder = new TextDecoder('utf-8', { fatal: true });
+  // The feed stops when the parser is gone (a parse error, or a bad record below): waiting for
+  // 'drain' alone would wait forever on a destroyed parser, and `await feed` with it.
   const feed = (async () => {
     try {
       for await (const chunk of byteStream(file, gz) as AsyncIterable<Buffer>) {
-        if (!parser.write(decoder.decode(chunk, { stream: true }))) await new Promise((r) => parser.once('drain', r));
+        if (parser.destroyed) break;
+        if (!parser.write(decoder.decode(chunk, { stream: true }))) {
+          await new Promise<void>((r) => {
+            const done = () => {
+              parser.off('drain', done);
+              parser.off('close', done);
+              r();
+            };
+            parser.on('drain', done);
+            parser.on('close', done);
+          });
+        }
       }
-      parser.end(decoder.decode());
+      if (!parser.destroyed) parser.end(decoder.decode());
     } catch (e) {
       parser.destroy(e as Error);
     }
@@ -216,6 +240,7 @@ export async function loadCsv(file: string, opts: CsvOptions = {}): Promise<Data
   } catch (e) {
     throw csvError(file, e);
   } finally {
+    parser.destroy();
     await feed;
   }
   return b.finish();
@@ -241,6 +266,8 @@ export function parseCsvRows(text: string, file: string, features: number, opts:
   const named = first.findIndex((c) => LABEL_NAME.test(c));
   let labelCol = -1;
   if (withLabel) labelCol = typeof opts.labelColumn === 'number' ? opts.labelColumn : named >= 0 ? named : width - 1;
+  // (out of range, every cell was read as a feature: rows overran into the next one and the labels stayed unset)
+  if (withLabel && !(Number.isInteger(labelCol) && labelCol >= 0 && labelCol < width)) throw new InputFileError(file, `label column ${opts.labelColumn} out of range (the file has ${width} columns)`);
   const hasHeader = opts.header ?? first.some((c, i) => i !== labelCol && !isNum(c));
   const header = hasHeader ? first : null;
   if (withLabel && typeof opts.labelColumn === 'string') {

@@ -52,6 +52,9 @@ export async function onnxTeacherLogits(path: string, ds: Dataset, K: number, ba
         throw new ShapeError(`${path}: running it on (${N}, ${ds.features}) inputs failed: ${(e as Error).message.split('\n')[0]}`);
       }
       if (r.dims.length !== 2 || r.dims[0] !== N || r.dims[1] !== K) throw new ShapeError(`${path}: output '${s.outputNames[0]}' is (${r.dims.join(', ')}), expected (${N}, ${K}) logits`);
+      // Non-finite logits would only surface later as a NaN loss; name the model instead.
+      const bad = r.data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new InputFileError(path, `output '${s.outputNames[0]}' holds ${r.data[bad]} for sample ${start + Math.floor(bad / K)} (logit ${bad % K}); the model's weights are corrupt or overflow on this data`);
       out.set(r.data, start * K);
     }
     return out;

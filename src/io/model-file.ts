@@ -8,7 +8,7 @@
 import { InputFileError } from '../errors.js';
 import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
-import { validateModelConfig, type ModelConfig } from '../nn/spec.js';
+import { layerShapes, validateModelConfig, type ModelConfig } from '../nn/spec.js';
 import { assertFinite, readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
 import type { InputTransform } from '../data/transforms.js';
 
@@ -66,6 +66,21 @@ function parseJsonMeta(file: string, meta: Record<string, string>, key: string):
   }
 }
 
+/** The parameter tensors `config` needs, named and shaped as Sequential makes them, without building it. */
+function paramShapes(config: ModelConfig): { name: string; shape: number[] }[] {
+  const { parsed, shapes } = layerShapes(config);
+  const out: { name: string; shape: number[] }[] = [];
+  let inF = config.input.reduce((a, b) => a * b, 1);
+  parsed.forEach((l, i) => {
+    if (l.kind === 'dense') {
+      const d = out.length / 2;
+      out.push({ name: `layers.${d}.weight`, shape: [l.units, inF] }, { name: `layers.${d}.bias`, shape: [l.units] });
+    }
+    inF = shapes[i].reduce((a, b) => a * b, 1);
+  });
+  return out;
+}
+
 /** Reads a model file (format 2, or 1 from earlier versions) into a new Sequential on `backend`; checks every tensor's shape. */
 export async function readModel(path: string, backend: Backend): Promise<{ model: Sequential; meta: Record<string, string>; info: ModelInfo }> {
   const { tensors, metadata } = await readSafetensors(path);
@@ -77,21 +92,18 @@ export async function readModel(path: string, backend: Backend): Promise<{ model
     if (e instanceof InputFileError) throw e;
     throw new InputFileError(path, (e as Error).message);
   }
-  const model = new Sequential(backend, config, 0);
-  for (const spec of model.store.specs) {
-    const t = tensors[spec.name];
+  // Every tensor checked before the model is built: a config that asks for more parameters than
+  // the file holds (e.g. a corrupted 'dense:1000000000') fails here instead of allocating them.
+  for (const spec of paramShapes(config)) {
+    const t = Object.hasOwn(tensors, spec.name) ? tensors[spec.name] : undefined;
     if (!t) throw new InputFileError(path, `tensor '${spec.name}' is missing`);
     if (t.dtype !== 'F32' || t.shape.join(',') !== spec.shape.join(',')) {
       throw new InputFileError(path, `tensor '${spec.name}' is ${t.dtype}[${t.shape}], expected F32[${spec.shape}]`);
     }
-    try {
-      assertFinite(path, spec.name, t.data as Float32Array);
-    } catch (e) {
-      model.release();
-      throw e;
-    }
-    model.store.view(spec).set(t.data as Float32Array);
+    assertFinite(path, spec.name, t.data as Float32Array);
   }
+  const model = new Sequential(backend, config, 0);
+  for (const spec of model.store.specs) model.store.view(spec).set(tensors[spec.name].data as Float32Array);
   const optional = (key: string) => (metadata[key] === undefined ? null : parseJsonMeta(path, metadata, key));
   let info: ModelInfo;
   try {
@@ -146,20 +158,47 @@ export async function saveCheckpoint(path: string, ck: Checkpoint): Promise<void
   });
 }
 
+/** Checks what a resume reads from a checkpoint's position (a corrupted file fails here, naming the field). */
+function checkPosition(path: string, p: TrainPosition): void {
+  const bad = (field: string, want: string) => new InputFileError(path, `metadata 'position.${field}' must be ${want}, got ${JSON.stringify(field.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], p))?.slice(0, 100)}`);
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new InputFileError(path, `metadata 'position' must be an object`);
+  for (const k of ['step', 'epoch', 'batchInEpoch'] as const) if (!Number.isSafeInteger(p[k]) || p[k] < 0) throw bad(k, 'a non-negative integer');
+  const rng = p.rng;
+  if (!Array.isArray(rng) || (rng.length !== 4 && rng.length !== 5) || !rng.slice(0, 4).every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || (rng.length === 5 && !Number.isFinite(rng[4]))) {
+    throw bad('rng', '4 unsigned 32-bit integers (and an optional spare normal)');
+  }
+  if (typeof p.fingerprint !== 'string') throw bad('fingerprint', 'a string');
+  if (!Array.isArray(p.history)) throw bad('history', 'an array');
+  if (p.partial !== undefined) {
+    if (typeof p.partial !== 'object' || p.partial === null) throw bad('partial', 'an object of loss sums');
+    for (const k of ['loss', 'kd', 'ce', 'count', 'hint'] as const) {
+      if ((k !== 'hint' || p.partial[k] !== undefined) && !Number.isFinite(p.partial[k])) throw bad(`partial.${k}`, 'a finite number');
+    }
+  }
+  if (p.settings !== undefined && (typeof p.settings !== 'object' || p.settings === null || Array.isArray(p.settings))) throw bad('settings', 'an object');
+  if (p.runtime !== undefined && (typeof p.runtime?.backend !== 'string' || !Number.isSafeInteger(p.runtime.workers) || p.runtime.workers < 1)) {
+    throw bad('runtime', '{backend, workers}');
+  }
+}
+
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata.format !== CHECKPOINT_FORMAT) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${CHECKPOINT_FORMAT}"`);
   const config = parseJsonMeta(path, metadata, 'config') as ModelConfig;
   const opt = parseJsonMeta(path, metadata, 'optimizer') as { kind: string; stepCount: number };
   const position = parseJsonMeta(path, metadata, 'position') as TrainPosition;
-  if (!tensors.params || tensors.params.dtype !== 'F32') throw new InputFileError(path, `tensor 'params' (F32) is missing`);
-  if (typeof opt?.kind !== 'string' || !Number.isInteger(opt.stepCount)) throw new InputFileError(path, `metadata 'optimizer' must hold {kind, stepCount}`);
-  for (const k of ['step', 'epoch', 'batchInEpoch'] as const) {
-    if (!Number.isInteger(position?.[k]) || position[k] < 0) throw new InputFileError(path, `metadata 'position.${k}' must be a non-negative integer`);
+  try {
+    validateModelConfig(config, 'config');
+  } catch (e) {
+    throw new InputFileError(path, `metadata ${(e as Error).message}`);
   }
+  if (!Object.hasOwn(tensors, 'params') || tensors.params.dtype !== 'F32') throw new InputFileError(path, `tensor 'params' (F32) is missing`);
+  if (typeof opt?.kind !== 'string' || !Number.isSafeInteger(opt.stepCount) || opt.stepCount < 0) throw new InputFileError(path, `metadata 'optimizer' must hold {kind, stepCount}`);
+  checkPosition(path, position);
   const state: Record<string, Float32Array> = {};
   const extra: Record<string, Float32Array> = {};
   for (const [k, t] of Object.entries(tensors)) {
+    if ((k.startsWith('optim.') || k.startsWith('extra.')) && t.dtype !== 'F32') throw new InputFileError(path, `tensor '${k}' is ${t.dtype}, expected F32`);
     if (t.dtype === 'F32') assertFinite(path, k, t.data as Float32Array);
     if (k.startsWith('optim.')) state[k.slice(6)] = t.data as Float32Array;
     if (k.startsWith('extra.')) extra[k.slice(6)] = t.data as Float32Array;

@@ -31,6 +31,11 @@ function elementCount(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** obj[key] = value as an own property, even for key '__proto__' (a legal tensor or metadata name). */
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Serializes tensors and string metadata into one safetensors byte image (as chunks). */
 export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array[] {
   const header: Record<string, unknown> = {};
@@ -49,7 +54,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: Rec
     if (t.data.byteLength !== bytes || t.data.BYTES_PER_ELEMENT !== CTOR[t.dtype].BYTES_PER_ELEMENT) {
       throw new TypeError(`tensor '${name}': ${t.dtype}[${t.shape}] needs ${bytes} bytes, data has ${t.data.byteLength}`);
     }
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    setOwn(header, name, { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] });
     chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes));
     offset += bytes;
   }
@@ -68,6 +73,7 @@ export async function writeSafetensors(path: string, tensors: Record<string, Ten
 
 interface Entry { name: string; dtype: Dtype; shape: number[]; begin: number; end: number }
 
+
 /** Parses and validates a header; `dataBytes` is the size of the byte buffer after it. */
 export function parseSafetensorsHeader(file: string, json: string, dataBytes: number): { entries: Entry[]; metadata: Record<string, string> } {
   let h: unknown;
@@ -84,7 +90,7 @@ export function parseSafetensorsHeader(file: string, json: string, dataBytes: nu
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InputFileError(file, `'__metadata__' must be an object of strings`);
       for (const [k, s] of Object.entries(v)) {
         if (typeof s !== 'string') throw new InputFileError(file, `'__metadata__.${k}' must be a string`);
-        metadata[k] = s;
+        setOwn(metadata, k, s);
       }
       continue;
     }
@@ -120,7 +126,12 @@ export function decodeSafetensors(file: string, buf: Uint8Array): { tensors: Rec
   const hl = new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true);
   if (hl > BigInt(Math.min(MAX_HEADER_BYTES, buf.byteLength - 8))) throw new InputFileError(file, `safetensors header length ${hl} exceeds the file (${buf.byteLength} bytes) or the ${MAX_HEADER_BYTES}-byte limit`);
   const headerLen = Number(hl);
-  const json = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + headerLen));
+  let json: string;
+  try {
+    json = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + headerLen));
+  } catch {
+    throw new InputFileError(file, 'safetensors header is not valid UTF-8');
+  }
   const dataStart = 8 + headerLen;
   const { entries, metadata } = parseSafetensorsHeader(file, json, buf.byteLength - dataStart);
   const tensors: Record<string, Tensor> = {};
@@ -128,7 +139,7 @@ export function decodeSafetensors(file: string, buf: Uint8Array): { tensors: Rec
     const C = CTOR[e.dtype];
     // Own, aligned storage. Uint8Array's slice copies; a Node Buffer's slice (readFileSync) is a view into its pool.
     const copy = Uint8Array.prototype.slice.call(buf, dataStart + e.begin, dataStart + e.end);
-    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: new C(copy.buffer, 0, (e.end - e.begin) / C.BYTES_PER_ELEMENT) };
+    setOwn(tensors, e.name, { dtype: e.dtype, shape: e.shape, data: new C(copy.buffer, 0, (e.end - e.begin) / C.BYTES_PER_ELEMENT) });
   }
   return { tensors, metadata };
 }
@@ -156,12 +167,7 @@ export async function readSafetensors(path: string): Promise<{ tensors: Record<s
       if (bytesRead === 0) throw new InputFileError(path, 'file shrank while being read');
       off += bytesRead;
     }
-    try {
-      return decodeSafetensors(path, buf);
-    } catch (e) {
-      if (e instanceof TypeError) throw new InputFileError(path, `safetensors header is not valid UTF-8`);
-      throw e;
-    }
+    return decodeSafetensors(path, buf);
   } finally {
     await fh.close();
   }

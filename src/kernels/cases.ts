@@ -81,6 +81,8 @@ export interface OpCase {
   readonly lossTol?: number;
   /** Every output value (and the loss) must also be finite. */
   readonly finite?: boolean;
+  /** Compare each output element on its own scale (elementErr) instead of by normErr. */
+  readonly elementwise?: boolean;
   /** Places the inputs (copies of the case's data) and the outputs' initial contents with `place`. */
   setup(k: Kernels, place: Place): Call;
 }
@@ -140,11 +142,27 @@ export function expected(c: OpCase): Result {
   return r;
 }
 
+/**
+ * Largest |a-b| / max(1, |b|) over the elements, each on its own scale: equal values (NaN and NaN,
+ * ±Infinity and itself, 0 and −0) count 0, any other NaN or infinity Infinity. For cases whose
+ * inputs span many magnitudes (GELU at 1e20 next to 1e-30), where normErr would hide the small ones.
+ */
+export function elementErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let err = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i] || (Number.isNaN(a[i]) && Number.isNaN(b[i]))) continue;
+    const e = Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i]));
+    if (!(e <= err)) err = Number.isNaN(e) ? Infinity : e;
+  }
+  return err;
+}
+
 /** Why `got` is not the reference's result of case c within its tolerances, or null when it is. */
 export function compare(c: OpCase, got: Result): string | null {
   const want = expected(c);
   for (const [name, out] of Object.entries(got.outputs)) {
-    const err = normErr(out, want.outputs[name]);
+    const err = (c.elementwise ? elementErr : normErr)(out, want.outputs[name]);
     if (!(err < c.tol)) return `${name} differs from the reference: normalized error ${err.toExponential(2)} >= ${c.tol.toExponential(1)}`;
   }
   if (c.lossTol !== undefined) {
@@ -227,9 +245,9 @@ type Activation = 'relu' | 'gelu';
 type ActivationBackward = 'relu_backward' | 'gelu_backward';
 
 // out, inp are (n); with inPlace, out is inp.
-function activation(kernel: Activation, n: number, inPlace: boolean, x: Data<F32>): OpCase {
+function activation(kernel: Activation, n: number, inPlace: boolean, x: Data<F32>, what = '', elementwise = false): OpCase {
   return {
-    kernel, what: `n=${n}${inPlace ? ' in place' : ''}`, tol: TOL,
+    kernel, what: `n=${n}${inPlace ? ' in place' : ''}${what}`, tol: TOL, elementwise,
     setup(k, p) {
       const inp = p.f32(x()), out = inPlace ? inp : p.f32(n);
       return { run: () => k[kernel](out, inp, n), outputs: { out } };
@@ -238,9 +256,9 @@ function activation(kernel: Activation, n: number, inPlace: boolean, x: Data<F32
 }
 
 // dinp, dout, inp are (n); with inPlace, dinp is dout.
-function activationBackward(kernel: ActivationBackward, n: number, inPlace: boolean, dy: Data<F32>, x: Data<F32>): OpCase {
+function activationBackward(kernel: ActivationBackward, n: number, inPlace: boolean, dy: Data<F32>, x: Data<F32>, what = '', elementwise = false): OpCase {
   return {
-    kernel, what: `n=${n}${inPlace ? ' in place' : ''}`, tol: TOL,
+    kernel, what: `n=${n}${inPlace ? ' in place' : ''}${what}`, tol: TOL, elementwise,
     setup(k, p) {
       const dout = p.f32(dy()), inp = p.f32(x()), out = inPlace ? dout : p.f32(n);
       return { run: () => k[kernel](out, dout, inp, n), outputs: { out } };
@@ -366,9 +384,37 @@ function benchMatmul(label: string, batch: number, M: number, N: number, K: numb
   };
 }
 
-function activationCases(kernel: Activation, x: (n: number) => Data<F32>): KernelCases {
+/**
+ * GELU's extreme points (signatures.ts GELU_LIMIT): around the limit 11, far beyond it up to
+ * float32's largest, the infinities (gelu: +Infinity, −0; gelu': 1, 0) and NaN (stays NaN).
+ */
+export const GELU_EXTREMES: readonly number[] = [
+  0, -0, 1e-30, -1e-30, 0.5, -0.5, 3, -3, 6, -6, 10.5, -10.5, 11, -11,
+  Math.fround(11 + 2 ** -20), -Math.fround(11 + 2 ** -20), 12, -12, 1e3, -1e3, 1e20, -1e20,
+  3.4e38, -3.4e38, 3.4028234663852886e38, -3.4028234663852886e38, Infinity, -Infinity, NaN,
+];
+
+/**
+ * The extreme points where every build's vector body and its scalar (or padded) tail see them:
+ * all of them in one array of a length that is no multiple of 4 or 8, and each alone in an array
+ * of 11 (= 8 + 3 = 2·4 + 3) at index 1 (the first vector) and index 9 (the tail), ordinary values
+ * elsewhere; in place and not. Compared element by element (elementErr).
+ */
+function extremeInputs(): { n: number; x: Data<F32>; what: string }[] {
+  const all = GELU_EXTREMES.length % 4 === 0 ? [...GELU_EXTREMES, 0.25] : [...GELU_EXTREMES];
+  const out: { n: number; x: Data<F32>; what: string }[] = [{ n: all.length, x: once((): F32 => Float32Array.from(all)), what: ' extremes: all' }];
+  for (const p of GELU_EXTREMES) {
+    out.push({ n: 11, x: once(() => { const a = randArray(11, 23, 4); a[1] = p; a[9] = p; return a; }), what: ` extremes: ${p} (body and tail)` });
+  }
+  return out;
+}
+
+function activationCases(kernel: Activation, x: (n: number) => Data<F32>, extremes = false): KernelCases {
   return {
-    conformance: () => SIZES.flatMap((n) => BOOLS.map((inPlace) => activation(kernel, n, inPlace, x(n)))),
+    conformance: () => [
+      ...SIZES.flatMap((n) => BOOLS.map((inPlace) => activation(kernel, n, inPlace, x(n)))),
+      ...(extremes ? extremeInputs().flatMap((e) => BOOLS.map((inPlace) => activation(kernel, e.n, inPlace, e.x, e.what, true))) : []),
+    ],
     bench: (N) => {
       const n = N * HIDDEN;
       return [{ ...activation(kernel, n, false, rand(n, 5, kernel === 'gelu' ? 3 : 1)), op: kernel, shape: `n=${n} (${N}x${HIDDEN})`, case: 'forward', batch: N, bytes: 8 * n }];
@@ -376,9 +422,12 @@ function activationCases(kernel: Activation, x: (n: number) => Data<F32>): Kerne
   };
 }
 
-function activationBackwardCases(kernel: ActivationBackward, x: (n: number) => Data<F32>): KernelCases {
+function activationBackwardCases(kernel: ActivationBackward, x: (n: number) => Data<F32>, extremes = false): KernelCases {
   return {
-    conformance: () => SIZES.flatMap((n) => BOOLS.map((inPlace) => activationBackward(kernel, n, inPlace, rand(n, 22), x(n)))),
+    conformance: () => [
+      ...SIZES.flatMap((n) => BOOLS.map((inPlace) => activationBackward(kernel, n, inPlace, rand(n, 22), x(n)))),
+      ...(extremes ? extremeInputs().flatMap((e) => BOOLS.map((inPlace) => activationBackward(kernel, e.n, inPlace, rand(e.n, 24), e.x, e.what, true))) : []),
+    ],
     bench: (N) => {
       const n = N * HIDDEN;
       const c = activationBackward(kernel, n, false, rand(n, 6), rand(n, 5, kernel === 'gelu_backward' ? 3 : 1));
@@ -426,8 +475,8 @@ export const OP_CASES: Record<KernelName, KernelCases> = {
   },
   relu: activationCases('relu', actX),
   relu_backward: activationBackwardCases('relu_backward', actX),
-  gelu: activationCases('gelu', actX),
-  gelu_backward: activationBackwardCases('gelu_backward', actX),
+  gelu: activationCases('gelu', actX, true),
+  gelu_backward: activationBackwardCases('gelu_backward', actX, true),
   softmax_t: softmaxCases('softmax_t'),
   log_softmax_t: softmaxCases('log_softmax_t'),
   kd_loss: {

@@ -3,6 +3,7 @@
 
 import {
   GELU_COEF,
+  GELU_LIMIT,
   GELU_SQRT_2_OVER_PI,
   type AdamWParams,
   type F32,
@@ -50,18 +51,29 @@ export function relu_backward(dinp: F32, dout: F32, inp: F32, n: number): void {
   for (let i = 0; i < n; i++) dinp[i] = inp[i] > 0 ? dout[i] : 0;
 }
 
-// out, inp are (n). GELU(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+// out, inp are (n). GELU(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); its limits beyond
+// ±GELU_LIMIT (x above, −0 below; see signatures.ts). NaN stays NaN.
 export function gelu(out: F32, inp: F32, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
-    out[i] = 0.5 * x * (1 + Math.tanh(GELU_SQRT_2_OVER_PI * (x + GELU_COEF * x * x * x)));
+    if (x > GELU_LIMIT) out[i] = x;
+    else if (x < -GELU_LIMIT) out[i] = -0;
+    else out[i] = 0.5 * x * (1 + Math.tanh(GELU_SQRT_2_OVER_PI * (x + GELU_COEF * x * x * x)));
   }
 }
 
-// dinp, dout, inp are (n).
+// dinp, dout, inp are (n). GELU'(x) is 1 above GELU_LIMIT and 0 below −GELU_LIMIT.
 export function gelu_backward(dinp: F32, dout: F32, inp: F32, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
+    if (x > GELU_LIMIT) {
+      dinp[i] = dout[i];
+      continue;
+    }
+    if (x < -GELU_LIMIT) {
+      dinp[i] = dout[i] * 0;
+      continue;
+    }
     const u = GELU_SQRT_2_OVER_PI * (x + GELU_COEF * x * x * x);
     const th = Math.tanh(u);
     const du = GELU_SQRT_2_OVER_PI * (1 + 3 * GELU_COEF * x * x);

@@ -192,6 +192,16 @@ export interface Kernels {
 /** GELU tanh-approximation constants, shared by every implementation. */
 export const GELU_SQRT_2_OVER_PI = 0.7978845608028654;
 export const GELU_COEF = 0.044715;
+/**
+ * Beyond |x| > GELU_LIMIT every implementation returns GELU's limits instead of evaluating the
+ * formula: gelu(x) = x and gelu'(x) = 1 above it, gelu(x) = −0 and gelu'(x) = 0 below −GELU_LIMIT
+ * (so ±Infinity give +Infinity / −0 and 1 / 0; NaN stays NaN). At 11 nothing is lost: the tanh
+ * approximation itself, evaluated exactly and rounded to float32, already equals those limits for
+ * every float32 with |x| >= 10.9 (the last one that differs is −10.8945 for gelu', −10.7709 for
+ * gelu, +5.47 on the positive side; test/gelu-limits.test.ts checks this), while the float32 SIMD
+ * paths would otherwise overflow x³ (NaN, ±Infinity) or keep tanh's last ulp (gelu(−1e20) = −3e12).
+ */
+export const GELU_LIMIT = 11;
 
 // The table and the Kernels interface name the same kernels: this line fails to compile otherwise.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
