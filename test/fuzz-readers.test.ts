@@ -267,9 +267,9 @@ const csvField: FieldEdit = (b, edit, value) => {
   let s = text(b);
   if (edit === 0) {
     // replace the k-th cell
-    let k = value % 40, i = 0;
+    const k = value % 40;
+    let i = 0;
     s = s.replace(/[^,;\n\r]+/g, (m) => (i++ === k ? pick(CELLS, value >> 6) : m));
-    void k;
   } else if (edit === 1) {
     const seps = [',', ';', '\t', '\n', '\r\n', '"', '', ',,'];
     let i = 0;

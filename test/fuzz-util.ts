@@ -68,7 +68,7 @@ export type FieldEdit = (buf: Uint8Array, edit: number, value: number) => Uint8A
 
 /** Applies `ms` to a copy of `seed`. */
 export function mutate(seed: Uint8Array, ms: Mutation[], field?: FieldEdit): Uint8Array {
-  let b = Uint8Array.from(seed);
+  let b: Uint8Array = Uint8Array.from(seed);
   for (const m of ms) {
     const at = (p: number, extra = 0) => (b.length + extra === 0 ? 0 : p % (b.length + extra));
     switch (m.kind) {
