@@ -1,10 +1,9 @@
 // IDX reader (the MNIST file format, gzipped or not): big-endian header, magic 0x0000TTDD with
 // T the element type and D the number of dimensions, then D u32 sizes, then the elements.
 
-import { readFile } from 'node:fs/promises';
 import { InputFileError } from '../errors.js';
 import { checkDataset, type Dataset } from './dataset.js';
-import { maybeGunzip } from './gzip.js';
+import { readGunzipped } from './gzip.js';
 
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
@@ -42,13 +41,7 @@ export function parseIdx(buf: Uint8Array, file: string): { dims: number[]; data:
 }
 
 export async function readIdx(file: string): Promise<{ dims: number[]; data: IdxData }> {
-  let raw: Uint8Array;
-  try {
-    raw = await readFile(file);
-  } catch (e) {
-    throw new InputFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return parseIdx(maybeGunzip(raw, file), file);
+  return parseIdx(await readGunzipped(file), file);
 }
 
 /**

@@ -2,9 +2,8 @@
 // a little-endian header length, a Python-dict header {'descr', 'fortran_order', 'shape'}, then
 // the C-ordered elements. Numeric dtypes only (f4, f8, u1, i1, i2, i4, i8, u2, u4, bool).
 
-import { readFile } from 'node:fs/promises';
 import { InputFileError } from '../errors.js';
-import { maybeGunzip } from './gzip.js';
+import { readGunzipped } from './gzip.js';
 
 const DTYPES: Record<string, { size: number; get: (v: DataView, o: number, le: boolean) => number }> = {
   f4: { size: 4, get: (v, o, le) => v.getFloat32(o, le) },
@@ -49,11 +48,5 @@ export function parseNpy(buf: Uint8Array, file: string): { shape: number[]; data
 }
 
 export async function readNpy(file: string): Promise<{ shape: number[]; data: Float32Array }> {
-  let raw: Uint8Array;
-  try {
-    raw = await readFile(file);
-  } catch (e) {
-    throw new InputFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return parseNpy(maybeGunzip(raw, file), file);
+  return parseNpy(await readGunzipped(file), file);
 }

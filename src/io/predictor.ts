@@ -6,7 +6,7 @@
 
 import { defaultBackend, loadBackend, type Backend } from '../backends/index.js';
 import { ShapeError } from '../errors.js';
-import type { Sequential } from '../nn/sequential.js';
+import { argmaxRow, type Sequential } from '../nn/sequential.js';
 import { applyInputTransform } from '../data/transforms.js';
 import { readModel, type ModelInfo } from './model-file.js';
 
@@ -78,11 +78,7 @@ export class Model {
       be.free(pb);
     }
     const classes = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      let best = 0;
-      for (let k = 1; k < K; k++) if (logits[i * K + k] > logits[i * K + best]) best = k;
-      classes[i] = best;
-    }
+    for (let i = 0; i < n; i++) classes[i] = argmaxRow(logits, i, K);
     const names = this.classNames;
     return { n, classNames: names, classes, labels: Array.from(classes, (c) => names[c]), probs, logits };
   }

@@ -188,3 +188,10 @@ export class Sequential {
     this.backend.free(this.store.grads);
   }
 }
+
+/** The predicted class of row `i` of logits (N, K): the first index of the largest value. */
+export function argmaxRow(logits: ArrayLike<number>, i: number, K: number): number {
+  let best = 0;
+  for (let k = 1; k < K; k++) if (logits[i * K + k] > logits[i * K + best]) best = k;
+  return best;
+}

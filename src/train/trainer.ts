@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { allowsWorkers, workerLimit, type Backend } from '../backends/backend.js';
 import { ConfigError, NumericalError, ShapeError, WorkerFailure } from '../errors.js';
-import type { Sequential } from '../nn/sequential.js';
+import { argmaxRow, type Sequential } from '../nn/sequential.js';
+import type { F32 } from '../kernels/signatures.js';
 import { describeModel } from '../nn/spec.js';
 import { createOptimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import { makeSchedule, type ScheduleConfig } from '../optim/schedule.js';
@@ -125,32 +126,43 @@ function checkData(model: Sequential, ds: Dataset, what: string): void {
   if (ds.classes > model.classes) throw new ShapeError(`${what} '${ds.name}' has ${ds.classes} classes, but the model outputs ${model.classes}`);
 }
 
-/** Accuracy, mean CE loss and error count of `model` on `ds` (eval mode, no dropout). */
-export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalResult {
-  checkData(model, ds, 'evaluation data');
+/**
+ * Runs `model` in eval mode (no dropout) over `ds` in batches of `batchSize`, in dataset order:
+ * `each(logits, labels, N, start)` per batch (valid during the call). Restores the model's mode.
+ */
+export function forEachEvalBatch(model: Sequential, ds: Dataset, batchSize: number, each: (logits: F32, labels: Int32Array, N: number, start: number) => void): void {
   const be = model.backend;
-  const K = model.classes;
   const B = Math.max(1, Math.min(batchSize, ds.n));
-  const x = be.alloc(B * ds.features), y = be.allocInt32(B), d = be.alloc(B * K);
+  const x = be.alloc(B * ds.features), y = be.allocInt32(B);
   const wasTraining = model.training;
   model.eval();
-  let lossSum = 0, errors = 0;
   const order = Uint32Array.from({ length: ds.n }, (_, i) => i);
   try {
     for (let start = 0; start < ds.n; start += B) {
       const end = Math.min(ds.n, start + B), N = end - start;
       gatherBatch(ds, order, start, end, x, y);
-      const logits = model.forward(x, N);
-      lossSum += be.cross_entropy(d, logits, y, N, K, 1, false) * N;
-      for (let n = 0; n < N; n++) {
-        let best = 0;
-        for (let k = 1; k < K; k++) if (logits[n * K + k] > logits[n * K + best]) best = k;
-        if (best !== y[n]) errors++;
-      }
+      each(model.forward(x, N), y, N, start);
     }
   } finally {
     model.training = wasTraining;
-    be.free(x); be.free(y); be.free(d);
+    be.free(x); be.free(y);
+  }
+}
+
+/** Accuracy, mean CE loss and error count of `model` on `ds` (eval mode, no dropout). */
+export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalResult {
+  checkData(model, ds, 'evaluation data');
+  const be = model.backend;
+  const K = model.classes;
+  const d = be.alloc(Math.max(1, Math.min(batchSize, ds.n)) * K);
+  let lossSum = 0, errors = 0;
+  try {
+    forEachEvalBatch(model, ds, batchSize, (logits, y, N) => {
+      lossSum += be.cross_entropy(d, logits, y, N, K, 1, false) * N;
+      for (let n = 0; n < N; n++) if (argmaxRow(logits, n, K) !== y[n]) errors++;
+    });
+  } finally {
+    be.free(d);
   }
   return { n: ds.n, loss: ds.n ? lossSum / ds.n : 0, accuracy: ds.n ? 1 - errors / ds.n : 0, errors };
 }
@@ -376,7 +388,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined, hintOnly });
         } else {
           const batch = { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined };
-          const rng = model.rng.getState();
+          const rng = be.recover ? model.rng.getState() : null; // only backends that can recover retry
           try {
             parts = distillStep(stepModels, batch);
           } catch (e) {
@@ -386,7 +398,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
             if (!(e instanceof WorkerFailure) || !be.recover) throw e;
             log(`${e.message}; starting new helper threads and retrying the step once`);
             await be.recover();
-            model.rng.setState(rng);
+            model.rng.setState(rng!);
             parts = distillStep(stepModels, batch);
           }
         }
