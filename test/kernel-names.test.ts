@@ -205,7 +205,7 @@ describe('the checks catch planted mismatches (fixtures, not the tree)', () => {
 
   it('C++ headers: a kernel not declared as kd_<name>, a camelCase symbol, an unknown one', () => {
     const decls = (names: string[]) => `extern "C" {\n${names.map((n) => `// ${n}: a shape comment\nvoid ${n}(float* out, int64_t n);`).join('\n')}\n}\n`;
-    const required = [...KERNEL_NAMES.map((k) => `kd_${k}`), ...variantsOf('native', 'cpp')];
+    const required = [...kernelsOf('native').map((k) => `kd_${k.name}`), ...variantsOf('native', 'cpp')];
     expect(cppProblems({ 'a.h': decls(required), 'b.h': 'extern "C" {\nconst char* kd_isa();\n}\n' })).toEqual([]);
     const planted = {
       'a.h': decls(required.filter((n) => n !== 'kd_bias_add' && n !== 'kd_kd_loss')) + 'void kd_mse_fast(float* out);  // outside extern "C": not a C symbol\n',

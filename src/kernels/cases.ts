@@ -4,7 +4,7 @@
 // validates its `bench` and `benchOnce` cases the same way, then times them.
 
 import { referenceKernels } from './reference.js';
-import type { AdamWParams, F32, I32, KernelName, Kernels, SgdParams } from './signatures.js';
+import { convOut, poolOut, type AdamWParams, type ConvParams, type F32, type I32, type KernelName, type Kernels, type PoolParams, type SgdParams } from './signatures.js';
 
 // ---- data, comparison ------------------------------------------------------------------------
 
@@ -332,6 +332,175 @@ function adamwStep(n: number, hp: Omit<AdamWParams, 'step'>, steps: number, p0: 
   };
 }
 
+const convWhat = (p: ConvParams) => `N=${p.N} C=${p.C} ${p.H}x${p.W} OC=${p.OC} k=${p.k} s=${p.stride} p=${p.pad} g=${p.groups}`;
+const poolWhat = (p: PoolParams) => `N=${p.N} C=${p.C} ${p.H}x${p.W} ${p.kh}x${p.kw} s=${p.stride} p=${p.pad}`;
+const convSizes = (p: ConvParams) => {
+  const [OH, OW] = convOut(p);
+  return { x: p.N * p.C * p.H * p.W, w: p.OC * (p.C / p.groups) * p.k * p.k, y: p.N * p.OC * OH * OW, red: (p.C / p.groups) * p.k * p.k };
+};
+/** Conv tolerance: grows with the reduction length like matmul's (and the batch·output plane for dW). */
+const TOL_CONV = (len: number) => 1e-5 * Math.max(1, Math.sqrt(len));
+
+// y is (N,OC,OH,OW); x is (N,C,H,W); w is (OC,C/groups,k,k); bias is (OC).
+function conv2dCase(p: ConvParams, seed: number, what = convWhat(p)): OpCase {
+  const z = convSizes(p), X = rand(z.x, seed), Wt = rand(z.w, seed + 1, 0.5), B = rand(p.OC, seed + 2), y0 = rand(z.y, seed + 3);
+  return {
+    kernel: 'conv2d', what, tol: TOL_CONV(z.red),
+    setup(k, pl) {
+      const y = pl.f32(y0()), x = pl.f32(X()), w = pl.f32(Wt()), b = pl.f32(B());
+      return { run: () => k.conv2d(y, x, w, b, p), outputs: { y } };
+    },
+  };
+}
+
+// dx is (N,C,H,W); dy is (N,OC,OH,OW); w is (OC,C/groups,k,k).
+function conv2dBackwardDataCase(p: ConvParams, seed: number, what = convWhat(p)): OpCase {
+  const z = convSizes(p), DY = rand(z.y, seed), Wt = rand(z.w, seed + 1, 0.5), dx0 = rand(z.x, seed + 2);
+  return {
+    kernel: 'conv2d_backward_data', what, tol: TOL_CONV((p.OC / p.groups) * p.k * p.k),
+    setup(k, pl) {
+      const dx = pl.f32(dx0()), dy = pl.f32(DY()), w = pl.f32(Wt());
+      return { run: () => k.conv2d_backward_data(dx, dy, w, p), outputs: { dx } };
+    },
+  };
+}
+
+// dw is (OC,C/groups,k,k); dbias is (OC); dy is (N,OC,OH,OW); x is (N,C,H,W).
+function conv2dBackwardWeightCase(p: ConvParams, acc: boolean, seed: number, what = `${convWhat(p)} acc=${acc}`): OpCase {
+  const z = convSizes(p), [OH, OW] = convOut(p), DY = rand(z.y, seed), X = rand(z.x, seed + 1), dw0 = rand(z.w, seed + 2), db0 = rand(p.OC, seed + 3);
+  return {
+    kernel: 'conv2d_backward_weight', what, tol: TOL_CONV(p.N * OH * OW),
+    setup(k, pl) {
+      const dw = pl.f32(dw0()), dbias = pl.f32(db0()), dy = pl.f32(DY()), x = pl.f32(X());
+      return { run: () => k.conv2d_backward_weight(dw, dbias, dy, x, p, acc), outputs: { dw, dbias } };
+    },
+  };
+}
+
+/** x for pooling: seeded values with ties (rounded to 1/4) and, when `nan`, a few NaNs. */
+const poolX = (n: number, seed: number, nan: boolean): Data<F32> => once(() => {
+  const a = randArray(n, seed, 2);
+  for (let i = 0; i < n; i++) a[i] = Math.round(a[i] * 4) / 4;
+  if (nan) for (let i = 5; i < n; i += 37) a[i] = NaN;
+  return a;
+});
+
+// y, idx are (N,C,OH,OW); x is (N,C,H,W). idx is compared as numbers.
+function maxpoolCase(p: PoolParams, seed: number, nan = false): OpCase {
+  const [OH, OW] = poolOut(p), X = poolX(p.N * p.C * p.H * p.W, seed, nan), no = p.N * p.C * OH * OW;
+  return {
+    kernel: 'maxpool2d', what: `${poolWhat(p)}${nan ? ' NaN' : ''}`, tol: 1e-7, elementwise: true,
+    setup(k, pl) {
+      const y = pl.f32(no), idx = pl.i32(new Int32Array(no).fill(-7)), x = pl.f32(X());
+      return { run: () => k.maxpool2d(y, idx, x, p), outputs: { y, get idx() { return Float32Array.from(idx); } } };
+    },
+  };
+}
+
+// dx is (N,C,H,W); dy, idx are (N,C,OH,OW); idx from the reference maxpool2d.
+function maxpoolBackwardCase(p: PoolParams, seed: number): OpCase {
+  const [OH, OW] = poolOut(p), no = p.N * p.C * OH * OW, X = poolX(p.N * p.C * p.H * p.W, seed, false), DY = rand(no, seed + 1);
+  const IDX = once(() => { const y = new Float32Array(no), idx = new Int32Array(no); referenceKernels.maxpool2d(y, idx, X(), p); return idx; });
+  return {
+    kernel: 'maxpool2d_backward', what: poolWhat(p), tol: 1e-6,
+    setup(k, pl) {
+      const dx = pl.f32(rand(p.N * p.C * p.H * p.W, seed + 2)()), dy = pl.f32(DY()), idx = pl.i32(IDX());
+      return { run: () => k.maxpool2d_backward(dx, dy, idx, p), outputs: { dx } };
+    },
+  };
+}
+
+// y is (N,C,OH,OW); x is (N,C,H,W).
+function avgpoolCase(p: PoolParams, seed: number): OpCase {
+  const [OH, OW] = poolOut(p), X = rand(p.N * p.C * p.H * p.W, seed);
+  return {
+    kernel: 'avgpool2d', what: poolWhat(p), tol: TOL,
+    setup(k, pl) {
+      const y = pl.f32(rand(p.N * p.C * OH * OW, seed + 1)()), x = pl.f32(X());
+      return { run: () => k.avgpool2d(y, x, p), outputs: { y } };
+    },
+  };
+}
+
+// dx is (N,C,H,W); dy is (N,C,OH,OW).
+function avgpoolBackwardCase(p: PoolParams, seed: number): OpCase {
+  const [OH, OW] = poolOut(p), DY = rand(p.N * p.C * OH * OW, seed);
+  return {
+    kernel: 'avgpool2d_backward', what: poolWhat(p), tol: TOL,
+    setup(k, pl) {
+      const dx = pl.f32(rand(p.N * p.C * p.H * p.W, seed + 1)()), dy = pl.f32(DY());
+      return { run: () => k.avgpool2d_backward(dx, dy, p), outputs: { dx } };
+    },
+  };
+}
+
+type BnShape = [N: number, C: number, HW: number];
+const bnWhat = ([N, C, HW]: BnShape) => `N=${N} C=${C} HW=${HW}`;
+/** Batch-norm inputs: an offset per channel (up to ±50) so that the two-pass variance matters. */
+const bnX = ([N, C, HW]: BnShape, seed: number): Data<F32> => once(() => {
+  const a = randArray(N * C * HW, seed, 2);
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let q = 0; q < HW; q++) a[(n * C + c) * HW + q] += ((c * 37) % 11 - 5) * 10;
+  return a;
+});
+/** Positive per-channel values (invstd, gamma). */
+const positive = (n: number, seed: number): Data<F32> => once(() => randArray(n, seed, 0.5).map((v) => 1 + v));
+/** The per-channel batch mean of bnX (what callers pass as `mean`). */
+const bnMean = (s: BnShape, x: Data<F32>): Data<F32> => once(() => {
+  const mean = new Float32Array(s[1]), m2 = new Float32Array(s[1]);
+  referenceKernels.batchnorm_stats(mean, m2, x(), ...s);
+  return mean;
+});
+
+// mean, m2 are (C); x is (N,C,HW).
+function bnStatsCase(s: BnShape, seed: number): OpCase {
+  const X = bnX(s, seed);
+  return {
+    kernel: 'batchnorm_stats', what: bnWhat(s), tol: 1e-5 * Math.max(1, Math.sqrt(s[0] * s[2])),
+    setup(k, pl) {
+      const mean = pl.f32(rand(s[1], seed + 1)()), m2 = pl.f32(rand(s[1], seed + 2)()), x = pl.f32(X());
+      return { run: () => k.batchnorm_stats(mean, m2, x, ...s), outputs: { mean, m2 } };
+    },
+  };
+}
+
+// y, x are (N,C,HW); mean, invstd, gamma, beta are (C); with inPlace, y is x.
+function bnCase(s: BnShape, inPlace: boolean, seed: number): OpCase {
+  const C = s[1], X = bnX(s, seed), M = bnMean(s, X), IS = positive(C, seed + 1), G = positive(C, seed + 2), B = rand(C, seed + 3);
+  return {
+    kernel: 'batchnorm', what: `${bnWhat(s)}${inPlace ? ' in place' : ''}`, tol: TOL,
+    setup(k, pl) {
+      const x = pl.f32(X()), y = inPlace ? x : pl.f32(x.length), mean = pl.f32(M()), invstd = pl.f32(IS()), gamma = pl.f32(G()), beta = pl.f32(B());
+      return { run: () => k.batchnorm(y, x, mean, invstd, gamma, beta, ...s), outputs: { y } };
+    },
+  };
+}
+
+// sumDy, sumDyXhat, mean, invstd are (C); dy, x are (N,C,HW).
+function bnBackwardReduceCase(s: BnShape, seed: number): OpCase {
+  const C = s[1], X = bnX(s, seed), M = bnMean(s, X), IS = positive(C, seed + 1), DY = rand(s[0] * C * s[2], seed + 2);
+  return {
+    kernel: 'batchnorm_backward_reduce', what: bnWhat(s), tol: 1e-5 * Math.max(1, Math.sqrt(s[0] * s[2])),
+    setup(k, pl) {
+      const sumDy = pl.f32(rand(C, seed + 3)()), sumDyXhat = pl.f32(rand(C, seed + 4)()), dy = pl.f32(DY()), x = pl.f32(X()), mean = pl.f32(M()), invstd = pl.f32(IS());
+      return { run: () => k.batchnorm_backward_reduce(sumDy, sumDyXhat, dy, x, mean, invstd, ...s), outputs: { sumDy, sumDyXhat } };
+    },
+  };
+}
+
+// dx, dy, x are (N,C,HW); mean, invstd, gamma, sumDy, sumDyXhat are (C); with inPlace, dx is dy.
+function bnBackwardCase(s: BnShape, inPlace: boolean, seed: number): OpCase {
+  const [N, C, HW] = s, X = bnX(s, seed), M = bnMean(s, X), IS = positive(C, seed + 1), G = positive(C, seed + 2), DY = rand(N * C * HW, seed + 3);
+  const SD = rand(C, seed + 4, 5), SDX = rand(C, seed + 5, 5), count = 2 * N * HW + 1;
+  return {
+    kernel: 'batchnorm_backward', what: `${bnWhat(s)}${inPlace ? ' in place' : ''}`, tol: TOL,
+    setup(k, pl) {
+      const dy = pl.f32(DY()), dx = inPlace ? dy : pl.f32(dy.length), x = pl.f32(X()), mean = pl.f32(M()), invstd = pl.f32(IS()), gamma = pl.f32(G());
+      const sumDy = pl.f32(SD()), sumDyXhat = pl.f32(SDX());
+      return { run: () => k.batchnorm_backward(dx, dy, x, mean, invstd, gamma, sumDy, sumDyXhat, count, ...s), outputs: { dx } };
+    },
+  };
+}
+
 // ---- the table -------------------------------------------------------------------------------
 
 /** A kernel's cases: the conformance grid, and what `distill bench` times. */
@@ -362,6 +531,29 @@ const SGD_HPS: SgdParams[] = [
   { lr: 0.05, momentum: 0.9, weightDecay: 1e-3, nesterov: true },
 ];
 const ADAMW_HP = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+
+const conv = (N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number): ConvParams => ({ N, C, H, W, OC, k, stride, pad, groups });
+/** Conformance convolutions: odd sizes, 1×1/3×3/5×5, strides 1–3, padding 0–2, dense, grouped and depthwise (multiplier 1 and 2), empty batches. */
+const CONV_SHAPES: ConvParams[] = [
+  conv(1, 1, 5, 5, 1, 3, 1, 0, 1), conv(2, 3, 7, 6, 4, 3, 1, 1, 1), conv(3, 4, 9, 9, 5, 3, 2, 1, 1),
+  conv(2, 2, 8, 7, 3, 5, 1, 2, 1), conv(1, 5, 6, 6, 7, 1, 1, 0, 1), conv(2, 3, 10, 11, 2, 3, 3, 2, 1),
+  conv(0, 3, 5, 5, 4, 3, 1, 1, 1), conv(2, 4, 7, 7, 6, 3, 1, 1, 2), conv(3, 6, 8, 8, 6, 3, 1, 1, 6),
+  conv(2, 4, 9, 7, 8, 3, 2, 1, 4), conv(2, 8, 5, 5, 8, 5, 1, 2, 8), conv(1, 16, 14, 14, 32, 3, 1, 1, 1),
+  conv(4, 17, 12, 12, 33, 3, 1, 1, 1), conv(3, 1, 28, 28, 8, 3, 1, 1, 1), conv(2, 32, 7, 7, 32, 3, 1, 1, 32),
+  conv(2, 3, 4, 4, 2, 4, 1, 0, 1),
+];
+const pool = (N: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number): PoolParams => ({ N, C, H, W, kh, kw, stride, pad });
+/** Conformance poolings: 2×2/2, 3×3/2 with padding, odd sizes (the last row/column dropped), overlapping windows, global. */
+const POOL_SHAPES: PoolParams[] = [
+  pool(1, 1, 4, 4, 2, 2, 2, 0), pool(2, 3, 7, 7, 2, 2, 2, 0), pool(2, 3, 9, 8, 3, 3, 2, 1), pool(3, 2, 6, 6, 3, 3, 1, 1),
+  pool(0, 3, 4, 4, 2, 2, 2, 0), pool(2, 4, 5, 7, 5, 7, 1, 0), pool(2, 16, 28, 28, 2, 2, 2, 0), pool(1, 5, 13, 13, 3, 3, 3, 1),
+];
+/** Conformance batch norms (N, C, HW): empty, one value per channel, BatchNorm1d-like (HW = 1), feature maps. */
+const BN_SHAPES: BnShape[] = [[0, 3, 4], [1, 2, 1], [5, 3, 1], [4, 7, 1], [2, 3, 25], [3, 16, 49], [8, 5, 196], [1, 4, 33]];
+
+// Workload C (bench): the CNN KD step's convolutions at batch N (student conv2 16→32 and teacher conv2 32→64, 14×14, 3×3 pad 1).
+const C_CONVS: [string, ConvParams][] = [['student conv2 16→32 14×14', conv(0, 16, 14, 14, 32, 3, 1, 1, 1)], ['teacher conv2 32→64 14×14', conv(0, 32, 14, 14, 64, 3, 1, 1, 1)]];
+const convFlops = (p: ConvParams) => { const [OH, OW] = convOut(p); return 2 * p.N * p.OC * OH * OW * (p.C / p.groups) * p.k * p.k; };
 
 /** Logits of scale 1 or 100; at 100 the first and last are pinned to ±100. */
 function logits(N: number, K: number, seed: number, scale: number): Data<F32> {
@@ -518,6 +710,50 @@ export const OP_CASES: Record<KernelName, KernelCases> = {
       const n = STUDENT_PARAMS;
       return [{ ...adamwStep(n, ADAMW_HP, 1, rand(n, 16), rand(n, 17)), op: 'adamw_step', shape: `n=${n} (W's student)`, case: 'decoupled wd', batch: null, bytes: 28 * n }];
     },
+  },
+  conv2d: {
+    conformance: () => CONV_SHAPES.map((p, i) => conv2dCase(p, 100 + 10 * i)),
+    bench: (N) => C_CONVS.map(([label, c]) => { const p = { ...c, N }; return { ...conv2dCase(p, 7), op: 'conv2d', shape: convWhat(p), case: label, batch: N, flops: convFlops(p) }; }),
+  },
+  conv2d_backward_data: {
+    conformance: () => CONV_SHAPES.map((p, i) => conv2dBackwardDataCase(p, 300 + 10 * i)),
+    bench: (N) => C_CONVS.slice(0, 1).map(([label, c]) => { const p = { ...c, N }; return { ...conv2dBackwardDataCase(p, 8), op: 'conv2d_backward_data', shape: convWhat(p), case: label, batch: N, flops: convFlops(p) }; }),
+  },
+  conv2d_backward_weight: {
+    conformance: () => CONV_SHAPES.flatMap((p, i) => BOOLS.map((acc) => conv2dBackwardWeightCase(p, acc, 500 + 10 * i))),
+    bench: (N) => C_CONVS.slice(0, 1).map(([label, c]) => { const p = { ...c, N }; return { ...conv2dBackwardWeightCase(p, false, 9), op: 'conv2d_backward_weight', shape: convWhat(p), case: label, batch: N, flops: convFlops(p) }; }),
+  },
+  maxpool2d: {
+    conformance: () => POOL_SHAPES.flatMap((p, i) => [maxpoolCase(p, 700 + i), maxpoolCase(p, 720 + i, true)]),
+    bench: (N) => { const p = pool(N, 32, 28, 28, 2, 2, 2, 0); return [{ ...maxpoolCase(p, 10), op: 'maxpool2d', shape: poolWhat(p), case: 'student pool1', batch: N, bytes: 4 * N * 32 * (28 * 28 + 2 * 14 * 14) }]; },
+  },
+  maxpool2d_backward: {
+    conformance: () => POOL_SHAPES.map((p, i) => maxpoolBackwardCase(p, 740 + i)),
+    bench: () => [],
+  },
+  avgpool2d: {
+    conformance: () => POOL_SHAPES.map((p, i) => avgpoolCase(p, 760 + i)),
+    bench: () => [],
+  },
+  avgpool2d_backward: {
+    conformance: () => POOL_SHAPES.map((p, i) => avgpoolBackwardCase(p, 780 + i)),
+    bench: () => [],
+  },
+  batchnorm_stats: {
+    conformance: () => BN_SHAPES.map((s, i) => bnStatsCase(s, 800 + 10 * i)),
+    bench: () => [],
+  },
+  batchnorm: {
+    conformance: () => BN_SHAPES.flatMap((s, i) => BOOLS.map((inPlace) => bnCase(s, inPlace, 900 + 10 * i))),
+    bench: () => [],
+  },
+  batchnorm_backward_reduce: {
+    conformance: () => BN_SHAPES.map((s, i) => bnBackwardReduceCase(s, 1000 + 10 * i)),
+    bench: () => [],
+  },
+  batchnorm_backward: {
+    conformance: () => BN_SHAPES.flatMap((s, i) => BOOLS.map((inPlace) => bnBackwardCase(s, inPlace, 1100 + 10 * i))),
+    bench: () => [],
   },
 };
 

@@ -5,10 +5,14 @@ import {
   GELU_COEF,
   GELU_LIMIT,
   GELU_SQRT_2_OVER_PI,
+  convOut,
+  poolOut,
   type AdamWParams,
+  type ConvParams,
   type F32,
   type I32,
   type Kernels,
+  type PoolParams,
   type SgdParams,
 } from './signatures.js';
 
@@ -195,7 +199,209 @@ export function adamw_step(params: F32, grads: F32, m: F32, v: F32, n: number, h
 }
 
 /** The reference kernels as one object satisfying the contract. */
+// ---- convolution, pooling, batch norm (NCHW) ---------------------------------------------------
+
+// y is (N,OC,OH,OW); x is (N,C,H,W); w is (OC,C/groups,k,k); bias is (OC).
+export function conv2d(y: F32, x: F32, w: F32, bias: F32, p: ConvParams): void {
+  const { N, C, H, W, OC, k, stride, pad, groups } = p;
+  const [OH, OW] = convOut(p);
+  const Cg = C / groups, OCg = OC / groups;
+  for (let n = 0; n < N; n++) for (let o = 0; o < OC; o++) {
+    const c0 = Math.floor(o / OCg) * Cg;
+    for (let i = 0; i < OH; i++) for (let j = 0; j < OW; j++) {
+      let acc = bias[o];
+      for (let c = 0; c < Cg; c++) for (let a = 0; a < k; a++) {
+        const h = i * stride - pad + a;
+        if (h < 0 || h >= H) continue;
+        for (let b = 0; b < k; b++) {
+          const ww = j * stride - pad + b;
+          if (ww < 0 || ww >= W) continue;
+          acc += w[((o * Cg + c) * k + a) * k + b] * x[((n * C + c0 + c) * H + h) * W + ww];
+        }
+      }
+      y[((n * OC + o) * OH + i) * OW + j] = acc;
+    }
+  }
+}
+
+// dx is (N,C,H,W); dy is (N,OC,OH,OW); w is (OC,C/groups,k,k). Gathers, so each dx is one f64 sum.
+export function conv2d_backward_data(dx: F32, dy: F32, w: F32, p: ConvParams): void {
+  const { N, C, H, W, OC, k, stride, pad, groups } = p;
+  const [OH, OW] = convOut(p);
+  const Cg = C / groups, OCg = OC / groups;
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
+    const g = Math.floor(c / Cg), cl = c - g * Cg;
+    for (let h = 0; h < H; h++) for (let ww = 0; ww < W; ww++) {
+      let acc = 0;
+      for (let a = 0; a < k; a++) {
+        const ti = h + pad - a;
+        if (ti < 0 || ti % stride !== 0) continue;
+        const i = ti / stride;
+        if (i >= OH) continue;
+        for (let b = 0; b < k; b++) {
+          const tj = ww + pad - b;
+          if (tj < 0 || tj % stride !== 0) continue;
+          const j = tj / stride;
+          if (j >= OW) continue;
+          for (let o = g * OCg; o < (g + 1) * OCg; o++) acc += w[((o * Cg + cl) * k + a) * k + b] * dy[((n * OC + o) * OH + i) * OW + j];
+        }
+      }
+      dx[((n * C + c) * H + h) * W + ww] = acc;
+    }
+  }
+}
+
+// dw is (OC,C/groups,k,k); dbias is (OC); dy is (N,OC,OH,OW); x is (N,C,H,W).
+export function conv2d_backward_weight(dw: F32, dbias: F32, dy: F32, x: F32, p: ConvParams, accumulate: boolean): void {
+  const { N, C, H, W, OC, k, stride, pad, groups } = p;
+  const [OH, OW] = convOut(p);
+  const Cg = C / groups, OCg = OC / groups;
+  for (let o = 0; o < OC; o++) {
+    const c0 = Math.floor(o / OCg) * Cg;
+    let db = accumulate ? dbias[o] : 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < OH * OW; i++) db += dy[(n * OC + o) * OH * OW + i];
+    dbias[o] = db;
+    for (let c = 0; c < Cg; c++) for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) {
+      const wi = ((o * Cg + c) * k + a) * k + b;
+      let acc = accumulate ? dw[wi] : 0;
+      for (let n = 0; n < N; n++) for (let i = 0; i < OH; i++) {
+        const h = i * stride - pad + a;
+        if (h < 0 || h >= H) continue;
+        for (let j = 0; j < OW; j++) {
+          const ww = j * stride - pad + b;
+          if (ww < 0 || ww >= W) continue;
+          acc += dy[((n * OC + o) * OH + i) * OW + j] * x[((n * C + c0 + c) * H + h) * W + ww];
+        }
+      }
+      dw[wi] = acc;
+    }
+  }
+}
+
+// y, idx are (N,C,OH,OW); x is (N,C,H,W).
+export function maxpool2d(y: F32, idx: I32, x: F32, p: PoolParams): void {
+  const { N, C, H, W, kh, kw, stride, pad } = p;
+  const [OH, OW] = poolOut(p);
+  for (let nc = 0; nc < N * C; nc++) for (let i = 0; i < OH; i++) for (let j = 0; j < OW; j++) {
+    let best = -Infinity, at = -1;
+    for (let a = 0; a < kh; a++) {
+      const h = i * stride - pad + a;
+      if (h < 0 || h >= H) continue;
+      for (let b = 0; b < kw; b++) {
+        const ww = j * stride - pad + b;
+        if (ww < 0 || ww >= W) continue;
+        const v = x[nc * H * W + h * W + ww];
+        if (at < 0 || v > best || (Number.isNaN(v) && !Number.isNaN(best))) { best = v; at = h * W + ww; }
+      }
+    }
+    y[(nc * OH + i) * OW + j] = best;
+    idx[(nc * OH + i) * OW + j] = at;
+  }
+}
+
+// dx is (N,C,H,W); dy, idx are (N,C,OH,OW).
+export function maxpool2d_backward(dx: F32, dy: F32, idx: I32, p: PoolParams): void {
+  const { N, C, H, W } = p;
+  const [OH, OW] = poolOut(p);
+  dx.fill(0, 0, N * C * H * W);
+  for (let nc = 0; nc < N * C; nc++) for (let q = 0; q < OH * OW; q++) dx[nc * H * W + idx[nc * OH * OW + q]] += dy[nc * OH * OW + q];
+}
+
+// y is (N,C,OH,OW); x is (N,C,H,W).
+export function avgpool2d(y: F32, x: F32, p: PoolParams): void {
+  const { N, C, H, W, kh, kw, stride, pad } = p;
+  const [OH, OW] = poolOut(p);
+  for (let nc = 0; nc < N * C; nc++) for (let i = 0; i < OH; i++) for (let j = 0; j < OW; j++) {
+    let acc = 0;
+    for (let a = 0; a < kh; a++) {
+      const h = i * stride - pad + a;
+      if (h < 0 || h >= H) continue;
+      for (let b = 0; b < kw; b++) {
+        const ww = j * stride - pad + b;
+        if (ww >= 0 && ww < W) acc += x[nc * H * W + h * W + ww];
+      }
+    }
+    y[(nc * OH + i) * OW + j] = acc / (kh * kw);
+  }
+}
+
+// dx is (N,C,H,W); dy is (N,C,OH,OW). Gathers, so each dx is one f64 sum.
+export function avgpool2d_backward(dx: F32, dy: F32, p: PoolParams): void {
+  const { N, C, H, W, kh, kw, stride, pad } = p;
+  const [OH, OW] = poolOut(p);
+  const inv = 1 / (kh * kw);
+  for (let nc = 0; nc < N * C; nc++) for (let h = 0; h < H; h++) for (let ww = 0; ww < W; ww++) {
+    let acc = 0;
+    for (let i = 0; i < OH; i++) {
+      const a = h + pad - i * stride;
+      if (a < 0 || a >= kh) continue;
+      for (let j = 0; j < OW; j++) {
+        const b = ww + pad - j * stride;
+        if (b >= 0 && b < kw) acc += dy[(nc * OH + i) * OW + j];
+      }
+    }
+    dx[nc * H * W + h * W + ww] = acc * inv;
+  }
+}
+
+// mean, m2 are (C); x is (N,C,HW). Two passes in f64.
+export function batchnorm_stats(mean: F32, m2: F32, x: F32, N: number, C: number, HW: number): void {
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let n = 0; n < N; n++) for (let q = 0; q < HW; q++) s += x[(n * C + c) * HW + q];
+    const mu = N * HW > 0 ? s / (N * HW) : 0;
+    let v = 0;
+    for (let n = 0; n < N; n++) for (let q = 0; q < HW; q++) { const d = x[(n * C + c) * HW + q] - mu; v += d * d; }
+    mean[c] = mu;
+    m2[c] = v;
+  }
+}
+
+// y, x are (N,C,HW); mean, invstd, gamma, beta are (C).
+export function batchnorm(y: F32, x: F32, mean: F32, invstd: F32, gamma: F32, beta: F32, N: number, C: number, HW: number): void {
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
+    const sc = invstd[c] * gamma[c], mu = mean[c], b = beta[c];
+    for (let q = 0; q < HW; q++) { const i = (n * C + c) * HW + q; y[i] = (x[i] - mu) * sc + b; }
+  }
+}
+
+// sumDy, sumDyXhat, mean, invstd are (C); dy, x are (N,C,HW).
+export function batchnorm_backward_reduce(sumDy: F32, sumDyXhat: F32, dy: F32, x: F32, mean: F32, invstd: F32, N: number, C: number, HW: number): void {
+  for (let c = 0; c < C; c++) {
+    let s = 0, sx = 0;
+    for (let n = 0; n < N; n++) for (let q = 0; q < HW; q++) {
+      const i = (n * C + c) * HW + q;
+      s += dy[i];
+      sx += dy[i] * (x[i] - mean[c]) * invstd[c];
+    }
+    sumDy[c] = s;
+    sumDyXhat[c] = sx;
+  }
+}
+
+// dx, dy, x are (N,C,HW); mean, invstd, gamma, sumDy, sumDyXhat are (C).
+export function batchnorm_backward(dx: F32, dy: F32, x: F32, mean: F32, invstd: F32, gamma: F32, sumDy: F32, sumDyXhat: F32, count: number, N: number, C: number, HW: number): void {
+  for (let c = 0; c < C; c++) {
+    const is = invstd[c], sc = gamma[c] * is, mdy = count > 0 ? sumDy[c] / count : 0, mdx = count > 0 ? sumDyXhat[c] / count : 0, mu = mean[c];
+    for (let n = 0; n < N; n++) for (let q = 0; q < HW; q++) {
+      const i = (n * C + c) * HW + q;
+      dx[i] = sc * (dy[i] - mdy - (x[i] - mu) * is * mdx);
+    }
+  }
+}
+
 export const referenceKernels: Kernels = {
   matmul, bias_add, bias_grad, relu, relu_backward, gelu, gelu_backward,
   softmax_t, log_softmax_t, kd_loss, cross_entropy, mse, sgd_step, adamw_step,
+  conv2d, conv2d_backward_data, conv2d_backward_weight, maxpool2d, maxpool2d_backward, avgpool2d, avgpool2d_backward,
+  batchnorm_stats, batchnorm, batchnorm_backward_reduce, batchnorm_backward,
+};
+
+/**
+ * INTERIM (issue 17 in progress): the conv/pool/batch-norm kernels of the TS reference, spread
+ * into the wasm and native backends until their own builds land (KERNELS' `builds` says which do).
+ */
+export const interimConvKernels = {
+  conv2d, conv2d_backward_data, conv2d_backward_weight, maxpool2d, maxpool2d_backward, avgpool2d, avgpool2d_backward,
+  batchnorm_stats, batchnorm, batchnorm_backward_reduce, batchnorm_backward,
 };

@@ -96,12 +96,121 @@ export const KERNELS = [
     builds: ALL,
     variants: { node: ['adamw_step_threads'], cpp: ['kd_adamw_step_mt'] },
   },
+  {
+    name: 'conv2d',
+    args: ['y: (N,OC,OH,OW)', 'x: (N,C,H,W)', 'w: (OC,C/groups,k,k)', 'bias: (OC)', 'p: ConvParams'],
+    doc: 'y = conv(x, w) + bias, NCHW, square k×k kernel, stride, zero padding, groups (1, depthwise = C, or any divisor)',
+    builds: ['ts'],
+  },
+  {
+    name: 'conv2d_backward_data',
+    args: ['dx: (N,C,H,W)', 'dy: (N,OC,OH,OW)', 'w: (OC,C/groups,k,k)', 'p: ConvParams'],
+    doc: 'dx = gradient of conv2d w.r.t. x (overwritten)',
+    builds: ['ts'],
+  },
+  {
+    name: 'conv2d_backward_weight',
+    args: ['dw: (OC,C/groups,k,k)', 'dbias: (OC)', 'dy: (N,OC,OH,OW)', 'x: (N,C,H,W)', 'p: ConvParams', 'accumulate'],
+    doc: 'dw, dbias = gradients of conv2d w.r.t. w and bias (+ dw, dbias when accumulate)',
+    builds: ['ts'],
+  },
+  {
+    name: 'maxpool2d',
+    args: ['y: (N,C,OH,OW)', 'idx: (N,C,OH,OW) int32', 'x: (N,C,H,W)', 'p: PoolParams'],
+    doc: 'max over each kh×kw window (padding is −∞); idx = h·W + w of the max in its input plane (the first one; NaN wins)',
+    builds: ['ts'],
+  },
+  {
+    name: 'maxpool2d_backward',
+    args: ['dx: (N,C,H,W)', 'dy: (N,C,OH,OW)', 'idx: (N,C,OH,OW) int32', 'p: PoolParams'],
+    doc: 'dx = 0, then dx[idx] += dy (overwritten)',
+    builds: ['ts'],
+  },
+  {
+    name: 'avgpool2d',
+    args: ['y: (N,C,OH,OW)', 'x: (N,C,H,W)', 'p: PoolParams'],
+    doc: 'mean over each kh×kw window, padding counted as zeros (divisor kh·kw, PyTorch count_include_pad)',
+    builds: ['ts'],
+  },
+  {
+    name: 'avgpool2d_backward',
+    args: ['dx: (N,C,H,W)', 'dy: (N,C,OH,OW)', 'p: PoolParams'],
+    doc: 'dx = gradient of avgpool2d (overwritten)',
+    builds: ['ts'],
+  },
+  {
+    name: 'batchnorm_stats',
+    args: ['mean: (C)', 'm2: (C)', 'x: (N,C,HW)', 'N', 'C', 'HW'],
+    doc: "per channel: the mean over N·HW values and m2 = Σ (x − mean)² (Chan's parallel combination merges shards)",
+    builds: ['ts'],
+  },
+  {
+    name: 'batchnorm',
+    args: ['y: (N,C,HW)', 'x: (N,C,HW)', 'mean: (C)', 'invstd: (C)', 'gamma: (C)', 'beta: (C)', 'N', 'C', 'HW'],
+    doc: 'y = (x − mean)·invstd·gamma + beta per channel (train: batch statistics; eval: running ones); y may alias x',
+    builds: ['ts'],
+  },
+  {
+    name: 'batchnorm_backward_reduce',
+    args: ['sumDy: (C)', 'sumDyXhat: (C)', 'dy: (N,C,HW)', 'x: (N,C,HW)', 'mean: (C)', 'invstd: (C)', 'N', 'C', 'HW'],
+    doc: 'per channel Σ dy and Σ dy·xhat, xhat = (x − mean)·invstd (= dbeta and dgamma; summed over shards)',
+    builds: ['ts'],
+  },
+  {
+    name: 'batchnorm_backward',
+    args: ['dx: (N,C,HW)', 'dy: (N,C,HW)', 'x: (N,C,HW)', 'mean: (C)', 'invstd: (C)', 'gamma: (C)', 'sumDy: (C)', 'sumDyXhat: (C)', 'count', 'N', 'C', 'HW'],
+    doc: 'training-mode dx = gamma·invstd·(dy − sumDy/count − xhat·sumDyXhat/count), count = rows·HW of the whole batch; dx may alias dy',
+    builds: ['ts'],
+  },
 ] as const satisfies readonly KernelSpec[];
 
 export type KernelName = (typeof KERNELS)[number]['name'];
 
 /** The kernel names, in table order. */
 export const KERNEL_NAMES: readonly KernelName[] = KERNELS.map((k) => k.name);
+
+/**
+ * One 2-D convolution over NCHW tensors: N images of C channels, H×W; OC output channels; a
+ * square k×k kernel (dilation 1), `stride` and zero padding `pad` on each side, `groups`
+ * dividing C and OC (1: dense; C: depthwise). Output OH = ⌊(H + 2·pad − k)/stride⌋ + 1, likewise OW.
+ */
+export interface ConvParams {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  OC: number;
+  k: number;
+  stride: number;
+  pad: number;
+  groups: number;
+}
+
+/**
+ * One 2-D pooling over NCHW tensors: a kh×kw window, `stride` and padding `pad` on each side
+ * (max: −∞, avg: zeros that count). Output OH = ⌊(H + 2·pad − kh)/stride⌋ + 1, likewise OW.
+ * Global average pooling is kh = H, kw = W, stride 1, pad 0.
+ */
+export interface PoolParams {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: number;
+}
+
+/** Output height and width of a convolution. */
+export function convOut(p: ConvParams): [number, number] {
+  return [Math.floor((p.H + 2 * p.pad - p.k) / p.stride) + 1, Math.floor((p.W + 2 * p.pad - p.k) / p.stride) + 1];
+}
+
+/** Output height and width of a pooling. */
+export function poolOut(p: PoolParams): [number, number] {
+  return [Math.floor((p.H + 2 * p.pad - p.kh) / p.stride) + 1, Math.floor((p.W + 2 * p.pad - p.kw) / p.stride) + 1];
+}
 
 /** Hyper-parameters of one SGD step (PyTorch semantics, dampening 0). */
 export interface SgdParams {
@@ -187,6 +296,54 @@ export interface Kernels {
    * p -= lr · (m/(1−b1^step)) / (sqrt(v/(1−b2^step)) + eps).
    */
   adamw_step(params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams): void;
+  /**
+   * 2-D convolution, NCHW (see ConvParams). y is (N,OC,OH,OW), overwritten; x is (N,C,H,W);
+   * w is (OC, C/groups, k, k) as in PyTorch; bias is (OC).
+   * y[n,o,i,j] = bias[o] + Σ_{c in o's group, a, b} w[o, c − g·C/groups, a, b] · x[n, c, i·stride − pad + a, j·stride − pad + b]
+   * (x is 0 outside the image), with g = ⌊o / (OC/groups)⌋.
+   */
+  conv2d(y: F32, x: F32, w: F32, bias: F32, p: ConvParams): void;
+  /** dx (N,C,H,W), overwritten, = d(Σ dy·y)/dx of conv2d; dy is (N,OC,OH,OW), w is (OC,C/groups,k,k). */
+  conv2d_backward_data(dx: F32, dy: F32, w: F32, p: ConvParams): void;
+  /**
+   * dw (OC,C/groups,k,k) and dbias (OC): the gradients of Σ dy·y of conv2d w.r.t. w and bias,
+   * added to dw and dbias when accumulate, else written over them. dy is (N,OC,OH,OW), x is (N,C,H,W).
+   */
+  conv2d_backward_weight(dw: F32, dbias: F32, dy: F32, x: F32, p: ConvParams, accumulate: boolean): void;
+
+  /**
+   * Max pooling (see PoolParams). y and idx are (N,C,OH,OW), x is (N,C,H,W). y is the largest x in
+   * each window (padding never wins); idx is its index h·W + w inside its (H,W) plane: the first
+   * in row-major window order on ties, and a NaN wins over any number (PyTorch's rule). A window
+   * wholly in the padding is impossible (pad < kh and pad < kw are required).
+   */
+  maxpool2d(y: F32, idx: I32, x: F32, p: PoolParams): void;
+  /** dx (N,C,H,W), overwritten: 0, then dx[n,c,idx] += dy[n,c,i,j] for every output. */
+  maxpool2d_backward(dx: F32, dy: F32, idx: I32, p: PoolParams): void;
+  /** Average pooling (see PoolParams): y (N,C,OH,OW) = window sum / (kh·kw), padding counting as zeros. */
+  avgpool2d(y: F32, x: F32, p: PoolParams): void;
+  /** dx (N,C,H,W), overwritten: each dy spread evenly (1/(kh·kw)) over its window's in-image cells. */
+  avgpool2d_backward(dx: F32, dy: F32, p: PoolParams): void;
+
+  /**
+   * Batch-norm statistics of x (N,C,HW): per channel c, over its N·HW values, mean[c] and
+   * m2[c] = Σ (x − mean[c])² (the biased variance is m2/(N·HW)). Shards combine by Chan's formula.
+   * N·HW = 0 gives mean 0 and m2 0.
+   */
+  batchnorm_stats(mean: F32, m2: F32, x: F32, N: number, C: number, HW: number): void;
+  /** y (N,C,HW) = (x − mean[c])·invstd[c]·gamma[c] + beta[c]. y may alias x. */
+  batchnorm(y: F32, x: F32, mean: F32, invstd: F32, gamma: F32, beta: F32, N: number, C: number, HW: number): void;
+  /**
+   * Per channel, over this shard: sumDy[c] = Σ dy and sumDyXhat[c] = Σ dy·(x − mean[c])·invstd[c]
+   * (overwritten). Summed over the shards they are dbeta and dgamma, and what batchnorm_backward needs.
+   */
+  batchnorm_backward_reduce(sumDy: F32, sumDyXhat: F32, dy: F32, x: F32, mean: F32, invstd: F32, N: number, C: number, HW: number): void;
+  /**
+   * Training-mode input gradient, overwritten: dx = gamma·invstd·(dy − sumDy/count − xhat·sumDyXhat/count)
+   * with xhat = (x − mean)·invstd; sumDy, sumDyXhat are the whole batch's (all shards) and count its
+   * rows·HW. dx may alias dy.
+   */
+  batchnorm_backward(dx: F32, dy: F32, x: F32, mean: F32, invstd: F32, gamma: F32, sumDy: F32, sumDyXhat: F32, count: number, N: number, C: number, HW: number): void;
 }
 
 /** GELU tanh-approximation constants, shared by every implementation. */

@@ -5,6 +5,7 @@
 // cuda storage: device-resident managed memory (the data stays on the GPU between kernels);
 // other arrays passed to its kernels are copied to the device and back per call.
 
+import { interimConvKernels } from '../../kernels/reference.js';
 import type { Backend } from '../backend.js';
 import type { AdamWParams, F32, I32, Kernels, SgdParams } from '../../kernels/signatures.js';
 import { availableParallelism } from 'node:os';
@@ -64,6 +65,7 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
       a.sgd_step(params, grads, buf, n, hp.lr, hp.momentum, hp.weightDecay, hp.nesterov),
     adamw_step: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
       a.adamw_step(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),
+    ...interimConvKernels,
     zero: a.zero,
     alloc: (n: number): F32 => aligned(Float32Array, n),
     allocInt32: (n: number): I32 => aligned(Int32Array, n),

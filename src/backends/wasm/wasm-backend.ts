@@ -3,6 +3,7 @@
 // into that memory (used in place); arrays from elsewhere are copied through arena scratch.
 // Several instances (threads) can share one memory with disjoint arenas [base, limit).
 
+import { interimConvKernels } from '../../kernels/reference.js';
 import type { Backend, WorkerShare } from '../backend.js';
 import type { AdamWParams, F32, I32, SgdParams } from '../../kernels/signatures.js';
 import { BackendUnavailableError, ShapeError } from '../../errors.js';
@@ -67,6 +68,18 @@ export class WasmBackend implements Backend {
   /** ArrayBuffers of this memory seen by this thread (one per size the memory has had). */
   private readonly mine = new WeakSet<ArrayBufferLike>();
   private buf: ArrayBufferLike;
+  // INTERIM (issue 17): the TS reference until the AssemblyScript conv/pool/batch-norm kernels land.
+  conv2d = interimConvKernels.conv2d;
+  conv2d_backward_data = interimConvKernels.conv2d_backward_data;
+  conv2d_backward_weight = interimConvKernels.conv2d_backward_weight;
+  maxpool2d = interimConvKernels.maxpool2d;
+  maxpool2d_backward = interimConvKernels.maxpool2d_backward;
+  avgpool2d = interimConvKernels.avgpool2d;
+  avgpool2d_backward = interimConvKernels.avgpool2d_backward;
+  batchnorm_stats = interimConvKernels.batchnorm_stats;
+  batchnorm = interimConvKernels.batchnorm;
+  batchnorm_backward_reduce = interimConvKernels.batchnorm_backward_reduce;
+  batchnorm_backward = interimConvKernels.batchnorm_backward;
   private ws = 0;
   private wsBytes = 0;
 
