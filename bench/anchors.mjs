@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// The KD step on workload W next to the reference anchors (PyTorch CPU, TensorFlow.js WASM), in
+// The KD step on workload W (or the CNN KD step, workload C) next to the reference anchors (PyTorch CPU, TensorFlow.js WASM), in
 // alternation: each round runs PyTorch, `distill bench`, TensorFlow.js, in turn (the order flips
 // every round), and each ratio is taken within one round. On a shared machine whose speed drifts
 // by ±25% over minutes, a ratio of two numbers measured minutes apart means little; the median
 // of per-round ratios holds.
 //
-//   node bench/anchors.mjs --torch DIR --tfjs DIR [--rounds 3] [--batch 128] [--steps 30]
+//   node bench/anchors.mjs --torch DIR --tfjs DIR [--workload W|C] [--rounds 3] [--batch 128] [--steps 30]
 //                          [--python python3] [--backends native,native-mt,wasm-simd,wasm-simd-mt,wasm-relaxed,wasm-relaxed-mt]
+//
+// --workload W (default): kd_step.py / kd_step.mjs against `distill bench --ops kd_step`.
+// --workload C: the CNN KD step, cnn_step.py / cnn_step.mjs --xpose (stock tfjs-wasm cannot
+// train a CNN: it has no Conv2DBackpropFilter) against `distill bench --ops kd_step_cnn`.
 //
 // DIR are the anchors' folders (each has its README: PyTorch needs Debian's python3-torch, the
 // tfjs folder needs `npm install` in a writable copy). Either may be left out. Rows:
@@ -21,7 +25,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const opts = { rounds: 3, batch: 128, steps: 30, python: 'python3', backends: 'native,native-mt,wasm-simd,wasm-simd-mt,wasm-relaxed,wasm-relaxed-mt', torch: '', tfjs: '', json: false };
+const opts = { workload: 'W', rounds: 3, batch: 128, steps: 30, python: 'python3', backends: 'native,native-mt,wasm-simd,wasm-simd-mt,wasm-relaxed,wasm-relaxed-mt', torch: '', tfjs: '', json: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -40,7 +44,11 @@ for (let i = 0; i < argv.length; i++) {
   } else fail(`unknown option ${a} (see --help)`);
 }
 if (!opts.torch && !opts.tfjs) fail('give --torch DIR and/or --tfjs DIR (the anchors\' folders)');
-for (const [k, f] of [['torch', 'kd_step.py'], ['tfjs', 'kd_step.mjs']]) {
+if (opts.workload !== 'W' && opts.workload !== 'C') fail(`--workload must be W or C, got ${opts.workload}`);
+const CNN = opts.workload === 'C';
+const SCRIPT = { torch: CNN ? 'cnn_step.py' : 'kd_step.py', tfjs: CNN ? 'cnn_step.mjs' : 'kd_step.mjs' };
+const OP = CNN ? 'kd_step_cnn' : 'kd_step';
+for (const [k, f] of Object.entries(SCRIPT)) {
   if (opts[k] && !existsSync(join(opts[k], f))) fail(`--${k} ${opts[k]}: no ${f} there`);
 }
 if (opts.tfjs && !existsSync(join(opts.tfjs, 'node_modules'))) fail(`--tfjs ${opts.tfjs}: run \`npm install\` there first (copy the folder somewhere writable)`);
@@ -76,22 +84,23 @@ function parseAnchor(out, kind) {
 }
 
 function torch() {
-  const out = run(opts.python, ['kd_step.py', '--impls', 'torch', '--threads', '1,2', '--batches', String(opts.batch), '--steps', String(opts.steps), '--quiet-wait', '0'], opts.torch, 'PyTorch 1 and 2 threads');
+  const impls = CNN ? [] : ['--impls', 'torch'];
+  const out = run(opts.python, [SCRIPT.torch, ...impls, '--threads', '1,2', '--batches', String(opts.batch), '--steps', String(opts.steps), '--quiet-wait', '0'], opts.torch, 'PyTorch 1 and 2 threads');
   return parseAnchor(out, 'torch');
 }
 
 function tfjs() {
-  const common = ['--xpose', '--no-gemm', '--batch', String(opts.batch), '--steps', String(opts.steps)];
+  const common = ['--xpose', ...(CNN ? [] : ['--no-gemm']), '--batch', String(opts.batch), '--steps', String(opts.steps)];
   return {
-    ...parseAnchor(run(process.execPath, ['kd_step.mjs', 'wasm', ...common], opts.tfjs, 'TensorFlow.js WASM 1 thread'), 'tfjs'),
-    ...parseAnchor(run(process.execPath, ['kd_step.mjs', 'wasm-threads', '--threads', '2', ...common], opts.tfjs, 'TensorFlow.js WASM 2 threads'), 'tfjs'),
+    ...parseAnchor(run(process.execPath, [SCRIPT.tfjs, 'wasm', ...common], opts.tfjs, 'TensorFlow.js WASM 1 thread'), 'tfjs'),
+    ...parseAnchor(run(process.execPath, [SCRIPT.tfjs, 'wasm-threads', '--threads', '2', ...common], opts.tfjs, 'TensorFlow.js WASM 2 threads'), 'tfjs'),
   };
 }
 
 function ours() {
-  const out = run(process.execPath, [join(root, 'bin/distill.js'), 'bench', '--json', '--quiet', '--html', '-', '--ops', 'kd_step', '--backend', opts.backends, '--batch', String(opts.batch), '--workers', '1,2', '--steps', String(opts.steps)], root, `distill bench (${opts.backends})`);
+  const out = run(process.execPath, [join(root, 'bin/distill.js'), 'bench', '--json', '--quiet', '--html', '-', '--ops', OP, '--backend', opts.backends, '--batch', String(opts.batch), '--workers', '1,2', '--steps', String(opts.steps)], root, `distill bench (${opts.backends})`);
   const res = {};
-  for (const row of JSON.parse(out)) if (row.op === 'kd_step' && row.batch === opts.batch && Number.isFinite(row.ms_median)) res[`${row.backend}:${row.workers}`] = row.ms_median;
+  for (const row of JSON.parse(out)) if (row.op === OP && row.batch === opts.batch && Number.isFinite(row.ms_median)) res[`${row.backend}:${row.workers}`] = row.ms_median;
   return res;
 }
 
@@ -121,10 +130,10 @@ for (const [a, b] of pairs) {
   table.push({ ours: a, anchor: b, ours_ms: rounds.map((r) => r[a]), anchor_ms: rounds.map((r) => r[b]), ratios, median_ratio: median(ratios) });
 }
 if (opts.json) {
-  console.log(JSON.stringify({ batch: opts.batch, rounds, pairs: table }, null, 1));
+  console.log(JSON.stringify({ workload: opts.workload, batch: opts.batch, rounds, pairs: table }, null, 1));
 } else {
   const f = (x) => (x === undefined ? '-' : x.toFixed(1));
-  console.log(`KD step on W, N=${opts.batch}, ms per step (median of ${opts.steps} steps) in each of ${opts.rounds} rounds; ratio = ours / anchor within a round`);
+  console.log(`${CNN ? 'CNN KD step on C' : 'KD step on W'}, N=${opts.batch}, ms per step (median of ${opts.steps} steps) in each of ${opts.rounds} rounds; ratio = ours / anchor within a round`);
   console.log(['ours (backend:workers)', 'anchor:threads', 'ours ms', 'anchor ms', 'ratios', 'median ratio'].join(' | '));
   for (const t of table) {
     console.log([t.ours, t.anchor, t.ours_ms.map(f).join(' / '), t.anchor_ms.map(f).join(' / '), t.ratios.map((x) => x.toFixed(2)).join(' / '), t.median_ratio.toFixed(2) + '×'].join(' | '));
