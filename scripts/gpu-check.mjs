@@ -62,7 +62,7 @@ async function layerGradients(be) {
   }
   const models = [
     { input: [8], layers: ['dense:6', 'relu', 'dense:3'] },
-    { input: [2, 8, 8], layers: ['conv:4x3', 'bn', 'relu', 'maxpool:2', 'conv:4x3dw', 'relu', 'avgpool:2', 'flatten', 'dense:3'] },
+    { input: [2, 8, 8], layers: ['conv:4x3', 'bn', 'relu', 'maxpool:2', 'conv:4x3/dw', 'relu', 'avgpool:2', 'flatten', 'dense:3'] },
   ];
   let bad = 0;
   for (const config of models) {
@@ -70,7 +70,8 @@ async function layerGradients(be) {
     try {
       m = new Sequential(be, config, 7);
     } catch (e) {
-      console.log(`  layer gradients ${config.layers.join(',')}: model not supported here (${e.message})`);
+      console.log(`  layer gradients ${config.layers.join(',')}: FAIL, the model does not build (${e.message})`);
+      bad++;
       continue;
     }
     const N = 3, x = be.alloc(N * m.inputs);
