@@ -221,6 +221,63 @@ KD_CLONES void dw_backward_weight(float* __restrict dw, float* __restrict dbias,
   }
 }
 
+// out (M, R) (+)= A (M, L; rows lda apart) · Bᵀ (B is (R, L); rows ldb apart): the backward-weight
+// product when R = Cg·k·k is too small for the sgemm's tiles (a first layer: C = 1, 3×3 → R = 9).
+// Four dot products at a time along L, 8 lanes each.
+KD_CLONES void small_nt(float* __restrict out, const float* __restrict A, int64_t lda, const float* __restrict B, int64_t ldb,
+                        int64_t M, int64_t R, int64_t L, bool accumulate) {
+  for (int64_t o = 0; o < M; o++) {
+    const float* a = A + o * lda;
+    float* d = out + o * R;
+    for (int64_t r = 0; r < R; r += 4) {
+      const int64_t nr = R - r < 4 ? R - r : 4;
+      const float* b[4];
+      for (int64_t u = 0; u < 4; u++) b[u] = B + (r + (u < nr ? u : 0)) * ldb;
+      v8f s0 = {}, s1 = {}, s2 = {}, s3 = {};
+      int64_t q = 0;
+      for (; q + 8 <= L; q += 8) {
+        const v8f av = kd_load(a + q);
+        s0 += av * kd_load(b[0] + q);
+        s1 += av * kd_load(b[1] + q);
+        s2 += av * kd_load(b[2] + q);
+        s3 += av * kd_load(b[3] + q);
+      }
+      float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      for (int l = 0; l < 8; l++) {
+        t[0] += s0[l];
+        t[1] += s1[l];
+        t[2] += s2[l];
+        t[3] += s3[l];
+      }
+      for (; q < L; q++)
+        for (int64_t u = 0; u < 4; u++) t[u] += a[q] * b[u][q];
+      for (int64_t u = 0; u < nr; u++) d[r + u] = accumulate ? d[r + u] + t[u] : t[u];
+    }
+  }
+}
+
+// dbias[o] (+)= Σ over images [n0, n1) and the plane of dy[n, o]: 16 lanes per plane, f64 across planes.
+KD_CLONES void bias_sums(float* __restrict dbias, const float* __restrict dy, const Conv& s, int64_t n0, int64_t n1, bool accumulate) {
+  for (int64_t o = 0; o < s.OC; o++) {
+    double db = accumulate ? dbias[o] : 0.0;
+    for (int64_t n = n0; n < n1; n++) {
+      const float* yp = dy + (n * s.OC + o) * s.P;
+      v8f a0 = {}, a1 = {};
+      int64_t q = 0;
+      for (; q + 16 <= s.P; q += 16) {
+        a0 += kd_load(yp + q);
+        a1 += kd_load(yp + q + 8);
+      }
+      a0 += a1;
+      float t = 0.0f;
+      for (int l = 0; l < 8; l++) t += a0[l];
+      for (; q < s.P; q++) t += yp[q];
+      db += t;
+    }
+    dbias[o] = static_cast<float>(db);
+  }
+}
+
 // ---- dense and grouped: im2col + sgemm --------------------------------------------------------------
 
 KD_CLONES void add_bias(float* __restrict y, const float* __restrict bias, const Conv& s, int64_t n0, int64_t n1) {
@@ -318,16 +375,7 @@ void backward_weight_range(float* dw, float* dbias, const float* dy, const float
     for (int64_t o = 0; o < s.OC; o++) dbias[o] += part[s.OC * s.K + o];
     return;
   }
-  for (int64_t o = 0; o < s.OC; o++) {
-    double db = accumulate ? dbias[o] : 0.0;
-    for (int64_t n = n0; n < n1; n++) {
-      const float* yp = dy + (n * s.OC + o) * s.P;
-      float t = 0.0f;
-      for (int64_t q = 0; q < s.P; q++) t += yp[q];
-      db += t;
-    }
-    dbias[o] = static_cast<float>(db);
-  }
+  bias_sums(dbias, dy, s, n0, n1, accumulate);
   if (n1 <= n0) {
     if (!accumulate) std::memset(dw, 0, sizeof(float) * s.OC * s.K);
     return;
@@ -350,7 +398,8 @@ void backward_weight_range(float* dw, float* dbias, const float* dy, const float
       if (is_pointwise(s)) cb = x + (nb0 * s.C + g * s.Cg) * s.P;
       else im2col(col, x, s, nb0, nb, g);
       // dW_g (OCg, K) (+)= dy_g (OCg, nb·P) · colᵀ (nb·P, K).
-      kd::sgemm(dw + g * s.OCg * s.K, d, cb, s.OCg, s.K, ld, ld, 1, 1, ld, acc, s.K);
+      if (s.K < 16) small_nt(dw + g * s.OCg * s.K, d, ld, cb, ld, s.OCg, s.K, ld, acc);
+      else kd::sgemm(dw + g * s.OCg * s.K, d, cb, s.OCg, s.K, ld, ld, 1, 1, ld, acc, s.K);
     }
     acc = true;
   }
