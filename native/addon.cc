@@ -2,18 +2,23 @@
 #include <napi.h>
 
 #include "activations.h"
+#include "batchnorm.h"
 #include "bias.h"
 #include "bindings.h"
+#include "conv.h"
 #include "losses.h"
 #include "matmul.h"
 #include "optim.h"
+#include "pooling.h"
 #include "softmax.h"
 
 namespace {
 const kd::KernelTable kCpuKernels = {
     kd_matmul, kd_bias_add, kd_bias_grad, kd_relu, kd_relu_backward, kd_gelu, kd_gelu_backward,
     kd_softmax_t, kd_log_softmax_t, kd_kd_loss, kd_cross_entropy, kd_mse, kd_sgd_step, kd_adamw_step,
-    kd_matmul_mt, kd_sgd_step_mt, kd_adamw_step_mt,
+    kd_conv2d, kd_conv2d_backward_data, kd_conv2d_backward_weight, kd_maxpool2d, kd_maxpool2d_backward, kd_avgpool2d,
+    kd_avgpool2d_backward, kd_batchnorm_stats, kd_batchnorm, kd_batchnorm_backward_reduce, kd_batchnorm_backward,
+    kd_matmul_mt, kd_sgd_step_mt, kd_adamw_step_mt, kd_conv2d_mt, kd_conv2d_backward_data_mt, kd_conv2d_backward_weight_mt,
 };
 
 // isa() -> which kernel variant this CPU runs ("x86-64-v4", "x86-64-v3" or "default").

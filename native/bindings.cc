@@ -311,6 +311,246 @@ Napi::Value AdamwStepT(const Napi::CallbackInfo& info) {
 Napi::Value AdamwStep(const Napi::CallbackInfo& info) { return AdamwStepT<false>(info); }
 Napi::Value AdamwStepThreads(const Napi::CallbackInfo& info) { return AdamwStepT<true>(info); }
 
+// ---- convolution, pooling, batch norm ---------------------------------------------------------
+
+// a·b for tensor sizes, saturating at 2^53 (beyond any array's length, so the array check that
+// follows refuses it) instead of overflowing.
+int64_t mul(int64_t a, int64_t b) {
+  constexpr int64_t kHuge = int64_t{1} << 53;
+  if (a == 0 || b == 0) return 0;
+  if (a > kHuge / b) return kHuge;
+  return a * b;
+}
+int64_t mul(int64_t a, int64_t b, int64_t c, int64_t d) { return mul(mul(a, b), mul(c, d)); }
+
+bool overlaps_i(const float* a, int64_t na, const int32_t* b, int64_t nb) { return overlaps(a, na, reinterpret_cast<const float*>(b), nb); }
+
+// ConvParams as 9 sizes from argument `at` on (N, C, H, W, OC, k, stride, pad, groups), checked.
+struct ConvArgs {
+  int64_t N, C, H, W, OC, k, stride, pad, groups;
+  int64_t xs, ws, ys;  // element counts of x, w, y
+};
+ConvArgs conv_args(const Napi::CallbackInfo& info, size_t at, const char* fn) {
+  ConvArgs a{};
+  a.N = size_arg(info, at, fn, "N"), a.C = size_arg(info, at + 1, fn, "C"), a.H = size_arg(info, at + 2, fn, "H");
+  a.W = size_arg(info, at + 3, fn, "W"), a.OC = size_arg(info, at + 4, fn, "OC"), a.k = size_arg(info, at + 5, fn, "k");
+  a.stride = size_arg(info, at + 6, fn, "stride"), a.pad = size_arg(info, at + 7, fn, "pad"), a.groups = size_arg(info, at + 8, fn, "groups");
+  const std::string f(fn);
+  if (a.k < 1) range_error(info.Env(), f + ": k must be >= 1");
+  if (a.stride < 1) range_error(info.Env(), f + ": stride must be >= 1");
+  if (a.groups < 1 || a.C % a.groups != 0 || a.OC % a.groups != 0)
+    range_error(info.Env(), f + ": groups must be >= 1 and divide C and OC, got groups=" + std::to_string(a.groups) + " C=" + std::to_string(a.C) + " OC=" + std::to_string(a.OC));
+  if (a.H + 2 * a.pad < a.k || a.W + 2 * a.pad < a.k)
+    range_error(info.Env(), f + ": the padded input (" + std::to_string(a.H) + "+2*" + std::to_string(a.pad) + " x " + std::to_string(a.W) + "+2*" + std::to_string(a.pad) + ") is smaller than the " + std::to_string(a.k) + "x" + std::to_string(a.k) + " kernel");
+  const int64_t OH = (a.H + 2 * a.pad - a.k) / a.stride + 1, OW = (a.W + 2 * a.pad - a.k) / a.stride + 1;
+  a.xs = mul(a.N, a.C, a.H, a.W);
+  a.ws = mul(a.OC, a.C / a.groups, a.k, a.k);
+  a.ys = mul(a.N, a.OC, OH, OW);
+  return a;
+}
+
+// conv2d(y, x, w, bias, N, C, H, W, OC, k, stride, pad, groups); conv2d_threads(..., threads) (CPU addon only).
+template <bool Threads>
+Napi::Value Conv2dT(const Napi::CallbackInfo& info) {
+  const char* fn = Threads ? "conv2d_threads" : "conv2d";
+  need_args(info, Threads ? 14 : 13, fn);
+  const ConvArgs a = conv_args(info, 4, fn);
+  const int64_t threads = Threads ? threads_arg(info, 13, fn) : 1;
+  float* y = f32(info, 0, fn, "y", a.ys);
+  const float* x = f32(info, 1, fn, "x", a.xs);
+  const float* w = f32(info, 2, fn, "w", a.ws);
+  const float* b = f32(info, 3, fn, "bias", a.OC);
+  if (overlaps(y, a.ys, x, a.xs) || overlaps(y, a.ys, w, a.ws) || overlaps(y, a.ys, b, a.OC)) range_error(info.Env(), std::string(fn) + ": y overlaps x, w or bias");
+  if (Threads) table(info).conv2d_mt(y, x, w, b, a.N, a.C, a.H, a.W, a.OC, a.k, a.stride, a.pad, a.groups, threads);
+  else table(info).conv2d(y, x, w, b, a.N, a.C, a.H, a.W, a.OC, a.k, a.stride, a.pad, a.groups);
+  return info.Env().Undefined();
+}
+Napi::Value Conv2d(const Napi::CallbackInfo& info) { return Conv2dT<false>(info); }
+Napi::Value Conv2dThreads(const Napi::CallbackInfo& info) { return Conv2dT<true>(info); }
+
+// conv2d_backward_data(dx, dy, w, N, C, H, W, OC, k, stride, pad, groups); _threads(..., threads).
+template <bool Threads>
+Napi::Value Conv2dBackwardDataT(const Napi::CallbackInfo& info) {
+  const char* fn = Threads ? "conv2d_backward_data_threads" : "conv2d_backward_data";
+  need_args(info, Threads ? 13 : 12, fn);
+  const ConvArgs a = conv_args(info, 3, fn);
+  const int64_t threads = Threads ? threads_arg(info, 12, fn) : 1;
+  float* dx = f32(info, 0, fn, "dx", a.xs);
+  const float* dy = f32(info, 1, fn, "dy", a.ys);
+  const float* w = f32(info, 2, fn, "w", a.ws);
+  if (overlaps(dx, a.xs, dy, a.ys) || overlaps(dx, a.xs, w, a.ws)) range_error(info.Env(), std::string(fn) + ": dx overlaps dy or w");
+  if (Threads) table(info).conv2d_backward_data_mt(dx, dy, w, a.N, a.C, a.H, a.W, a.OC, a.k, a.stride, a.pad, a.groups, threads);
+  else table(info).conv2d_backward_data(dx, dy, w, a.N, a.C, a.H, a.W, a.OC, a.k, a.stride, a.pad, a.groups);
+  return info.Env().Undefined();
+}
+Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) { return Conv2dBackwardDataT<false>(info); }
+Napi::Value Conv2dBackwardDataThreads(const Napi::CallbackInfo& info) { return Conv2dBackwardDataT<true>(info); }
+
+// conv2d_backward_weight(dw, dbias, dy, x, N, C, H, W, OC, k, stride, pad, groups, accumulate); _threads(..., threads).
+template <bool Threads>
+Napi::Value Conv2dBackwardWeightT(const Napi::CallbackInfo& info) {
+  const char* fn = Threads ? "conv2d_backward_weight_threads" : "conv2d_backward_weight";
+  need_args(info, Threads ? 15 : 14, fn);
+  const ConvArgs a = conv_args(info, 4, fn);
+  const bool acc = bool_arg(info, 13, fn, "accumulate");
+  const int64_t threads = Threads ? threads_arg(info, 14, fn) : 1;
+  float* dw = f32(info, 0, fn, "dw", a.ws);
+  float* db = f32(info, 1, fn, "dbias", a.OC);
+  const float* dy = f32(info, 2, fn, "dy", a.ys);
+  const float* x = f32(info, 3, fn, "x", a.xs);
+  if (overlaps(dw, a.ws, db, a.OC) || overlaps(dw, a.ws, dy, a.ys) || overlaps(dw, a.ws, x, a.xs) || overlaps(db, a.OC, dy, a.ys) || overlaps(db, a.OC, x, a.xs))
+    range_error(info.Env(), std::string(fn) + ": dw, dbias, dy and x must not overlap");
+  if (Threads) table(info).conv2d_backward_weight_mt(dw, db, dy, x, a.N, a.C, a.H, a.W, a.OC, a.k, a.stride, a.pad, a.groups, acc, threads);
+  else table(info).conv2d_backward_weight(dw, db, dy, x, a.N, a.C, a.H, a.W, a.OC, a.k, a.stride, a.pad, a.groups, acc);
+  return info.Env().Undefined();
+}
+Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) { return Conv2dBackwardWeightT<false>(info); }
+Napi::Value Conv2dBackwardWeightThreads(const Napi::CallbackInfo& info) { return Conv2dBackwardWeightT<true>(info); }
+
+// PoolParams as 8 sizes from argument `at` on (N, C, H, W, kh, kw, stride, pad), checked.
+struct PoolArgs {
+  int64_t N, C, H, W, kh, kw, stride, pad;
+  int64_t xs, ys;
+};
+PoolArgs pool_args(const Napi::CallbackInfo& info, size_t at, const char* fn, bool isMax) {
+  PoolArgs a{};
+  a.N = size_arg(info, at, fn, "N"), a.C = size_arg(info, at + 1, fn, "C"), a.H = size_arg(info, at + 2, fn, "H"), a.W = size_arg(info, at + 3, fn, "W");
+  a.kh = size_arg(info, at + 4, fn, "kh"), a.kw = size_arg(info, at + 5, fn, "kw"), a.stride = size_arg(info, at + 6, fn, "stride"), a.pad = size_arg(info, at + 7, fn, "pad");
+  const std::string f(fn);
+  if (a.kh < 1 || a.kw < 1) range_error(info.Env(), f + ": kh and kw must be >= 1");
+  if (a.stride < 1) range_error(info.Env(), f + ": stride must be >= 1");
+  if (isMax && (a.pad >= a.kh || a.pad >= a.kw)) range_error(info.Env(), f + ": pad must be < kh and < kw, got pad=" + std::to_string(a.pad));
+  if (a.H + 2 * a.pad < a.kh || a.W + 2 * a.pad < a.kw) range_error(info.Env(), f + ": the padded input is smaller than the window");
+  if (a.H * a.W > 2147483647) range_error(info.Env(), f + ": H·W must be below 2^31 (int32 indices)");
+  const int64_t OH = (a.H + 2 * a.pad - a.kh) / a.stride + 1, OW = (a.W + 2 * a.pad - a.kw) / a.stride + 1;
+  a.xs = mul(a.N, a.C, a.H, a.W);
+  a.ys = mul(a.N, a.C, OH, OW);
+  return a;
+}
+
+// maxpool2d(y, idx, x, N, C, H, W, kh, kw, stride, pad)
+Napi::Value Maxpool2d(const Napi::CallbackInfo& info) {
+  const char* fn = "maxpool2d";
+  need_args(info, 11, fn);
+  const PoolArgs a = pool_args(info, 3, fn, true);
+  float* y = f32(info, 0, fn, "y", a.ys);
+  int32_t* idx = i32(info, 1, fn, "idx", a.ys);
+  const float* x = f32(info, 2, fn, "x", a.xs);
+  if (overlaps(y, a.ys, x, a.xs) || overlaps_i(y, a.ys, idx, a.ys) || overlaps_i(x, a.xs, idx, a.ys)) range_error(info.Env(), "maxpool2d: y, idx and x must not overlap");
+  table(info).maxpool2d(y, idx, x, a.N, a.C, a.H, a.W, a.kh, a.kw, a.stride, a.pad);
+  return info.Env().Undefined();
+}
+
+// maxpool2d_backward(dx, dy, idx, N, C, H, W, kh, kw, stride, pad): every idx must be in [0, H·W).
+Napi::Value Maxpool2dBackward(const Napi::CallbackInfo& info) {
+  const char* fn = "maxpool2d_backward";
+  need_args(info, 11, fn);
+  const PoolArgs a = pool_args(info, 3, fn, true);
+  float* dx = f32(info, 0, fn, "dx", a.xs);
+  const float* dy = f32(info, 1, fn, "dy", a.ys);
+  const int32_t* idx = i32(info, 2, fn, "idx", a.ys);
+  if (overlaps(dx, a.xs, dy, a.ys) || overlaps_i(dx, a.xs, idx, a.ys)) range_error(info.Env(), "maxpool2d_backward: dx overlaps dy or idx");
+  const int64_t plane = a.H * a.W;
+  for (int64_t i = 0; i < a.ys; i++)
+    if (idx[i] < 0 || idx[i] >= plane)
+      range_error(info.Env(), "maxpool2d_backward: idx[" + std::to_string(i) + "] = " + std::to_string(idx[i]) + " is outside [0, H*W=" + std::to_string(plane) + ")");
+  table(info).maxpool2d_backward(dx, dy, idx, a.N, a.C, a.H, a.W, a.kh, a.kw, a.stride, a.pad);
+  return info.Env().Undefined();
+}
+
+// avgpool2d(y, x, N, C, H, W, kh, kw, stride, pad)
+Napi::Value Avgpool2d(const Napi::CallbackInfo& info) {
+  const char* fn = "avgpool2d";
+  need_args(info, 10, fn);
+  const PoolArgs a = pool_args(info, 2, fn, false);
+  float* y = f32(info, 0, fn, "y", a.ys);
+  const float* x = f32(info, 1, fn, "x", a.xs);
+  if (overlaps(y, a.ys, x, a.xs)) range_error(info.Env(), "avgpool2d: y overlaps x");
+  table(info).avgpool2d(y, x, a.N, a.C, a.H, a.W, a.kh, a.kw, a.stride, a.pad);
+  return info.Env().Undefined();
+}
+
+// avgpool2d_backward(dx, dy, N, C, H, W, kh, kw, stride, pad)
+Napi::Value Avgpool2dBackward(const Napi::CallbackInfo& info) {
+  const char* fn = "avgpool2d_backward";
+  need_args(info, 10, fn);
+  const PoolArgs a = pool_args(info, 2, fn, false);
+  float* dx = f32(info, 0, fn, "dx", a.xs);
+  const float* dy = f32(info, 1, fn, "dy", a.ys);
+  if (overlaps(dx, a.xs, dy, a.ys)) range_error(info.Env(), "avgpool2d_backward: dx overlaps dy");
+  table(info).avgpool2d_backward(dx, dy, a.N, a.C, a.H, a.W, a.kh, a.kw, a.stride, a.pad);
+  return info.Env().Undefined();
+}
+
+// batchnorm_stats(mean, m2, x, N, C, HW)
+Napi::Value BatchnormStats(const Napi::CallbackInfo& info) {
+  const char* fn = "batchnorm_stats";
+  need_args(info, 6, fn);
+  const int64_t N = size_arg(info, 3, fn, "N"), C = size_arg(info, 4, fn, "C"), HW = size_arg(info, 5, fn, "HW");
+  const int64_t n = mul(mul(N, C), HW);
+  float* mean = f32(info, 0, fn, "mean", C);
+  float* m2 = f32(info, 1, fn, "m2", C);
+  const float* x = f32(info, 2, fn, "x", n);
+  if (overlaps(mean, C, m2, C) || overlaps(mean, C, x, n) || overlaps(m2, C, x, n)) range_error(info.Env(), "batchnorm_stats: mean, m2 and x must not overlap");
+  table(info).batchnorm_stats(mean, m2, x, N, C, HW);
+  return info.Env().Undefined();
+}
+
+// batchnorm(y, x, mean, invstd, gamma, beta, N, C, HW): y may be x.
+Napi::Value Batchnorm(const Napi::CallbackInfo& info) {
+  const char* fn = "batchnorm";
+  need_args(info, 9, fn);
+  const int64_t N = size_arg(info, 6, fn, "N"), C = size_arg(info, 7, fn, "C"), HW = size_arg(info, 8, fn, "HW");
+  const int64_t n = mul(mul(N, C), HW);
+  float* y = f32(info, 0, fn, "y", n);
+  const float* x = f32(info, 1, fn, "x", n);
+  const float* p[4] = {f32(info, 2, fn, "mean", C), f32(info, 3, fn, "invstd", C), f32(info, 4, fn, "gamma", C), f32(info, 5, fn, "beta", C)};
+  same_or_disjoint(info.Env(), fn, "y", y, "x", x, n);
+  for (const float* q : p)
+    if (overlaps(y, n, q, C)) range_error(info.Env(), "batchnorm: y overlaps mean, invstd, gamma or beta");
+  table(info).batchnorm(y, x, p[0], p[1], p[2], p[3], N, C, HW);
+  return info.Env().Undefined();
+}
+
+// batchnorm_backward_reduce(sumDy, sumDyXhat, dy, x, mean, invstd, N, C, HW)
+Napi::Value BatchnormBackwardReduce(const Napi::CallbackInfo& info) {
+  const char* fn = "batchnorm_backward_reduce";
+  need_args(info, 9, fn);
+  const int64_t N = size_arg(info, 6, fn, "N"), C = size_arg(info, 7, fn, "C"), HW = size_arg(info, 8, fn, "HW");
+  const int64_t n = mul(mul(N, C), HW);
+  float* sd = f32(info, 0, fn, "sumDy", C);
+  float* sdx = f32(info, 1, fn, "sumDyXhat", C);
+  const float* dy = f32(info, 2, fn, "dy", n);
+  const float* x = f32(info, 3, fn, "x", n);
+  const float* mean = f32(info, 4, fn, "mean", C);
+  const float* invstd = f32(info, 5, fn, "invstd", C);
+  for (float* o : {sd, sdx})
+    if (overlaps(o, C, dy, n) || overlaps(o, C, x, n) || overlaps(o, C, mean, C) || overlaps(o, C, invstd, C))
+      range_error(info.Env(), "batchnorm_backward_reduce: sumDy and sumDyXhat must not overlap the inputs");
+  if (overlaps(sd, C, sdx, C)) range_error(info.Env(), "batchnorm_backward_reduce: sumDy overlaps sumDyXhat");
+  table(info).batchnorm_backward_reduce(sd, sdx, dy, x, mean, invstd, N, C, HW);
+  return info.Env().Undefined();
+}
+
+// batchnorm_backward(dx, dy, x, mean, invstd, gamma, sumDy, sumDyXhat, count, N, C, HW): dx may be dy.
+Napi::Value BatchnormBackward(const Napi::CallbackInfo& info) {
+  const char* fn = "batchnorm_backward";
+  need_args(info, 12, fn);
+  const double count = finite_arg(info, 8, fn, "count");
+  const int64_t N = size_arg(info, 9, fn, "N"), C = size_arg(info, 10, fn, "C"), HW = size_arg(info, 11, fn, "HW");
+  const int64_t n = mul(mul(N, C), HW);
+  float* dx = f32(info, 0, fn, "dx", n);
+  const float* dy = f32(info, 1, fn, "dy", n);
+  const float* x = f32(info, 2, fn, "x", n);
+  const float* p[5] = {f32(info, 3, fn, "mean", C), f32(info, 4, fn, "invstd", C), f32(info, 5, fn, "gamma", C), f32(info, 6, fn, "sumDy", C), f32(info, 7, fn, "sumDyXhat", C)};
+  same_or_disjoint(info.Env(), fn, "dx", dx, "dy", dy, n);
+  if (overlaps(dx, n, x, n)) range_error(info.Env(), "batchnorm_backward: dx overlaps x");
+  for (const float* q : p)
+    if (overlaps(dx, n, q, C)) range_error(info.Env(), "batchnorm_backward: dx overlaps a per-channel input");
+  table(info).batchnorm_backward(dx, dy, x, p[0], p[1], p[2], p[3], p[4], count, N, C, HW);
+  return info.Env().Undefined();
+}
+
 // addressMod(array, m) -> (address of array's first element) mod m, for aligned allocation.
 Napi::Value AddressMod(const Napi::CallbackInfo& info) {
   const char* fn = "addressMod";
@@ -355,6 +595,22 @@ void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* ker
   exports.Set("mse", Napi::Function::New(env, Mse, "mse", data));
   exports.Set("sgd_step", Napi::Function::New(env, SgdStep, "sgd_step", data));
   exports.Set("adamw_step", Napi::Function::New(env, AdamwStep, "adamw_step", data));
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d", data));
+  exports.Set("conv2d_backward_data", Napi::Function::New(env, Conv2dBackwardData, "conv2d_backward_data", data));
+  exports.Set("conv2d_backward_weight", Napi::Function::New(env, Conv2dBackwardWeight, "conv2d_backward_weight", data));
+  if (kernels->conv2d_mt) exports.Set("conv2d_threads", Napi::Function::New(env, Conv2dThreads, "conv2d_threads", data));
+  if (kernels->conv2d_backward_data_mt)
+    exports.Set("conv2d_backward_data_threads", Napi::Function::New(env, Conv2dBackwardDataThreads, "conv2d_backward_data_threads", data));
+  if (kernels->conv2d_backward_weight_mt)
+    exports.Set("conv2d_backward_weight_threads", Napi::Function::New(env, Conv2dBackwardWeightThreads, "conv2d_backward_weight_threads", data));
+  exports.Set("maxpool2d", Napi::Function::New(env, Maxpool2d, "maxpool2d", data));
+  exports.Set("maxpool2d_backward", Napi::Function::New(env, Maxpool2dBackward, "maxpool2d_backward", data));
+  exports.Set("avgpool2d", Napi::Function::New(env, Avgpool2d, "avgpool2d", data));
+  exports.Set("avgpool2d_backward", Napi::Function::New(env, Avgpool2dBackward, "avgpool2d_backward", data));
+  exports.Set("batchnorm_stats", Napi::Function::New(env, BatchnormStats, "batchnorm_stats", data));
+  exports.Set("batchnorm", Napi::Function::New(env, Batchnorm, "batchnorm", data));
+  exports.Set("batchnorm_backward_reduce", Napi::Function::New(env, BatchnormBackwardReduce, "batchnorm_backward_reduce", data));
+  exports.Set("batchnorm_backward", Napi::Function::New(env, BatchnormBackward, "batchnorm_backward", data));
   exports.Set("addressMod", Napi::Function::New(env, AddressMod, "addressMod"));
   exports.Set("zero", Napi::Function::New(env, Zero, "zero"));
 }

@@ -1,6 +1,7 @@
 // native/kernel_table.h: the kernel contract as a table of C function pointers, so one set of
 // Node-API bindings (bindings.cc) serves the CPU addon and the CUDA addon. Shapes as in the
-// kd_* declarations (matmul.h, bias.h, activations.h, softmax.h, losses.h, optim.h).
+// kd_* declarations (matmul.h, bias.h, activations.h, softmax.h, losses.h, optim.h, conv.h,
+// pooling.h, batchnorm.h).
 #pragma once
 #include <cstdint>
 
@@ -20,9 +21,25 @@ struct KernelTable {
   double (*mse)(float* dpred, const float* pred, const float* target, int64_t n, double weight, bool accumulate);
   void (*sgd_step)(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum, double weightDecay, bool nesterov);
   void (*adamw_step)(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1, double beta2, double eps, double weightDecay, double step);
+  // Convolution (conv.h: N, C, H, W, OC, k, stride, pad, groups), pooling (pooling.h: N, C, H, W,
+  // kh, kw, stride, pad) and batch norm (batchnorm.h).
+  void (*conv2d)(float* y, const float* x, const float* w, const float* bias, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups);
+  void (*conv2d_backward_data)(float* dx, const float* dy, const float* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups);
+  void (*conv2d_backward_weight)(float* dw, float* dbias, const float* dy, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, bool accumulate);
+  void (*maxpool2d)(float* y, int32_t* idx, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+  void (*maxpool2d_backward)(float* dx, const float* dy, const int32_t* idx, int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+  void (*avgpool2d)(float* y, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+  void (*avgpool2d_backward)(float* dx, const float* dy, int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+  void (*batchnorm_stats)(float* mean, float* m2, const float* x, int64_t N, int64_t C, int64_t HW);
+  void (*batchnorm)(float* y, const float* x, const float* mean, const float* invstd, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW);
+  void (*batchnorm_backward_reduce)(float* sumDy, float* sumDyXhat, const float* dy, const float* x, const float* mean, const float* invstd, int64_t N, int64_t C, int64_t HW);
+  void (*batchnorm_backward)(float* dx, const float* dy, const float* x, const float* mean, const float* invstd, const float* gamma, const float* sumDy, const float* sumDyXhat, double count, int64_t N, int64_t C, int64_t HW);
   // On up to `threads` threads (bitwise the same results); null where there are none (the CUDA addon).
   void (*matmul_mt)(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA, bool transB, bool accumulate, int64_t threads) = nullptr;
   void (*sgd_step_mt)(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum, double weightDecay, bool nesterov, int64_t threads) = nullptr;
   void (*adamw_step_mt)(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1, double beta2, double eps, double weightDecay, double step, int64_t threads) = nullptr;
+  void (*conv2d_mt)(float* y, const float* x, const float* w, const float* bias, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, int64_t threads) = nullptr;
+  void (*conv2d_backward_data_mt)(float* dx, const float* dy, const float* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, int64_t threads) = nullptr;
+  void (*conv2d_backward_weight_mt)(float* dw, float* dbias, const float* dy, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, bool accumulate, int64_t threads) = nullptr;
 };
 }  // namespace kd

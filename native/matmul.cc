@@ -504,6 +504,21 @@ const GemmFn g_gemm = g_choice.fn;
 
 }  // namespace
 
+namespace kd {
+// C (M,N, leading dimension ldc) = op(A)·op(B) (+ C when accumulate) with op(A)(i,k) = A[i*ars + k*aks]
+// and op(B)(k,j) = B[k*bks + j*bjs]: the dispatched single-thread gemm, for the convolutions.
+void sgemm(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks,
+           int64_t bks, int64_t bjs, bool accumulate, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < M; i++) std::memset(C + i * ldc, 0, sizeof(float) * N);
+    return;
+  }
+  g_gemm(C, A, B, M, N, K, ars, aks, bks, bjs, accumulate, ldc);
+}
+}  // namespace kd
+
 extern "C" {
 
 // C is (M,N); A is (M,K) or (K,M) if transA; B is (K,N) or (N,K) if transB.

@@ -17,3 +17,11 @@ const char* kd_isa();
 // reason when a faster one failed its load-time self-test.
 const char* kd_matmul_kernel();
 }
+
+namespace kd {
+// The dispatched single-thread gemm with explicit strides (C++ only, for the convolutions):
+// C (M,N; row i at C + i*ldc) = op(A)·op(B) (+ C when accumulate), op(A)(i,k) = A[i*ars + k*aks],
+// op(B)(k,j) = B[k*bks + j*bjs]. C must not overlap A or B.
+void sgemm(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, int64_t ars, int64_t aks,
+           int64_t bks, int64_t bjs, bool accumulate, int64_t ldc);
+}  // namespace kd

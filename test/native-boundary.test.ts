@@ -190,3 +190,77 @@ describe.skipIf(!be)('native matmul_threads (the native-mt backend)', () => {
     expect(() => a.adamw_step_threads(f32(4), f32(4), f32(4), f32(4), 4, 0.1, 0.9, 0.99, 1e-8, 0, 1)).toThrow(/expected 12 arguments/);
   });
 });
+
+describe.skipIf(!be)('native convolution, pooling and batch-norm boundary', () => {
+  const n = be!;
+  const p = { N: 2, C: 4, H: 5, W: 5, OC: 6, k: 3, stride: 1, pad: 1, groups: 2 };
+  const pp = { N: 2, C: 3, H: 4, W: 4, kh: 2, kw: 2, stride: 2, pad: 0 };
+
+  it('conv2d*: short arrays, bad groups, an empty window and overlaps throw RangeError naming the argument', () => {
+    expect(() => n.conv2d(f32(299), f32(200), f32(108), f32(6), p)).toThrow(/conv2d: y has 299 elements, needs at least 300/);
+    expect(() => n.conv2d(f32(300), f32(199), f32(108), f32(6), p)).toThrow(/conv2d: x has 199/);
+    expect(() => n.conv2d(f32(300), f32(200), f32(107), f32(6), p)).toThrow(/conv2d: w has 107/);
+    expect(() => n.conv2d(f32(300), f32(200), f32(108), f32(5), p)).toThrow(/conv2d: bias has 5/);
+    expect(() => n.conv2d(f32(600), f32(200), f32(216), f32(6), { ...p, groups: 3 })).toThrow(/groups must be >= 1 and divide C and OC/);
+    expect(() => n.conv2d(f32(600), f32(200), f32(216), f32(6), { ...p, groups: 0 })).toThrow(RangeError);
+    expect(() => n.conv2d(f32(600), f32(200), f32(216), f32(6), { ...p, stride: 0 })).toThrow(/stride must be >= 1/);
+    expect(() => n.conv2d(f32(600), f32(200), f32(216), f32(6), { ...p, k: 8, pad: 1 })).toThrow(/smaller than the 8x8 kernel/);
+    expect(() => n.conv2d(f32(4), f32(4), f32(4), f32(4), { ...p, N: 2 ** 30, C: 2 ** 30 })).toThrow(/conv2d: y has 4 elements/);
+    const buf = f32(1000);
+    expect(() => n.conv2d(buf.subarray(0, 300), buf.subarray(200, 400), f32(108), f32(6), p)).toThrow(/y overlaps x, w or bias/);
+    expect(() => n.conv2d_backward_data(f32(199), f32(300), f32(108), p)).toThrow(/conv2d_backward_data: dx has 199/);
+    expect(() => n.conv2d_backward_weight(f32(108), f32(6), f32(299), f32(200), p, false)).toThrow(/conv2d_backward_weight: dy has 299/);
+    expect(() => n.conv2d_backward_weight(buf.subarray(0, 108), buf.subarray(100, 106), f32(300), f32(200), p, false)).toThrow(/must not overlap/);
+  });
+
+  it('pooling: short arrays, pad >= window, out-of-plane indices throw', () => {
+    expect(() => n.maxpool2d(f32(23), new Int32Array(24), f32(96), pp)).toThrow(/maxpool2d: y has 23/);
+    expect(() => n.maxpool2d(f32(24), new Int32Array(23), f32(96), pp)).toThrow(/maxpool2d: idx has 23/);
+    expect(() => n.maxpool2d(f32(96), new Int32Array(96), f32(96), { ...pp, pad: 2 })).toThrow(/pad must be < kh and < kw/);
+    expect(() => n.maxpool2d_backward(f32(96), f32(24), new Int32Array(24).fill(16), pp)).toThrow(/idx\[0\] = 16 is outside \[0, H\*W=16\)/);
+    expect(() => n.maxpool2d_backward(f32(96), f32(24), new Int32Array(24).fill(-1), pp)).toThrow(RangeError);
+    expect(() => n.avgpool2d(f32(24), f32(95), pp)).toThrow(/avgpool2d: x has 95/);
+    expect(() => n.avgpool2d_backward(f32(95), f32(24), pp)).toThrow(/avgpool2d_backward: dx has 95/);
+  });
+
+  it('batch norm: short arrays, partial overlaps, a non-finite count throw; in place is fine', () => {
+    expect(() => n.batchnorm_stats(f32(3), f32(2), f32(24), 2, 3, 4)).toThrow(/batchnorm_stats: m2 has 2/);
+    expect(() => n.batchnorm(f32(24), f32(24), f32(3), f32(2), f32(3), f32(3), 2, 3, 4)).toThrow(/batchnorm: invstd has 2/);
+    const x = f32(30);
+    expect(() => n.batchnorm(x.subarray(1, 25), x.subarray(0, 24), f32(3), f32(3), f32(3), f32(3), 2, 3, 4)).toThrow(/partly overlap/);
+    expect(() => n.batchnorm(x, x, f32(3), f32(3), f32(3), f32(3), 2, 3, 4)).not.toThrow();
+    expect(() => n.batchnorm_backward_reduce(f32(3), f32(3), f32(23), f32(24), f32(3), f32(3), 2, 3, 4)).toThrow(/batchnorm_backward_reduce: dy has 23/);
+    expect(() => n.batchnorm_backward(f32(24), f32(24), f32(24), f32(3), f32(3), f32(3), f32(3), f32(3), NaN, 2, 3, 4)).toThrow(/count must be finite/);
+  });
+});
+
+describe.skipIf(!be)('native conv2d*_threads (the native-mt backend)', () => {
+  it('forward and backward data: bitwise the same as one thread; backward weight: bitwise the same run to run for a thread count, close to one thread', async () => {
+    const { loadAddon, addonPath } = await import('../src/backends/native/loader.js');
+    type Fn = (...x: unknown[]) => void;
+    const { addon: a } = loadAddon<Record<string, Fn>>('native', addonPath('native'));
+    const same = (x: Float32Array, y: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+    for (const [N, C, H, OC, k, s, pad, g] of [[7, 16, 14, 32, 3, 1, 1, 1], [5, 8, 9, 8, 3, 2, 1, 8], [6, 1, 28, 16, 3, 1, 1, 1], [9, 12, 7, 6, 1, 1, 0, 3]]) {
+      const [OH, OW] = [Math.floor((H + 2 * pad - k) / s) + 1, Math.floor((H + 2 * pad - k) / s) + 1];
+      const p = [N, C, H, H, OC, k, s, pad, g];
+      const x = randArray(N * C * H * H, 1), w = randArray(OC * (C / g) * k * k, 2), b = randArray(OC, 3), dy = randArray(N * OC * OH * OW, 4);
+      const y1 = f32(dy.length), dx1 = f32(x.length), dw1 = randArray(w.length, 5), db1 = randArray(OC, 6);
+      a.conv2d(y1, x, w, b, ...p);
+      a.conv2d_backward_data(dx1, dy, w, ...p);
+      a.conv2d_backward_weight(dw1, db1, dy, x, ...p, true);
+      for (const threads of [2, 3]) {
+        const y = f32(dy.length), dx = f32(x.length);
+        a.conv2d_threads(y, x, w, b, ...p, threads);
+        a.conv2d_backward_data_threads(dx, dy, w, ...p, threads);
+        expect(same(y, y1) && same(dx, dx1), `${p} threads=${threads}`).toBe(true);
+        const runs = [0, 1].map(() => {
+          const dw = randArray(w.length, 5), db = randArray(OC, 6);
+          a.conv2d_backward_weight_threads(dw, db, dy, x, ...p, true, threads);
+          return [dw, db];
+        });
+        expect(same(runs[0][0], runs[1][0]) && same(runs[0][1], runs[1][1]), `${p} threads=${threads} run to run`).toBe(true);
+        expect(normErr(runs[0][0], dw1) + normErr(runs[0][1], db1)).toBeLessThan(1e-4);
+      }
+    }
+  });
+});

@@ -1,9 +1,12 @@
 // Runtime dispatch of the native addon: which ISA clone and sgemm kernel run here, that they
 // match the CPU's flags, and that the capped paths (DISTILLERY_GEMM_ISA=avx2|baseline, the 4x24
-// tile) compute the same products, each checked in a child process against the TS reference.
+// tile) compute the same products, each checked in a child process against the TS reference; the
+// convolution, pooling and batch-norm conformance cases (the convolutions run on the sgemm) on the
+// capped paths too, on native and native-mt (the compiled dist/, so `npm run build:ts` first).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addonPath } from '../src/backends/native/loader.js';
 import * as ref from '../src/kernels/reference.js';
@@ -92,5 +95,34 @@ describe.skipIf(!built)('native dispatch', () => {
     it(`matmul agrees with the TS reference on every variant (${JSON.stringify(env)})`, () => {
       expect(childMatmulError(env)).toBeLessThan(1e-5 * 30);
     });
+  }
+  // The conformance cases of the kernels that sit on the sgemm (and their neighbours), in a child
+  // process with the sgemm capped: native and native-mt, backend and plain buffers.
+  const dist = join(import.meta.dirname, '..', 'dist');
+  const convKernels = ['conv2d', 'conv2d_backward_data', 'conv2d_backward_weight', 'maxpool2d', 'maxpool2d_backward', 'avgpool2d', 'avgpool2d_backward', 'batchnorm_stats', 'batchnorm', 'batchnorm_backward_reduce', 'batchnorm_backward'];
+  function childConvFailures(env: Record<string, string>): { matmul: string; failures: string[] } {
+    const script = `
+      const { conformanceCases, check, placeOn, plainPlace } = await import(${JSON.stringify(join(dist, 'kernels', 'cases.js'))});
+      const { createNativeBackend, createNativeMtBackend } = await import(${JSON.stringify(join(dist, 'backends', 'native', 'native-backend.js'))});
+      const bes = [createNativeBackend(${JSON.stringify(file)}), createNativeMtBackend(2, ${JSON.stringify(file)})];
+      const failures = [];
+      for (const be of bes) for (const k of ${JSON.stringify(convKernels)}) for (const c of conformanceCases(k))
+        for (const place of [placeOn(be), plainPlace]) { const e = check(c, be, place); if (e) failures.push(be.name + ' ' + k + ' ' + c.what + ': ' + e); }
+      process.stdout.write(JSON.stringify({ matmul: require(${JSON.stringify(file)}).probe().matmul, failures }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);\n${script}`], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      env: { ...process.env, ...env },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  }
+  for (const env of [{ DISTILLERY_GEMM_ISA: 'avx2' }, { DISTILLERY_GEMM_ISA: 'baseline' }]) {
+    it.skipIf(!existsSync(join(dist, 'kernels', 'cases.js')))(`conv/pool/batch-norm conformance cases on native and native-mt (${JSON.stringify(env)})`, () => {
+      const { matmul, failures } = childConvFailures(env);
+      if (env.DISTILLERY_GEMM_ISA === 'baseline') expect(matmul).toBe('baseline 4x8');
+      else if (probe().matmul !== 'baseline 4x8') expect(matmul).toBe('avx2 6x16');
+      expect(failures).toEqual([]);
+    }, 120_000);
   }
 });

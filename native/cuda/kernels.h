@@ -56,3 +56,25 @@ double kdc_mse(float* dpred, const float* pred, const float* target, int64_t n, 
 void kdc_sgd_step(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum, double weightDecay, bool nesterov);
 // params, grads, m, v are (n).
 void kdc_adamw_step(float* params, const float* grads, float* m, float* v, int64_t n, double lr, double beta1, double beta2, double eps, double weightDecay, double step);
+// y (N,OC,OH,OW) = conv(x, w) + bias; x (N,C,H,W), w (OC,C/groups,k,k), bias (OC). As kd_conv2d.
+void kdc_conv2d(float* y, const float* x, const float* w, const float* bias, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups);
+// dx (N,C,H,W), overwritten; dy (N,OC,OH,OW), w (OC,C/groups,k,k).
+void kdc_conv2d_backward_data(float* dx, const float* dy, const float* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups);
+// dw (OC,C/groups,k,k), dbias (OC) (+ when accumulate); dy (N,OC,OH,OW), x (N,C,H,W).
+void kdc_conv2d_backward_weight(float* dw, float* dbias, const float* dy, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, bool accumulate);
+// y, idx (N,C,OH,OW); x (N,C,H,W).
+void kdc_maxpool2d(float* y, int32_t* idx, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+// dx (N,C,H,W), overwritten; dy, idx (N,C,OH,OW), idx in [0, H·W).
+void kdc_maxpool2d_backward(float* dx, const float* dy, const int32_t* idx, int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+// y (N,C,OH,OW); x (N,C,H,W).
+void kdc_avgpool2d(float* y, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+// dx (N,C,H,W), overwritten; dy (N,C,OH,OW).
+void kdc_avgpool2d_backward(float* dx, const float* dy, int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+// mean, m2 (C); x (N,C,HW).
+void kdc_batchnorm_stats(float* mean, float* m2, const float* x, int64_t N, int64_t C, int64_t HW);
+// y, x (N,C,HW) (y may alias x); mean, invstd, gamma, beta (C).
+void kdc_batchnorm(float* y, const float* x, const float* mean, const float* invstd, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW);
+// sumDy, sumDyXhat, mean, invstd (C); dy, x (N,C,HW).
+void kdc_batchnorm_backward_reduce(float* sumDy, float* sumDyXhat, const float* dy, const float* x, const float* mean, const float* invstd, int64_t N, int64_t C, int64_t HW);
+// dx, dy, x (N,C,HW) (dx may alias dy); mean, invstd, gamma, sumDy, sumDyXhat (C).
+void kdc_batchnorm_backward(float* dx, const float* dy, const float* x, const float* mean, const float* invstd, const float* gamma, const float* sumDy, const float* sumDyXhat, double count, int64_t N, int64_t C, int64_t HW);

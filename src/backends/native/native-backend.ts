@@ -5,17 +5,31 @@
 // cuda storage: device-resident managed memory (the data stays on the GPU between kernels);
 // other arrays passed to its kernels are copied to the device and back per call.
 
-import { interimConvKernels } from '../../kernels/reference.js';
 import type { Backend } from '../backend.js';
-import type { AdamWParams, F32, I32, Kernels, SgdParams } from '../../kernels/signatures.js';
+import type { AdamWParams, ConvParams, F32, I32, Kernels, PoolParams, SgdParams } from '../../kernels/signatures.js';
 import { availableParallelism } from 'node:os';
 import { BackendUnavailableError } from '../../errors.js';
 import { addonPath, loadAddon } from './loader.js';
 
-/** The addon's exports: the kernel contract with the optimizer hyper-parameters flattened. */
-export interface NativeAddon extends Omit<Kernels, 'sgd_step' | 'adamw_step'> {
+/** ConvParams flattened: N, C, H, W, OC, k, stride, pad, groups. */
+type ConvArgs = [N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number];
+/** PoolParams flattened: N, C, H, W, kh, kw, stride, pad. */
+type PoolArgs = [N: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number];
+const convArgs = (p: ConvParams): ConvArgs => [p.N, p.C, p.H, p.W, p.OC, p.k, p.stride, p.pad, p.groups];
+const poolArgs = (p: PoolParams): PoolArgs => [p.N, p.C, p.H, p.W, p.kh, p.kw, p.stride, p.pad];
+type Flattened = 'sgd_step' | 'adamw_step' | 'conv2d' | 'conv2d_backward_data' | 'conv2d_backward_weight' | 'maxpool2d' | 'maxpool2d_backward' | 'avgpool2d' | 'avgpool2d_backward';
+
+/** The addon's exports: the kernel contract with the optimizer hyper-parameters, ConvParams and PoolParams flattened. */
+export interface NativeAddon extends Omit<Kernels, Flattened> {
   sgd_step(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean): void;
   adamw_step(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  conv2d(y: F32, x: F32, w: F32, bias: F32, ...p: ConvArgs): void;
+  conv2d_backward_data(dx: F32, dy: F32, w: F32, ...p: ConvArgs): void;
+  conv2d_backward_weight(dw: F32, dbias: F32, dy: F32, x: F32, ...p: [...ConvArgs, accumulate: boolean]): void;
+  maxpool2d(y: F32, idx: I32, x: F32, ...p: PoolArgs): void;
+  maxpool2d_backward(dx: F32, dy: F32, idx: I32, ...p: PoolArgs): void;
+  avgpool2d(y: F32, x: F32, ...p: PoolArgs): void;
+  avgpool2d_backward(dx: F32, dy: F32, ...p: PoolArgs): void;
   addressMod(a: F32 | I32, m: number): number;
   zero(buf: F32): void;
   probe(): { ok: boolean; [k: string]: unknown };
@@ -23,6 +37,10 @@ export interface NativeAddon extends Omit<Kernels, 'sgd_step' | 'adamw_step'> {
   matmul_threads?(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean, threads: number): void;
   sgd_step_threads?(params: F32, grads: F32, momentumBuf: F32, n: number, lr: number, momentum: number, weightDecay: number, nesterov: boolean, threads: number): void;
   adamw_step_threads?(params: F32, grads: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, threads: number): void;
+  /** CPU addon only: the convolutions on up to `threads` threads, the batch split by images (deterministic). */
+  conv2d_threads?(y: F32, x: F32, w: F32, bias: F32, ...p: [...ConvArgs, threads: number]): void;
+  conv2d_backward_data_threads?(dx: F32, dy: F32, w: F32, ...p: [...ConvArgs, threads: number]): void;
+  conv2d_backward_weight_threads?(dw: F32, dbias: F32, dy: F32, x: F32, ...p: [...ConvArgs, accumulate: boolean, threads: number]): void;
   /** CUDA addon only: device name and memory, for the description. */
   deviceInfo?(): string;
   /** CUDA addon only: an ArrayBuffer over zero-filled device-resident (managed) memory. */
@@ -65,7 +83,18 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
       a.sgd_step(params, grads, buf, n, hp.lr, hp.momentum, hp.weightDecay, hp.nesterov),
     adamw_step: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
       a.adamw_step(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step),
-    ...interimConvKernels,
+    conv2d: (y: F32, x: F32, w: F32, bias: F32, p: ConvParams) => a.conv2d(y, x, w, bias, ...convArgs(p)),
+    conv2d_backward_data: (dx: F32, dy: F32, w: F32, p: ConvParams) => a.conv2d_backward_data(dx, dy, w, ...convArgs(p)),
+    conv2d_backward_weight: (dw: F32, dbias: F32, dy: F32, x: F32, p: ConvParams, accumulate: boolean) =>
+      a.conv2d_backward_weight(dw, dbias, dy, x, ...convArgs(p), accumulate),
+    maxpool2d: (y: F32, idx: I32, x: F32, p: PoolParams) => a.maxpool2d(y, idx, x, ...poolArgs(p)),
+    maxpool2d_backward: (dx: F32, dy: F32, idx: I32, p: PoolParams) => a.maxpool2d_backward(dx, dy, idx, ...poolArgs(p)),
+    avgpool2d: (y: F32, x: F32, p: PoolParams) => a.avgpool2d(y, x, ...poolArgs(p)),
+    avgpool2d_backward: (dx: F32, dy: F32, p: PoolParams) => a.avgpool2d_backward(dx, dy, ...poolArgs(p)),
+    batchnorm_stats: a.batchnorm_stats,
+    batchnorm: a.batchnorm,
+    batchnorm_backward_reduce: a.batchnorm_backward_reduce,
+    batchnorm_backward: a.batchnorm_backward,
     zero: a.zero,
     alloc: (n: number): F32 => aligned(Float32Array, n),
     allocInt32: (n: number): I32 => aligned(Int32Array, n),
@@ -81,7 +110,7 @@ export function createNativeBackend(file = addonPath('native')): Backend {
 }
 
 /**
- * The `native-mt` backend: `native` with its matmul and optimizer steps split over `threads`
+ * The `native-mt` backend: `native` with its matmul, convolutions and optimizer steps split over `threads`
  * threads inside the addon (intra-op parallelism, as BLAS libraries do) instead of over data-parallel workers, so it
  * trains in one worker (maxWorkers 1). For small batches, where splitting the batch across
  * workers leaves each worker too few rows and every worker reads all the weights, it can be the
@@ -90,9 +119,9 @@ export function createNativeBackend(file = addonPath('native')): Backend {
 export function createNativeMtBackend(threads = availableParallelism(), file = addonPath('native')): Backend {
   if (!Number.isInteger(threads) || threads < 2) throw new BackendUnavailableError('native-mt', `needs 2 or more threads (this machine has ${threads} core${threads === 1 ? '' : 's'})`);
   const { addon, probe } = loadAddon<NativeAddon>('native-mt', file);
-  const { matmul_threads: mm, sgd_step_threads: sgd, adamw_step_threads: adamw } = addon;
-  if (!mm || !sgd || !adamw) throw new BackendUnavailableError('native-mt', `${file} has no threaded kernels (rebuild it: npm run build:native)`);
-  const be = backendFromAddon('native-mt', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)}; matmul and optimizer steps on ${threads} threads)`, addon);
+  const { matmul_threads: mm, sgd_step_threads: sgd, adamw_step_threads: adamw, conv2d_threads: conv, conv2d_backward_data_threads: convData, conv2d_backward_weight_threads: convWeight } = addon;
+  if (!mm || !sgd || !adamw || !conv || !convData || !convWeight) throw new BackendUnavailableError('native-mt', `${file} has no threaded kernels (rebuild it: npm run build:native)`);
+  const be = backendFromAddon('native-mt', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)}; matmul, convolutions and optimizer steps on ${threads} threads)`, addon);
   return {
     ...be,
     matmul: (C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean) =>
@@ -101,6 +130,10 @@ export function createNativeMtBackend(threads = availableParallelism(), file = a
       sgd(params, grads, buf, n, hp.lr, hp.momentum, hp.weightDecay, hp.nesterov, threads),
     adamw_step: (params: F32, grads: F32, m: F32, v: F32, n: number, hp: AdamWParams) =>
       adamw(params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weightDecay, hp.step, threads),
+    conv2d: (y: F32, x: F32, w: F32, bias: F32, p: ConvParams) => conv(y, x, w, bias, ...convArgs(p), threads),
+    conv2d_backward_data: (dx: F32, dy: F32, w: F32, p: ConvParams) => convData(dx, dy, w, ...convArgs(p), threads),
+    conv2d_backward_weight: (dw: F32, dbias: F32, dy: F32, x: F32, p: ConvParams, accumulate: boolean) =>
+      convWeight(dw, dbias, dy, x, ...convArgs(p), accumulate, threads),
     maxWorkers: 1,
     threads,
   };
