@@ -109,6 +109,27 @@ function im2col(col: usize, x: usize, H: i32, W: i32, k: i32, s: i32, pad: i32, 
     const xp = x + ((<usize>c * <usize>H * <usize>W) << 2);
     const dst = col + ((<usize>(r - r0) * <usize>nb) << 2);
     const jlo = firstIn(pad, b, s), jhi = lastIn(W, pad, b, s, OW);
+    if (s == 1 && OW == W) {
+      // "same" width: pixel q reads x[q + (a − pad)·W + (b − pad)] of the flat plane, so the rows
+      // whose tap row is inside the image are one contiguous copy; then the few columns whose tap
+      // falls left or right of the image are zeroed.
+      const OH = outSize(H, k, 1, pad);
+      const qlo = max(max(pad - a, 0) * OW - j0, 0), qhi = max(min(min(OH, H + pad - a) * OW - j0, nb), qlo);
+      const off = j0 + (a - pad) * W + b - pad; // dst[q] = plane[q + off]
+      // (clipped to the plane: what is left out lies in the zeroed columns)
+      const clo = min(max(qlo, -off), qhi), chi = max(min(qhi, H * W - off), clo);
+      zeroF(dst, qlo);
+      copyF(dst + (<usize>clo << 2), xp + (<usize>(clo + off) << 2), chi - clo);
+      zeroF(dst + (<usize>qhi << 2), nb - qhi);
+      if (jlo > 0 || jhi < OW) {
+        let i = (j0 + qlo) / OW;
+        for (let rowq = i * OW - j0; rowq < qhi; rowq += OW) {
+          for (let j = 0; j < jlo; j++) { const q = rowq + j; if (q >= qlo && q < qhi) store<f32>(dst + (<usize>q << 2), 0); }
+          for (let j = jhi; j < OW; j++) { const q = rowq + j; if (q >= qlo && q < qhi) store<f32>(dst + (<usize>q << 2), 0); }
+        }
+      }
+      continue;
+    }
     let q = 0, oi = j0 / OW, oj0 = j0 - oi * OW;
     while (q < nb) {
       const len = min(OW - oj0, nb - q);
@@ -168,30 +189,53 @@ function col2im(x: usize, col: usize, H: i32, W: i32, k: i32, s: i32, pad: i32, 
   }
 }
 
-/**
- * Bytes of scratch the GEMM paths of conv2d, conv2d_backward_data and conv2d_backward_weight(_rows)
- * need for these parameters (a column block, then matmul's workspace); 16 for depthwise ones.
- */
-export function conv2d_workspace(C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32): i32 {
+/** Bytes of scratch the forward pass (GEMM path) needs: a column block, then matmul's workspace. */
+function forwardWorkspace(C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32): i32 {
   const Cg = C / groups, OCg = OC / groups;
   if (Cg == 1 && groups > 1) return 16;
   const P = outSize(H, k, stride, pad) * outSize(W, k, stride, pad);
   const Kc = Cg * k * k, nb = max(blockCols(Kc, P), 1);
-  const ws = max(max(matmul_workspace(OCg, nb, Kc), matmul_workspace(Kc, nb, OCg)), matmul_workspace(OCg, Kc, nb));
-  return ((Kc * nb) << 2) + ws + 64;
+  return ((Kc * nb) << 2) + matmul_workspace(OCg, nb, Kc) + 64;
+}
+
+/**
+ * Stride 1 with pad ≤ k − 1 and 8 or more input channels per group: backward data runs as the
+ * forward convolution of dy with the flipped, transposed kernel (its GEMM has C/groups rows:
+ * with fewer the col2im path is faster).
+ */
+// @ts-ignore: decorator
+@inline function dataAsForward(Cg: i32, k: i32, stride: i32, pad: i32): bool {
+  return stride == 1 && pad <= k - 1 && Cg >= 8;
+}
+
+/**
+ * Bytes of scratch the GEMM paths of conv2d, conv2d_backward_data and conv2d_backward_weight(_rows)
+ * need for these parameters (a column block or the flipped kernel, then matmul's workspace); 16
+ * for depthwise ones.
+ */
+export function conv2d_workspace(C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32): i32 {
+  const Cg = C / groups, OCg = OC / groups;
+  if (Cg == 1 && groups > 1) return 16;
+  const OH = outSize(H, k, stride, pad), OW = outSize(W, k, stride, pad), P = OH * OW;
+  const Kc = Cg * k * k, nb = max(blockCols(Kc, P), 1);
+  let ws = max(forwardWorkspace(C, H, W, OC, k, stride, pad, groups), ((Kc * nb) << 2) + max(matmul_workspace(Kc, nb, OCg), matmul_workspace(OCg, Kc, nb)) + 64);
+  if (dataAsForward(Cg, k, stride, pad)) ws = max(ws, ((OC * Kc) << 2) + 16 + forwardWorkspace(OC, OH, OW, C, k, 1, k - 1 - pad, groups));
+  return ws;
 }
 
 // ---- depthwise (one input channel per group): direct loops ------------------------------------
 
-// y is (N,OC,OH,OW); x is (N,C,H,W); w is (OC,1,k,k); bias is (OC). OCg = OC / C outputs per channel.
-function depthwiseForward(y: usize, x: usize, w: usize, bias: usize, N: i32, C: i32, H: i32, W: i32, OC: i32, k: i32, s: i32, pad: i32, OH: i32, OW: i32): void {
+// y is (N,OC,OH,OW), += when !hasBias (the caller zeroes it); x is (N,C,H,W); w is (OC,1,k,k); bias is (OC). OCg = OC / C outputs per channel.
+function depthwiseForward(y: usize, x: usize, w: usize, bias: usize, hasBias: bool, N: i32, C: i32, H: i32, W: i32, OC: i32, k: i32, s: i32, pad: i32, OH: i32, OW: i32): void {
   const OCg = OC / C, P = OH * OW;
   for (let n = 0; n < N; n++) for (let o = 0; o < OC; o++) {
     const c = o / OCg;
     const xp = x + ((<usize>(n * C + c) * <usize>H * <usize>W) << 2);
     const yp = y + ((<usize>(n * OC + o) * <usize>P) << 2);
-    const bv = load<f32>(bias + (<usize>o << 2));
-    for (let q = 0; q < P; q++) store<f32>(yp + (<usize>q << 2), bv);
+    if (hasBias) {
+      const bv = load<f32>(bias + (<usize>o << 2));
+      for (let q = 0; q < P; q++) store<f32>(yp + (<usize>q << 2), bv);
+    }
     for (let a = 0; a < k; a++) {
       const ilo = firstIn(pad, a, s), ihi = lastIn(H, pad, a, s, OH);
       for (let b = 0; b < k; b++) {
@@ -296,11 +340,17 @@ function depthwiseBackwardWeight(dw: usize, dy: usize, x: usize, N: i32, C: i32,
  * Each image is independent: a -mt backend splits the batch (bitwise the same as one thread).
  */
 export function conv2d(y: usize, x: usize, w: usize, bias: usize, N: i32, C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32, work: usize): void {
+  forward(y, x, w, bias, true, N, C, H, W, OC, k, stride, pad, groups, work);
+}
+
+// conv2d, with the bias (hasBias) or without it. work: forwardWorkspace bytes.
+function forward(y: usize, x: usize, w: usize, bias: usize, hasBias: bool, N: i32, C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32, work: usize): void {
   const OH = outSize(H, k, stride, pad), OW = outSize(W, k, stride, pad), P = OH * OW;
   if (N <= 0 || P <= 0 || OC <= 0) return;
   const Cg = C / groups, OCg = OC / groups;
   if (Cg == 1 && groups > 1) {
-    depthwiseForward(y, x, w, bias, N, C, H, W, OC, k, stride, pad, OH, OW);
+    if (!hasBias) memory.fill(y, 0, (<usize>N * <usize>OC * <usize>P) << 2);
+    depthwiseForward(y, x, w, bias, hasBias, N, C, H, W, OC, k, stride, pad, OH, OW);
     return;
   }
   const Kc = Cg * k * k, nb = blockCols(Kc, P);
@@ -315,22 +365,36 @@ export function conv2d(y: usize, x: usize, w: usize, bias: usize, N: i32, C: i32
       im2col(col, xg, H, W, k, stride, pad, OW, j0, jn, 0, Kc);
       gemm(yg + (<usize>j0 << 2), P, wg, Kc, col, jn, OCg, Kc, false, false, false, mw, 0, jn);
     }
-    for (let o = 0; o < OCg; o++) addScalarF(yg + ((<usize>o * <usize>P) << 2), load<f32>(bias + (<usize>(g * OCg + o) << 2)), P);
+    if (hasBias) for (let o = 0; o < OCg; o++) addScalarF(yg + ((<usize>o * <usize>P) << 2), load<f32>(bias + (<usize>(g * OCg + o) << 2)), P);
   }
 }
 
 /**
- * dx (N,C,H,W), overwritten, = the gradient of conv2d w.r.t. x, from dy (N,OC,OH,OW) and w: per
- * image and group the GEMM wᵀ·dy, then col2im. work: conv2d_workspace bytes. Images are independent.
+ * dx (N,C,H,W), overwritten, = the gradient of conv2d w.r.t. x, from dy (N,OC,OH,OW) and w. Stride 1
+ * (pad ≤ k − 1): the forward convolution of dy with the flipped, transposed kernel (im2col + GEMM,
+ * no scatter); otherwise per image and group the GEMM wᵀ·dy, then col2im. work: conv2d_workspace
+ * bytes. Images are independent.
  */
 export function conv2d_backward_data(dx: usize, dy: usize, w: usize, N: i32, C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32, work: usize): void {
   if (N <= 0) return;
   const plane = <usize>H * <usize>W;
-  memory.fill(dx, 0, (<usize>N * <usize>C * plane) << 2);
   const OH = outSize(H, k, stride, pad), OW = outSize(W, k, stride, pad), P = OH * OW;
-  if (P <= 0 || OC <= 0) return;
   const Cg = C / groups, OCg = OC / groups;
-  if (Cg == 1 && groups > 1) {
+  const depthwise = Cg == 1 && groups > 1;
+  if (P > 0 && OC > 0 && !depthwise && dataAsForward(Cg, k, stride, pad)) {
+    // dx = conv(dy, w') with pad' = k − 1 − pad (output H×W), w'[g·Cg + c, o, a, b] = w[g·OCg + o, c, k−1−a, k−1−b]
+    const kk = k * k, wt = align16(work);
+    for (let g = 0; g < groups; g++) for (let c = 0; c < Cg; c++) for (let o = 0; o < OCg; o++) {
+      const src = w + ((<usize>((g * OCg + o) * Cg + c) * <usize>kk) << 2);
+      const dst = wt + ((<usize>((g * Cg + c) * OCg + o) * <usize>kk) << 2);
+      for (let t = 0; t < kk; t++) store<f32>(dst + (<usize>t << 2), load<f32>(src + (<usize>(kk - 1 - t) << 2)));
+    }
+    forward(dx, dy, wt, 0, false, N, OC, OH, OW, C, k, 1, k - 1 - pad, groups, align16(wt + ((<usize>OC * <usize>Cg * <usize>kk) << 2)));
+    return;
+  }
+  memory.fill(dx, 0, (<usize>N * <usize>C * plane) << 2);
+  if (P <= 0 || OC <= 0) return;
+  if (depthwise) {
     depthwiseBackwardData(dx, dy, w, N, C, H, W, OC, k, stride, pad, OH, OW);
     return;
   }
