@@ -68,11 +68,11 @@ function convArgs(what: string, p: ConvParams, sizes: [name: string, arr: Arr, n
   return [N, C, H, W, OC, k, stride, pad, groups];
 }
 
-/** The PoolParams checked (integers, pad below the window, enough room in every tensor) and as export arguments. */
+/** The PoolParams checked (integers, enough room in every tensor) and as export arguments. */
 function poolArgs(what: string, p: PoolParams, sizes: [name: string, arr: Arr, need: 'x' | 'y'][]): PoolArgs {
   const { N, C, H, W, kh, kw, stride, pad } = p;
-  if (![N, C, H, W, pad].every((v) => isDim(v, 0)) || ![kh, kw, stride].every((v) => isDim(v, 1)) || pad >= kh || pad >= kw) {
-    throw new ShapeError(`${what}: bad PoolParams ${JSON.stringify(p)} (integers; kh, kw, stride >= 1; pad < kh and pad < kw)`);
+  if (![N, C, H, W, pad].every((v) => isDim(v, 0)) || ![kh, kw, stride].every((v) => isDim(v, 1))) {
+    throw new ShapeError(`${what}: bad PoolParams ${JSON.stringify(p)} (integers; kh, kw, stride >= 1)`);
   }
   const [OH, OW] = poolOut(p);
   const n = { x: N * C * H * W, y: N * C * Math.max(OH, 0) * Math.max(OW, 0) };
