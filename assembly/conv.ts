@@ -199,13 +199,14 @@ function forwardWorkspace(C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, 
 }
 
 /**
- * Stride 1 with pad ≤ k − 1 and 8 or more input channels per group: backward data runs as the
- * forward convolution of dy with the flipped, transposed kernel (its GEMM has C/groups rows:
- * with fewer the col2im path is faster).
+ * Stride 1 with pad ≤ k − 1, 8 or more input channels per group and a kernel of ≤ 1 MiB:
+ * backward data runs as the forward convolution of dy with the flipped, transposed kernel (its
+ * GEMM has C/groups rows: with fewer the col2im path is faster; the flipped copy lives in the
+ * scratch, which stays small).
  */
 // @ts-ignore: decorator
-@inline function dataAsForward(Cg: i32, k: i32, stride: i32, pad: i32): bool {
-  return stride == 1 && pad <= k - 1 && Cg >= 8;
+@inline function dataAsForward(Cg: i32, OC: i32, k: i32, stride: i32, pad: i32): bool {
+  return stride == 1 && pad <= k - 1 && Cg >= 8 && OC * Cg * k * k <= COLCAP;
 }
 
 /**
@@ -219,7 +220,7 @@ export function conv2d_workspace(C: i32, H: i32, W: i32, OC: i32, k: i32, stride
   const OH = outSize(H, k, stride, pad), OW = outSize(W, k, stride, pad), P = OH * OW;
   const Kc = Cg * k * k, nb = max(blockCols(Kc, P), 1);
   let ws = max(forwardWorkspace(C, H, W, OC, k, stride, pad, groups), ((Kc * nb) << 2) + max(matmul_workspace(Kc, nb, OCg), matmul_workspace(OCg, Kc, nb)) + 64);
-  if (dataAsForward(Cg, k, stride, pad)) ws = max(ws, ((OC * Kc) << 2) + 16 + forwardWorkspace(OC, OH, OW, C, k, 1, k - 1 - pad, groups));
+  if (dataAsForward(Cg, OC, k, stride, pad)) ws = max(ws, ((OC * Kc) << 2) + 16 + forwardWorkspace(OC, OH, OW, C, k, 1, k - 1 - pad, groups));
   return ws;
 }
 
@@ -381,7 +382,7 @@ export function conv2d_backward_data(dx: usize, dy: usize, w: usize, N: i32, C: 
   const OH = outSize(H, k, stride, pad), OW = outSize(W, k, stride, pad), P = OH * OW;
   const Cg = C / groups, OCg = OC / groups;
   const depthwise = Cg == 1 && groups > 1;
-  if (P > 0 && OC > 0 && !depthwise && dataAsForward(Cg, k, stride, pad)) {
+  if (P > 0 && OC > 0 && !depthwise && dataAsForward(Cg, OC, k, stride, pad)) {
     // dx = conv(dy, w') with pad' = k − 1 − pad (output H×W), w'[g·Cg + c, o, a, b] = w[g·OCg + o, c, k−1−a, k−1−b]
     const kk = k * k, wt = align16(work);
     for (let g = 0; g < groups; g++) for (let c = 0; c < Cg; c++) for (let o = 0; o < OCg; o++) {

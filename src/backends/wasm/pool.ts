@@ -142,9 +142,13 @@ export class WasmPool {
     return N * OC * OH * OW * (C / groups) * k * k;
   }
 
-  /** Depthwise convolutions (one input channel per group) run their direct kernel on one thread. */
-  private static convSplits(a: ConvArgs): boolean {
-    return !(a[1] === a[8] && a[8] > 1) && WasmPool.convMacs(a) >= MIN_CONV_MACS;
+  /**
+   * Whether a convolution is split: not depthwise ones (one input channel per group: their direct
+   * kernel runs on one thread), not small ones, and only when its scratch fits a helper's arena.
+   */
+  private static convSplits(be: WasmBackend, a: ConvArgs): boolean {
+    if ((a[1] === a[8] && a[8] > 1) || WasmPool.convMacs(a) < MIN_CONV_MACS) return false;
+    return be.raw.conv2d_workspace(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]) <= HELPER_ARENA_BYTES - (1 << 20);
   }
 
   /**
@@ -153,7 +157,7 @@ export class WasmPool {
    */
   conv2d(be: WasmBackend, y: number, x: number, w: number, b: number, a: ConvArgs): boolean {
     const [N, C, H, W, OC] = a;
-    if (N < 2 || !WasmPool.convSplits(a)) return false;
+    if (N < 2 || !WasmPool.convSplits(be, a)) return false;
     const T = Math.min(this.threads, N), xs = 4 * C * H * W, ys = 4 * OC * this.outPlane(a);
     const cut = (t: number) => splitPoint(N, T, t, 1);
     const rest = a.slice(1) as number[];
@@ -167,7 +171,7 @@ export class WasmPool {
   /** conv2d_backward_data over all threads, split by images (bitwise the same dx); false when too small to split. */
   conv2d_backward_data(be: WasmBackend, dx: number, dy: number, w: number, a: ConvArgs): boolean {
     const [N, C, H, W, OC] = a;
-    if (N < 2 || !WasmPool.convSplits(a)) return false;
+    if (N < 2 || !WasmPool.convSplits(be, a)) return false;
     const T = Math.min(this.threads, N), xs = 4 * C * H * W, ys = 4 * OC * this.outPlane(a);
     const cut = (t: number) => splitPoint(N, T, t, 1);
     const rest = a.slice(1) as number[];
@@ -186,7 +190,7 @@ export class WasmPool {
    */
   conv2d_backward_weight(be: WasmBackend, dw: number, db: number, dy: number, x: number, a: ConvArgs, acc: number): boolean {
     const Kc = (a[1] / a[8]) * a[5] * a[5];
-    if (Kc < 16 || !WasmPool.convSplits(a)) return false;
+    if (Kc < 16 || !WasmPool.convSplits(be, a)) return false;
     const T = Math.min(this.threads, Kc >> 3);
     const cut = (t: number) => splitPoint(Kc, T, t, 8);
     this.run(T, OP_CONV_WEIGHT, 'conv2d_backward_weight', (h, ctl) => {
