@@ -1,4 +1,4 @@
-// Batch-norm kernels over (N,C,HW) tensors: batchnorm_stats (two passes: the mean, then Σ (x −
+// Batch-norm kernels (optimized) over (N,C,HW) tensors: batchnorm_stats (two passes: the mean, then Σ (x −
 // mean)², each row summed in f32x4 lanes and the rows in f64), batchnorm (apply),
 // batchnorm_backward_reduce (Σ dy, Σ dy·xhat) and batchnorm_backward (training-mode dx).
 // Pointers are byte offsets into linear memory; y may alias x, dx may alias dy.

@@ -1,4 +1,4 @@
-// Convolution kernels (NCHW, square k×k kernel, stride, zero padding, groups): conv2d,
+// Convolution kernels (optimized; NCHW, square k×k kernel, stride, zero padding, groups): conv2d,
 // conv2d_backward_data, conv2d_backward_weight. Dense and grouped convolutions run as im2col +
 // the packed GEMM of matmul.ts (per image and group, over blocks of output pixels so that the
 // column buffer stays ≤ 1 MiB whatever the image size); depthwise ones (one input channel per

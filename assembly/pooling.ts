@@ -1,4 +1,4 @@
-// Pooling kernels (NCHW): maxpool2d (+ backward through the argmax indices), avgpool2d (+ backward).
+// Pooling kernels (optimized; NCHW): maxpool2d (+ backward through the argmax indices), avgpool2d (+ backward).
 // The PoolParams fields are scalar arguments in this fixed order after the tensors:
 //   N, C, H, W, kh, kw, stride, pad
 // Window bounds are clipped once per output row/column; 2×2 stride-2 unpadded pooling (the CNN's)
