@@ -5,7 +5,8 @@
 // generation counter and notifies; this thread computes its own part meanwhile, then waits for
 // every helper's answer. Matmuls split C by columns (whole 8-column register tiles, so every C
 // element sums the same products in the same order as one thread: results are bitwise equal),
-// optimizer steps by element ranges. Nothing is copied: only offsets cross threads.
+// conv2d and its backward data pass by images, its backward weight pass by columns of dw (bitwise
+// equal likewise), optimizer steps by element ranges. Nothing is copied: only offsets cross threads.
 
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -135,11 +136,16 @@ export class WasmPool {
     return true;
   }
 
+  /** Output pixels per channel of a convolution (OH·OW). */
+  private static outPlane(a: ConvArgs): number {
+    const [, , H, W, , k, stride, pad] = a;
+    return Math.max(0, Math.floor((H + 2 * pad - k) / stride) + 1) * Math.max(0, Math.floor((W + 2 * pad - k) / stride) + 1);
+  }
+
   /** Multiply-adds of a convolution (or of either of its backward passes). */
   private static convMacs(a: ConvArgs): number {
-    const [N, C, H, W, OC, k, stride, pad, groups] = a;
-    const OH = Math.max(0, Math.floor((H + 2 * pad - k) / stride) + 1), OW = Math.max(0, Math.floor((W + 2 * pad - k) / stride) + 1);
-    return N * OC * OH * OW * (C / groups) * k * k;
+    const [N, C, , , OC, k, , , groups] = a;
+    return N * OC * WasmPool.outPlane(a) * (C / groups) * k * k;
   }
 
   /**
@@ -158,7 +164,7 @@ export class WasmPool {
   conv2d(be: WasmBackend, y: number, x: number, w: number, b: number, a: ConvArgs): boolean {
     const [N, C, H, W, OC] = a;
     if (N < 2 || !WasmPool.convSplits(be, a)) return false;
-    const T = Math.min(this.threads, N), xs = 4 * C * H * W, ys = 4 * OC * this.outPlane(a);
+    const T = Math.min(this.threads, N), xs = 4 * C * H * W, ys = 4 * OC * WasmPool.outPlane(a);
     const cut = (t: number) => splitPoint(N, T, t, 1);
     const rest = a.slice(1) as number[];
     this.run(T, OP_CONV, 'conv2d', (h, ctl) => {
@@ -172,7 +178,7 @@ export class WasmPool {
   conv2d_backward_data(be: WasmBackend, dx: number, dy: number, w: number, a: ConvArgs): boolean {
     const [N, C, H, W, OC] = a;
     if (N < 2 || !WasmPool.convSplits(be, a)) return false;
-    const T = Math.min(this.threads, N), xs = 4 * C * H * W, ys = 4 * OC * this.outPlane(a);
+    const T = Math.min(this.threads, N), xs = 4 * C * H * W, ys = 4 * OC * WasmPool.outPlane(a);
     const cut = (t: number) => splitPoint(N, T, t, 1);
     const rest = a.slice(1) as number[];
     this.run(T, OP_CONV_DATA, 'conv2d_backward_data', (h, ctl) => {
@@ -197,11 +203,6 @@ export class WasmPool {
       ctl.set([dw, db, dy, x, ...a, acc, cut(h), cut(h + 1)], CTL.ARGS);
     }, () => be.raw.conv2d_backward_weight_rows(dw, db, dy, x, ...a, acc, be.convScratch(a), 0, cut(1)));
     return true;
-  }
-
-  private outPlane(a: ConvArgs): number {
-    const [, , H, W, , k, stride, pad] = a;
-    return Math.max(0, Math.floor((H + 2 * pad - k) / stride) + 1) * Math.max(0, Math.floor((W + 2 * pad - k) / stride) + 1);
   }
 
   /** SGD step over n elements (byte offsets), split by range; false when too small to split. */
