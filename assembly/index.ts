@@ -8,6 +8,9 @@ export { relu, relu_backward, gelu, gelu_backward } from './activations';
 export { softmax_t, log_softmax_t } from './softmax';
 export { kd_loss, cross_entropy, mse } from './losses';
 export { sgd_step, adamw_step } from './optim';
+export { conv2d, conv2d_backward_data, conv2d_backward_weight, conv2d_backward_weight_rows, conv2d_workspace } from './conv';
+export { maxpool2d, maxpool2d_backward, avgpool2d, avgpool2d_backward } from './pooling';
+export { batchnorm_stats, batchnorm, batchnorm_backward_reduce, batchnorm_backward } from './batchnorm';
 
 /** First byte after this module's static data: the JS arena starts at or above it. */
 export function heap_base(): usize {

@@ -49,15 +49,15 @@ export function matmul_workspace(M: i32, N: i32, K: i32): i32 {
 }
 
 // Packs op(B)[p0:p0+kc, j0:j0+nc] into panels of NR columns: Bp[panel][k][NR], zero-padded.
-// B is (K,N), or (N,K) when transB.
-function packB(Bp: usize, B: usize, N: i32, K: i32, p0: i32, kc: i32, j0: i32, nc: i32, transB: bool): void {
+// B is (K,N) with rows ldb floats apart, or (N,K) with rows ldb floats apart when transB.
+function packB(Bp: usize, B: usize, ldb: i32, p0: i32, kc: i32, j0: i32, nc: i32, transB: bool): void {
   for (let jp = 0; jp < nc; jp += NR) {
     const cols = min(NR, nc - jp);
     const dst = Bp + ((<usize>jp * <usize>kc) << 2);
     const j = j0 + jp;
     if (!transB) {
-      let src = B + ((<usize>p0 * <usize>N + <usize>j) << 2);
-      const ld = <usize>N << 2;
+      let src = B + ((<usize>p0 * <usize>ldb + <usize>j) << 2);
+      const ld = <usize>ldb << 2;
       if (cols == NR) {
         for (let k = 0; k < kc; k++) {
           const d = dst + ((<usize>k * NR) << 2);
@@ -80,8 +80,8 @@ function packB(Bp: usize, B: usize, N: i32, K: i32, p0: i32, kc: i32, j0: i32, n
       }
     } else if (SIMD && cols == NR) {
       // op(B)[k,j] = B[j*K + k]: 4 rows of B × 4 k at a time, transposed in registers.
-      const ld = <usize>K << 2;
-      const src = B + ((<usize>j * <usize>K + <usize>p0) << 2);
+      const ld = <usize>ldb << 2;
+      const src = B + ((<usize>j * <usize>ldb + <usize>p0) << 2);
       let k = 0;
       for (; k + 4 <= kc; k += 4) {
         const s0 = src + (<usize>k << 2), d = dst + ((<usize>k * NR) << 2);
@@ -95,7 +95,7 @@ function packB(Bp: usize, B: usize, N: i32, K: i32, p0: i32, kc: i32, j0: i32, n
       // op(B)[k,j] = B[j*K + k]: each column is a contiguous row of B.
       let c = 0;
       for (; c < cols; c++) {
-        const src = B + ((<usize>(j + c) * <usize>K + <usize>p0) << 2);
+        const src = B + ((<usize>(j + c) * <usize>ldb + <usize>p0) << 2);
         const d = dst + (<usize>c << 2);
         for (let k = 0; k < kc; k++) store<f32>(d + ((<usize>k * NR) << 2), load<f32>(src + (<usize>k << 2)));
       }
@@ -108,16 +108,16 @@ function packB(Bp: usize, B: usize, N: i32, K: i32, p0: i32, kc: i32, j0: i32, n
 }
 
 // Packs op(A)[i0:i0+mc, p0:p0+kc] into panels of MR rows: Ap[panel][k][MR], zero-padded.
-// A is (M,K), or (K,M) when transA.
-function packA(Ap: usize, A: usize, M: i32, K: i32, i0: i32, mc: i32, p0: i32, kc: i32, transA: bool): void {
+// A is (M,K) with rows lda floats apart, or (K,M) with rows lda floats apart when transA.
+function packA(Ap: usize, A: usize, lda: i32, i0: i32, mc: i32, p0: i32, kc: i32, transA: bool): void {
   for (let ip = 0; ip < mc; ip += MR) {
     const rows = min(MR, mc - ip);
     const dst = Ap + ((<usize>ip * <usize>kc) << 2);
     const i = i0 + ip;
     if (transA) {
       // op(A)[i,k] = A[k*M + i]: MR contiguous floats per k.
-      let src = A + ((<usize>p0 * <usize>M + <usize>i) << 2);
-      const ld = <usize>M << 2;
+      let src = A + ((<usize>p0 * <usize>lda + <usize>i) << 2);
+      const ld = <usize>lda << 2;
       for (let k = 0; k < kc; k++) {
         const d = dst + ((<usize>k * MR) << 2);
         let r = 0;
@@ -133,8 +133,8 @@ function packA(Ap: usize, A: usize, M: i32, K: i32, i0: i32, mc: i32, p0: i32, k
       }
     } else if (SIMD && rows == MR) {
       // op(A)[i,k] = A[i*K + k]: 4 rows × 4 k at a time, transposed in registers.
-      const ld = <usize>K << 2;
-      const src = A + ((<usize>i * <usize>K + <usize>p0) << 2);
+      const ld = <usize>lda << 2;
+      const src = A + ((<usize>i * <usize>lda + <usize>p0) << 2);
       let k = 0;
       for (; k + 4 <= kc; k += 4) transpose4(dst + ((<usize>k * MR) << 2), MR << 2, src + (<usize>k << 2), ld);
       for (; k < kc; k++) {
@@ -144,7 +144,7 @@ function packA(Ap: usize, A: usize, M: i32, K: i32, i0: i32, mc: i32, p0: i32, k
     } else {
       let r = 0;
       for (; r < rows; r++) {
-        const src = A + ((<usize>(i + r) * <usize>K + <usize>p0) << 2);
+        const src = A + ((<usize>(i + r) * <usize>lda + <usize>p0) << 2);
         const d = dst + (<usize>r << 2);
         for (let k = 0; k < kc; k++) store<f32>(d + ((<usize>k * MR) << 2), load<f32>(src + (<usize>k << 2)));
       }
@@ -249,10 +249,20 @@ export function matmul(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, tra
  * split gives bitwise the same C. work: matmul_workspace(M, j1 - j0, K) bytes.
  */
 export function matmul_cols(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32, transA: bool, transB: bool, accumulate: bool, work: usize, j0: i32, j1: i32): void {
+  gemm(C, N, A, transA ? M : K, B, transB ? K : N, M, K, transA, transB, accumulate, work, j0, j1);
+}
+
+/**
+ * matmul_cols on strided matrices (what the convolutions run): C rows ldc floats apart, A rows
+ * (of its stored form) lda apart, B rows ldb apart. Columns j0 ≤ j < j1 of C (M rows) get
+ * op(A)·op(B) (+ C when accumulate), each element summed in the same order as matmul's.
+ * work: matmul_workspace(M, j1 - j0, K) bytes.
+ */
+export function gemm(C: usize, ldc: i32, A: usize, lda: i32, B: usize, ldb: i32, M: i32, K: i32, transA: bool, transB: bool, accumulate: bool, work: usize, j0: i32, j1: i32): void {
   if (M <= 0 || j1 <= j0) return;
-  const ldc = <usize>N << 2;
+  const ldcb = <usize>ldc << 2;
   if (K <= 0) {
-    if (!accumulate) for (let i = 0; i < M; i++) memory.fill(C + <usize>i * ldc + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
+    if (!accumulate) for (let i = 0; i < M; i++) memory.fill(C + <usize>i * ldcb + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
     return;
   }
   const kcMax = min(K, KC), mcMax = roundUp(min(M, MC), MR);
@@ -265,23 +275,23 @@ export function matmul_cols(C: usize, A: usize, B: usize, M: i32, N: i32, K: i32
     for (let p0 = 0; p0 < K; p0 += KC) {
       const kc = min(KC, K - p0);
       const add = accumulate || p0 > 0;
-      packB(Bp, B, N, K, p0, kc, jb, nc, transB);
+      packB(Bp, B, ldb, p0, kc, jb, nc, transB);
       for (let i0 = 0; i0 < M; i0 += MC) {
         const mc = min(MC, M - i0);
-        packA(Ap, A, M, K, i0, mc, p0, kc, transA);
+        packA(Ap, A, lda, i0, mc, p0, kc, transA);
         for (let jr = 0; jr < nc; jr += NR) {
           const cols = min(NR, nc - jr);
           const bp = Bp + ((<usize>jr * <usize>kc) << 2);
           for (let ir = 0; ir < mc; ir += MR) {
             const rows = min(MR, mc - ir);
             const ap = Ap + ((<usize>ir * <usize>kc) << 2);
-            const c = C + (((<usize>(i0 + ir) * <usize>N) + <usize>(jb + jr)) << 2);
+            const c = C + (((<usize>(i0 + ir) * <usize>ldc) + <usize>(jb + jr)) << 2);
             if (rows == MR && cols == NR) {
-              kernel(kc, ap, bp, c, ldc, add);
+              kernel(kc, ap, bp, c, ldcb, add);
             } else {
               kernel(kc, ap, bp, tile, <usize>NR << 2, false);
               for (let r = 0; r < rows; r++) {
-                const cr = c + <usize>r * ldc, tr = tile + ((<usize>r * NR) << 2);
+                const cr = c + <usize>r * ldcb, tr = tile + ((<usize>r * NR) << 2);
                 for (let q = 0; q < cols; q++) {
                   const o = <usize>q << 2;
                   const v = load<f32>(tr + o);

@@ -1,4 +1,5 @@
-// The threaded wasm backends (wasm-simd-mt, wasm-relaxed-mt): matmul split by columns and the
+// The threaded wasm backends (wasm-simd-mt, wasm-relaxed-mt): matmul split by columns, conv2d and
+// its backward data pass split by images, its backward weight pass by columns of dw, and the
 // optimizer steps split by range over helper threads give bitwise what the one-thread build
 // gives (and the split really runs on the helpers); a training run is bit-identical; a helper
 // that dies or a disposed backend fails the next call with a clear error; one core is refused.
@@ -10,6 +11,7 @@ import { loadBackend } from '../src/backends/index.js';
 import { createWasmMtBackend, type WasmBackend } from '../src/backends/wasm/index.js';
 import { train, type TrainConfig } from '../src/train/trainer.js';
 import { BackendUnavailableError, WorkerFailure } from '../src/errors.js';
+import { convOut, type ConvParams } from '../src/kernels/signatures.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { blobs, put, randArray } from './util.js';
 
@@ -64,6 +66,52 @@ describe.skipIf(!multi).each([['simd'], ['relaxed']] as const)('wasm-%s-mt', (va
     const [p2, m2, v2] = [put(mt, p0, false), put(mt, m0, false), put(mt, v0, false)];
     mt.adamw_step(p2, put(mt, g, false), m2, v2, n, hp);
     expect(same(p2, p1) && same(m2, m1) && same(v2, v1)).toBe(true);
+    mt.dispose();
+  });
+
+  it('conv2d, backward data and backward weight: bitwise the same as one thread, split over the helpers', async () => {
+    const mt = (await loadBackend(`wasm-${variant}-mt`)) as WasmBackend;
+    const one = await loadBackend(`wasm-${variant}`);
+    const pool = mt.threadPool!;
+    let seed = 11;
+    // workload C's student conv2; an odd batch (uneven image split) with stride 2 and 5×5; grouped;
+    // a column count (C/groups·k·k = 27·9) that is not a multiple of 8 (uneven dw column split)
+    const shapes: ConvParams[] = [
+      { N: 8, C: 16, H: 14, W: 14, OC: 32, k: 3, stride: 1, pad: 1, groups: 1 },
+      { N: 7, C: 12, H: 17, W: 15, OC: 20, k: 5, stride: 2, pad: 2, groups: 1 },
+      { N: 5, C: 16, H: 12, W: 12, OC: 24, k: 3, stride: 1, pad: 1, groups: 2 },
+      { N: 3, C: 27, H: 16, W: 16, OC: 36, k: 3, stride: 1, pad: 0, groups: 1 },
+    ];
+    for (const p of shapes) {
+      const [OH, OW] = convOut(p);
+      const nx = p.N * p.C * p.H * p.W, ny = p.N * p.OC * OH * OW, nw = (p.OC * p.C * p.k * p.k) / p.groups;
+      const X = randArray(nx, seed++), Wt = randArray(nw, seed++), B = randArray(p.OC, seed++), DY = randArray(ny, seed++), DW0 = randArray(nw, seed++);
+      const what = JSON.stringify(p);
+      for (const owned of [true, false]) {
+        const y1 = one.alloc(ny), y2 = put(mt, new Float32Array(ny), owned);
+        one.conv2d(y1, put(one, X, true), put(one, Wt, true), put(one, B, true), p);
+        let before = pool.splits;
+        mt.conv2d(y2, put(mt, X, owned), put(mt, Wt, owned), put(mt, B, owned), p);
+        expect(pool.splits - before, `conv2d split ${what}`).toBe(1);
+        expect(same(y2, y1), `conv2d ${what} owned=${owned}`).toBe(true);
+
+        const dx1 = one.alloc(nx), dx2 = put(mt, new Float32Array(nx), owned);
+        one.conv2d_backward_data(dx1, put(one, DY, true), put(one, Wt, true), p);
+        before = pool.splits;
+        mt.conv2d_backward_data(dx2, put(mt, DY, owned), put(mt, Wt, owned), p);
+        expect(pool.splits - before, `conv2d_backward_data split ${what}`).toBe(1);
+        expect(same(dx2, dx1), `conv2d_backward_data ${what} owned=${owned}`).toBe(true);
+
+        for (const acc of [false, true]) {
+          const dw1 = put(one, DW0, true), db1 = put(one, B, true), dw2 = put(mt, DW0, owned), db2 = put(mt, B, owned);
+          one.conv2d_backward_weight(dw1, db1, put(one, DY, true), put(one, X, true), p, acc);
+          before = pool.splits;
+          mt.conv2d_backward_weight(dw2, db2, put(mt, DY, owned), put(mt, X, owned), p, acc);
+          expect(pool.splits - before, `conv2d_backward_weight split ${what}`).toBe(1);
+          expect(same(dw2, dw1) && same(db2, db1), `conv2d_backward_weight ${what} acc=${acc} owned=${owned}`).toBe(true);
+        }
+      }
+    }
     mt.dispose();
   });
 

@@ -541,6 +541,12 @@ const CONV_SHAPES: ConvParams[] = [
   conv(2, 4, 9, 7, 8, 3, 2, 1, 4), conv(2, 8, 5, 5, 8, 5, 1, 2, 8), conv(1, 16, 14, 14, 32, 3, 1, 1, 1),
   conv(4, 17, 12, 12, 33, 3, 1, 1, 1), conv(3, 1, 28, 28, 8, 3, 1, 1, 1), conv(2, 32, 7, 7, 32, 3, 1, 1, 32),
   conv(2, 3, 4, 4, 2, 4, 1, 0, 1),
+  // the wasm builds' column blocks (C/groups·k·k × pixels ≤ 2^18 floats): images large enough for
+  // 2 blocks that start mid-row (stride 1 and stride 2 with 5×5); 7×7 with a kernel wider than the image
+  conv(1, 16, 45, 45, 4, 3, 1, 1, 1), conv(1, 8, 100, 90, 2, 5, 2, 2, 1), conv(2, 3, 9, 9, 4, 7, 1, 3, 1), conv(1, 2, 3, 4, 3, 7, 1, 3, 1),
+  // groups of ≥ 8 input channels, stride 1 (the wasm builds' backward data as a forward convolution
+  // of dy with the flipped kernel), one with a single output channel per group
+  conv(2, 16, 6, 6, 8, 3, 1, 1, 2), conv(1, 16, 5, 5, 2, 3, 1, 1, 2),
 ];
 const pool = (N: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number): PoolParams => ({ N, C, H, W, kh, kw, stride, pad });
 /** Conformance poolings: 2×2/2, 3×3/2 with padding, odd sizes (the last row/column dropped), overlapping windows, global. */

@@ -397,11 +397,3 @@ export const referenceKernels: Kernels = {
   batchnorm_stats, batchnorm, batchnorm_backward_reduce, batchnorm_backward,
 };
 
-/**
- * INTERIM (issue 17 in progress): the conv/pool/batch-norm kernels of the TS reference, spread
- * into the wasm and native backends until their own builds land (KERNELS' `builds` says which do).
- */
-export const interimConvKernels = {
-  conv2d, conv2d_backward_data, conv2d_backward_weight, maxpool2d, maxpool2d_backward, avgpool2d, avgpool2d_backward,
-  batchnorm_stats, batchnorm, batchnorm_backward_reduce, batchnorm_backward,
-};

@@ -4,9 +4,9 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { WorkerShare } from '../backend.js';
-import { attachWasmBackend } from './wasm-backend.js';
+import { attachWasmBackend, type ConvArgs } from './wasm-backend.js';
 import type { WasmVariant } from './loader.js';
-import { controlViews, CTL, OP_ADAMW, OP_MATMUL, OP_QUIT, OP_SGD, SPIN } from './pool.js';
+import { controlViews, CTL, OP_ADAMW, OP_CONV, OP_CONV_DATA, OP_CONV_WEIGHT, OP_MATMUL, OP_QUIT, OP_SGD, SPIN } from './pool.js';
 
 const { share, variant, sab } = workerData as { share: WorkerShare; variant: WasmVariant; sab: SharedArrayBuffer };
 const be = attachWasmBackend(variant, share);
@@ -34,6 +34,18 @@ for (;;) {
       x.sgd_step(arg(0), arg(1), arg(2), arg(3), f[0], f[1], f[2], arg(4));
     } else if (op === OP_ADAMW) {
       x.adamw_step(arg(0), arg(1), arg(2), arg(3), arg(4), f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+    } else if (op === OP_CONV) {
+      // y, x, w, bias, then N, C, H, W, OC, k, stride, pad, groups
+      const p = Array.from({ length: 9 }, (_, i) => arg(4 + i)) as ConvArgs;
+      x.conv2d(arg(0), arg(1), arg(2), arg(3), ...p, be.convScratch(p));
+    } else if (op === OP_CONV_DATA) {
+      // dx, dy, w, then N, C, H, W, OC, k, stride, pad, groups
+      const p = Array.from({ length: 9 }, (_, i) => arg(3 + i)) as ConvArgs;
+      x.conv2d_backward_data(arg(0), arg(1), arg(2), ...p, be.convScratch(p));
+    } else if (op === OP_CONV_WEIGHT) {
+      // dw, dbias, dy, x, then N, C, H, W, OC, k, stride, pad, groups, accumulate, r0, r1 (dbias only when r0 = 0)
+      const p = Array.from({ length: 9 }, (_, i) => arg(4 + i)) as ConvArgs;
+      x.conv2d_backward_weight_rows(arg(0), arg(1), arg(2), arg(3), ...p, arg(13), be.convScratch(p), arg(14), arg(15));
     } else {
       throw new Error(`unknown operation ${op}`);
     }

@@ -5,13 +5,14 @@
 // generation counter and notifies; this thread computes its own part meanwhile, then waits for
 // every helper's answer. Matmuls split C by columns (whole 8-column register tiles, so every C
 // element sums the same products in the same order as one thread: results are bitwise equal),
-// optimizer steps by element ranges. Nothing is copied: only offsets cross threads.
+// conv2d and its backward data pass by images, its backward weight pass by columns of dw (bitwise
+// equal likewise), optimizer steps by element ranges. Nothing is copied: only offsets cross threads.
 
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { BackendUnavailableError, WorkerFailure } from '../../errors.js';
-import type { WasmBackend } from './wasm-backend.js';
+import type { ConvArgs, WasmBackend } from './wasm-backend.js';
 import type { WasmVariant } from './loader.js';
 
 /** The helper's script (compiled; resolves from src/ under vitest and from dist/). */
@@ -27,26 +28,31 @@ export const CTL = {
   OP: 2,
   /** Int32 index: 0 = done, 1 = threw (text at ERR_OFFSET). */
   STATUS: 3,
-  /** Int32 index of the first integer argument (12 at most). */
+  /** Int32 index of the first integer argument (28 at most). */
   ARGS: 4,
   /** Byte offset of the float64 arguments (8 at most). */
-  F64_OFFSET: 64,
+  F64_OFFSET: 128,
   /** Byte offset and size of the UTF-8 error text. */
-  ERR_OFFSET: 128,
-  ERR_BYTES: 384,
+  ERR_OFFSET: 192,
+  ERR_BYTES: 320,
   BYTES: 512,
 } as const;
-export const OP_MATMUL = 1, OP_SGD = 2, OP_ADAMW = 3, OP_QUIT = 9;
+export const OP_MATMUL = 1, OP_SGD = 2, OP_ADAMW = 3, OP_CONV = 4, OP_CONV_DATA = 5, OP_CONV_WEIGHT = 6, OP_QUIT = 9;
 
 /** Matmuls below this many multiply-adds run on one thread (the hand-off costs ~10-50 µs). */
 const MIN_MATMUL_MACS = 1 << 20;
+/** Convolutions (and their backward passes) below this many multiply-adds run on one thread. */
+const MIN_CONV_MACS = 1 << 20;
 /** Optimizer steps below this many elements run on one thread. */
 const MIN_STEP_ELEMENTS = 1 << 16;
 /** Busy-wait iterations before sleeping on the futex (both sides): the calls of a step come close together. */
 export const SPIN = 1 << 14;
 /** A helper that has not answered after this long is taken for dead. */
 const TIMEOUT_MS = 120_000;
-/** Scratch per helper: a matmul part needs ≤ (128·512 + 512·2048 + 32)·4 bytes of packing buffers. */
+/**
+ * Scratch per helper: a matmul part needs ≤ (128·512 + 512·2048 + 32)·4 bytes of packing buffers,
+ * a convolution's part that plus a column block of ≤ 1 MiB (conv2d_workspace).
+ */
 const HELPER_ARENA_BYTES = 8 * 1024 * 1024;
 
 /** The views of one control block (both sides of it use these). */
@@ -57,7 +63,7 @@ export interface Control {
 }
 
 export function controlViews(sab: SharedArrayBuffer): Control {
-  return { ctl: new Int32Array(sab, 0, 16), f64: new Float64Array(sab, CTL.F64_OFFSET, 8), err: new Uint8Array(sab, CTL.ERR_OFFSET, CTL.ERR_BYTES) };
+  return { ctl: new Int32Array(sab, 0, CTL.F64_OFFSET / 4), f64: new Float64Array(sab, CTL.F64_OFFSET, 8), err: new Uint8Array(sab, CTL.ERR_OFFSET, CTL.ERR_BYTES) };
 }
 
 interface Helper extends Control {
@@ -127,6 +133,75 @@ export class WasmPool {
       const j1 = cut(1);
       be.raw.matmul_cols(c, a, b, M, N, K, tA, tB, acc, be.scratch(be.raw.matmul_workspace(M, j1, K)), 0, j1);
     });
+    return true;
+  }
+
+  /** Output pixels per channel of a convolution (OH·OW). */
+  private static outPlane(a: ConvArgs): number {
+    const [, , H, W, , k, stride, pad] = a;
+    return Math.max(0, Math.floor((H + 2 * pad - k) / stride) + 1) * Math.max(0, Math.floor((W + 2 * pad - k) / stride) + 1);
+  }
+
+  /** Multiply-adds of a convolution (or of either of its backward passes). */
+  private static convMacs(a: ConvArgs): number {
+    const [N, C, , , OC, k, , , groups] = a;
+    return N * OC * WasmPool.outPlane(a) * (C / groups) * k * k;
+  }
+
+  /**
+   * Whether a convolution is split: not depthwise ones (one input channel per group: their direct
+   * kernel runs on one thread), not small ones, and only when its scratch fits a helper's arena.
+   */
+  private static convSplits(be: WasmBackend, a: ConvArgs): boolean {
+    if ((a[1] === a[8] && a[8] > 1) || WasmPool.convMacs(a) < MIN_CONV_MACS) return false;
+    return be.raw.conv2d_workspace(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]) <= HELPER_ARENA_BYTES - (1 << 20);
+  }
+
+  /**
+   * conv2d over all threads, split by images of the batch (each image is computed as on one
+   * thread: bitwise the same y); false when too small to split.
+   */
+  conv2d(be: WasmBackend, y: number, x: number, w: number, b: number, a: ConvArgs): boolean {
+    const [N, C, H, W, OC] = a;
+    if (N < 2 || !WasmPool.convSplits(be, a)) return false;
+    const T = Math.min(this.threads, N), xs = 4 * C * H * W, ys = 4 * OC * WasmPool.outPlane(a);
+    const cut = (t: number) => splitPoint(N, T, t, 1);
+    const rest = a.slice(1) as number[];
+    this.run(T, OP_CONV, 'conv2d', (h, ctl) => {
+      const n0 = cut(h), n1 = cut(h + 1);
+      ctl.set([y + ys * n0, x + xs * n0, w, b, n1 - n0, ...rest], CTL.ARGS);
+    }, () => be.raw.conv2d(y, x, w, b, cut(1), C, H, W, OC, a[5], a[6], a[7], a[8], be.convScratch(a)));
+    return true;
+  }
+
+  /** conv2d_backward_data over all threads, split by images (bitwise the same dx); false when too small to split. */
+  conv2d_backward_data(be: WasmBackend, dx: number, dy: number, w: number, a: ConvArgs): boolean {
+    const [N, C, H, W, OC] = a;
+    if (N < 2 || !WasmPool.convSplits(be, a)) return false;
+    const T = Math.min(this.threads, N), xs = 4 * C * H * W, ys = 4 * OC * WasmPool.outPlane(a);
+    const cut = (t: number) => splitPoint(N, T, t, 1);
+    const rest = a.slice(1) as number[];
+    this.run(T, OP_CONV_DATA, 'conv2d_backward_data', (h, ctl) => {
+      const n0 = cut(h), n1 = cut(h + 1);
+      ctl.set([dx + xs * n0, dy + ys * n0, w, n1 - n0, ...rest], CTL.ARGS);
+    }, () => be.raw.conv2d_backward_data(dx, dy, w, cut(1), C, H, W, OC, a[5], a[6], a[7], a[8], be.convScratch(a)));
+    return true;
+  }
+
+  /**
+   * conv2d_backward_weight over all threads, split by columns of dw (C/groups·k·k, whole 8-column
+   * register tiles; each thread builds only its rows of the column matrix). Every dw element sums
+   * the same products in the same order as one thread: bitwise the same dw and dbias (dbias is
+   * this thread's). False when too small to split.
+   */
+  conv2d_backward_weight(be: WasmBackend, dw: number, db: number, dy: number, x: number, a: ConvArgs, acc: number): boolean {
+    const Kc = (a[1] / a[8]) * a[5] * a[5];
+    if (Kc < 16 || !WasmPool.convSplits(be, a)) return false;
+    const T = Math.min(this.threads, Kc >> 3);
+    const cut = (t: number) => splitPoint(Kc, T, t, 8);
+    this.run(T, OP_CONV_WEIGHT, 'conv2d_backward_weight', (h, ctl) => {
+      ctl.set([dw, db, dy, x, ...a, acc, cut(h), cut(h + 1)], CTL.ARGS);
+    }, () => be.raw.conv2d_backward_weight_rows(dw, db, dy, x, ...a, acc, be.convScratch(a), 0, cut(1)));
     return true;
   }
 

@@ -3,9 +3,8 @@
 // into that memory (used in place); arrays from elsewhere are copied through arena scratch.
 // Several instances (threads) can share one memory with disjoint arenas [base, limit).
 
-import { interimConvKernels } from '../../kernels/reference.js';
 import type { Backend, WorkerShare } from '../backend.js';
-import type { AdamWParams, F32, I32, SgdParams } from '../../kernels/signatures.js';
+import { convOut, poolOut, type AdamWParams, type ConvParams, type F32, type I32, type PoolParams, type SgdParams } from '../../kernels/signatures.js';
 import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import { Arena } from './arena.js';
 import type { WasmPool } from './pool.js';
@@ -33,6 +32,59 @@ export interface WasmExports {
   mse(d: Ptr, p: Ptr, t: Ptr, n: number, w: number, acc: number): number;
   sgd_step(p: Ptr, g: Ptr, b: Ptr, n: number, lr: number, mom: number, wd: number, nesterov: number): void;
   adamw_step(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
+  // Convolutions: ConvParams as (N, C, H, W, OC, k, stride, pad, groups); work: conv2d_workspace(C, H, W, OC, k, stride, pad, groups) bytes.
+  conv2d_workspace(C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number): number;
+  conv2d(y: Ptr, x: Ptr, w: Ptr, b: Ptr, N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number, work: Ptr): void;
+  conv2d_backward_data(dx: Ptr, dy: Ptr, w: Ptr, N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number, work: Ptr): void;
+  conv2d_backward_weight(dw: Ptr, db: Ptr, dy: Ptr, x: Ptr, N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number, acc: number, work: Ptr): void;
+  conv2d_backward_weight_rows(dw: Ptr, db: Ptr, dy: Ptr, x: Ptr, N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number, acc: number, work: Ptr, r0: number, r1: number): void;
+  // Poolings: PoolParams as (N, C, H, W, kh, kw, stride, pad).
+  maxpool2d(y: Ptr, idx: Ptr, x: Ptr, N: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number): void;
+  maxpool2d_backward(dx: Ptr, dy: Ptr, idx: Ptr, N: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number): void;
+  avgpool2d(y: Ptr, x: Ptr, N: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number): void;
+  avgpool2d_backward(dx: Ptr, dy: Ptr, N: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number): void;
+  batchnorm_stats(mean: Ptr, m2: Ptr, x: Ptr, N: number, C: number, HW: number): void;
+  batchnorm(y: Ptr, x: Ptr, mean: Ptr, invstd: Ptr, gamma: Ptr, beta: Ptr, N: number, C: number, HW: number): void;
+  batchnorm_backward_reduce(sumDy: Ptr, sumDyXhat: Ptr, dy: Ptr, x: Ptr, mean: Ptr, invstd: Ptr, N: number, C: number, HW: number): void;
+  batchnorm_backward(dx: Ptr, dy: Ptr, x: Ptr, mean: Ptr, invstd: Ptr, gamma: Ptr, sumDy: Ptr, sumDyXhat: Ptr, count: number, N: number, C: number, HW: number): void;
+}
+
+/** ConvParams as the wasm exports take them: N, C, H, W, OC, k, stride, pad, groups. */
+export type ConvArgs = [N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number];
+/** PoolParams as the wasm exports take them: N, C, H, W, kh, kw, stride, pad. */
+type PoolArgs = [N: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number];
+
+const isDim = (v: number, min: number) => Number.isInteger(v) && v >= min && v < 2 ** 31;
+
+/** The ConvParams checked (integers, groups dividing C and OC, enough room in every tensor) and as export arguments. */
+function convArgs(what: string, p: ConvParams, sizes: [name: string, arr: Arr, need: 'x' | 'y' | 'w' | 'oc'][]): ConvArgs {
+  const { N, C, H, W, OC, k, stride, pad, groups } = p;
+  if (![N, H, W, pad].every((v) => isDim(v, 0)) || ![C, OC, k, stride, groups].every((v) => isDim(v, 1)) || C % groups || OC % groups) {
+    throw new ShapeError(`${what}: bad ConvParams ${JSON.stringify(p)} (integers; C, OC, k, stride, groups >= 1; groups dividing C and OC)`);
+  }
+  const [OH, OW] = convOut(p);
+  const n = { x: N * C * H * W, y: N * OC * Math.max(OH, 0) * Math.max(OW, 0), w: OC * (C / groups) * k * k, oc: OC };
+  for (const [name, arr, need] of sizes) if (arr.length < n[need]) throw new ShapeError(`${what}: ${name} has ${arr.length} elements, needs ${n[need]}`);
+  return [N, C, H, W, OC, k, stride, pad, groups];
+}
+
+/** The PoolParams checked (integers, enough room in every tensor) and as export arguments. */
+function poolArgs(what: string, p: PoolParams, sizes: [name: string, arr: Arr, need: 'x' | 'y'][]): PoolArgs {
+  const { N, C, H, W, kh, kw, stride, pad } = p;
+  if (![N, C, H, W, pad].every((v) => isDim(v, 0)) || ![kh, kw, stride].every((v) => isDim(v, 1))) {
+    throw new ShapeError(`${what}: bad PoolParams ${JSON.stringify(p)} (integers; kh, kw, stride >= 1)`);
+  }
+  const [OH, OW] = poolOut(p);
+  const n = { x: N * C * H * W, y: N * C * Math.max(OH, 0) * Math.max(OW, 0) };
+  for (const [name, arr, need] of sizes) if (arr.length < n[need]) throw new ShapeError(`${what}: ${name} has ${arr.length} elements, needs ${n[need]}`);
+  return [N, C, H, W, kh, kw, stride, pad];
+}
+
+/** The batch-norm sizes checked and every tensor's room: (N,C,HW) ones and (C) ones. */
+function bnCheck(what: string, N: number, C: number, HW: number, big: Arr[], per: Arr[]): void {
+  if (![N, C, HW].every((v) => isDim(v, 0))) throw new ShapeError(`${what}: bad sizes N=${N} C=${C} HW=${HW}`);
+  for (const a of big) if (a.length < N * C * HW) throw new ShapeError(`${what}: a (N,C,HW) tensor has ${a.length} elements, needs ${N * C * HW}`);
+  for (const a of per) if (a.length < C) throw new ShapeError(`${what}: a (C) tensor has ${a.length} elements, needs ${C}`);
 }
 
 export interface WasmBackendOptions {
@@ -68,18 +120,6 @@ export class WasmBackend implements Backend {
   /** ArrayBuffers of this memory seen by this thread (one per size the memory has had). */
   private readonly mine = new WeakSet<ArrayBufferLike>();
   private buf: ArrayBufferLike;
-  // INTERIM (issue 17): the TS reference until the AssemblyScript conv/pool/batch-norm kernels land.
-  conv2d = interimConvKernels.conv2d;
-  conv2d_backward_data = interimConvKernels.conv2d_backward_data;
-  conv2d_backward_weight = interimConvKernels.conv2d_backward_weight;
-  maxpool2d = interimConvKernels.maxpool2d;
-  maxpool2d_backward = interimConvKernels.maxpool2d_backward;
-  avgpool2d = interimConvKernels.avgpool2d;
-  avgpool2d_backward = interimConvKernels.avgpool2d_backward;
-  batchnorm_stats = interimConvKernels.batchnorm_stats;
-  batchnorm = interimConvKernels.batchnorm;
-  batchnorm_backward_reduce = interimConvKernels.batchnorm_backward_reduce;
-  batchnorm_backward = interimConvKernels.batchnorm_backward;
   private ws = 0;
   private wsBytes = 0;
 
@@ -166,7 +206,7 @@ export class WasmBackend implements Backend {
     this.pool = pool;
     this.threads = pool.threads;
     this.maxWorkers = 1;
-    this.description += `; matmul and optimizer steps on ${pool.threads} threads`;
+    this.description += `; matmul, convolutions and optimizer steps on ${pool.threads} threads`;
   }
 
   /**
@@ -335,6 +375,90 @@ export class WasmBackend implements Backend {
     };
     if (this.owns(params) && this.owns(grads) && this.owns(m) && this.owns(v)) return update(params.byteOffset, grads.byteOffset, m.byteOffset, v.byteOffset);
     this.slow([params, grads, m, v], 0b1101, (p) => update(p[0], p[1], p[2], p[3]));
+  }
+
+  /** fn on the arrays' offsets: in place when all live in this memory, else through arena copies (`outs`: bitmask of outputs to copy back). */
+  private on<R>(arrs: Arr[], outs: number, fn: (p: Ptr[]) => R): R {
+    if (arrs.every((a) => this.owns(a))) return fn(arrs.map((a) => a.byteOffset));
+    return this.slow(arrs, outs, fn);
+  }
+
+  /** Scratch for the convolutions' GEMM paths (a column block and matmul's packing buffers). */
+  convScratch(a: ConvArgs): Ptr {
+    return this.scratch(this.raw.conv2d_workspace(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]));
+  }
+
+  // y is (N,OC,OH,OW); x is (N,C,H,W); w is (OC,C/groups,k,k); bias is (OC).
+  conv2d(y: F32, x: F32, w: F32, bias: F32, p: ConvParams): void {
+    const a = convArgs('conv2d', p, [['y', y, 'y'], ['x', x, 'x'], ['w', w, 'w'], ['bias', bias, 'oc']]);
+    this.on([y, x, w, bias], 0b1, (q) => {
+      if (!this.pool?.conv2d(this, q[0], q[1], q[2], q[3], a)) this.raw.conv2d(q[0], q[1], q[2], q[3], ...a, this.convScratch(a));
+    });
+  }
+
+  // dx is (N,C,H,W); dy is (N,OC,OH,OW); w is (OC,C/groups,k,k).
+  conv2d_backward_data(dx: F32, dy: F32, w: F32, p: ConvParams): void {
+    const a = convArgs('conv2d_backward_data', p, [['dx', dx, 'x'], ['dy', dy, 'y'], ['w', w, 'w']]);
+    this.on([dx, dy, w], 0b1, (q) => {
+      if (!this.pool?.conv2d_backward_data(this, q[0], q[1], q[2], a)) this.raw.conv2d_backward_data(q[0], q[1], q[2], ...a, this.convScratch(a));
+    });
+  }
+
+  // dw is (OC,C/groups,k,k); dbias is (OC); dy is (N,OC,OH,OW); x is (N,C,H,W).
+  conv2d_backward_weight(dw: F32, dbias: F32, dy: F32, x: F32, p: ConvParams, accumulate: boolean): void {
+    const a = convArgs('conv2d_backward_weight', p, [['dw', dw, 'w'], ['dbias', dbias, 'oc'], ['dy', dy, 'y'], ['x', x, 'x']]);
+    const acc = accumulate ? 1 : 0;
+    this.on([dw, dbias, dy, x], 0b11, (q) => {
+      if (!this.pool?.conv2d_backward_weight(this, q[0], q[1], q[2], q[3], a, acc)) this.raw.conv2d_backward_weight(q[0], q[1], q[2], q[3], ...a, acc, this.convScratch(a));
+    });
+  }
+
+  // y, idx are (N,C,OH,OW); x is (N,C,H,W).
+  maxpool2d(y: F32, idx: I32, x: F32, p: PoolParams): void {
+    const a = poolArgs('maxpool2d', p, [['y', y, 'y'], ['idx', idx, 'y'], ['x', x, 'x']]);
+    this.on([y, idx, x], 0b11, (q) => this.raw.maxpool2d(q[0], q[1], q[2], ...a));
+  }
+
+  // dx is (N,C,H,W); dy, idx are (N,C,OH,OW).
+  maxpool2d_backward(dx: F32, dy: F32, idx: I32, p: PoolParams): void {
+    const a = poolArgs('maxpool2d_backward', p, [['dx', dx, 'x'], ['dy', dy, 'y'], ['idx', idx, 'y']]);
+    this.on([dx, dy, idx], 0b1, (q) => this.raw.maxpool2d_backward(q[0], q[1], q[2], ...a));
+  }
+
+  // y is (N,C,OH,OW); x is (N,C,H,W).
+  avgpool2d(y: F32, x: F32, p: PoolParams): void {
+    const a = poolArgs('avgpool2d', p, [['y', y, 'y'], ['x', x, 'x']]);
+    this.on([y, x], 0b1, (q) => this.raw.avgpool2d(q[0], q[1], ...a));
+  }
+
+  // dx is (N,C,H,W); dy is (N,C,OH,OW).
+  avgpool2d_backward(dx: F32, dy: F32, p: PoolParams): void {
+    const a = poolArgs('avgpool2d_backward', p, [['dx', dx, 'x'], ['dy', dy, 'y']]);
+    this.on([dx, dy], 0b1, (q) => this.raw.avgpool2d_backward(q[0], q[1], ...a));
+  }
+
+  // mean, m2 are (C); x is (N,C,HW).
+  batchnorm_stats(mean: F32, m2: F32, x: F32, N: number, C: number, HW: number): void {
+    bnCheck('batchnorm_stats', N, C, HW, [x], [mean, m2]);
+    this.on([mean, m2, x], 0b11, (q) => this.raw.batchnorm_stats(q[0], q[1], q[2], N, C, HW));
+  }
+
+  // y, x are (N,C,HW); mean, invstd, gamma, beta are (C).
+  batchnorm(y: F32, x: F32, mean: F32, invstd: F32, gamma: F32, beta: F32, N: number, C: number, HW: number): void {
+    bnCheck('batchnorm', N, C, HW, [y, x], [mean, invstd, gamma, beta]);
+    this.on([y, x, mean, invstd, gamma, beta], 0b1, (q) => this.raw.batchnorm(q[0], q[1], q[2], q[3], q[4], q[5], N, C, HW));
+  }
+
+  // sumDy, sumDyXhat, mean, invstd are (C); dy, x are (N,C,HW).
+  batchnorm_backward_reduce(sumDy: F32, sumDyXhat: F32, dy: F32, x: F32, mean: F32, invstd: F32, N: number, C: number, HW: number): void {
+    bnCheck('batchnorm_backward_reduce', N, C, HW, [dy, x], [sumDy, sumDyXhat, mean, invstd]);
+    this.on([sumDy, sumDyXhat, dy, x, mean, invstd], 0b11, (q) => this.raw.batchnorm_backward_reduce(q[0], q[1], q[2], q[3], q[4], q[5], N, C, HW));
+  }
+
+  // dx, dy, x are (N,C,HW); mean, invstd, gamma, sumDy, sumDyXhat are (C).
+  batchnorm_backward(dx: F32, dy: F32, x: F32, mean: F32, invstd: F32, gamma: F32, sumDy: F32, sumDyXhat: F32, count: number, N: number, C: number, HW: number): void {
+    bnCheck('batchnorm_backward', N, C, HW, [dx, dy, x], [mean, invstd, gamma, sumDy, sumDyXhat]);
+    this.on([dx, dy, x, mean, invstd, gamma, sumDy, sumDyXhat], 0b1, (q) => this.raw.batchnorm_backward(q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], count, N, C, HW));
   }
 }
 
