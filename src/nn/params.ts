@@ -117,6 +117,14 @@ export class BufferStore {
     this.reset();
   }
 
+  /** Rebinds the flat buffer to storage owned elsewhere (e.g. shared memory); same layout, not freed by release(). */
+  bind(data: F32): void {
+    if (data.length < this.total) throw new RangeError(`BufferStore.bind: a buffer of ${data.length} floats, need ${this.total}`);
+    if (!this.own) this.own = this.data;
+    this.data = data;
+  }
+  private own: F32 | null = null;
+
   /** Every buffer back to its initial value. */
   reset(): void {
     this.data.fill(0);
@@ -132,6 +140,7 @@ export class BufferStore {
   }
 
   release(): void {
-    if (this.backend && this.data) this.backend.free(this.data);
+    const own = this.own ?? this.data;
+    if (this.backend && own) this.backend.free(own);
   }
 }

@@ -93,6 +93,7 @@ export class DataParallel {
       share,
       student: student.config,
       params: describe(student.store.params, 'student parameters'),
+      ...(student.buffers.length ? { buffers: describe(student.buffers.data, 'student buffers') } : {}),
       gradSlots: this.slots.map((g, i) => describe(g, `gradient slot ${i}`)),
       teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), weight: t.weight, temperature: t.temperature })),
       fusion: opts.fusion ?? 'logits',
