@@ -179,7 +179,7 @@ export async function teach(argv: string[]): Promise<void> {
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/teacher', progress);
   const d = await data(v, progress);
-  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
+  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes, d.train.shape)!;
   capBatch(cfg0, d.train.n, progress);
   const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer }, dir);
   const shift = num(v, 'augment-shift', { int: true, min: 0, max: 8 });
@@ -230,7 +230,7 @@ export async function student(argv: string[]): Promise<void> {
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/student', progress);
   const d = await data(v, progress);
-  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
+  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes, d.train.shape)!;
   capBatch(cfg0, d.train.n, progress);
   // Teachers: model files (read on the js backend first: their shapes feed the calibration), or
   // one logits file checked against this training set.
