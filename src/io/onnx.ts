@@ -3,6 +3,7 @@
 // is an identity at inference and is left out. Input "input" (N, C), output "logits" (N, K),
 // N symbolic. Opset 20 (Gelu), IR version 9.
 
+import { ConfigError } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
 import { layerShapes } from '../nn/spec.js';
 import type { InputTransform } from '../data/transforms.js';
@@ -83,6 +84,8 @@ export interface OnnxMeta {
 export function encodeOnnx(model: Sequential, meta: OnnxMeta = {}): Uint8Array {
   const g = new Pb().str(2, 'distillery');
   const { parsed } = layerShapes(model.config);
+  const unsupported = parsed.find((l) => !['dense', 'relu', 'gelu', 'flatten', 'dropout'].includes(l.kind));
+  if (unsupported) throw new ConfigError(`ONNX export: '${unsupported.kind}' layers are not exported yet (dense, relu, gelu, flatten and dropout are)`);
   const lastDense = parsed.map((l) => l.kind).lastIndexOf('dense');
   let cur = 'input', d = 0;
   // The input transform, (x − offset) / scale, broadcast over the batch: per feature (shaped like

@@ -132,6 +132,14 @@ export class Sequential {
   get widths(): number[] {
     return [this.inputs, ...this.dense.map((d) => d.outFeatures)];
   }
+  /**
+   * Floats per sample of the activations a forward keeps (to size worker arenas): the widths'
+   * sum for an MLP; for image models the input and every layer's output.
+   */
+  get activationWidth(): number {
+    if (!this.hasImageLayers) return this.widths.reduce((a, b) => a + b, 0);
+    return this.layers.reduce((a, l) => a + l.outFeatures, this.inputs);
+  }
   /** Width of hidden block i (the output of its activation layer). */
   hiddenWidth(i: number): number {
     return this.layers[this.hiddenIdx[i]].outFeatures;
