@@ -234,7 +234,11 @@ export function modelConfig(v: Values, defaults: ModelConfig | null, features?: 
     if (typeof shapeArg === 'string') {
       input = shapeArg.split(',').map((s) => Number(s.trim()));
       if (!input.every((d) => Number.isInteger(d) && d > 0) || input.length > 3) throw new ConfigError(`--${shapeFlag}: expected 1 to 3 positive integers like 784 or 1,28,28 (C,H,W), got ${JSON.stringify(shapeArg)}`);
-      if (features !== undefined && input.reduce((a, b) => a * b, 1) !== features) throw new ConfigError(`--${shapeFlag} ${input.join(',')} holds ${input.reduce((a, b) => a * b, 1)} values per sample, but the data has ${features} features`);
+      if (features === undefined) {
+        validateModelConfig({ input, layers }, `--${specsFlag}`); // spec and shape errors now; the size against the data once it is loaded
+        return null;
+      }
+      if (input.reduce((a, b) => a * b, 1) !== features) throw new ConfigError(`--${shapeFlag} ${input.join(',')} holds ${input.reduce((a, b) => a * b, 1)} values per sample, but the data has ${features} features`);
     } else if (features !== undefined) {
       if (spatial && !sampleShape) throw new ConfigError(`--${specsFlag}: the conv/pooling layers need the (C,H,W) shape of one sample, and the data (${features} flat features) does not say it; give --input-shape C,H,W (e.g. 1,28,28)`);
       input = spatial ? [...sampleShape!] : [features];

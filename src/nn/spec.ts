@@ -167,7 +167,7 @@ export function layerShapes(c: ModelConfig, where = 'model config'): { parsed: P
     };
     switch (l.kind) {
       case 'dense':
-        if (shape.length !== 1) throw new ConfigError(`${at} needs a flat input, but gets shape ${fmtShape(shape)}; put "flatten" (or "gap") before it`);
+        if (shape.length !== 1) throw new ConfigError(`${at} needs a flat input, but gets shape ${fmtShape(shape)}; put "flatten" before it${shape.length === 3 ? ' (or "gap" to average each channel)' : ''}`);
         shape = [l.units];
         break;
       case 'flatten':
