@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let backend = 'js';
 for (const name of ['native', 'wasm-simd', 'wasm']) {
   try {
-    (await loadBackend(name)).release?.();
+    await loadBackend(name);
     backend = name;
     break;
   } catch { /* not built here */ }
