@@ -172,6 +172,27 @@ describe('CNN model files and checkpoints', () => {
   }, 60_000);
 });
 
+describe('a CNN in data-parallel workers', () => {
+  it('2 workers build the CNN student (conv, bn, pool) from its config, train it deterministically, and shard 0 updates the saved running statistics (conv batchnorm)', async () => {
+    const data = images(96, 6), test = images(32, 7);
+    const model = { input: [1, 6, 6], layers: ['conv:4x3', 'bn', 'relu', 'maxpool:2', 'flatten', 'dense:4'] };
+    const cfg: TrainConfig = { epochs: 2, batchSize: 16, seed: 3, optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { kind: 'constant' }, workers: 2 };
+    const runOnce = async () => {
+      const m = new Sequential(js, model, 5);
+      const r = await train(m, data, test, cfg);
+      return { m, r };
+    };
+    const a = await runOnce(), b = await runOnce();
+    expect(a.r.history.at(-1)!.test_acc).toBeGreaterThan(0.5);
+    expect(b.m.store.params).toEqual(a.m.store.params);
+    expect(b.m.buffers.data).toEqual(a.m.buffers.data);
+    // The running statistics moved from their init (mean 0, var 1): shard 0 wrote the shared ones.
+    const rm = a.m.buffers.view(a.m.buffers.find('layers.1.running_mean')!), rv = a.m.buffers.view(a.m.buffers.find('layers.1.running_var')!);
+    expect(Array.from(rm).every((v) => v !== 0)).toBe(true);
+    expect(Array.from(rv).every((v) => v !== 1)).toBe(true);
+  }, 120_000);
+});
+
 describe('the CLI with conv layer specs', () => {
   const bin = join(ROOT, 'bin', 'distill.js');
   const run = (...a: string[]) => spawnSync(process.execPath, [bin, ...a], { cwd: dir, encoding: 'utf8', env: { ...process.env, DISTILLERY_CACHE_DIR: join(dir, 'cache') } });
