@@ -15,6 +15,8 @@ import { Sequential } from '../src/nn/sequential.js';
 import { describeModel, hiddenWidths, layerShapes, parseLayerSpec, stateShapes, validateModelConfig, widthsForm } from '../src/nn/spec.js';
 import { Rng } from '../src/nn/rng.js';
 import { train, type TrainConfig } from '../src/train/trainer.js';
+import { saveOnnx } from '../src/io/onnx.js';
+import { createRequire } from 'node:module';
 import type { Dataset } from '../src/data/dataset.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -170,6 +172,29 @@ describe('CNN model files and checkpoints', () => {
     expect(Array.from(a.buffers.data.subarray(0, 4)).some((v) => v !== 0)).toBe(true);
     expect(rest.history.at(-1)).toEqual({ ...full.history.at(-1), seconds: rest.history.at(-1)!.seconds });
   }, 60_000);
+});
+
+let hasOrt = true;
+try { createRequire(import.meta.url).resolve('onnxruntime-node'); } catch { hasOrt = false; }
+
+describe.skipIf(!hasOrt)('ONNX export of a CNN (onnxruntime-node installed)', () => {
+  it('conv (strided, grouped, depthwise), bn with trained running statistics, max/avg pooling, gap: onnxruntime gives our eval logits (conv pool batchnorm)', async () => {
+    const m = new Sequential(js, { input: [2, 9, 9], layers: ['conv:4x3/s2p1', 'bn', 'relu', 'conv:4x3/g2', 'maxpool:3/s2p1', 'dwconv:3', 'gelu', 'avgpool:2/s1p1', 'conv:6x1', 'bn', 'gap', 'dense:5', 'bn', 'relu', 'dense:3'] }, 4);
+    const r = new Rng(3), n = 6;
+    const x = new Float32Array(n * m.inputs).map(() => r.normal());
+    const xb = js.alloc(x.length);
+    xb.set(x);
+    m.train().forward(xb, n); // running statistics away from 0 / 1
+    const p = join(dir, 'cnn.onnx');
+    await saveOnnx(p, m.eval());
+    const ort = createRequire(import.meta.url)('onnxruntime-node') as { InferenceSession: { create(p: string): Promise<{ inputNames: string[]; outputNames: string[]; run(f: Record<string, unknown>): Promise<Record<string, { data: Float32Array; dims: number[] }>> }> }; Tensor: new (t: string, d: Float32Array, dims: number[]) => unknown };
+    const s = await ort.InferenceSession.create(p);
+    const out = (await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', x, [n, 2, 9, 9]) }))[s.outputNames[0]];
+    expect(out.dims).toEqual([n, 3]);
+    const want = m.forward(xb, n);
+    for (let i = 0; i < n * 3; i++) expect(out.data[i]).toBeCloseTo(want[i], 4);
+    m.release();
+  });
 });
 
 describe('a CNN in data-parallel workers', () => {
