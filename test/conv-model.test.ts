@@ -218,6 +218,22 @@ describe('a CNN in data-parallel workers', () => {
   }, 120_000);
 });
 
+describe('a CNN teacher with batch norm in data-parallel workers', () => {
+  it('online in 2 workers, it uses its trained running statistics: the same student as with its cached (main-thread, eval-mode) logits (conv batchnorm)', async () => {
+    const data = images(64, 8), teacher = new Sequential(js, { input: [1, 6, 6], layers: ['conv:4x3', 'bn', 'relu', 'flatten', 'dense:4'] }, 9);
+    // Running statistics far from the init (0, 1): a worker that ignored them would give other logits.
+    teacher.buffers.view(teacher.buffers.find('layers.1.running_mean')!).set([0.5, -0.3, 0.2, 0.1]);
+    teacher.buffers.view(teacher.buffers.find('layers.1.running_var')!).set([0.2, 3, 0.5, 2]);
+    const run = async (teacherMode: 'online' | 'cached') => {
+      const m = new Sequential(js, { input: [1, 6, 6], layers: ['conv:2x3', 'relu', 'flatten', 'dense:4'] }, 3);
+      await train(m, data, null, { epochs: 1, batchSize: 16, seed: 2, optimizer: { kind: 'sgd', lr: 0.1 }, schedule: { kind: 'constant' }, kd: { T: 2, alpha: 1 }, teacherMode, workers: 2 }, {}, [{ model: teacher }]);
+      return m.store.params.slice();
+    };
+    const online = await run('online'), cached = await run('cached');
+    for (let i = 0; i < online.length; i++) expect(Math.abs(online[i] - cached[i])).toBeLessThan(1e-5);
+  }, 120_000);
+});
+
 describe('the CLI with conv layer specs', () => {
   const bin = join(ROOT, 'bin', 'distill.js');
   const run = (...a: string[]) => spawnSync(process.execPath, [bin, ...a], { cwd: dir, encoding: 'utf8', env: { ...process.env, DISTILLERY_CACHE_DIR: join(dir, 'cache') } });

@@ -68,11 +68,12 @@ async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes, di
   return { be: c.backend, workers: c.workers };
 }
 
-/** The same model on another backend (parameters copied). */
+/** The same model on another backend (parameters and buffers copied). */
 function onBackend(m: Sequential, be: Backend): Sequential {
   if (m.backend === be) return m;
   const copy = new Sequential(be, m.config, 0);
   copy.store.params.set(m.store.params);
+  copy.buffers.data.set(m.buffers.data.subarray(0, copy.buffers.data.length)); // batch-norm running statistics
   m.release();
   return copy;
 }

@@ -95,7 +95,7 @@ export class DataParallel {
       params: describe(student.store.params, 'student parameters'),
       ...(student.buffers.length ? { buffers: describe(student.buffers.data, 'student buffers') } : {}),
       gradSlots: this.slots.map((g, i) => describe(g, `gradient slot ${i}`)),
-      teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), weight: t.weight, temperature: t.temperature })),
+      teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), ...(t.model.buffers.length ? { buffers: describe(t.model.buffers.data, `teacher ${i} buffers`) } : {}), weight: t.weight, temperature: t.temperature })),
       fusion: opts.fusion ?? 'logits',
       optState: describeState(opts.optimizer, 'optimizer state'),
       x: describe(this.x, 'batch inputs'),

@@ -44,7 +44,8 @@ export interface WorkerInit {
   buffers?: BufDesc;
   /** One gradient slot per shard; slot 0 is the main thread's gradient buffer. */
   gradSlots: BufDesc[];
-  teachers: { config: ModelConfig; params: BufDesc; weight: number; temperature?: number }[];
+  /** Teachers: config, shared parameters and (when they have batch norm) shared running statistics, read only. */
+  teachers: { config: ModelConfig; params: BufDesc; buffers?: BufDesc; weight: number; temperature?: number }[];
   fusion: TeacherFusion;
   /** The optimizer's state buffers (momentum, or m and v), same layout as the parameters. */
   optState: Record<string, BufDesc>;

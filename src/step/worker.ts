@@ -40,7 +40,11 @@ async function setup(): Promise<State> {
   // Kernels must run on the shared buffers in place: a backend that would copy them is a bug here.
   if (init.share.memory && be.owns && !be.owns(params)) throw new Error(`${be.name} worker: the shared parameters are not in this instance's memory`);
   const student = new Sequential(be, init.student, 0, { params, grads: slots[0] });
-  const teachers = init.teachers.map((t) => ({ model: new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval(), weight: t.weight, temperature: t.temperature }));
+  const teachers = init.teachers.map((t) => {
+    const model = new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval();
+    if (t.buffers) model.buffers.bind(f32View(t.buffers, init.share)); // the trained running statistics (eval mode only reads them)
+    return { model, weight: t.weight, temperature: t.temperature };
+  });
   const x = f32View(init.x, init.share);
   const K = student.classes;
   const views = (r: Record<string, BufDesc>) => Object.fromEntries(Object.entries(r).map(([k, d]) => [k, f32View(d, init.share)]));
