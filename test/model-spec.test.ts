@@ -46,7 +46,8 @@ describe('layer specs', () => {
   it('bad specs fail with the index, the spec and what to do', () => {
     const bad: [unknown, RegExp][] = [
       [{ input: [784], layers: ['dense:0', 'dense:10'] }, /layers\[0\]: 'dense' needs a positive integer width, like dense:128; got "dense:0"/],
-      [{ input: [784], layers: ['dense:10', 'conv:3'] }, /layers\[1\]: unknown layer "conv:3" \(known: dense:UNITS, relu, gelu, dropout:P, flatten\)/],
+      [{ input: [784], layers: ['dense:10', 'pool:3'] }, /layers\[1\]: unknown layer "pool:3" \(known: dense:UNITS, relu, gelu, dropout:P, flatten, conv:OCxK/],
+      [{ input: [784], layers: ['dense:10', 'conv:3'] }, /layers\[1\]: 'conv' needs OUTxK \(output channels x kernel size\).*like conv:16x3, conv:16x3\/s2p0 or conv:32x3\/dw; got "conv:3"/],
       [{ input: [784], layers: ['dropout:1.5', 'dense:10'] }, /layers\[0\]: 'dropout' needs a probability in \[0, 1\)/],
       [{ input: [784], layers: ['relu:2', 'dense:10'] }, /layers\[0\]: 'relu' takes no argument/],
       [{ input: [1, 28, 28], layers: ['dense:10'] }, /layers\[0\] 'dense:10' needs a flat input, but gets shape \[1,28,28\]; put "flatten" before it/],

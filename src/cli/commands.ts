@@ -68,11 +68,12 @@ async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes, di
   return { be: c.backend, workers: c.workers };
 }
 
-/** The same model on another backend (parameters copied). */
+/** The same model on another backend (parameters and buffers copied). */
 function onBackend(m: Sequential, be: Backend): Sequential {
   if (m.backend === be) return m;
   const copy = new Sequential(be, m.config, 0);
   copy.store.params.set(m.store.params);
+  copy.buffers.data.set(m.buffers.data.subarray(0, copy.buffers.data.length)); // batch-norm running statistics
   m.release();
   return copy;
 }
@@ -172,14 +173,14 @@ function outDir(v: Values, fallback: string, progress?: Progress): string {
 
 const TEACH_DOCS = [...DATA, ...TRAIN, ...COMMON];
 export async function teach(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill teach [options]', 'Trains a teacher with cross-entropy; writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, confusion matrix; opens offline).', TEACH_DOCS, ['distill teach --layers 784,256,10 --dropout 0.2 --epochs 8 --out runs/teacher', 'distill teach --data iris.csv --label-column species --hidden 32 --epochs 50 --out runs/iris-teacher']);
+  const v = helpOr(argv, 'distill teach [options]', 'Trains a teacher with cross-entropy; writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, confusion matrix; opens offline).', TEACH_DOCS, ['distill teach --layers 784,256,10 --dropout 0.2 --epochs 8 --out runs/teacher', 'distill teach --data mnist --model "conv:8x3,relu,maxpool:2,conv:16x3,relu,maxpool:2,flatten,dense:10" --epochs 2 --out runs/cnn', 'distill teach --data images.csv --input-shape 3,32,32 --model "conv:16x3,bn,relu,maxpool:2,conv:32x3/s2,bn,relu,gap,dense:10" --out runs/csv-cnn', 'distill teach --data iris.csv --label-column species --hidden 32 --epochs 50 --out runs/iris-teacher']);
   if (!v) return;
   const progress = new Progress('teacher', process.stderr, v.quiet === true);
   const mc0 = modelConfig(v, null);
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/teacher', progress);
   const d = await data(v, progress);
-  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
+  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes, d.train.shape)!;
   capBatch(cfg0, d.train.n, progress);
   const { be, workers } = await pickRuntime(v, progress, { teachers: [], student: mc, N: cfg0.batchSize, kd: validateKd({}), optimizer: cfg0.optimizer }, dir);
   const shift = num(v, 'augment-shift', { int: true, min: 0, max: 8 });
@@ -197,7 +198,7 @@ export async function teach(argv: string[]): Promise<void> {
 
 const STUDENT_DOCS = [...KD, ...DATA, ...TRAIN, ...COMMON];
 export async function student(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2']);
+  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2', 'distill student --teacher runs/cnn/model.safetensors --model "conv:8x3,bn,relu,maxpool:2,flatten,dense:10" --out runs/cnn-student']);
   if (!v) return;
   const progress = new Progress('student', process.stderr, v.quiet === true);
   const fromLogits = typeof v['teacher-logits'] === 'string' ? v['teacher-logits'] : null;
@@ -230,7 +231,7 @@ export async function student(argv: string[]): Promise<void> {
   const cfg0 = trainConfig(v, { epochs: 10 });
   const dir = outDir(v, 'runs/student', progress);
   const d = await data(v, progress);
-  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes)!;
+  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes, d.train.shape)!;
   capBatch(cfg0, d.train.n, progress);
   // Teachers: model files (read on the js backend first: their shapes feed the calibration), or
   // one logits file checked against this training set.

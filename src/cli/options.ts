@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, InputFileError } from '../errors.js';
 import type { TrainConfig } from '../train/trainer.js';
-import { validateModelConfig, type ModelConfig } from '../nn/spec.js';
+import { hasSpatialLayers, parseLayerSpec, validateModelConfig, type ModelConfig } from '../nn/spec.js';
 import type { OptimizerConfig } from '../optim/optimizer.js';
 import type { ScheduleConfig } from '../optim/schedule.js';
 
@@ -38,9 +38,10 @@ export const DATA: OptionDoc[] = [
 ];
 
 export const TRAIN: OptionDoc[] = [
-  { flag: 'model', type: 'string', help: 'model config as JSON: {"input":[784],"layers":["dense:256","relu","dropout:0.2","dense:10"]}, or the widths form {"layers":[784,256,10],"activation":"relu","dropout":0.2}' },
-  { flag: 'arch', type: 'string', help: 'layer specs, comma-separated: dense:UNITS, relu, gelu, dropout:P, flatten; e.g. dense:256,relu,dropout:0.2,dense:10 (input shape: --input, else the data\'s features)' },
-  { flag: 'input', type: 'string', help: 'with --arch: the shape of one input sample, e.g. 784 or 1,28,28 (default: the data\'s feature count)' },
+  { flag: 'model', type: 'string', help: 'the model: layer specs, comma-separated (like --arch), e.g. "conv:8x3,relu,maxpool:2,flatten,dense:10"; or a JSON config {"input":[1,28,28],"layers":["conv:8x3","relu",...]} or the widths form {"layers":[784,256,10],"activation":"relu","dropout":0.2}' },
+  { flag: 'arch', type: 'string', help: 'layer specs, comma-separated: dense:UNITS, relu, gelu, dropout:P, flatten, conv:OCxK[/sSpPgG|dw] (stride S, default 1; padding P, default (K-1)/2 rounded down, i.e. same size for odd K; G groups; dw depthwise), dwconv:K[/sSpP], maxpool:K[/sSpP] (stride default K, padding default 0), avgpool:K[/sSpP], gap (global average pool to (C), flat), bn (batch norm); e.g. dense:256,relu,dropout:0.2,dense:10 or conv:16x3,bn,relu,maxpool:2,conv:32x3/s2,relu,gap,dense:10. Input shape: --input-shape, else the data\'s sample shape (C,H,W for images) when there are conv/pool layers, else its feature count' },
+  { flag: 'input-shape', type: 'string', help: 'with layer specs (--arch or --model): the shape of one input sample, C,H,W for images (NCHW rows), e.g. 1,28,28 or 3,32,32 for CSV data (the product must be the feature count); default: the data\'s' },
+  { flag: 'input', type: 'string', help: 'older name of --input-shape' },
   { flag: 'layers', type: 'string', help: 'layer widths, e.g. 784,256,256,10: dense layers with --activation between them and --dropout after each (shorthand for --arch)' },
   { flag: 'hidden', type: 'string', help: 'hidden widths only, e.g. 64 or 256,128: the input and class counts come from the data (like --layers)' },
   { flag: 'activation', type: 'string', help: 'relu or gelu', default: 'relu' },
@@ -200,17 +201,23 @@ export function num(v: Values, flag: string, opts: { int?: boolean; min?: number
  * `features`, the data's feature count) or --layers (widths), else `defaults`. Null when only
  * --arch is given and `features` is not known yet (call again once the data is loaded).
  */
-export function modelConfig(v: Values, defaults: ModelConfig | null, features?: number, classes?: number): ModelConfig | null {
+export function modelConfig(v: Values, defaults: ModelConfig | null, features?: number, classes?: number, sampleShape?: number[]): ModelConfig | null {
+  // --model is JSON when it starts with '{', else layer specs like --arch.
+  const modelSpecs = typeof v.model === 'string' && !v.model.trim().startsWith('{');
+  const specsFlag = modelSpecs ? 'model' : 'arch';
   const given = ['model', 'arch', 'layers', 'hidden'].filter((k) => typeof v[k] === 'string');
   if (given.length > 1) throw new ConfigError(`give the model one way: ${given.map((k) => `--${k}`).join(' and ')} were both given`);
-  if (typeof v.input === 'string' && typeof v.arch !== 'string') throw new ConfigError('--input goes with --arch (--model and --layers say the input size themselves)');
+  if (typeof v.input === 'string' && typeof v['input-shape'] === 'string') throw new ConfigError('give --input-shape once (--input is its older name)');
+  const shapeFlag = typeof v['input-shape'] === 'string' ? 'input-shape' : 'input';
+  const shapeArg = v[shapeFlag];
+  if (typeof shapeArg === 'string' && typeof v.arch !== 'string' && !modelSpecs) throw new ConfigError(`--${shapeFlag} goes with layer specs (--arch, or --model conv:8x3,...); a JSON --model and --layers say the input shape themselves`);
   if (typeof v.hidden === 'string') {
     const hidden = v.hidden.split(',').map((s) => Number(s.trim()));
     if (!hidden.every((w) => Number.isInteger(w) && w > 0)) throw new ConfigError(`--hidden: expected positive integer widths like 64 or 256,128, got ${JSON.stringify(v.hidden)}`);
     if (features === undefined || classes === undefined) return null; // known once the data is loaded
     return validateModelConfig({ layers: [features, ...hidden, Math.max(classes, 2)], activation: v.activation, dropout: num(v, 'dropout', { min: 0, max: 0.99 }) }, '--hidden');
   }
-  if (typeof v.model === 'string') {
+  if (typeof v.model === 'string' && !modelSpecs) {
     let raw: unknown;
     try {
       raw = JSON.parse(v.model);
@@ -219,18 +226,28 @@ export function modelConfig(v: Values, defaults: ModelConfig | null, features?: 
     }
     return validateModelConfig(raw, '--model');
   }
-  if (typeof v.arch === 'string') {
-    const layers = v.arch.split(',').map((s) => s.trim());
+  const specs = v[specsFlag];
+  if (typeof specs === 'string') {
+    const layers = specs.split(',').map((s) => s.trim());
+    const spatial = hasSpatialLayers(layers);
     let input: number[];
-    if (typeof v.input === 'string') {
-      input = v.input.split(',').map((s) => Number(s.trim()));
-      if (!input.every((d) => Number.isInteger(d) && d > 0)) throw new ConfigError(`--input: expected positive integers like 784 or 1,28,28, got ${JSON.stringify(v.input)}`);
-    } else if (features !== undefined) input = [features];
-    else {
-      validateModelConfig({ input: [1], layers }, '--arch'); // spec errors now, not after loading the data
+    if (typeof shapeArg === 'string') {
+      input = shapeArg.split(',').map((s) => Number(s.trim()));
+      if (!input.every((d) => Number.isInteger(d) && d > 0) || input.length > 3) throw new ConfigError(`--${shapeFlag}: expected 1 to 3 positive integers like 784 or 1,28,28 (C,H,W), got ${JSON.stringify(shapeArg)}`);
+      if (features === undefined) {
+        validateModelConfig({ input, layers }, `--${specsFlag}`); // spec and shape errors now; the size against the data once it is loaded
+        return null;
+      }
+      if (input.reduce((a, b) => a * b, 1) !== features) throw new ConfigError(`--${shapeFlag} ${input.join(',')} holds ${input.reduce((a, b) => a * b, 1)} values per sample, but the data has ${features} features`);
+    } else if (features !== undefined) {
+      if (spatial && !sampleShape) throw new ConfigError(`--${specsFlag}: the conv/pooling layers need the (C,H,W) shape of one sample, and the data (${features} flat features) does not say it; give --input-shape C,H,W (e.g. 1,28,28)`);
+      input = spatial ? [...sampleShape!] : [features];
+    } else {
+      // Spec errors now, not after loading the data (shapes are checked once the input is known).
+      layers.forEach((s, i) => parseLayerSpec(s, `--${specsFlag}: layers[${i}]`));
       return null;
     }
-    return validateModelConfig({ input, layers }, '--arch');
+    return validateModelConfig({ input, layers }, `--${specsFlag}`);
   }
   if (typeof v.layers === 'string') {
     const raw = v.layers.split(',').map((s) => s.trim());
@@ -239,7 +256,7 @@ export function modelConfig(v: Values, defaults: ModelConfig | null, features?: 
     return validateModelConfig({ layers, activation: v.activation, dropout: num(v, 'dropout', { min: 0, max: 0.99 }) }, '--layers');
   }
   if (defaults) return defaults;
-  throw new ConfigError('give the model with --arch dense:256,relu,dense:10, --layers 784,256,10 or --model JSON');
+  throw new ConfigError('give the model with --model conv:8x3,relu,maxpool:2,flatten,dense:10, --arch dense:256,relu,dense:10, --layers 784,256,10 or --model JSON');
 }
 
 export function trainConfig(v: Values, defaults: { epochs: number }): TrainConfig {

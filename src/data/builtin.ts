@@ -60,7 +60,7 @@ export async function loadMnist(): Promise<Split> {
     y.fill(d, i, i + counts[d]);
     i += counts[d];
   }
-  const all = checkDataset({ name: 'mnist', x, y, n, features: 784, classes: 10 });
+  const all = checkDataset({ name: 'mnist', x, y, n, features: 784, shape: [1, 28, 28], classes: 10 });
   const order = new Rng(MNIST_SPLIT_SEED).shuffle(Uint32Array.from({ length: n }, (_, k) => k));
   mnistCache = { train: subset(all, order.subarray(0, MNIST_TRAIN), 'mnist'), test: subset(all, order.subarray(MNIST_TRAIN), 'mnist-test') };
   return loadMnist();

@@ -12,6 +12,11 @@ export interface Dataset {
   y: Int32Array;
   n: number;
   features: number;
+  /**
+   * The shape of one sample when it is an image, (C,H,W) in NCHW order (IDX images: [1,H,W]);
+   * its product is `features` and `x` holds the samples in that order. Absent: flat features.
+   */
+  shape?: number[];
   classes: number;
   /** Optional names of the classes, by index. */
   classNames?: string[];
@@ -32,6 +37,7 @@ export interface Dataset {
 /** Checks a dataset's sizes, labels and values; errors name the source and the offending sample. */
 export function checkDataset(ds: Dataset, source = ds.name): Dataset {
   if (ds.x.length !== ds.n * ds.features) throw new InputFileError(source, `features hold ${ds.x.length} values, expected n*features = ${ds.n}*${ds.features}`);
+  if (ds.shape && ds.shape.reduce((a, b) => a * b, 1) !== ds.features) throw new InputFileError(source, `sample shape [${ds.shape}] does not hold ${ds.features} features`);
   if (ds.y.length !== ds.n) throw new InputFileError(source, `labels hold ${ds.y.length} values, expected n = ${ds.n}`);
   if (!(ds.classes >= 1)) throw new InputFileError(source, `needs at least one class, got ${ds.classes}`);
   if (ds.labeled && ds.labeled.length !== ds.n) throw new InputFileError(source, `labeled mask holds ${ds.labeled.length} values, expected n = ${ds.n}`);
@@ -55,5 +61,5 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
     y[i] = ds.y[j];
   }
   const labeled = ds.labeled ? Uint8Array.from(indices as ArrayLike<number>, (j) => ds.labeled![j]) : undefined;
-  return { name, x, y, n, features: F, classes: ds.classes, classNames: ds.classNames, labeled, transform: ds.transform };
+  return { name, x, y, n, features: F, shape: ds.shape, classes: ds.classes, classNames: ds.classNames, labeled, transform: ds.transform };
 }

@@ -67,5 +67,7 @@ export async function loadIdxPair(imagesFile: string, labelsFile: string, opts: 
   }
   const classes = opts.classes ?? max + 1;
   const transform = scale === 1 ? undefined : { kind: 'scale' as const, offset: [0], scale: [255] };
-  return checkDataset({ name: opts.name ?? imagesFile, x, y, n, features, classes, classNames: opts.classNames, transform }, labelsFile);
+  // Images: (n,H,W) → samples of shape (1,H,W); (n,C,H,W) as they are (NCHW).
+  const shape = img.dims.length === 3 ? [1, img.dims[1], img.dims[2]] : img.dims.length === 4 ? img.dims.slice(1) : undefined;
+  return checkDataset({ name: opts.name ?? imagesFile, x, y, n, features, shape, classes, classNames: opts.classNames, transform }, labelsFile);
 }

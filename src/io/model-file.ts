@@ -4,11 +4,14 @@
 // class names; a checkpoint holds the flat parameter buffer, optimizer state and the training
 // position. Both are written atomically (temp file, fsync, rename), so a failure never leaves
 // half a file. Model files of format 1 (a widths config, no transform or class names) still load.
+// Buffers (batch-norm running statistics, e.g. layers.1.running_mean) are tensors beside the
+// parameters in a model file, and the tensor 'buffers' (the flat BufferStore) in a checkpoint;
+// the config says which exist, so the format stays distillery-model/2.
 
 import { InputFileError } from '../errors.js';
 import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
-import { layerShapes, validateModelConfig, type ModelConfig } from '../nn/spec.js';
+import { stateShapes, validateModelConfig, type ModelConfig } from '../nn/spec.js';
 import { assertFinite, readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
 import type { InputTransform } from '../data/transforms.js';
 
@@ -32,6 +35,7 @@ export async function saveModel(path: string, model: Sequential, meta: Record<st
   const checked = checkInfo(model, { transform: info.transform ?? null, classNames: info.classNames ?? null }, (msg) => new RangeError(`saveModel ${path}: ${msg}`));
   const tensors: Record<string, Tensor> = {};
   for (const spec of model.store.specs) tensors[spec.name] = { dtype: 'F32', shape: spec.shape, data: model.store.view(spec).slice() };
+  for (const spec of model.buffers.specs) tensors[spec.name] = { dtype: 'F32', shape: spec.shape, data: model.buffers.view(spec).slice() };
   await writeSafetensors(path, tensors, {
     ...meta, format: MODEL_FORMAT, config: JSON.stringify(model.config),
     input_transform: JSON.stringify(checked.transform), class_names: JSON.stringify(checked.classNames),
@@ -66,21 +70,6 @@ function parseJsonMeta(file: string, meta: Record<string, string>, key: string):
   }
 }
 
-/** The parameter tensors `config` needs, named and shaped as Sequential makes them, without building it. */
-function paramShapes(config: ModelConfig): { name: string; shape: number[] }[] {
-  const { parsed, shapes } = layerShapes(config);
-  const out: { name: string; shape: number[] }[] = [];
-  let inF = config.input.reduce((a, b) => a * b, 1);
-  parsed.forEach((l, i) => {
-    if (l.kind === 'dense') {
-      const d = out.length / 2;
-      out.push({ name: `layers.${d}.weight`, shape: [l.units, inF] }, { name: `layers.${d}.bias`, shape: [l.units] });
-    }
-    inF = shapes[i].reduce((a, b) => a * b, 1);
-  });
-  return out;
-}
-
 /** Reads a model file (format 2, or 1 from earlier versions) into a new Sequential on `backend`; checks every tensor's shape. */
 export async function readModel(path: string, backend: Backend): Promise<{ model: Sequential; meta: Record<string, string>; info: ModelInfo }> {
   const { tensors, metadata } = await readSafetensors(path);
@@ -94,7 +83,8 @@ export async function readModel(path: string, backend: Backend): Promise<{ model
   }
   // Every tensor checked before the model is built: a config that asks for more parameters than
   // the file holds (e.g. a corrupted 'dense:1000000000') fails here instead of allocating them.
-  for (const spec of paramShapes(config)) {
+  const { params, buffers } = stateShapes(config);
+  for (const spec of [...params, ...buffers]) {
     const t = Object.hasOwn(tensors, spec.name) ? tensors[spec.name] : undefined;
     if (!t) throw new InputFileError(path, `tensor '${spec.name}' is missing`);
     if (t.dtype !== 'F32' || t.shape.join(',') !== spec.shape.join(',')) {
@@ -104,6 +94,7 @@ export async function readModel(path: string, backend: Backend): Promise<{ model
   }
   const model = new Sequential(backend, config, 0);
   for (const spec of model.store.specs) model.store.view(spec).set(tensors[spec.name].data as Float32Array);
+  for (const spec of model.buffers.specs) model.buffers.view(spec).set(tensors[spec.name].data as Float32Array);
   const optional = (key: string) => (metadata[key] === undefined ? null : parseJsonMeta(path, metadata, key));
   let info: ModelInfo;
   try {
@@ -140,6 +131,8 @@ export interface TrainPosition {
 export interface Checkpoint {
   config: ModelConfig;
   params: Float32Array;
+  /** The model's flat buffers (batch-norm running statistics); absent when it has none. */
+  buffers?: Float32Array;
   optimizer: { kind: string; stepCount: number; state: Record<string, Float32Array> };
   position: TrainPosition;
   /** Further named buffers that must survive a resume (e.g. hint adapters and their optimizer state). */
@@ -148,6 +141,7 @@ export interface Checkpoint {
 
 export async function saveCheckpoint(path: string, ck: Checkpoint): Promise<void> {
   const tensors: Record<string, Tensor> = { params: { dtype: 'F32', shape: [ck.params.length], data: ck.params } };
+  if (ck.buffers?.length) tensors.buffers = { dtype: 'F32', shape: [ck.buffers.length], data: ck.buffers };
   for (const [k, v] of Object.entries(ck.optimizer.state)) tensors[`optim.${k}`] = { dtype: 'F32', shape: [v.length], data: v };
   for (const [k, v] of Object.entries(ck.extra ?? {})) tensors[`extra.${k}`] = { dtype: 'F32', shape: [v.length], data: v };
   await writeSafetensors(path, tensors, {
@@ -203,5 +197,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     if (k.startsWith('optim.')) state[k.slice(6)] = t.data as Float32Array;
     if (k.startsWith('extra.')) extra[k.slice(6)] = t.data as Float32Array;
   }
-  return { config, params: tensors.params.data as Float32Array, optimizer: { ...opt, state }, position, extra };
+  if (Object.hasOwn(tensors, 'buffers') && tensors.buffers.dtype !== 'F32') throw new InputFileError(path, `tensor 'buffers' is ${tensors.buffers.dtype}, expected F32`);
+  const buffers = Object.hasOwn(tensors, 'buffers') ? tensors.buffers.data as Float32Array : undefined;
+  return { config, params: tensors.params.data as Float32Array, buffers, optimizer: { ...opt, state }, position, extra };
 }

@@ -1,8 +1,11 @@
 // ONNX export of a Sequential model (the protobuf written by hand: no dependency). The graph is
-// Gemm (transB, W is (OC,C)) → Relu | Gelu(approximate="tanh") per hidden layer → Gemm; dropout
-// is an identity at inference and is left out. Input "input" (N, C), output "logits" (N, K),
-// N symbolic. Opset 20 (Gelu), IR version 9.
+// Gemm (transB, W is (OC,C)) → Relu | Gelu(approximate="tanh") per hidden layer → Gemm; image
+// layers are Conv, MaxPool, AveragePool (count_include_pad), GlobalAveragePool + Flatten and
+// BatchNormalization (eval: the running statistics); dropout is an identity at inference and is
+// left out. Input "input" (N, ...input shape), output "logits" (N, K), N symbolic. Opset 20
+// (Gelu), IR version 9.
 
+import { ConfigError } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
 import { layerShapes } from '../nn/spec.js';
 import type { InputTransform } from '../data/transforms.js';
@@ -39,6 +42,13 @@ class Pb {
   str(field: number, s: string): this {
     return this.bytes(field, new TextEncoder().encode(s));
   }
+  float(field: number, v: number): this {
+    this.key(field, 5);
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, v, true);
+    this.parts.push(b);
+    return this;
+  }
   msg(field: number, m: Pb): this {
     return this.bytes(field, m.finish());
   }
@@ -71,6 +81,11 @@ function node(op: string, inputs: string[], outputs: string[], name: string, att
   return n;
 }
 
+/** Attributes: an int, a list of ints, a float (AttributeProto types 2, 7, 1). */
+const attrInt = (name: string, v: number) => new Pb().str(1, name).int(20, 2).int(3, v);
+const attrInts = (name: string, v: number[]) => v.reduce((a, x) => a.int(8, x), new Pb().str(1, name).int(20, 7));
+const attrFloat = (name: string, v: number) => new Pb().str(1, name).int(20, 1).float(2, v);
+
 export interface OnnxMeta {
   producerVersion?: string;
   /** The model's input transform, put into the graph before the first layer. */
@@ -82,9 +97,15 @@ export interface OnnxMeta {
 /** The ONNX bytes of `model` (inference graph: dropout is left out, as in eval mode). */
 export function encodeOnnx(model: Sequential, meta: OnnxMeta = {}): Uint8Array {
   const g = new Pb().str(2, 'distillery');
-  const { parsed } = layerShapes(model.config);
+  const { parsed, shapes } = layerShapes(model.config);
   const lastDense = parsed.map((l) => l.kind).lastIndexOf('dense');
-  let cur = 'input', d = 0;
+  let cur = 'input', d = 0, k = 0;
+  const param = (name: string) => {
+    const p = model.store.find(name);
+    if (!p) throw new ConfigError(`ONNX export: the model has no parameter '${name}'`);
+    g.msg(5, tensor(p.name, p.shape, model.store.view(p)));
+    return p.name;
+  };
   // The input transform, (x − offset) / scale, broadcast over the batch: per feature (shaped like
   // one sample) or one value for all.
   const t = meta.transform;
@@ -101,11 +122,39 @@ export function encodeOnnx(model: Sequential, meta: OnnxMeta = {}): Uint8Array {
     switch (l.kind) {
       case 'dense': {
         const layer = model.dense[d];
-        const w = model.store.find(`layers.${d}.weight`)!, b = model.store.find(`layers.${d}.bias`)!;
+        const w = model.store.find(`layers.${k}.weight`)!, b = model.store.find(`layers.${k}.bias`)!;
         g.msg(5, tensor(w.name, [layer.outFeatures, layer.inFeatures], model.store.view(w)));
         g.msg(5, tensor(b.name, [layer.outFeatures], model.store.view(b)));
         g.msg(1, node('Gemm', [cur, w.name, b.name], [out], `gemm${d}`, [new Pb().str(1, 'transB').int(20, 2).int(3, 1)]));
         d++;
+        k++;
+        break;
+      }
+      case 'conv': {
+        const w = param(`layers.${k}.weight`), b = param(`layers.${k}.bias`);
+        // groups = input channels / the weight's channels per group (OC, C/groups, k, k).
+        const inC = (i === 0 ? model.inputShape : shapes[i - 1])[0];
+        g.msg(1, node('Conv', [cur, w, b], [out], `conv${i}`, [attrInts('kernel_shape', [l.k, l.k]), attrInts('strides', [l.stride, l.stride]), attrInts('pads', [l.pad, l.pad, l.pad, l.pad]), attrInt('group', inC / model.store.find(w)!.shape[1])]));
+        k++;
+        break;
+      }
+      case 'maxpool':
+      case 'avgpool':
+        g.msg(1, node(l.kind === 'maxpool' ? 'MaxPool' : 'AveragePool', [cur], [out], `${l.kind}${i}`, [attrInts('kernel_shape', [l.k, l.k]), attrInts('strides', [l.stride, l.stride]), attrInts('pads', [l.pad, l.pad, l.pad, l.pad]), ...(l.kind === 'avgpool' ? [attrInt('count_include_pad', 1)] : [])]));
+        break;
+      case 'gap':
+        g.msg(1, node('GlobalAveragePool', [cur], [`${out}_4d`], `gap${i}`));
+        g.msg(1, node('Flatten', [`${out}_4d`], [out], `gap_flatten${i}`, [attrInt('axis', 1)]));
+        break;
+      case 'bn': {
+        const names = ['weight', 'bias'].map((n) => param(`layers.${k}.${n}`));
+        for (const n of ['running_mean', 'running_var']) {
+          const b = model.buffers.find(`layers.${k}.${n}`)!;
+          g.msg(5, tensor(b.name, b.shape, model.buffers.view(b)));
+          names.push(b.name);
+        }
+        g.msg(1, node('BatchNormalization', [cur, ...names], [out], `bn${i}`, [attrFloat('epsilon', model.batchNorms.find((b) => b.weight.name === names[0])!.eps)]));
+        k++;
         break;
       }
       case 'relu':

@@ -74,3 +74,73 @@ export class ParamStore {
     return this.specs.find((s) => s.name === name);
   }
 }
+
+/** A named buffer: state that is saved with the model but not trained (PyTorch's buffers). */
+export interface BufferSpec {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+  /** The value it starts at (e.g. 0 for running_mean, 1 for running_var). */
+  init: number;
+}
+
+/**
+ * Flat buffer store: the model's non-trained state (batch-norm running statistics) in ONE
+ * Float32Array, laid out like ParamStore's parameters but without gradients, optimizer state or
+ * weight decay. Saved in model files (tensors named like PyTorch state_dict keys, e.g.
+ * layers.1.running_mean) and in checkpoints. Layers update their views in place.
+ */
+export class BufferStore {
+  readonly specs: BufferSpec[] = [];
+  private total = 0;
+  data!: F32;
+  private backend: Backend | null = null;
+
+  add(name: string, shape: number[], init: number): BufferSpec {
+    if (this.data) throw new Error(`BufferStore: cannot add '${name}' after allocate()`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const spec = { name, shape, offset: this.total, size, init };
+    this.specs.push(spec);
+    this.total += Math.ceil(size / ALIGN) * ALIGN;
+    return spec;
+  }
+
+  get length(): number {
+    return this.total;
+  }
+
+  /** Allocates the buffer on `backend` and sets every buffer to its initial value. */
+  allocate(backend: Backend): void {
+    this.backend = backend;
+    this.data = backend.alloc(Math.max(this.total, 4));
+    this.reset();
+  }
+
+  /** Rebinds the flat buffer to storage owned elsewhere (e.g. shared memory); same layout, not freed by release(). */
+  bind(data: F32): void {
+    if (data.length < this.total) throw new RangeError(`BufferStore.bind: a buffer of ${data.length} floats, need ${this.total}`);
+    if (!this.own) this.own = this.data;
+    this.data = data;
+  }
+  private own: F32 | null = null;
+
+  /** Every buffer back to its initial value. */
+  reset(): void {
+    this.data.fill(0);
+    for (const s of this.specs) this.view(s).fill(s.init);
+  }
+
+  view(spec: BufferSpec): F32 {
+    return this.data.subarray(spec.offset, spec.offset + spec.size);
+  }
+
+  find(name: string): BufferSpec | undefined {
+    return this.specs.find((s) => s.name === name);
+  }
+
+  release(): void {
+    const own = this.own ?? this.data;
+    if (this.backend && own) this.backend.free(own);
+  }
+}

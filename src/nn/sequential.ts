@@ -1,23 +1,31 @@
 // A sequential model built from layer specs (spec.ts): each layer knows its input and output
-// shape per sample. Parameters live in one flat ParamStore (dense layer i's are layers.i.weight
-// and layers.i.bias, as in PyTorch); init is seeded (He-normal for a dense layer followed by ReLU,
-// Xavier-uniform otherwise); forward caches activations, and the output of any hidden block (an
-// activation layer) can be read (hint losses).
+// shape per sample. Parameters live in one flat ParamStore, batch-norm running statistics in a
+// BufferStore beside it (names: spec.ts; an MLP's dense layer i has layers.i.weight and
+// layers.i.bias, as in PyTorch); init is seeded (He-normal for a dense or conv layer followed by
+// ReLU, directly or through batch norm; Xavier-uniform otherwise; batch norm gamma 1, beta 0,
+// running mean 0, running var 1); forward caches activations, and the output of any hidden block
+// (an activation layer, also in conv blocks) can be read (hint losses).
 
 import type { Backend } from '../backends/backend.js';
 import { ShapeError } from '../errors.js';
 import type { F32 } from '../kernels/signatures.js';
-import { Dense, Dropout, Flatten, GELU, ReLU, type Layer } from './layers.js';
+import { AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, GELU, GlobalAvgPool, MaxPool2D, ReLU, type Layer } from './layers.js';
 import { layerShapes, validateModelConfig, widthsForm, type ModelConfig, type ModelSpec } from './spec.js';
-import { ParamStore } from './params.js';
+import { BufferStore, ParamStore } from './params.js';
 import { Rng } from './rng.js';
 
 export class Sequential {
   /** The spec form of the config this model was built from. */
   readonly config: ModelConfig;
   readonly store = new ParamStore();
+  /** Non-trained state (batch-norm running statistics): saved, never optimized. */
+  readonly buffers = new BufferStore();
   readonly layers: Layer[] = [];
   readonly dense: Dense[] = [];
+  /** The layers with weights to initialize (dense and conv), in order. */
+  private readonly weighted: (Dense | Conv2D)[] = [];
+  /** The batch-norm layers, in order (e.g. to give them a cross-worker BatchNormSync). */
+  readonly batchNorms: BatchNorm[] = [];
   /** Index into `layers` of the output of each hidden block (after activation, before dropout). */
   private readonly hiddenIdx: number[] = [];
   private outputs: F32[] = [];
@@ -39,16 +47,47 @@ export class Sequential {
     this.rng = new Rng(seed ^ 0x5eed);
     const { parsed, shapes } = layerShapes(this.config);
     let shape = this.config.input;
+    let k = 0; // layers with state, numbered in order: layers.k.*
+    // He init when ReLU follows, directly or through batch norm / dropout.
+    const reluNext = (i: number) => {
+      let j = i + 1;
+      while (parsed[j]?.kind === 'bn' || parsed[j]?.kind === 'dropout') j++;
+      return parsed[j]?.kind === 'relu';
+    };
     parsed.forEach((l, i) => {
       const inF = shape.reduce((a, b) => a * b, 1);
       switch (l.kind) {
         case 'dense': {
-          const d = new Dense(backend, this.store, inF, l.units, `layers.${this.dense.length}`);
+          const d = new Dense(backend, this.store, inF, l.units, `layers.${k++}`);
           this.layers.push(d);
           this.dense.push(d);
-          this.heInit.push(parsed[i + 1]?.kind === 'relu');
+          this.weighted.push(d);
+          this.heInit.push(this.hasImageLayers ? reluNext(i) : parsed[i + 1]?.kind === 'relu');
           break;
         }
+        case 'conv': {
+          const groups = l.groups === 'dw' ? shape[0] : l.groups;
+          const c = new Conv2D(backend, this.store, shape, { outChannels: shapes[i][0], k: l.k, stride: l.stride, pad: l.pad, groups }, `layers.${k++}`);
+          this.layers.push(c);
+          this.weighted.push(c);
+          this.heInit.push(reluNext(i));
+          break;
+        }
+        case 'bn': {
+          const b = new BatchNorm(backend, this.store, this.buffers, shape, `layers.${k++}`);
+          this.layers.push(b);
+          this.batchNorms.push(b);
+          break;
+        }
+        case 'maxpool':
+          this.layers.push(new MaxPool2D(backend, shape, l));
+          break;
+        case 'avgpool':
+          this.layers.push(new AvgPool2D(backend, shape, l));
+          break;
+        case 'gap':
+          this.layers.push(new GlobalAvgPool(backend, shape));
+          break;
         case 'relu':
         case 'gelu':
           this.layers.push(l.kind === 'relu' ? new ReLU(backend, inF) : new GELU(backend, inF));
@@ -65,6 +104,9 @@ export class Sequential {
     });
     this.outputShape = shape;
     this.bound = !!bindTo;
+    // Buffers are this instance's own also when the parameters are bound (a data-parallel
+    // worker's batch-norm running statistics are its own copy; the main thread's are saved).
+    this.buffers.allocate(backend);
     if (bindTo) this.store.bind(bindTo.params, bindTo.grads ?? new Float32Array(this.store.length));
     else {
       this.store.allocate(backend);
@@ -72,9 +114,14 @@ export class Sequential {
     }
   }
 
+  /** True when the model has conv, pooling or batch-norm layers (else an MLP, initialized as before). */
+  private get hasImageLayers(): boolean {
+    return this.config.layers.some((s) => /^(conv|dwconv|maxpool|avgpool|gap|bn)\b/.test(s));
+  }
+
   /** Output shape per sample of the last layer: [classes]. */
   readonly outputShape: number[];
-  /** Per dense layer: He-normal init (followed by ReLU) or Xavier-uniform. */
+  /** Per dense or conv layer: He-normal init (followed by ReLU) or Xavier-uniform. */
   private readonly heInit: boolean[] = [];
 
   /** Input shape of one sample. */
@@ -84,6 +131,14 @@ export class Sequential {
   /** Widths: inputs, then each dense layer's outputs (an MLP's 784-128-10). */
   get widths(): number[] {
     return [this.inputs, ...this.dense.map((d) => d.outFeatures)];
+  }
+  /**
+   * Floats per sample of the activations a forward keeps (to size worker arenas): the widths'
+   * sum for an MLP; for image models the input and every layer's output.
+   */
+  get activationWidth(): number {
+    if (!this.hasImageLayers) return this.widths.reduce((a, b) => a + b, 0);
+    return this.layers.reduce((a, l) => a + l.outFeatures, this.inputs);
   }
   /** Width of hidden block i (the output of its activation layer). */
   hiddenWidth(i: number): number {
@@ -100,18 +155,28 @@ export class Sequential {
   get classes(): number {
     return this.outputShape[0];
   }
-  /** Number of trainable parameters. */
+  /** Number of trainable parameters (buffers not counted, as in PyTorch's parameters()). */
   get parameterCount(): number {
     return this.store.count;
   }
 
-  /** He-normal init for dense layers followed by ReLU, Xavier-uniform otherwise (and for the logits layer); zero biases. */
+  /** Per-sample output shape of each layer, e.g. [8,28,28] after conv:8x3 on [1,28,28]. */
+  get layerShapes(): number[][] {
+    return layerShapes(this.config).shapes;
+  }
+
+  /**
+   * He-normal init for dense and conv layers followed by ReLU (directly, or through batch norm),
+   * Xavier-uniform otherwise (and for the logits layer); zero biases; batch norm gamma 1, beta 0
+   * and running statistics 0 (mean) and 1 (var).
+   */
   init(rng: Rng): void {
     const p = this.store.params;
     p.fill(0);
-    this.dense.forEach((d, i) => {
-      const fanIn = d.inFeatures;
-      const fanOut = d.outFeatures;
+    for (const b of this.batchNorms) this.store.view(b.weight).fill(1);
+    this.buffers.reset();
+    this.weighted.forEach((d, i) => {
+      const [fanIn, fanOut] = d instanceof Conv2D ? d.fans : [d.inFeatures, d.outFeatures];
       const { offset, size } = d.weight;
       if (this.heInit[i]) {
         const std = Math.sqrt(2 / fanIn);
@@ -171,8 +236,8 @@ export class Sequential {
         if (g === dlogits) g = g.slice(0, N * this.layers[i].outFeatures); // never write the caller's buffer
         for (let q = 0; q < N * this.layers[i].outFeatures; q++) g[q] += extra[q];
       }
-      // The first Dense needs no input gradient (nothing below it trains).
-      const needInput = this.layers.slice(0, i).some((l) => l.kind === 'dense');
+      // The first layer with parameters needs no input gradient (nothing below it trains).
+      const needInput = this.layers.slice(0, i).some((l) => l.kind === 'dense' || l.kind === 'conv' || l.kind === 'bn');
       g = this.layers[i].backward(g, N, needInput, accumulate);
     }
   }
@@ -183,6 +248,7 @@ export class Sequential {
 
   release(): void {
     for (const l of this.layers) l.release();
+    this.buffers.release();
     if (this.bound) return;
     this.backend.free(this.store.params);
     this.backend.free(this.store.grads);

@@ -1,14 +1,32 @@
 // Models as lists of layer specs. A model config is the shape of one input sample and the layer
-// specs in order, e.g. {"input":[784],"layers":["dense:128","relu","dropout:0.1","dense:10"]}.
+// specs in order, e.g. {"input":[784],"layers":["dense:128","relu","dropout:0.1","dense:10"]} or
+// {"input":[1,28,28],"layers":["conv:8x3","bn","relu","maxpool:2","flatten","dense:10"]}.
 // Each spec is `kind` or `kind:arg`; every layer knows its input and output shape, so a wrong
 // stack fails here with the index and spec at fault, before anything is allocated.
 // The older form {"layers":[784,128,10],"activation":"relu","dropout":0.1,"inputDropout":0}
 // (widths, written by earlier versions and by --layers) is still read: it becomes the same
 // specs, with the same parameter names and the same initialization.
+//
+// Image layers (NCHW; a sample is (C,H,W)):
+//   conv:OCxK[/MODS]   2-D convolution, OC output channels, K×K kernel; MODS any of sS (stride,
+//                      default 1), pP (zero padding, default ⌊(K−1)/2⌋: "same" size for odd K at
+//                      stride 1), gG (groups dividing C and OC), dw (depthwise: groups = C),
+//                      e.g. conv:16x3, conv:16x3/s2p0, conv:32x3/dw, conv:32x3/g4
+//   dwconv:K[/MODS]    depthwise convolution with OC = C (conv:CxK/dw), MODS sS and pP
+//   maxpool:K[/MODS]   max pooling over K×K windows, stride K unless sS, padding pP (default 0, at most K/2)
+//   avgpool:K[/MODS]   average pooling, likewise (padding counts as zeros)
+//   gap                global average pooling: (C,H,W) → (C), flat (no flatten needed)
+//   bn                 batch norm over the first axis: BatchNorm2d on (C,H,W), BatchNorm1d on (C)
+//   flatten            (C,H,W) → (C·H·W); needed before a dense layer
+//
+// Parameter and buffer names (PyTorch state_dict style): the layers with state (dense, conv, bn)
+// are numbered in order from 0, and layer k's tensors are layers.k.weight and layers.k.bias (bn:
+// gamma and beta) and, for bn, the buffers layers.k.running_mean and layers.k.running_var. For an
+// MLP that is the k-th dense layer, the names earlier versions wrote.
 
 import { ConfigError } from '../errors.js';
 
-/** A layer spec: 'dense:128', 'relu', 'gelu', 'dropout:0.1', 'flatten'. */
+/** A layer spec: 'dense:128', 'relu', 'gelu', 'dropout:0.1', 'flatten', 'conv:16x3', 'maxpool:2', 'bn', ... */
 export type LayerSpec = string;
 
 export interface ModelConfig {
@@ -26,7 +44,7 @@ export interface WidthsConfig {
   layers: number[];
   /** Hidden activation (default 'relu'). */
   activation?: ActivationName;
-  /** Dropout probability after each hidden activation (default 0). */
+  /** Dropout probability after each hidden layer (default 0). */
   dropout?: number;
   /** Dropout probability on the input (default 0). */
   inputDropout?: number;
@@ -35,15 +53,46 @@ export interface WidthsConfig {
 /** What a model can be built from: a spec config, or the older widths form. */
 export type ModelSpec = ModelConfig | WidthsConfig;
 
-/** One parsed layer spec. */
+/** One parsed layer spec. conv: `out` null and `groups` 'dw' for dwconv (OC = C). */
 export type ParsedLayer =
   | { kind: 'dense'; units: number }
   | { kind: 'relu' }
   | { kind: 'gelu' }
   | { kind: 'dropout'; p: number }
-  | { kind: 'flatten' };
+  | { kind: 'flatten' }
+  | { kind: 'conv'; out: number | null; k: number; stride: number; pad: number; groups: number | 'dw' }
+  | { kind: 'maxpool' | 'avgpool'; k: number; stride: number; pad: number }
+  | { kind: 'gap' }
+  | { kind: 'bn' };
 
-export const LAYER_KINDS = ['dense:UNITS', 'relu', 'gelu', 'dropout:P', 'flatten'] as const;
+export const LAYER_KINDS = ['dense:UNITS', 'relu', 'gelu', 'dropout:P', 'flatten', 'conv:OCxK[/sSpPgG|dw]', 'dwconv:K[/sSpP]', 'maxpool:K[/sSpP]', 'avgpool:K[/sSpP]', 'gap', 'bn'] as const;
+
+/** The layer kinds that need a (C,H,W) input. */
+const SPATIAL = new Set(['conv', 'maxpool', 'avgpool', 'gap']);
+
+/** True when the specs hold a layer that works on images (conv, pooling): such a model takes the data's (C,H,W) sample shape. */
+export function hasSpatialLayers(layers: readonly string[]): boolean {
+  return layers.some((s) => {
+    const kind = String(s).trim().split(':')[0];
+    return SPATIAL.has(kind === 'dwconv' ? 'conv' : kind);
+  });
+}
+
+/** Parses the modifiers of conv / pool specs: s2p1, /dw, g4 ... */
+function parseMods(mods: string | undefined, allowed: string, bad: () => ConfigError): Record<string, number | true> {
+  const out: Record<string, number | true> = {};
+  if (!mods) return out;
+  const re = /(dw)|([spg])(\d+)/gy;
+  let m: RegExpExecArray | null, end = 0;
+  while ((m = re.exec(mods))) {
+    const key = m[1] ?? m[2];
+    if (!allowed.includes(key) || key in out) throw bad();
+    out[key] = m[1] ? true : Number(m[3]);
+    end = re.lastIndex;
+  }
+  if (end !== mods.length) throw bad();
+  return out;
+}
 
 /** Parses one spec; `where` names it in errors (e.g. "model config: layers[2]"). */
 export function parseLayerSpec(spec: unknown, where: string): ParsedLayer {
@@ -64,9 +113,36 @@ export function parseLayerSpec(spec: unknown, where: string): ParsedLayer {
       if (arg === undefined || arg === '' || !(p >= 0 && p < 1)) throw new ConfigError(`${where}: 'dropout' needs a probability in [0, 1), like dropout:0.1; got ${JSON.stringify(spec)}`);
       return { kind, p };
     }
+    case 'conv':
+    case 'dwconv': {
+      const dw = kind === 'dwconv';
+      const bad = () => new ConfigError(dw
+        ? `${where}: 'dwconv' needs a kernel size and optional /sSTRIDE and pPAD, like dwconv:3 or dwconv:3/s2; got ${JSON.stringify(spec)}`
+        : `${where}: 'conv' needs OUTxK (output channels x kernel size) and optional modifiers /sSTRIDE, pPAD, gGROUPS or dw, like conv:16x3, conv:16x3/s2p0 or conv:32x3/dw; got ${JSON.stringify(spec)}`);
+      const m = dw ? /^(\d+)(?:\/?((?:[sp]\d+)+))?$/.exec(arg ?? '') : /^(\d+)x(\d+)(?:\/?((?:[spg]\d+|dw)+))?$/.exec(arg ?? '');
+      if (!m) throw bad();
+      const out = dw ? null : Number(m[1]), k = Number(dw ? m[1] : m[2]);
+      const mods = parseMods(dw ? m[2] : m[3], dw ? 'sp' : 'spgdw', bad);
+      if ((out !== null && out < 1) || k < 1 || mods.s === 0 || mods.g === 0 || (mods.g !== undefined && mods.dw)) throw bad();
+      return { kind: 'conv', out, k, stride: (mods.s as number | undefined) ?? 1, pad: (mods.p as number | undefined) ?? Math.floor((k - 1) / 2), groups: dw || mods.dw ? 'dw' : (mods.g as number | undefined) ?? 1 };
+    }
+    case 'maxpool':
+    case 'avgpool': {
+      const bad = () => new ConfigError(`${where}: '${kind}' needs a window size and optional /sSTRIDE and pPAD, like ${kind}:2 or ${kind}:3/s2p1; got ${JSON.stringify(spec)}`);
+      const m = /^(\d+)(?:\/?((?:[sp]\d+)+))?$/.exec(arg ?? '');
+      if (!m) throw bad();
+      const k = Number(m[1]);
+      const mods = parseMods(m[2], 'sp', bad);
+      if (k < 1 || mods.s === 0) throw bad();
+      const pad = (mods.p as number | undefined) ?? 0;
+      if (pad > Math.floor(k / 2)) throw new ConfigError(`${where}: '${spec}': padding ${pad} is more than half the window ${k} (at most ${Math.floor(k / 2)}, as in PyTorch)`);
+      return { kind, k, stride: (mods.s as number | undefined) ?? k, pad };
+    }
     case 'relu':
     case 'gelu':
     case 'flatten':
+    case 'gap':
+    case 'bn':
       noArg();
       return { kind };
     default:
@@ -76,22 +152,85 @@ export function parseLayerSpec(spec: unknown, where: string): ParsedLayer {
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
+const fmtShape = (s: number[]) => `[${s.join(',')}]`;
+
 /** Output shape of each layer (per sample) for `c`, checked layer by layer. */
 export function layerShapes(c: ModelConfig, where = 'model config'): { parsed: ParsedLayer[]; shapes: number[][] } {
   const parsed = c.layers.map((s, i) => parseLayerSpec(s, `${where}: layers[${i}]`));
   const shapes: number[][] = [];
   let shape = c.input;
   parsed.forEach((l, i) => {
-    if (l.kind === 'dense') {
-      if (shape.length !== 1) throw new ConfigError(`${where}: layers[${i}] '${c.layers[i]}' needs a flat input, but gets shape [${shape}]; put "flatten" before it`);
-      shape = [l.units];
-    } else if (l.kind === 'flatten') shape = [size(shape)];
+    const at = `${where}: layers[${i}] '${c.layers[i]}'`;
+    const needImage = () => {
+      if (shape.length !== 3) throw new ConfigError(`${at} needs a (C,H,W) image input, but gets shape ${fmtShape(shape)}${i === 0 ? '; give the input shape of one sample (e.g. --input-shape 1,28,28, or "input":[1,28,28])' : parsed.slice(0, i).some((p) => p.kind === 'flatten' || p.kind === 'gap') ? ' (after flatten/gap the input is flat)' : ''}`);
+      return shape as [number, number, number];
+    };
+    switch (l.kind) {
+      case 'dense':
+        if (shape.length !== 1) throw new ConfigError(`${at} needs a flat input, but gets shape ${fmtShape(shape)}; put "flatten" before it${shape.length === 3 ? ' (or "gap" to average each channel)' : ''}`);
+        shape = [l.units];
+        break;
+      case 'flatten':
+        shape = [size(shape)];
+        break;
+      case 'conv': {
+        const [C, H, W] = needImage();
+        const OC = l.out ?? C;
+        const groups = l.groups === 'dw' ? C : l.groups;
+        if (C % groups !== 0 || OC % groups !== 0) throw new ConfigError(`${at}: groups ${groups} must divide the input channels ${C} and the output channels ${OC}${l.groups === 'dw' ? ' (depthwise: the output channels must be a multiple of the input channels)' : ''}`);
+        if (H + 2 * l.pad < l.k || W + 2 * l.pad < l.k) throw new ConfigError(`${at} needs an input of at least ${l.k - 2 * l.pad}x${l.k - 2 * l.pad} (kernel ${l.k}, padding ${l.pad}), got ${H}x${W} (shape ${fmtShape(shape)})`);
+        shape = [OC, Math.floor((H + 2 * l.pad - l.k) / l.stride) + 1, Math.floor((W + 2 * l.pad - l.k) / l.stride) + 1];
+        break;
+      }
+      case 'maxpool':
+      case 'avgpool': {
+        const [C, H, W] = needImage();
+        if (H + 2 * l.pad < l.k || W + 2 * l.pad < l.k) throw new ConfigError(`${at} needs an input of at least ${l.k - 2 * l.pad}x${l.k - 2 * l.pad}, got ${H}x${W} (shape ${fmtShape(shape)})`);
+        shape = [C, Math.floor((H + 2 * l.pad - l.k) / l.stride) + 1, Math.floor((W + 2 * l.pad - l.k) / l.stride) + 1];
+        break;
+      }
+      case 'gap':
+        shape = [needImage()[0]];
+        break;
+      default: // relu, gelu, dropout, bn: same shape
+        break;
+    }
     shapes.push(shape);
   });
   if (!parsed.some((l) => l.kind === 'dense')) throw new ConfigError(`${where}: the model needs at least one dense layer (got ${JSON.stringify(c.layers)})`);
   if (shape.length !== 1) throw new ConfigError(`${where}: the last layer must output a flat vector of class scores, got shape [${shape}]`);
   if (parsed[parsed.length - 1].kind !== 'dense') throw new ConfigError(`${where}: the last layer must be dense (the logits), got ${JSON.stringify(c.layers[c.layers.length - 1])}`);
   return { parsed, shapes };
+}
+
+/** A named tensor of a model's state. */
+export interface StateShape {
+  name: string;
+  shape: number[];
+}
+
+/**
+ * The parameter and buffer tensors `c` needs, named and shaped as Sequential makes them (see the
+ * naming note at the top), without building the model.
+ */
+export function stateShapes(c: ModelConfig): { params: StateShape[]; buffers: StateShape[] } {
+  const { parsed, shapes } = layerShapes(c);
+  const params: StateShape[] = [], buffers: StateShape[] = [];
+  let k = 0, shape = c.input;
+  parsed.forEach((l, i) => {
+    const name = `layers.${k}`;
+    if (l.kind === 'dense') params.push({ name: `${name}.weight`, shape: [l.units, size(shape)] }, { name: `${name}.bias`, shape: [l.units] });
+    else if (l.kind === 'conv') {
+      const C = shape[0], OC = shapes[i][0], groups = l.groups === 'dw' ? C : l.groups;
+      params.push({ name: `${name}.weight`, shape: [OC, C / groups, l.k, l.k] }, { name: `${name}.bias`, shape: [OC] });
+    } else if (l.kind === 'bn') {
+      params.push({ name: `${name}.weight`, shape: [shape[0]] }, { name: `${name}.bias`, shape: [shape[0]] });
+      buffers.push({ name: `${name}.running_mean`, shape: [shape[0]] }, { name: `${name}.running_var`, shape: [shape[0]] });
+    }
+    if (l.kind === 'dense' || l.kind === 'conv' || l.kind === 'bn') k++;
+    shape = shapes[i];
+  });
+  return { params, buffers };
 }
 
 /** The spec config of the older widths form: the same layers, in the same order. */

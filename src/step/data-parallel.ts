@@ -73,7 +73,7 @@ export class DataParallel {
     // Per-row activations the workers keep (their arenas are sized from it): every layer of every
     // model, and the hint adapters' outputs and gradients.
     const hintWidths = hints ? hints.cfg.pairs.reduce((a, p) => a + 2 * teachers[0].model.hiddenWidth(p.teacher) + student.hiddenWidth(p.student), 0) : 0;
-    const widths = [student, ...teachers.map((t) => t.model)].reduce((a, m) => a + m.widths.reduce((x, y) => x + y, 0), 0) + hintWidths;
+    const widths = [student, ...teachers.map((t) => t.model)].reduce((a, m) => a + m.activationWidth, 0) + hintWidths;
     const share: WorkerShare = be.share ? be.share(W, 32 * 1024 * 1024 + 16 * rows * widths) : { name: be.name };
     const describe = (buf: Float32Array | Int32Array, what: string) => describeBuf(buf, share, what, be.owns?.(buf) ?? false);
     const describeState = (o: Optimizer, what: string) => Object.fromEntries(Object.entries(o.state()).map(([k, b]) => [k, describe(b, `${what} '${k}'`)]));
@@ -93,8 +93,9 @@ export class DataParallel {
       share,
       student: student.config,
       params: describe(student.store.params, 'student parameters'),
+      ...(student.buffers.length ? { buffers: describe(student.buffers.data, 'student buffers') } : {}),
       gradSlots: this.slots.map((g, i) => describe(g, `gradient slot ${i}`)),
-      teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), weight: t.weight, temperature: t.temperature })),
+      teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), ...(t.model.buffers.length ? { buffers: describe(t.model.buffers.data, `teacher ${i} buffers`) } : {}), weight: t.weight, temperature: t.temperature })),
       fusion: opts.fusion ?? 'logits',
       optState: describeState(opts.optimizer, 'optimizer state'),
       x: describe(this.x, 'batch inputs'),

@@ -5,7 +5,7 @@
 
 import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
-import { denseWidths, hiddenWidths, validateModelConfig, type ModelSpec } from '../nn/spec.js';
+import { hiddenWidths, layerShapes, validateModelConfig, type ModelSpec } from '../nn/spec.js';
 import { Rng } from '../nn/rng.js';
 import type { KdConfig } from '../distill/objectives.js';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
@@ -38,16 +38,30 @@ export function workloadW(N: number): StepShapes {
   };
 }
 
+/** Multiply-adds per sample of each dense and conv layer of a model, in order (pooling, bn and activations are not counted). */
+function layerMacs(m: ModelSpec): number[] {
+  const c = validateModelConfig(m);
+  const { parsed, shapes } = layerShapes(c);
+  const out: number[] = [];
+  parsed.forEach((l, i) => {
+    const inShape = i === 0 ? c.input : shapes[i - 1], o = shapes[i];
+    if (l.kind === 'dense') out.push(inShape.reduce((a, b) => a * b, 1) * l.units);
+    else if (l.kind === 'conv') {
+      const groups = l.groups === 'dw' ? inShape[0] : l.groups;
+      out.push(o[0] * o[1] * o[2] * (inShape[0] / groups) * l.k * l.k);
+    }
+  });
+  return out;
+}
+
 /** Multiply-adds ×2 of one step: teacher forward, student forward, student backward (dW, and dX below the first layer). */
 export function stepFlops(s: StepShapes): number {
-  const widths = (m: ModelSpec) => denseWidths(validateModelConfig(m));
-  const fwd = (l: number[]) => l.slice(1).reduce((a, oc, i) => a + 2 * s.N * l[i] * oc, 0);
-  const L = widths(s.student);
-  const bwd = L.slice(1).reduce((a, oc, i) => a + 2 * s.N * L[i] * oc * (i === 0 ? 1 : 2), 0);
+  const fwd = (m: ModelSpec) => layerMacs(m).reduce((a, x) => a + 2 * s.N * x, 0);
+  const bwd = layerMacs(s.student).reduce((a, x, i) => a + 2 * s.N * x * (i === 0 ? 1 : 2), 0);
   // Each hint adapter (student width → teacher width): forward, dW and dX.
   const sh = hiddenWidths(validateModelConfig(s.student)), th = s.teachers[0] ? hiddenWidths(validateModelConfig(s.teachers[0])) : [];
   const hints = s.hints && s.teachers[0] ? s.hints.pairs.reduce((a, p) => a + 6 * s.N * sh[p.student] * th[p.teacher], 0) : 0;
-  return s.teachers.reduce((a, t) => a + fwd(widths(t)), 0) + fwd(L) + bwd + hints;
+  return s.teachers.reduce((a, t) => a + fwd(t), 0) + fwd(s.student) + bwd + hints;
 }
 
 export class KdStepRunner {

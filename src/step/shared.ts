@@ -36,9 +36,16 @@ export interface WorkerInit {
   share: WorkerShare;
   student: ModelConfig;
   params: BufDesc;
+  /**
+   * The student's buffers (batch-norm running statistics), when it has any: the shard-0 task
+   * updates them from its own rows (the other shards update private copies) until batch norm
+   * synchronizes its statistics across shards (BatchNormSync).
+   */
+  buffers?: BufDesc;
   /** One gradient slot per shard; slot 0 is the main thread's gradient buffer. */
   gradSlots: BufDesc[];
-  teachers: { config: ModelConfig; params: BufDesc; weight: number; temperature?: number }[];
+  /** Teachers: config, shared parameters and (when they have batch norm) shared running statistics, read only. */
+  teachers: { config: ModelConfig; params: BufDesc; buffers?: BufDesc; weight: number; temperature?: number }[];
   fusion: TeacherFusion;
   /** The optimizer's state buffers (momentum, or m and v), same layout as the parameters. */
   optState: Record<string, BufDesc>;

@@ -17,6 +17,8 @@ interface State {
   student: Sequential;
   teachers: { model: Sequential; weight: number; temperature?: number }[];
   params: Float32Array;
+  /** The main thread's student buffers (shard 0 updates them) and this worker's own copy (the other shards'). */
+  buffers: { shared: Float32Array; own: Float32Array } | null;
   slots: Float32Array[];
   x: Float32Array;
   y: Int32Array;
@@ -38,7 +40,11 @@ async function setup(): Promise<State> {
   // Kernels must run on the shared buffers in place: a backend that would copy them is a bug here.
   if (init.share.memory && be.owns && !be.owns(params)) throw new Error(`${be.name} worker: the shared parameters are not in this instance's memory`);
   const student = new Sequential(be, init.student, 0, { params, grads: slots[0] });
-  const teachers = init.teachers.map((t) => ({ model: new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval(), weight: t.weight, temperature: t.temperature }));
+  const teachers = init.teachers.map((t) => {
+    const model = new Sequential(be, t.config, 0, { params: f32View(t.params, init.share) }).eval();
+    if (t.buffers) model.buffers.bind(f32View(t.buffers, init.share)); // the trained running statistics (eval mode only reads them)
+    return { model, weight: t.weight, temperature: t.temperature };
+  });
   const x = f32View(init.x, init.share);
   const K = student.classes;
   const views = (r: Record<string, BufDesc>) => Object.fromEntries(Object.entries(r).map(([k, d]) => [k, f32View(d, init.share)]));
@@ -51,13 +57,17 @@ async function setup(): Promise<State> {
     const adapters = new HintAdapters(be, student, teachers[0].model, h.cfg, null, 0, maxRows, { params: hp, grads: hs[0] });
     hints = { adapters, params: hp, slots: hs, optState: views(h.optState) };
   }
-  return { be, student, teachers, params, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc(maxRows * K), optState, hints };
+  const buffers = init.buffers ? { shared: f32View(init.buffers, init.share), own: student.buffers.data } : null;
+  return { be, student, teachers, params, buffers, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc(maxRows * K), optState, hints };
 }
 
 function step(s: State, task: StepTask): StepResult {
   const { student, be } = s;
   const C = student.inputs, K = student.classes, n = task.r1 - task.r0;
   student.store.bind(s.params, s.slots[task.shard]);
+  // Batch-norm running statistics: shard 0's rows update the saved ones (per-shard statistics
+  // for now; a BatchNormSync on student.batchNorms would make them the whole batch's).
+  if (s.buffers) student.buffers.bind(task.shard === 0 ? s.buffers.shared : s.buffers.own);
   student.rng.setState(new Rng(task.dropoutSeed).getState());
   if (task.training) student.train(); else student.eval();
   const h = s.hints;

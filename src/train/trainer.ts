@@ -271,6 +271,10 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         throw new ConfigError(`${cfg.checkpointPath}: the checkpoint was written by backend ${was.backend} with ${was.workers} worker(s); this run differs (${diff}), so it would not repeat an uninterrupted run bit for bit. Resume with --backend ${was.backend} --workers ${was.workers}, or add --force-resume to accept the difference`);
       }
       model.store.params.set(ck.params);
+      // Buffers (batch-norm running statistics): a checkpoint of a model with none has none.
+      const nb = model.buffers.length;
+      if ((ck.buffers?.length ?? 0) !== nb && !(nb === 0 && !ck.buffers)) throw new ShapeError(`${cfg.checkpointPath}: buffers has ${ck.buffers?.length ?? 0} values, model needs ${nb}`);
+      if (ck.buffers) model.buffers.data.set(ck.buffers.subarray(0, nb));
       const st = opt.state();
       for (const [k, v] of Object.entries(st)) {
         const saved = ck.optimizer.state[k];
@@ -329,6 +333,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const checkFinite = () => {
     const bad = (a: Float32Array) => { for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i; return -1; };
     const i = bad(model.store.params), j = hints ? bad(hints.store.params) : -1;
+    const b = bad(model.buffers.data.subarray(0, model.buffers.length));
+    if (b >= 0 && i < 0 && j < 0) throw new NumericalError(`buffer ${model.buffers.specs.find((sp) => b >= sp.offset && b < sp.offset + sp.size)?.name ?? b} became ${model.buffers.data[b]} at step ${step} (lr ${lrAt(Math.max(0, step - 1))}); try a lower learning rate. The last checkpoint is kept as it was.`);
     if (i >= 0 || j >= 0) throw new NumericalError(`${i >= 0 ? `parameter ${model.store.specs.find((sp) => i >= sp.offset && i < sp.offset + sp.size)?.name ?? i}` : 'a hint adapter parameter'} became ${i >= 0 ? model.store.params[i] : hints!.store.params[j]} at step ${step} (lr ${lrAt(Math.max(0, step - 1))}); try a lower learning rate. The last checkpoint is kept as it was.`);
   };
   let firstLoss = NaN;
@@ -338,6 +344,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     const ck: Checkpoint = {
       config: model.config,
       params: model.store.params,
+      buffers: model.buffers.length ? model.buffers.data.subarray(0, model.buffers.length) : undefined,
       optimizer: { kind: opt.kind, stepCount: opt.stepCount, state: opt.state() },
       position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, settings: fpKey, history, partial: batchInEpoch ? sums : undefined, runtime: { backend: be.name, workers } },
       extra: hintState(),
@@ -389,6 +396,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         } else {
           const batch = { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined };
           const rng = be.recover ? model.rng.getState() : null; // only backends that can recover retry
+          const bufs = be.recover && model.buffers.length ? model.buffers.data.slice() : null; // running statistics, updated by the forward
           try {
             parts = distillStep(stepModels, batch);
           } catch (e) {
@@ -399,6 +407,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
             log(`${e.message}; starting new helper threads and retrying the step once`);
             await be.recover();
             model.rng.setState(rng!);
+            if (bufs) model.buffers.data.set(bufs);
             parts = distillStep(stepModels, batch);
           }
         }
