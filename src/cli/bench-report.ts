@@ -19,6 +19,20 @@ export interface Machine {
   seconds: number;
 }
 
+/** The whole-step rows (kd_step on W, kd_step_cnn on C): how the reports describe them. */
+const STEP_INFO: Record<string, { workload: string; text: string; title: string; html: string }> = {
+  kd_step: {
+    workload: 'W', title: 'KD step on workload W',
+    text: 'teacher 784-1200-1200-10 forward, student 784-800-800-10 forward + backward, KD+CE loss, SGD step',
+    html: 'Workload W: float32; 784 inputs, 10 classes; teacher 784-1200-1200-10 ReLU, forward only (eval mode); student 784-800-800-10 ReLU; loss 0.9·T²·KL + 0.1·CE at T=4; SGD lr 0.01 momentum 0.9. One step = teacher forward + student forward + loss + backward + update (1.431 GFLOP at N=128).',
+  },
+  kd_step_cnn: {
+    workload: 'C', title: 'CNN KD step on workload C',
+    text: 'teacher conv32-pool-conv64-pool-fc128-fc10 forward, student conv16-pool-conv32-pool-fc10 forward + backward, KD+CE loss, SGD step',
+    html: 'Workload C: float32, NCHW; input [N,1,28,28], 10 classes; 3×3 convolutions with padding 1, ReLU, 2×2 max-pooling; teacher conv32-pool-conv64-pool-fc128-fc10, forward only (eval mode); student conv16-pool-conv32-pool-fc10; loss 0.9·T²·KL + 0.1·CE at T=4; SGD lr 0.01 momentum 0.9. One step = teacher forward + student forward + loss + backward + update (1.8492 GFLOP at N=128, counted as the PyTorch anchor cnn_step.py counts).',
+  },
+};
+
 const fix = (x: number | null | undefined, d = 2) => (x === null || x === undefined ? '' : x.toFixed(d));
 const ms = (x: number | null) => (x === null ? '' : x >= 100 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(4));
 
@@ -26,7 +40,7 @@ const ms = (x: number | null) => (x === null ? '' : x >= 100 ? x.toFixed(1) : x 
 function kernelGroups(rows: BenchRow[]): { key: string; op: string; shape: string; label: string; batch: number | null; rows: BenchRow[] }[] {
   const groups = new Map<string, { key: string; op: string; shape: string; label: string; batch: number | null; rows: BenchRow[] }>();
   for (const r of rows) {
-    if (r.op === 'kd_step') continue;
+    if (STEP_INFO[r.op]) continue;
     const key = `${r.op}|${r.shape}|${r.batch}`;
     if (!groups.has(key)) groups.set(key, { key, op: r.op, shape: r.shape ?? '', label: r.case ?? '', batch: r.batch, rows: [] });
     groups.get(key)!.rows.push(r);
@@ -69,11 +83,12 @@ export function textReport(res: BenchResult): string {
     })]);
     out.push(table(['op', 'shape', 'batch', 'unit', ...names], body, [false, false, true, false, ...names.map(() => true)]));
   }
-  const kd = res.rows.filter((r) => r.op === 'kd_step');
-  if (kd.length) {
-    out.push('', 'kd_step on workload W (teacher 784-1200-1200-10 forward, student 784-800-800-10 forward + backward, KD+CE loss, SGD step): ms per step');
+  for (const [op, si] of Object.entries(STEP_INFO)) {
+    const kd = res.rows.filter((r) => r.op === op);
+    if (!kd.length) continue;
+    out.push('', `${op} on workload ${si.workload} (${si.text}): ms per step`);
     const body = kd.map((r) => {
-      if (r.error) errors.push(`${r.backend} kd_step N=${r.batch} workers=${r.workers}: ${r.error}`);
+      if (r.error) errors.push(`${r.backend} ${op} N=${r.batch} workers=${r.workers}: ${r.error}`);
       return [String(r.batch), r.backend, String(r.workers), r.error ? 'error' : ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, r.error ? '' : String(r.samples_per_s), fix(r.gflops), r.pct_peak === null || r.pct_peak === undefined ? '' : `${r.pct_peak.toFixed(1)}%`, r.error ? '' : String(r.reps)];
     });
     out.push(table(['batch', 'backend', 'workers', 'ms median', 'min–max', 'samples/s', 'GFLOP/s', '% peak', 'steps'], body, [true, false, true, true, true, true, true, true, true]));
@@ -99,21 +114,22 @@ export function htmlReport(res: BenchResult): string {
       label: r.backend, value: r.error ? null : rate(r), color: color.get(r.backend) ?? '#888',
       text: r.error ? `error: ${r.error}` : `${fix(rate(r))} ${unit(g.op)}, ${ms(r.ms_median)} ms (${ms(r.ms_min)}–${ms(r.ms_max)})`,
     })), `${g.op === 'matmul' ? 'GFLOP/s (10⁹ floating-point operations per second)' : 'GB/s (10⁹ bytes read + written per second)'} at the median time; higher is better`));
-    const body = res.rows.filter((r) => r.op !== 'kd_step').map((r) => [r.op, r.shape ?? '', r.case ?? '', r.batch === null ? '' : String(r.batch), r.backend,
+    const body = res.rows.filter((r) => !STEP_INFO[r.op]).map((r) => [r.op, r.shape ?? '', r.case ?? '', r.batch === null ? '' : String(r.batch), r.backend,
       ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, fix(r.gflops), fix(r.gbps), r.error ?? String(r.reps)]);
     sections.push(`<h2>Kernels (one thread; -mt backends: their threads)</h2><p>Each backend's result is checked against the TypeScript reference before it is timed; a wrong result is an error row and is not timed. matmul in GFLOP/s (2·M·N·K per call; shape M×N×K, 'nt' = B transposed, 'tn' = A transposed); the memory-bound kernels in GB/s (bytes read + written per call). Bars at the median time; higher is better. The (N,10) logit kernels are tiny: their time is mostly each call's fixed cost.</p>${charts.join('\n')}
 <h3>All kernel rows</h3>${htmlTable(['op', 'shape', 'case', 'batch', 'backend', 'ms median', 'ms min–max', 'GFLOP/s', 'GB/s', 'calls timed / error'], body)}`);
   }
-  const kd = res.rows.filter((r) => r.op === 'kd_step');
-  if (kd.length) {
+  for (const [op, si] of Object.entries(STEP_INFO)) {
+    const kd = res.rows.filter((r) => r.op === op);
+    if (!kd.length) continue;
     const batches = [...new Set(kd.map((r) => r.batch))];
-    const charts = batches.map((N) => barChart(`kd_step on W, N=${N}: samples/s (median; whisker: min–max)`, kd.filter((r) => r.batch === N).map((r) => ({
+    const charts = batches.map((N) => barChart(`${op} on ${si.workload}, N=${N}: samples/s (median; whisker: min–max)`, kd.filter((r) => r.batch === N).map((r) => ({
       label: `${r.backend} × ${r.workers} worker${r.workers > 1 ? 's' : ''}`, value: r.error ? null : r.samples_per_s ?? null, color: color.get(r.backend) ?? '#888',
       range: r.error || !r.ms_min || !r.ms_max ? undefined : [(N! * 1000) / r.ms_max, (N! * 1000) / r.ms_min] as [number, number],
       text: r.error ? `error: ${r.error}` : `${r.samples_per_s} samples/s, ${ms(r.ms_median)} ms${r.pct_peak !== null && r.pct_peak !== undefined ? `, ${r.pct_peak.toFixed(1)}% of peak` : ''}`,
     })), `training samples per second (N ÷ median step time); higher is better`));
     const body = kd.map((r) => [String(r.batch), r.backend, String(r.workers), ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, r.samples_per_s === undefined ? '' : String(r.samples_per_s), fix(r.gflops), r.pct_peak === null || r.pct_peak === undefined ? '' : `${r.pct_peak.toFixed(1)}%`, r.error ?? String(r.reps)]);
-    sections.push(`<h2>KD step on workload W</h2><p>Workload W: float32; 784 inputs, 10 classes; teacher 784-1200-1200-10 ReLU, forward only (eval mode); student 784-800-800-10 ReLU; loss 0.9·T²·KL + 0.1·CE at T=4; SGD lr 0.01 momentum 0.9. One step = teacher forward + student forward + loss + backward + update (1.431 GFLOP at N=128). With more than one worker the batch is split into shards run by a worker pool; the main thread sums the gradients and steps the optimizer.</p><p class="def">${esc(peakDefinition(res))}</p>${charts.join('\n')}
+    sections.push(`<h2>${esc(si.title)}</h2><p>${esc(si.html)} With more than one worker the batch is split into shards run by a worker pool; the main thread sums the gradients and steps the optimizer.</p><p class="def">${esc(peakDefinition(res))}</p>${charts.join('\n')}
 ${htmlTable(['batch', 'backend', 'workers', 'ms median', 'ms min–max', 'samples/s', 'GFLOP/s', '% peak', 'steps timed / error'], body)}`);
   }
   const info: [string, string][] = [

@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { compare, OP_CASES, peakProbeCase, placeOn, type BenchCase } from '../kernels/cases.js';
 import { KERNEL_NAMES, type KernelName } from '../kernels/signatures.js';
-import { KdStepRunner, stepFlops, summarize, workloadW, type Timing } from '../step/kd-step.js';
+import { KdStepRunner, stepFlops, summarize, workloadC, workloadW, WORKLOADS, type StepOp, type Timing } from '../step/kd-step.js';
 import { helpText, parse, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
 import { htmlReport, textReport, type Machine } from './bench-report.js';
@@ -38,7 +38,10 @@ export interface BenchRow {
 
 /** The op names of the contract's kernels (their names), in contract order. */
 export const KERNEL_OPS: readonly string[] = KERNEL_NAMES;
-export const ALL_OPS = [...KERNEL_OPS, 'kd_step'];
+/** The whole-step ops: the KD step on workload W and the CNN KD step on workload C. */
+export const STEP_OPS: readonly StepOp[] = ['kd_step', 'kd_step_cnn'];
+export const ALL_OPS = [...KERNEL_OPS, ...STEP_OPS];
+const isStep = (op: string): op is StepOp => (STEP_OPS as readonly string[]).includes(op);
 const kernelOf = (op: string): KernelName => KERNEL_NAMES[KERNEL_OPS.indexOf(op)];
 
 const CORES = availableParallelism();
@@ -65,7 +68,10 @@ const ABOUT = `Compares every available backend on this machine, side by side in
   shapes in the three variants: forward X·Wᵀ 'nt', dW = dYᵀ·X 'tn', dX = dY·W 'nn', and a
   1024³ square), GB/s (bytes read + written per call) for the memory-bound kernels;
 - the full KD step on workload W (teacher 784-1200-1200-10 forward, student 784-800-800-10,
-  0.9·T²·KL + 0.1·CE at T=4, SGD momentum 0.9; ${(stepFlops(workloadW(128)) / 1e9).toFixed(3)} GFLOP per step at N=128)
+  0.9·T²·KL + 0.1·CE at T=4, SGD momentum 0.9; ${(stepFlops(workloadW(128)) / 1e9).toFixed(3)} GFLOP per step at N=128),
+  and (op kd_step_cnn) the CNN KD step on workload C (input [N,1,28,28]; teacher conv32-pool-
+  conv64-pool-fc128-fc10 forward, student conv16-pool-conv32-pool-fc10; 3×3 convs, 2×2 max-pool;
+  same loss and optimizer; ${(stepFlops(workloadC(128)) / 1e9).toFixed(4)} GFLOP per step at N=128, as ../anchors/torch/cnn_step.py counts)
   for every backend × worker count: ms per step (median, min–max), samples/s, GFLOP/s and % of
   peak, where peak = the best matmul GFLOP/s per thread measured in the same run × the
   cores the row uses (workers × kernel threads, at most ${CORES} here). Backends that train in
@@ -138,12 +144,12 @@ async function plan(v: Values, progress: Progress): Promise<Plan> {
 
 /** The kernel cases at batch N for the given ops (in contract order), but those of onceCases. */
 export function kernelCases(ops: string[], N: number): BenchCase[] {
-  return ops.filter((op) => op !== 'kd_step').flatMap((op) => OP_CASES[kernelOf(op)].bench(N));
+  return ops.filter((op) => !isStep(op)).flatMap((op) => OP_CASES[kernelOf(op)].bench(N));
 }
 
 /** Cases measured once per run, not per batch: the 1024³ square matmul (not with --quick) and the optimizer steps. */
 export function onceCases(ops: string[], quick: boolean): BenchCase[] {
-  return ops.filter((op) => op !== 'kd_step').flatMap((op) => OP_CASES[kernelOf(op)].benchOnce?.(quick) ?? []);
+  return ops.filter((op) => !isStep(op)).flatMap((op) => OP_CASES[kernelOf(op)].benchOnce?.(quick) ?? []);
 }
 
 // ---- timing ----------------------------------------------------------------------------------
@@ -205,19 +211,19 @@ function measureKernel(be: Backend, c: BenchCase, quick: boolean): BenchRow {
 }
 
 /**
- * The KD step on W for several backends at one batch size and worker count, interleaved: one
+ * The KD step (W, or C for kd_step_cnn) for several backends at one batch size and worker count, interleaved: one
  * step of each candidate in turn, round after round, so that the slow drifts of a shared machine
  * hit every candidate alike and their ratios hold (measured one after another, the same two
  * builds swapped places from one run to the next). An untimed 2 ms pause before each step lets
  * the previous candidate's idle threads (the -mt backends' spinning helpers) go to sleep first.
  */
-async function measureKdSteps(cands: { be: Backend; w: number }[], N: number, p: Plan, tick: (what: string) => void): Promise<BenchRow[]> {
-  const shapes = workloadW(N);
+async function measureKdSteps(op: StepOp, cands: { be: Backend; w: number }[], N: number, p: Plan, tick: (what: string) => void): Promise<BenchRow[]> {
+  const wl = WORKLOADS[op], shapes = wl.shapes(N);
   const runs = cands.map(({ be, w }) => ({ be, w, r: undefined as KdStepRunner | undefined, err: '', samples: [] as number[] }));
   const pause = () => (runs.length > 1 ? new Promise<void>((res) => setTimeout(res, 2)) : Promise.resolve());
   try {
     for (const run of runs) {
-      tick(`${run.be.name} kd_step W N=${N} workers=${run.w}`);
+      tick(`${run.be.name} ${op} ${wl.name} N=${N} workers=${run.w}`);
       try {
         run.r = await KdStepRunner.create(run.be, run.w, shapes);
         for (let i = 0; i < p.warmup; i++) await run.r.step();
@@ -244,12 +250,12 @@ async function measureKdSteps(cands: { be: Backend; w: number }[], N: number, p:
     for (const run of runs) await run.r?.close().catch(() => {});
   }
   return runs.map(({ be, w, r, err, samples }) => {
-    const c = { op: 'kd_step', batch: N, shape: `W N=${N}`, case: `${w} worker${w > 1 ? 's' : ''}` };
+    const c = { op, batch: N, shape: `${wl.name} N=${N}`, case: `${w} worker${w > 1 ? 's' : ''}` };
     if (!err && r && !Number.isFinite(r.loss)) err = `${be.name}: KD step produced loss ${r.loss}`;
     if (err || !samples.length) return errorRow(be.name, w, c, err || 'failed: no step was timed');
     const t = summarize(samples);
     return {
-      backend: be.name, workers: w, batch: N, op: 'kd_step', ms_median: r4(t.median), ms_min: r4(t.min), ms_max: r4(t.max),
+      backend: be.name, workers: w, batch: N, op, ms_median: r4(t.median), ms_min: r4(t.min), ms_max: r4(t.max),
       gflops: r2(stepFlops(shapes) / (t.median * 1e6)), shape: c.shape, case: c.case,
       samples_per_s: Math.round((N * 1000) / t.median), pct_peak: null, reps: t.samples.length,
     };
@@ -290,7 +296,7 @@ export async function bench(argv: string[]): Promise<void> {
   progress.line(`bench: backends ${p.backends.map((b) => b.name).join(', ')}; ops ${p.ops.join(', ')}; batch ${p.batches.join(',')}; workers ${p.workers.join(',')}${p.quick ? '; quick' : ''}`);
 
   const kernelCasesAll = [...p.batches.flatMap((N) => kernelCases(p.ops, N)), ...onceCases(p.ops, p.quick)];
-  const kd = p.ops.includes('kd_step') ? p.batches.flatMap((N) => p.backends.flatMap((be) => p.workers.filter((w) => allowsWorkers(be, w)).map((w) => ({ N, be, w })))) : [];
+  const kd = p.ops.filter(isStep).flatMap((op) => p.batches.flatMap((N) => p.backends.flatMap((be) => p.workers.filter((w) => allowsWorkers(be, w)).map((w) => ({ op, N, be, w })))));
   const total = kernelCasesAll.length * p.backends.length + kd.length;
   let done = 0;
   const tick = (what: string) => progress.line(`bench [${++done}/${total}] ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s  ${what}`);
@@ -324,17 +330,19 @@ export async function bench(argv: string[]): Promise<void> {
 
   // KD steps: the backends interleaved, one group per (batch, worker count); rows in the usual order.
   const kdRows = new Map<string, BenchRow>();
-  for (const N of p.batches) {
-    for (const w of p.workers) {
-      const group = kd.filter((k) => k.N === N && k.w === w);
-      if (!group.length) continue;
-      const got = await measureKdSteps(group, N, p, tick);
-      got.forEach((row, i) => kdRows.set(`${N}/${group[i].be.name}/${w}`, row));
+  for (const op of STEP_OPS) {
+    for (const N of p.batches) {
+      for (const w of p.workers) {
+        const group = kd.filter((k) => k.op === op && k.N === N && k.w === w);
+        if (!group.length) continue;
+        const got = await measureKdSteps(op, group, N, p, tick);
+        got.forEach((row, i) => kdRows.set(`${op}/${N}/${group[i].be.name}/${w}`, row));
+      }
     }
   }
-  for (const { N, be, w } of kd) {
-    const row = kdRows.get(`${N}/${be.name}/${w}`)!;
-    if (row.error) progress.line(`bench: ${be.name} kd_step N=${N} workers=${w}: ${row.error}`);
+  for (const { op, N, be, w } of kd) {
+    const row = kdRows.get(`${op}/${N}/${be.name}/${w}`)!;
+    if (row.error) progress.line(`bench: ${be.name} ${op} N=${N} workers=${w}: ${row.error}`);
     if (peak && row.gflops !== null) row.pct_peak = +((100 * row.gflops) / (peak.gflops * Math.min(w * (be.threads ?? 1), CORES))).toFixed(1);
     rows.push(row);
   }

@@ -553,6 +553,8 @@ const pool = (N: number, C: number, H: number, W: number, kh: number, kw: number
 const POOL_SHAPES: PoolParams[] = [
   pool(1, 1, 4, 4, 2, 2, 2, 0), pool(2, 3, 7, 7, 2, 2, 2, 0), pool(2, 3, 9, 8, 3, 3, 2, 1), pool(3, 2, 6, 6, 3, 3, 1, 1),
   pool(0, 3, 4, 4, 2, 2, 2, 0), pool(2, 4, 5, 7, 5, 7, 1, 0), pool(2, 16, 28, 28, 2, 2, 2, 0), pool(1, 5, 13, 13, 3, 3, 3, 1),
+  // 2×2/2 with 4–7, exactly 8 and 9 outputs per row (the native SSE, AVX2 and overlapping-tail paths).
+  pool(2, 3, 12, 13, 2, 2, 2, 0), pool(1, 2, 16, 16, 2, 2, 2, 0), pool(2, 2, 18, 19, 2, 2, 2, 0),
 ];
 /** Conformance batch norms (N, C, HW): empty, one value per channel, BatchNorm1d-like (HW = 1), feature maps. */
 const BN_SHAPES: BnShape[] = [[0, 3, 4], [1, 2, 1], [5, 3, 1], [4, 7, 1], [2, 3, 25], [3, 16, 49], [8, 5, 196], [1, 4, 33]];

@@ -38,6 +38,30 @@ export function workloadW(N: number): StepShapes {
   };
 }
 
+/**
+ * Workload C, the CNN KD step (../shared/anchors/torch/cnn_step.py): float32, NCHW, input
+ * [N,1,28,28]; teacher conv32-pool-conv64-pool-fc128-fc10 (3×3 convs with padding 1, ReLU, 2×2
+ * max-pool; eval, forward only); student conv16-pool-conv32-pool-fc10 (trained); loss
+ * 0.9·T²·KL + 0.1·CE at T=4; SGD lr 0.01 momentum 0.9.
+ */
+export function workloadC(N: number): StepShapes {
+  const block = (c: number) => [`conv:${c}x3/p1`, 'relu', 'maxpool:2'];
+  return {
+    teachers: [{ input: [1, 28, 28], layers: [...block(32), ...block(64), 'flatten', 'dense:128', 'relu', 'dense:10'] }],
+    student: { input: [1, 28, 28], layers: [...block(16), ...block(32), 'flatten', 'dense:10'] },
+    N,
+    kd: { T: 4, alpha: 0.9, scaleT2: true },
+    optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9 },
+  };
+}
+
+/** The benchmark workloads by name: W (MLP KD step) and C (CNN KD step), and their `distill bench` ops. */
+export const WORKLOADS = {
+  kd_step: { name: 'W', shapes: workloadW },
+  kd_step_cnn: { name: 'C', shapes: workloadC },
+} as const;
+export type StepOp = keyof typeof WORKLOADS;
+
 /** Multiply-adds per sample of each dense and conv layer of a model, in order (pooling, bn and activations are not counted). */
 function layerMacs(m: ModelSpec): number[] {
   const c = validateModelConfig(m);
