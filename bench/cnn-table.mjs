@@ -84,7 +84,8 @@ async function fit(row, key, seed, data, epochs, teacher = null) {
   const { backend: be, workers } = await runtime(mc);
   const t0 = performance.now();
   const m = new Sequential(be, mc, seed);
-  const teachers = teacher ? [{ model: teacher.backend === be ? teacher : copyTo(teacher, be), weight: 1 }] : [];
+  // The teacher's logits on the training set, computed once per seed (no augmentation: the same as running it online).
+  const teachers = teacher ? [{ logits: teacher.logits, weight: 1 }] : [];
   const lr = teacher ? KD_LR : LR;
   await train(m, data, null, cfg(epochs, seed, data.n, lr, { workers, kd: teacher ? kd : undefined }), {}, teachers);
   const ev = evaluate(m, test);
@@ -97,8 +98,20 @@ async function fit(row, key, seed, data, epochs, teacher = null) {
 function copyTo(m, be) {
   const c = new Sequential(be, m.config, 0);
   c.store.params.set(m.store.params);
-  if (c.buffers && m.buffers) c.buffers.values.set(m.buffers.values);
+  if (m.buffers.length) c.buffers.data.set(m.buffers.data);
   return c;
+}
+
+/** The model's logits (n, K) on a dataset, eval mode, in batches. */
+function logitsOf(m, data) {
+  const B = 500, K = m.classes, C = m.inputs, out = new Float32Array(data.n * K), x = m.backend.alloc(B * C);
+  for (let s = 0; s < data.n; s += B) {
+    const e = Math.min(data.n, s + B);
+    x.set(data.x.subarray(s * C, e * C));
+    out.set(m.forward(x, e - s).subarray(0, (e - s) * K), s * K);
+  }
+  m.backend.free(x);
+  return out;
 }
 
 /** Parameters, model-file bytes, and eval-mode ms per image at batch 1 and 128 on the fastest single-thread backend. */
@@ -135,8 +148,8 @@ const want = a.rows ? new Set(a.rows.split(',')) : null;
 const on = (r) => !want || want.has(r);
 
 for (const seed of seeds) {
-  const teacher = await fit(NAMES.teacher, 'teacher', seed, tr, TE);
-  teacher.eval();
+  const tm = await fit(NAMES.teacher, 'teacher', seed, tr, TE);
+  const teacher = { logits: logitsOf(tm.eval(), tr) };
   for (const key of ['small', 'ds', 'mlp']) {
     if (!on(key)) continue;
     await fit(`${NAMES[key]} alone`, key, seed, tr, SE);
