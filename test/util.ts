@@ -54,3 +54,18 @@ export function fd(f: () => number, x: Float32Array, i: number, eps: number): nu
   x[i] = old;
   return (up - down) / (2 * eps);
 }
+
+/** Small seeded "images" (C, side, side) for CNN tests: class k (of 4) has a bright k-th quadrant. */
+export function quadrantImages(n: number, seed: number, side = 6, C = 1): Dataset {
+  const r = new Rng(seed), F = C * side * side;
+  const x = new Float32Array(n * F), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = r.int(4);
+    y[i] = k;
+    for (let c = 0; c < C; c++) for (let h = 0; h < side; h++) for (let w = 0; w < side; w++) {
+      const q = (h < side / 2 ? 0 : 2) + (w < side / 2 ? 0 : 1);
+      x[i * F + (c * side + h) * side + w] = r.normal() * 0.5 + (q === k ? 1 : 0);
+    }
+  }
+  return { name: `quadrants-${seed}`, x, y, n, features: F, shape: [C, side, side], classes: 4 };
+}

@@ -144,6 +144,11 @@ export class Sequential {
   hiddenWidth(i: number): number {
     return this.layers[this.hiddenIdx[i]].outFeatures;
   }
+  /** Per-sample shape of hidden block i's output: (C,H,W) for a feature map, (width) when flat. */
+  hiddenShape(i: number): number[] {
+    if (i < 0 || i >= this.hiddenIdx.length) throw new RangeError(`hidden layer ${i} does not exist (model has ${this.hiddenIdx.length})`);
+    return [...this.layerShapes[this.hiddenIdx[i]]];
+  }
   /** The older widths form of the config when it has one (see spec.ts widthsForm). */
   get widthsConfig() {
     return widthsForm(this.config);

@@ -13,6 +13,7 @@ import type { Sequential } from '../nn/sequential.js';
 import type { KdConfig, LossParts, TeacherFusion } from '../distill/objectives.js';
 import type { Optimizer, UpdatePlan } from '../optim/optimizer.js';
 import type { HintAdapters } from '../distill/hints.js';
+import { abortBnExchange, createBnExchange, resetBnExchange, BARRIER_TIMEOUT_MS, type BnExchange } from './bn-sync.js';
 import { describeBuf, type StepResult, type StepTask, type Task, type UpdateTask, type WorkerInit } from './shared.js';
 
 /**
@@ -31,8 +32,10 @@ export interface ParallelOptions {
   fusion?: TeacherFusion;
   /** FitNets hint adapters against the first teacher (the main thread's: parameters, gradients and optimizer state are shared with the workers). */
   hints?: HintAdapters;
-  /** Tests only: inject a fault into the step task of this shard at the given call. */
-  faultAt?: { call: number; shard: number; kind: 'throw' | 'exit'; times?: number };
+  /** Tests only: inject a fault into the step task of this shard at the given call ('missing': the task is never run). */
+  faultAt?: { call: number; shard: number; kind: 'throw' | 'exit' | 'missing'; times?: number };
+  /** How long a shard waits for the others at a batch-norm barrier before its step fails (default 60 s). */
+  barrierTimeoutMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -60,6 +63,9 @@ export class DataParallel {
   private closed = false;
   private lastShards = 1;
   private readonly share: WorkerShare;
+  /** The batch-norm exchange and barrier (a student with batch norm and several workers), and the step attempt it belongs to. */
+  private readonly bnEx: BnExchange | null = null;
+  private gen = 0;
 
   constructor(readonly backend: Backend, readonly student: Sequential, teachers: { model: Sequential; weight: number; temperature?: number }[], readonly opts: ParallelOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${opts.workers}`);
@@ -89,11 +95,13 @@ export class DataParallel {
       for (let i = 1; i < W; i++) this.hintSlots.push(be.alloc(hints.store.length));
     }
     this.share = share;
+    if (W > 1 && student.batchNorms.length) this.bnEx = createBnExchange(W, Math.max(...student.batchNorms.map((b) => b.C)), opts.barrierTimeoutMs ?? BARRIER_TIMEOUT_MS);
     const init: WorkerInit = {
       share,
       student: student.config,
       params: describe(student.store.params, 'student parameters'),
       ...(student.buffers.length ? { buffers: describe(student.buffers.data, 'student buffers') } : {}),
+      ...(this.bnEx ? { bnSync: this.bnEx } : {}),
       gradSlots: this.slots.map((g, i) => describe(g, `gradient slot ${i}`)),
       teachers: teachers.map((t, i) => ({ config: t.model.config, params: describe(t.model.store.params, `teacher ${i} parameters`), ...(t.model.buffers.length ? { buffers: describe(t.model.buffers.data, `teacher ${i} buffers`) } : {}), weight: t.weight, temperature: t.temperature })),
       fusion: opts.fusion ?? 'logits',
@@ -122,7 +130,13 @@ export class DataParallel {
 
   private async runAll(tasks: Task[], what: string): Promise<(StepResult | null)[]> {
     if (this.closed) throw new WorkerFailure(`data-parallel pool is closed`);
-    const settled = await Promise.allSettled(tasks.map((t) => this.pool.run(t) as Promise<StepResult | null>));
+    const settled = await Promise.allSettled(tasks.map((t) => {
+      if (t.op === 'step' && t.fault === 'missing') return Promise.resolve(null); // tests: a shard that never arrives
+      const p = this.pool.run(t) as Promise<StepResult | null>;
+      // A failed (or killed) shard releases the others from the batch-norm barrier at once.
+      if (t.op === 'step' && this.bnEx) p.catch(() => abortBnExchange(this.bnEx!, t.gen));
+      return p;
+    }));
     const bad = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (bad) throw new WorkerFailure(`${what} failed in a worker: ${(bad.reason as Error)?.message ?? bad.reason}`);
     return settled.map((r) => (r as PromiseFulfilledResult<StepResult | null>).value);
@@ -142,18 +156,23 @@ export class DataParallel {
     const call = this.calls++;
     const shards = shardRanges(N, this.workers);
     const tasks: StepTask[] = shards.map(([r0, r1], shard) => ({
-      op: 'step', shard, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training, labeled: o.labeled, hintOnly: o.hintOnly,
+      op: 'step', shard, shards: shards.length, gen: 0, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training, labeled: o.labeled, hintOnly: o.hintOnly,
       dropoutSeed: (Math.imul(o.dropoutSeed >>> 0, 0x9e3779b1) ^ Math.imul(shard + 1, 0x85ebca6b)) >>> 0,
     }));
+    // The running statistics before the step: a failed attempt may have updated some of them.
+    const buffers = this.student.buffers.length ? this.student.buffers.data : null;
+    const saved = buffers?.slice();
     let results: (StepResult | null)[];
     try {
-      results = await this.runAll(this.injectFault(tasks, call), `step ${call + 1}`);
+      results = await this.runAll(this.attempt(tasks, call), `step ${call + 1}`);
     } catch (e) {
       this.opts.log?.(`${(e as Error).message}; retrying the step once`);
-      results = await this.runAll(this.injectFault(tasks, call), `step ${call + 1} (retry)`);
+      if (buffers) buffers.set(saved!);
+      results = await this.runAll(this.attempt(tasks, call), `step ${call + 1} (retry)`);
     }
     this.lastShards = shards.length;
     const out: LossParts = { loss: 0, kd: 0, ce: 0 };
+    if (results.some((r) => !r)) throw new WorkerFailure(`step ${call + 1}: a shard returned no result`);
     for (const r of results) {
       out.loss += r!.loss; out.kd += r!.kd; out.ce += r!.ce;
       if (r!.hint !== undefined) out.hint = (out.hint ?? 0) + r!.hint;
@@ -161,9 +180,18 @@ export class DataParallel {
     return out;
   }
 
-  /** Tests only: marks the configured shard's task of this call as faulty, `times` attempts in all. */
-  private injectFault(tasks: StepTask[], call: number): StepTask[] {
-    for (const t of tasks) delete t.fault;
+  /**
+   * A new attempt of a step: a fresh generation of the batch-norm exchange (no task of an earlier
+   * attempt runs any more: runAll waited for all of them), and, in tests, the configured shard's
+   * task of this call marked as faulty, `times` attempts in all.
+   */
+  private attempt(tasks: StepTask[], call: number): StepTask[] {
+    const gen = ++this.gen;
+    if (this.bnEx) resetBnExchange(this.bnEx, gen);
+    for (const t of tasks) {
+      delete t.fault;
+      t.gen = gen;
+    }
     const f = this.opts.faultAt;
     if (f && f.call === call && this.faultsLeft > 0 && tasks[f.shard]) {
       tasks[f.shard].fault = f.kind;

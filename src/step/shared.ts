@@ -6,6 +6,7 @@ import type { ModelConfig } from '../nn/spec.js';
 import type { UpdatePlan } from '../optim/optimizer.js';
 import type { TeacherFusion } from '../distill/objectives.js';
 import type { HintConfig } from '../distill/hints.js';
+import type { BnExchange } from './bn-sync.js';
 
 /** A Float32Array/Int32Array view on shared storage. `buffer` is omitted for views on the
  * backend's shared WebAssembly.Memory: the worker uses its own handle of that memory. */
@@ -38,10 +39,12 @@ export interface WorkerInit {
   params: BufDesc;
   /**
    * The student's buffers (batch-norm running statistics), when it has any: the shard-0 task
-   * updates them from its own rows (the other shards update private copies) until batch norm
-   * synchronizes its statistics across shards (BatchNormSync).
+   * updates them (from the whole batch's statistics, the same on every shard after the
+   * batch-norm sync; the other shards update private copies), one writer.
    */
   buffers?: BufDesc;
+  /** The batch-norm exchange area and barrier of the shards of a step (a student with batch norm and several workers). */
+  bnSync?: BnExchange;
   /** One gradient slot per shard; slot 0 is the main thread's gradient buffer. */
   gradSlots: BufDesc[];
   /** Teachers: config, shared parameters and (when they have batch norm) shared running statistics, read only. */
@@ -68,6 +71,10 @@ export interface KdTask {
 export interface StepTask {
   op: 'step';
   shard: number;
+  /** The number of shards of this step (the batch-norm barrier waits for all of them). */
+  shards: number;
+  /** The step attempt (a retry is a new one): the batch-norm exchange belongs to one attempt. */
+  gen: number;
   r0: number;
   r1: number;
   N: number;
@@ -81,8 +88,8 @@ export interface StepTask {
   labeled?: number;
   /** FitNets stage 1: the hint loss alone (the output objective contributes nothing). */
   hintOnly?: boolean;
-  /** Tests only: make this task fail ('throw') or kill its worker ('exit'). */
-  fault?: 'throw' | 'exit';
+  /** Tests only: make this task fail ('throw'), kill its worker ('exit'), or never run it ('missing', the main thread drops it). */
+  fault?: 'throw' | 'exit' | 'missing';
 }
 
 /**

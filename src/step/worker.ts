@@ -10,6 +10,7 @@ import { Rng } from '../nn/rng.js';
 import { applyUpdate } from '../optim/optimizer.js';
 import { distillStep } from './step.js';
 import { HintAdapters } from '../distill/hints.js';
+import { BnSyncSkipped, SharedBnSync } from './bn-sync.js';
 import { f32View, i32View, type BufDesc, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
 interface State {
@@ -28,6 +29,8 @@ interface State {
   optState: Record<string, Float32Array>;
   /** Hint adapters over the shared adapter parameters, with their slots and optimizer state. */
   hints: { adapters: HintAdapters; params: Float32Array; slots: Float32Array[]; optState: Record<string, Float32Array> } | null;
+  /** The student's batch-norm layers' view of the shards' exchange area and barrier. */
+  bnSync: SharedBnSync | null;
 }
 
 const init = workerData as WorkerInit;
@@ -58,21 +61,44 @@ async function setup(): Promise<State> {
     hints = { adapters, params: hp, slots: hs, optState: views(h.optState) };
   }
   const buffers = init.buffers ? { shared: f32View(init.buffers, init.share), own: student.buffers.data } : null;
-  return { be, student, teachers, params, buffers, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc(maxRows * K), optState, hints };
+  const bnSync = init.bnSync && student.batchNorms.length ? new SharedBnSync(init.bnSync) : null;
+  return { be, student, teachers, params, buffers, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc(maxRows * K), optState, hints, bnSync };
 }
 
 function step(s: State, task: StepTask): StepResult {
-  const { student, be } = s;
-  const C = student.inputs, K = student.classes, n = task.r1 - task.r0;
+  const { student } = s;
+  const n = task.r1 - task.r0;
   student.store.bind(s.params, s.slots[task.shard]);
-  // Batch-norm running statistics: shard 0's rows update the saved ones (per-shard statistics
-  // for now; a BatchNormSync on student.batchNorms would make them the whole batch's).
+  // Batch norm: with several shards, the layers combine their statistics and gradient sums with
+  // the other shards' (bn-sync.ts), so every shard normalizes with the whole batch's; the
+  // running statistics are then the same on every shard, and shard 0 writes the saved ones.
   if (s.buffers) student.buffers.bind(task.shard === 0 ? s.buffers.shared : s.buffers.own);
+  const sync = s.bnSync && task.shards > 1 ? s.bnSync : null;
+  sync?.begin(task.gen, task.shard, task.shards);
+  for (const b of student.batchNorms) b.sync = sync ?? undefined;
   student.rng.setState(new Rng(task.dropoutSeed).getState());
   if (task.training) student.train(); else student.eval();
   const h = s.hints;
   if (h) h.adapters.store.bind(h.params, h.slots[task.shard]);
   // The backward overwrites this shard's slot: no zeroing pass.
+  let parts: StepResult;
+  try {
+    parts = runStep(s, task, n);
+  } catch (e) {
+    // Another shard's loss was not finite: it skipped the backward, the trainer stops on its loss.
+    if (e instanceof BnSyncSkipped) return { loss: NaN, kd: NaN, ce: NaN };
+    sync?.abort('failed'); // the other shards stop waiting now
+    throw e;
+  }
+  // A non-finite loss skips the backward here (distillStep): release the shards waiting in theirs.
+  if (sync && !Number.isFinite(parts.loss)) sync.abort('skipped');
+  return parts;
+}
+
+function runStep(s: State, task: StepTask, n: number): StepResult {
+  const { student, be } = s;
+  const C = student.inputs, K = student.classes;
+  const h = s.hints;
   return distillStep(
     { be, student, online: s.teachers, fusion: init.fusion, hints: h?.adapters ?? null, hintTeacher: s.teachers[0]?.model ?? null },
     {

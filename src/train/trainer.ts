@@ -104,6 +104,8 @@ export interface TrainHooks {
   stopAfterSteps?: number;
   /** Tests only: inject a worker fault (see DataParallel). */
   faultAt?: ParallelOptions['faultAt'];
+  /** Tests only: the batch-norm barrier's timeout (default 60 s). */
+  barrierTimeoutMs?: number;
 }
 
 export interface TrainResult {
@@ -299,7 +301,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const online = useCache ? [] : (teachers as (typeof teachers[number] & { model: Sequential })[]);
   // The workers run the online teachers, or (hints with cached logits) the first teacher for its hidden layers only.
   const dpTeachers = online.length || !hints ? online : [teachers[0] as typeof online[number]];
-  const dp = workers > 1 ? new DataParallel(be, model, dpTeachers, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt, hints: hints ?? undefined }) : null;
+  const dp = workers > 1 ? new DataParallel(be, model, dpTeachers, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt, barrierTimeoutMs: hooks.barrierTimeoutMs, hints: hints ?? undefined }) : null;
   // With workers, the batch buffers are the pool's shared ones.
   const x = dp ? dp.x : be.alloc(B * C), y = dp ? dp.y : be.allocInt32(B), tB = dp ? dp.t : be.alloc(B * K);
   // A partly labeled set: the batch's labeled-row mask (the workers read it from shared memory).
