@@ -1,21 +1,31 @@
 // Parity with PyTorch, per element. Each fixture (test/fixtures/parity/, written by
-// scripts/parity/make-fixtures.py) holds float32 inputs — teacher and student weights, two
-// batches, T, alpha, optimizer settings — and PyTorch's float64 results of two KD training steps:
-// teacher and student logits, the loss, every gradient, the optimizer state and the weights after
-// each step. Every backend that loads here runs each case on every path that trains:
+// scripts/parity/make-fixtures.py) holds float32 inputs — teacher and student weights (and
+// batch-norm running statistics), two batches, T, alpha, optimizer settings — and PyTorch's
+// float64 results of two KD training steps: teacher and student logits, the loss, every gradient,
+// the optimizer state, the weights and the batch-norm running statistics after each step. The
+// MLP cases run together per path; each CNN case (conv incl. grouped/depthwise/strided/padded,
+// max and average pooling, gap, batch norm in training and, in teachers, eval mode) has its own
+// test per path. Every backend that loads here runs each case on every path that trains:
 //   - bench x1: the step `distill bench` times (KdStepRunner, one worker),
 //   - bench x2: the same step data-parallel over 2 workers (KdStepRunner → DataParallel); the
 //     teacher runs online, in the workers on x2,
 //   - train x1 / train x2: the public train(), with the teacher logits cached up front;
+// (with 2 workers, batch norm's statistics are still per worker shard: the x2 runs of cases with
+// batch norm in the student are skipped until the cross-worker reduction lands, BN_ACROSS_WORKERS);
 // and each tensor (logits and optimizer state on the bench paths, which hold them; loss,
 // gradients and weights on all four) is compared per element: max |a − ref| / max |ref| must stay
 // within `factor` × PyTorch's own float32 error on that tensor (cases.json: tolerance, and each
-// case's torch_f32_error; the loss, one number, may also use its float32 rounding bound f32_bound).
+// case's torch_f32_error; the loss, one number, may also use its float32 rounding bound f32_bound),
+// and max |a − ref| must stay within tolerance.absolute (1e-4) on logits, loss, gradients,
+// optimizer state, weights and running statistics (not in the largeLogits cases: logits of about
+// 100, where float32's own spacing is about 1e-5). A tensor that is zero in exact arithmetic (a
+// bias right before batch norm: case.zero_reference) is held to the absolute bound only.
 // Weights are also compared as updates (after − before step k), where an optimizer's per-element
 // error is not hidden under the weights' own rounding.
 // Negative controls: the same outputs against deliberately wrong references from the same script
-// (no T², reversed KL, another momentum, AdamW's 1 − β2 rounded as the WASM builds once did) must
-// fail. A direct AdamW check: one step with p = 0, g = 1e-3, m = v = 0, lr = 1, wd = 0, eps = 0
+// (no T², reversed KL, another momentum, AdamW's 1 − β2 rounded as the WASM builds once did; for
+// the CNNs a convolution with its kernel flipped, and batch norm normalizing by the unbiased
+// variance) must fail. A direct AdamW check: one step with p = 0, g = 1e-3, m = v = 0, lr = 1, wd = 0, eps = 0
 // gives exactly −1; every backend must be within 2e-7.
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +36,7 @@ import type { Dataset } from '../src/data/dataset.js';
 import { decodeSafetensors, type Tensor } from '../src/io/safetensors.js';
 import type { KdConfig } from '../src/distill/objectives.js';
 import { Sequential } from '../src/nn/sequential.js';
-import type { ModelConfig } from '../src/nn/spec.js';
+import { hasSpatialLayers, stateShapes, type ModelConfig } from '../src/nn/spec.js';
 import type { Optimizer, OptimizerConfig } from '../src/optim/optimizer.js';
 import { KdStepRunner } from '../src/step/kd-step.js';
 import { train, type TrainConfig } from '../src/train/trainer.js';
@@ -49,10 +59,12 @@ interface CaseMeta {
   torch_f32_error: Record<string, number>;
   /** The loss's float32 rounding bound (a scalar has one sample of float32 error; this is its worst case). */
   f32_bound: Record<string, number>;
+  /** Reference tensors that are zero in exact arithmetic (float64 rounding noise): the absolute bound only. */
+  zero_reference?: string[];
 }
 
 interface Manifest {
-  tolerance: { factor: number; floor: number };
+  tolerance: { factor: number; floor: number; absolute: number };
   cases: CaseMeta[];
 }
 
@@ -61,6 +73,37 @@ interface Fixture {
   t: Record<string, Tensor>;
   /** Student parameter names (ParamStore order). */
   params: string[];
+  /** A CNN case (conv / pooling / batch norm layers), else an MLP. */
+  cnn: boolean;
+  /** The student has batch norm (its x2 runs wait for the cross-worker statistics). */
+  bn: boolean;
+  /** What the CNN case exercises, for the test titles: conv, depthwise conv, maxpool, batchnorm, ... */
+  layers: string;
+}
+
+/**
+ * Batch norm with 2 workers: each worker's shard is its own batch for the statistics until the
+ * cross-worker reduction (branch conv-dp) is merged; then set this to true and the x2 runs of the
+ * batch-norm cases run too.
+ */
+const BN_ACROSS_WORKERS = false;
+
+/** What a CNN case's layer specs exercise (student, and the teacher's eval-mode batch norm). */
+function describeLayers(student: ModelConfig, teacher: ModelConfig): string {
+  const has = (c: ModelConfig, re: RegExp) => c.layers.some((l) => re.test(l));
+  const parts: [boolean, string][] = [
+    [has(student, /^conv:/), 'conv'],
+    [has(student, /^conv:\d+x\d+\/.*[sp]\d/), 'strided/padded conv'],
+    [has(student, /^conv:.*\/.*g\d/), 'grouped conv'],
+    [has(student, /^(dwconv:|conv:.*\/.*dw)/), 'depthwise conv'],
+    [has(student, /^maxpool:/), 'maxpool'],
+    [has(student, /^avgpool:/), 'avgpool'],
+    [has(student, /^gap$/), 'gap'],
+    [has(student, /^bn$/), 'batchnorm'],
+    [has(student, /^gelu$/), 'gelu'],
+    [has(teacher, /^bn$/), 'eval batchnorm (teacher)'],
+  ];
+  return parts.filter(([p]) => p).map(([, s]) => s).join(', ');
 }
 
 const DIR = new URL('./fixtures/parity/', import.meta.url);
@@ -68,8 +111,12 @@ const manifest = JSON.parse(readFileSync(new URL('cases.json', DIR), 'utf8')) as
 const fixtures: Fixture[] = manifest.cases.map((meta) => {
   const { tensors } = decodeSafetensors(meta.file, readFileSync(new URL(meta.file, DIR)));
   const params = Object.keys(tensors).filter((k) => k.startsWith('student.')).map((k) => k.slice('student.'.length));
-  return { meta, t: tensors, params };
+  const cnn = hasSpatialLayers(meta.student.layers) || hasSpatialLayers(meta.teacher.layers);
+  const bn = meta.student.layers.includes('bn');
+  return { meta, t: tensors, params, cnn, bn, layers: cnn ? describeLayers(meta.student, meta.teacher) : 'mlp' };
 });
+const mlpFixtures = fixtures.filter((fx) => !fx.cnn);
+const cnnFixtures = fixtures.filter((fx) => fx.cnn);
 
 const f32 = (fx: Fixture, name: string): Float32Array => {
   const t = fx.t[name];
@@ -78,9 +125,10 @@ const f32 = (fx: Fixture, name: string): Float32Array => {
 };
 const ref = (fx: Fixture, name: string): ArrayLike<number> | undefined => fx.t[name]?.data as Float64Array | undefined;
 
-/** Writes the fixture's weights of `who` into a model's parameters (by ParamStore name). */
+/** Writes the fixture's weights of `who` into a model's parameters, and its batch-norm running statistics into the buffers (by name). */
 function setWeights(m: Sequential, fx: Fixture, who: 'teacher' | 'student'): void {
   for (const spec of m.store.specs) m.store.view(spec).set(f32(fx, `${who}.${spec.name}`));
+  for (const spec of m.buffers.specs) m.buffers.view(spec).set(f32(fx, `${who}_buffers.${spec.name}`));
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -90,7 +138,7 @@ interface StepOut {
   teacherLogits?: Float32Array;
   studentLogits?: Float32Array;
   loss: number;
-  /** By fixture name: grad.<param>, param.<param>, state.<buf>.<param>. */
+  /** By fixture name: grad.<param>, param.<param>, state.<buf>.<param>, buffer.<running stat>. */
   tensors: Map<string, Float32Array>;
 }
 
@@ -100,6 +148,7 @@ function snapshot(m: Sequential, opt: Optimizer | null, into: Map<string, Float3
     into.set(`param.${spec.name}`, m.store.view(spec).slice());
     if (opt) for (const [buf, flat] of Object.entries(opt.state())) into.set(`state.${buf}.${spec.name}`, flat.slice(spec.offset, spec.offset + spec.size));
   }
+  for (const spec of m.buffers.specs) into.set(`buffer.${spec.name}`, m.buffers.view(spec).slice());
 }
 
 /** KdStepRunner's own models and buffers, which the bench never needs to expose. */
@@ -126,8 +175,11 @@ async function benchPath(be: Backend, fx: Fixture, workers: number): Promise<Ste
     for (const k of [1, 2]) {
       inside.x.set(f32(fx, `batch${k}.x`));
       inside.y.set(fx.t[`batch${k}.y`].data as Int32Array);
-      // The student's logits with the weights this step starts from (forward only; step() runs its own).
+      // The student's logits with the weights this step starts from (forward only; step() runs its
+      // own). A training forward updates batch norm's running statistics: put them back.
+      const running = inside.student.buffers.data.slice();
       const studentLogits = inside.student.forward(inside.x, meta.N).slice(0, meta.N * K);
+      inside.student.buffers.data.set(running);
       await r.step();
       const tensors = new Map<string, Float32Array>();
       snapshot(inside.student, inside.opt, tensors);
@@ -156,7 +208,7 @@ async function trainPath(be: Backend, fx: Fixture, workers: number): Promise<Ste
     x.set(f32(fx, `batch${k}.x`).subarray(r * C, r * C + C), order[i] * C);
     y[order[i]] = (fx.t[`batch${k}.y`].data as Int32Array)[r];
   }
-  const data: Dataset = { name: `parity-${meta.name}`, x, y, n: 2 * N, features: C, classes: K };
+  const data: Dataset = { name: `parity-${meta.name}`, x, y, n: 2 * N, features: C, classes: K, ...(meta.student.input.length > 1 ? { shape: [...meta.student.input] } : {}) };
   const cfg: TrainConfig = {
     epochs: 1, batchSize: N, seed, optimizer: meta.optimizer, schedule: { kind: 'constant' }, kd: meta.kd,
     teacherMode: 'cached', workers,
@@ -193,8 +245,8 @@ const PATHS: Path[] = [
 // ----------------------------------------------------------------------------------------------
 // Comparison
 
-/** max |a − ref| / max |ref| (NaN anywhere → Infinity). */
-function relErr(a: ArrayLike<number>, r: ArrayLike<number>): number {
+/** max |a − ref| (abs) and max |a − ref| / max |ref| (rel); NaN anywhere → Infinity. */
+function errors(a: ArrayLike<number>, r: ArrayLike<number>): { abs: number; rel: number } {
   if (a.length !== r.length) throw new Error(`length ${a.length} vs ${r.length}`);
   let d = 0, mag = 0;
   for (let i = 0; i < a.length; i++) {
@@ -202,33 +254,44 @@ function relErr(a: ArrayLike<number>, r: ArrayLike<number>): number {
     if (!(e <= d)) d = Number.isNaN(e) ? Infinity : e;
     mag = Math.max(mag, Math.abs(r[i]));
   }
-  return mag > 0 ? d / mag : d;
+  return { abs: d, rel: mag > 0 ? d / mag : d };
 }
 
-const KINDS = ['teacher_logits', 'student_logits', 'loss', 'grad', 'state', 'param', 'update'] as const;
+const KINDS = ['teacher_logits', 'student_logits', 'loss', 'grad', 'state', 'param', 'buffer', 'update'] as const;
 type Kind = (typeof KINDS)[number];
+/** The kinds held to the absolute bound (an update is a difference of two weights, each of which is). */
+const ABSOLUTE_KINDS = new Set<Kind>(['teacher_logits', 'student_logits', 'loss', 'grad', 'state', 'param', 'buffer']);
 
 interface Check {
   /** Fixture name of the reference, e.g. step2.grad.layers.0.weight. */
   name: string;
   kind: Kind;
   step: number;
+  /** Relative error and its tolerance (Infinity for a zero reference: the absolute bound only). */
   err: number;
   tol: number;
+  /** Absolute error and its bound (Infinity where not bounded). */
+  abs: number;
+  absTol: number;
 }
+
+const passes = (c: Check) => c.err <= c.tol && c.abs <= c.absTol;
 
 /**
  * Every tensor the path produced against the fixture's references under `prefix` ('' for the
- * real ones, 'control.<name>.' for a control), with the tolerance of the real case's tensor.
+ * real ones, 'control.<name>.' for a control), with the tolerances of the real case's tensor.
  */
 function compare(fx: Fixture, out: StepOut[], prefix = ''): Check[] {
-  const { factor, floor } = manifest.tolerance;
+  const { factor, floor, absolute } = manifest.tolerance;
+  const zero = new Set(fx.meta.zero_reference ?? []);
   const checks: Check[] = [];
   const add = (name: string, kind: Kind, step: number, a: ArrayLike<number>, r: ArrayLike<number> | undefined) => {
     if (!r) return;
     const e32 = fx.meta.torch_f32_error[name];
     if (e32 === undefined) throw new Error(`${fx.meta.name}: cases.json has no torch_f32_error for '${name}'`);
-    checks.push({ name, kind, step, err: relErr(a, r), tol: Math.max(factor * Math.max(e32, floor), fx.meta.f32_bound[name] ?? 0) });
+    const { abs, rel } = errors(a, r);
+    const tol = zero.has(name) ? Infinity : Math.max(factor * Math.max(e32, floor), fx.meta.f32_bound[name] ?? 0);
+    checks.push({ name, kind, step, err: rel, tol, abs, absTol: ABSOLUTE_KINDS.has(kind) && !fx.meta.largeLogits ? absolute : Infinity });
   };
   out.forEach((o, i) => {
     const k = i + 1, s = `step${k}`;
@@ -248,44 +311,63 @@ function compare(fx: Fixture, out: StepOut[], prefix = ''): Check[] {
       add(`${s}.update.${p}`, 'update', k, Float64Array.from(after, (v, j) => v - before[j]), Float64Array.from(rAfter, (v, j) => v - rBefore[j]));
     }
   });
+  // Every loss, gradient, weight and running statistic the case holds was compared (one the path
+  // no longer produces must not pass unseen; the logits and optimizer state only the bench paths hold).
+  if (!prefix) {
+    const seen = new Set(checks.map((c) => c.name));
+    const missing = Object.keys(fx.t).filter((n) => /^step\d\.(loss$|grad\.|param\.|buffer\.)/.test(n) && !seen.has(n));
+    if (missing.length) throw new Error(`${fx.meta.name}: the path produced nothing to compare with ${missing.join(', ')}`);
+  }
   return checks;
 }
 
-const fmt = (c: Check) => `${c.name}: ${c.err.toExponential(2)} > tol ${c.tol.toExponential(2)}`;
+const fmt = (c: Check) => c.err > c.tol
+  ? `${c.name}: ${c.err.toExponential(2)} > tol ${c.tol.toExponential(2)} (relative)`
+  : `${c.name}: ${c.abs.toExponential(2)} > ${c.absTol.toExponential(2)} (absolute)`;
 
 // ----------------------------------------------------------------------------------------------
-// The figures: worst error per backend and tensor kind, printed at the end.
+// The figures: worst error per case group (MLP, CNN), backend and tensor kind, printed at the end.
 
-const worst = new Map<string, Map<Kind, { err: number; ratio: number }>>();
+interface Worst { err: number; ratio: number; abs: number }
+const worst = new Map<string, Map<string, Map<Kind, Worst>>>();
 /** PARITY_DUMP=file.jsonl: every check of every backend, case and path, one JSON line each. */
 const dump: string[] = [];
-function record(be: string, checks: Check[], where = ''): void {
+function record(group: string, be: string, checks: Check[], where = ''): void {
   if (process.env.PARITY_DUMP) for (const c of checks) dump.push(JSON.stringify({ backend: be, where, ...c }));
-  const row = worst.get(be) ?? new Map();
-  worst.set(be, row);
+  const byBe = worst.get(group) ?? new Map<string, Map<Kind, Worst>>();
+  worst.set(group, byBe);
+  const row = byBe.get(be) ?? new Map<Kind, Worst>();
+  byBe.set(be, row);
   for (const c of checks) {
-    const w = row.get(c.kind) ?? { err: 0, ratio: 0 };
-    row.set(c.kind, { err: Math.max(w.err, c.err), ratio: Math.max(w.ratio, c.err / c.tol) });
+    const w = row.get(c.kind) ?? { err: 0, ratio: 0, abs: 0 };
+    // A zero reference has no relative error to speak of: its absolute one is counted.
+    const rel = Number.isFinite(c.tol) ? c.err : 0;
+    row.set(c.kind, { err: Math.max(w.err, rel), ratio: Math.max(w.ratio, rel / c.tol, c.abs / c.absTol), abs: Math.max(w.abs, c.abs) });
   }
 }
 /** Per control: the smallest, over backends, paths and cases, of its worst error/tolerance (> 1: told apart everywhere). */
 const controls = new Map<string, Check>();
+const ratio = (c: Check) => Math.max(c.err / c.tol, c.abs / c.absTol);
 function recordControl(name: string, top: Check): void {
   const c = controls.get(name);
-  if (!c || top.err / top.tol < c.err / c.tol) controls.set(name, top);
+  if (!c || ratio(top) < ratio(c)) controls.set(name, top);
 }
 afterAll(() => {
   if (process.env.PARITY_DUMP) writeFileSync(process.env.PARITY_DUMP, dump.join('\n') + '\n');
   if (!worst.size) return;
-  const lines = [`worst max|a-ref|/max|ref| per backend and tensor kind (in brackets: worst error/tolerance), ${fixtures.length} cases, paths ${PATHS.map((p) => p.name).join(', ')}:`];
-  lines.push(['backend'.padEnd(16), ...KINDS.map((k) => k.padStart(20))].join(''));
-  for (const [be, row] of worst) {
-    lines.push([be.padEnd(16), ...KINDS.map((k) => {
-      const w = row.get(k);
-      return (w ? `${w.err.toExponential(1)} (${w.ratio.toFixed(2)})` : '-').padStart(20);
-    })].join(''));
+  const lines: string[] = [];
+  for (const [group, byBe] of worst) {
+    const n = group === 'cnn' ? cnnFixtures.length : mlpFixtures.length;
+    lines.push(`${group.toUpperCase()} cases (${n}): worst max|a-ref|/max|ref| and max|a-ref| per backend and tensor kind (in brackets: worst error/tolerance, either bound), paths ${PATHS.map((p) => p.name).join(', ')}:`);
+    lines.push(['backend'.padEnd(16), ...KINDS.map((k) => k.padStart(26))].join(''));
+    for (const [be, row] of byBe) {
+      lines.push([be.padEnd(16), ...KINDS.map((k) => {
+        const w = row.get(k);
+        return (w ? `${w.err.toExponential(1)}/${w.abs.toExponential(1)} (${w.ratio.toFixed(2)})` : '-').padStart(26);
+      })].join(''));
+    }
   }
-  for (const [name, c] of controls) lines.push(`control ${name}: worst tensor at least ${(c.err / c.tol).toFixed(1)}x its tolerance on every backend and path (least: ${c.name}, ${c.err.toExponential(2)} vs ${c.tol.toExponential(2)})`);
+  for (const [name, c] of controls) lines.push(`control ${name}: worst tensor at least ${ratio(c).toFixed(1)}x its tolerance on every backend and path (least: ${c.name}, ${c.err.toExponential(2)} vs ${c.tol.toExponential(2)})`);
   console.log(lines.join('\n'));
 });
 
@@ -294,37 +376,70 @@ afterAll(() => {
 const { backends } = await backendsUnderTest();
 
 describe('parity fixtures', () => {
-  it('are what the test expects (every case has both steps, every tolerance, and its controls)', () => {
-    expect(fixtures.length).toBeGreaterThanOrEqual(12);
+  it('are what the test expects (every case has both steps, every tolerance, and its controls; the CNN cases cover conv, pooling and batchnorm)', () => {
+    expect(mlpFixtures.length).toBeGreaterThanOrEqual(12);
+    expect(cnnFixtures.length).toBeGreaterThanOrEqual(4);
+    expect(manifest.tolerance.absolute).toBe(1e-4);
     for (const fx of fixtures) {
       for (const k of [1, 2]) for (const p of fx.params) expect(ref(fx, `step${k}.param.${p}`), `${fx.meta.name} step${k} ${p}`).toBeDefined();
       for (const c of Object.keys(fx.meta.controls)) expect(ref(fx, `control.${c}.step2.loss`), `${fx.meta.name} control ${c}`).toBeDefined();
+      for (const m of ['teacher', 'student'] as const) {
+        for (const b of stateNames(fx.meta[m])) {
+          expect(fx.t[`${m}_buffers.${b}`], `${fx.meta.name} ${m} buffer ${b}`).toBeDefined();
+          if (m === 'student') for (const k of [1, 2]) expect(ref(fx, `step${k}.buffer.${b}`), `${fx.meta.name} step${k} running statistic ${b}`).toBeDefined();
+        }
+      }
     }
     const controls = new Set(fixtures.flatMap((fx) => Object.keys(fx.meta.controls)));
-    expect([...controls].sort()).toEqual(['adamw_f32_complement', 'no_t2', 'other_momentum', 'reversed_kl']);
+    expect([...controls].sort()).toEqual(['adamw_f32_complement', 'bn_unbiased', 'conv_flipped', 'no_t2', 'other_momentum', 'reversed_kl']);
+    const covered = cnnFixtures.map((fx) => fx.layers).join(', ');
+    for (const l of ['conv', 'strided/padded conv', 'grouped conv', 'depthwise conv', 'maxpool', 'avgpool', 'gap', 'batchnorm', 'eval batchnorm (teacher)']) expect(covered.split(', '), l).toContain(l);
+    expect(cnnFixtures.some((fx) => fx.meta.optimizer.kind === 'adamw' && fx.bn)).toBe(true);
   });
 });
 
+/** The buffer names a config's model has (batch norm's running statistics), without a backend. */
+function stateNames(c: ModelConfig): string[] {
+  return stateShapes(c).buffers.map((b) => b.name);
+}
+
+/** One path over some cases: every tensor within both bounds, every control told apart. */
+async function checkPath(be: Backend, path: Path, cases: Fixture[]): Promise<void> {
+  const failures: string[] = [];
+  for (const fx of cases) {
+    const out = await path.run(be, fx);
+    expect(out.length, `${fx.meta.name}: steps taken`).toBe(2);
+    const checks = compare(fx, out);
+    record(fx.cnn ? 'cnn' : 'mlp', be.name, checks, `${fx.meta.name} ${path.name}`);
+    for (const c of checks) if (!passes(c)) failures.push(`${fx.meta.name} ${path.name}: ${fmt(c)}`);
+    // Negative controls: a deliberately different reference must be told apart.
+    for (const control of Object.keys(fx.meta.controls)) {
+      const cc = compare(fx, out, `control.${control}.`);
+      const top = cc.reduce((a, b) => (ratio(b) > ratio(a) ? b : a));
+      recordControl(control, top);
+      if (passes(top)) failures.push(`${fx.meta.name} ${path.name}: control '${control}' was not told apart (its worst tensor ${top.name}: ${top.err.toExponential(2)} <= tol ${top.tol.toExponential(2)})`);
+    }
+  }
+  expect(failures, failures.join('\n')).toEqual([]);
+}
+
 describe.each(backends.map((b) => [b.name, b] as const))('parity with PyTorch on %s', (_n, be) => {
   for (const path of PATHS) {
-    it.skipIf(!allowsWorkers(be, path.workers))(`${path.name}: every case, every tensor within tolerance; every control fails`, async () => {
-      const failures: string[] = [];
-      for (const fx of fixtures) {
-        const out = await path.run(be, fx);
-        expect(out.length, `${fx.meta.name}: steps taken`).toBe(2);
-        const checks = compare(fx, out);
-        record(be.name, checks, `${fx.meta.name} ${path.name}`);
-        for (const c of checks) if (!(c.err <= c.tol)) failures.push(`${fx.meta.name} ${path.name}: ${fmt(c)}`);
-        // Negative controls: a deliberately different reference must be told apart.
-        for (const control of Object.keys(fx.meta.controls)) {
-          const cc = compare(fx, out, `control.${control}.`);
-          const top = cc.reduce((a, b) => (b.err / b.tol > a.err / a.tol ? b : a));
-          recordControl(control, top);
-          if (top.err <= top.tol) failures.push(`${fx.meta.name} ${path.name}: control '${control}' was not told apart (its worst tensor ${top.name}: ${top.err.toExponential(2)} <= tol ${top.tol.toExponential(2)})`);
-        }
-      }
-      expect(failures, failures.join('\n')).toEqual([]);
+    it.skipIf(!allowsWorkers(be, path.workers))(`${path.name}: every MLP case, every tensor within tolerance; every control fails`, async () => {
+      await checkPath(be, path, mlpFixtures);
     });
+  }
+
+  for (const fx of cnnFixtures) {
+    for (const path of PATHS) {
+      const title = `${path.name}: CNN ${fx.meta.name} (${fx.layers}): every tensor within 1e-4 and tolerance${Object.keys(fx.meta.controls).length ? '; its controls fail' : ''}`;
+      if (fx.bn && path.workers > 1 && !BN_ACROSS_WORKERS) {
+        // Needs the cross-worker batch-norm statistics (branch conv-dp): until then each worker normalizes by its own shard.
+        it.skip(`${title} [waits for cross-worker batchnorm statistics, branch conv-dp: BN_ACROSS_WORKERS]`, () => checkPath(be, path, [fx]));
+        continue;
+      }
+      it.skipIf(!allowsWorkers(be, path.workers))(title, () => checkPath(be, path, [fx]));
+    }
   }
 
   it('AdamW, one step from p = 0, g = 1e-3, m = v = 0 (lr 1, wd 0, eps 0): p = -1 within 2e-7, on one element and split over threads', () => {
