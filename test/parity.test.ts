@@ -10,8 +10,8 @@
 //   - bench x2: the same step data-parallel over 2 workers (KdStepRunner → DataParallel); the
 //     teacher runs online, in the workers on x2,
 //   - train x1 / train x2: the public train(), with the teacher logits cached up front;
-// (with 2 workers, batch norm's statistics are still per worker shard: the x2 runs of cases with
-// batch norm in the student are skipped until the cross-worker reduction lands, BN_ACROSS_WORKERS);
+// (with 2 workers, batch norm's statistics are reduced across the shards, src/step/bn-sync.ts, so
+// the x2 runs of the batch-norm cases hold to the same bounds);
 // and each tensor (logits and optimizer state on the bench paths, which hold them; loss,
 // gradients and weights on all four) is compared per element: max |a − ref| / max |ref| must stay
 // within `factor` × PyTorch's own float32 error on that tensor (cases.json: tolerance, and each
@@ -81,12 +81,6 @@ interface Fixture {
   layers: string;
 }
 
-/**
- * Batch norm with 2 workers: each worker's shard is its own batch for the statistics until the
- * cross-worker reduction (branch conv-dp) is merged; then set this to true and the x2 runs of the
- * batch-norm cases run too.
- */
-const BN_ACROSS_WORKERS = false;
 
 /** What a CNN case's layer specs exercise (student, and the teacher's eval-mode batch norm). */
 function describeLayers(student: ModelConfig, teacher: ModelConfig): string {
@@ -433,11 +427,6 @@ describe.each(backends.map((b) => [b.name, b] as const))('parity with PyTorch on
   for (const fx of cnnFixtures) {
     for (const path of PATHS) {
       const title = `${path.name}: CNN ${fx.meta.name} (${fx.layers}): every tensor within 1e-4 and tolerance${Object.keys(fx.meta.controls).length ? '; its controls fail' : ''}`;
-      if (fx.bn && path.workers > 1 && !BN_ACROSS_WORKERS) {
-        // Needs the cross-worker batch-norm statistics (branch conv-dp): until then each worker normalizes by its own shard.
-        it.skip(`${title} [waits for cross-worker batchnorm statistics, branch conv-dp: BN_ACROSS_WORKERS]`, () => checkPath(be, path, [fx]));
-        continue;
-      }
       it.skipIf(!allowsWorkers(be, path.workers))(title, () => checkPath(be, path, [fx]));
     }
   }
