@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   // Build outputs, dependencies, caches; assembly/ is AssemblyScript (compiled by asc, not tsc).
-  { ignores: ['dist/', 'build/', 'node_modules/', '.cache/', '.vitest-tmp/', 'assembly/', 'test/fixtures/'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', '.cache/', '.vitest-tmp/', 'assembly/', 'test/fixtures/', '.gpu/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
