@@ -100,6 +100,23 @@ describe('distill bench', () => {
     }
   });
 
+  it('--ops kd_step_cnn: the CNN KD step on workload C, rows with the kd_step fields', async () => {
+    const be = (await loadAvailableBackends()).backends.map((b) => b.name).find((n) => n === 'native' || n === 'wasm-simd')!;
+    const r = distill('bench', '--quick', '--json', '--html', '-', '--backend', be, '--workers', '1,2', '--batch', '8', '--ops', 'kd_step_cnn');
+    expect(r.code, r.err).toBe(0);
+    const rows = JSON.parse(r.out) as Record<string, unknown>[];
+    expect(rows.map((x) => x.workers)).toEqual([1, 2]);
+    for (const row of rows) {
+      expect(Object.keys(row).slice(0, 8)).toEqual(KEYS);
+      expect(row.error, JSON.stringify(row)).toBeUndefined();
+      expect(row.op).toBe('kd_step_cnn');
+      expect(row.shape).toBe('C N=8');
+      // 14,446,976 FLOP per sample (cnn_step.py's count) at the median time.
+      expect(row.gflops as number).toBeCloseTo((8 * 14_446_976) / ((row.ms_median as number) * 1e6), 1);
+      expect(row.samples_per_s as number).toBeGreaterThan(0);
+    }
+  });
+
   it('--help explains the options', () => {
     const h = distill('bench', '--help');
     expect(h.code).toBe(0);
@@ -156,6 +173,23 @@ describe('bench/anchors.mjs', () => {
       p.ratios.forEach((q, i) => expect(q).toBeCloseTo(p.ours_ms[i] / expectAnchor[p.anchor], 12));
       expect(p.median_ratio).toBeCloseTo((p.ratios[0] + p.ratios[1]) / 2, 12);
     }
+  }, 120_000);
+
+  it('--workload C: the CNN anchors (cnn_step.py, cnn_step.mjs --xpose) against kd_step_cnn rows', async () => {
+    const torch = join(dir, 'torch-c'), tfjs = join(dir, 'tfjs-c');
+    for (const d of [torch, join(tfjs, 'node_modules')]) mkdirSync(d, { recursive: true });
+    writeFileSync(join(torch, 'cnn_step.py'), `for (const t of [1, 2]) console.log('anchor=fake-cnn-torch threads=' + t + ' batch=8 ms_per_step_median=' + (t === 1 ? 800 : 400));\n`);
+    writeFileSync(join(tfjs, 'cnn_step.mjs'), `if (!process.argv.includes('--xpose')) process.exit(3);\nconst t = process.argv.includes('wasm-threads') ? 2 : 1;\nconsole.log('anchor=fake-cnn-tfjs threads=' + t + ' batch=8 ms_per_step_median=' + (t === 1 ? 1600 : 3200));\n`);
+    const r = run('--workload', 'C', '--torch', torch, '--tfjs', tfjs, '--python', process.execPath, '--rounds', '1', '--batch', '8', '--steps', '3', '--backends', 'wasm-simd', '--json');
+    expect(r.code, r.err).toBe(0);
+    const res = JSON.parse(r.out) as { workload: string; pairs: { ours: string; anchor: string; anchor_ms: number[]; ratios: number[] }[] };
+    expect(res.workload).toBe('C');
+    expect(res.pairs.map((p) => `${p.ours}/${p.anchor}`).sort()).toEqual(['wasm-simd:1/tfjs:1', 'wasm-simd:2/tfjs:2']);
+    for (const p of res.pairs) {
+      expect(p.anchor_ms).toEqual([p.anchor === 'tfjs:1' ? 1600 : 3200]);
+      expect(p.ratios[0]).toBeGreaterThan(0);
+    }
+    expect(run('--workload', 'X', '--torch', torch).err).toMatch(/--workload must be W or C/);
   }, 120_000);
 
   it('refuses missing or unprepared anchor folders with one clear line', () => {
