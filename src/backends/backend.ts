@@ -1,7 +1,7 @@
 // The Backend interface: the kernel contract plus storage. Everything above src/backends
 // talks to a Backend only through this interface.
 
-import type { F32, I32, Kernels } from '../kernels/signatures.js';
+import type { F32, I32, I8, Kernels, U8 } from '../kernels/signatures.js';
 
 /**
  * A backend owns its storage: `alloc` hands out Float32Array views the kernels can use without
@@ -18,8 +18,12 @@ export interface Backend extends Kernels {
   alloc(n: number): F32;
   /** A zero-filled int32 buffer of n elements, owned by this backend. */
   allocInt32(n: number): I32;
-  /** Give back a buffer from alloc/allocInt32. Using it afterwards is a bug. */
-  free(buf: F32 | I32): void;
+  /** A zero-filled uint8 buffer of n elements (quantized activations), 16-byte aligned, owned by this backend. */
+  allocUint8(n: number): U8;
+  /** A zero-filled int8 buffer of n elements (quantized weights), 16-byte aligned, owned by this backend. */
+  allocInt8(n: number): I8;
+  /** Give back a buffer from alloc/allocInt32/allocUint8/allocInt8. Using it afterwards is a bug. */
+  free(buf: F32 | I32 | U8 | I8): void;
   /**
    * Fills buf with zeros. Optional: callers fall back to buf.fill(0), which V8 runs element by
    * element on SharedArrayBuffer memory (5-10x slower than a memset).

@@ -4,7 +4,7 @@
 // validates its `bench` and `benchOnce` cases the same way, then times them.
 
 import { referenceKernels } from './reference.js';
-import { convOut, poolOut, type AdamWParams, type ConvParams, type F32, type I32, type KernelName, type Kernels, type PoolParams, type SgdParams } from './signatures.js';
+import { convOut, poolOut, type AdamWParams, type ConvParams, type F32, type I32, type I8, type U8, type KernelName, type Kernels, type PoolParams, type SgdParams } from './signatures.js';
 
 // ---- data, comparison ------------------------------------------------------------------------
 
@@ -55,7 +55,10 @@ export function normErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export interface Place {
   f32(src: F32 | number): F32;
   i32(src: I32): I32;
-  /** Gives back what f32/i32 handed out. */
+  /** int8 kernels: copies of uint8 / int8 inputs, or zeros of that length. */
+  u8(src: U8 | number): U8;
+  i8(src: I8): I8;
+  /** Gives back what f32/i32/u8/i8 handed out. */
   release(): void;
 }
 
@@ -63,11 +66,11 @@ export interface Place {
 export interface Call {
   /** The returned loss for the loss kernels. */
   run(): number | void;
-  readonly outputs: Readonly<Record<string, F32>>;
+  readonly outputs: Readonly<Record<string, F32 | I32 | U8>>;
 }
 
 export interface Result {
-  outputs: Readonly<Record<string, F32>>;
+  outputs: Readonly<Record<string, F32 | I32 | U8>>;
   loss: number | void;
 }
 
@@ -83,6 +86,8 @@ export interface OpCase {
   readonly finite?: boolean;
   /** Compare each output element on its own scale (elementErr) instead of by normErr. */
   readonly elementwise?: boolean;
+  /** Every output must equal the reference's exactly (the integer kernels); tol is then unused. */
+  readonly exact?: boolean;
   /** Places the inputs (copies of the case's data) and the outputs' initial contents with `place`. */
   setup(k: Kernels, place: Place): Call;
 }
@@ -104,12 +109,14 @@ export interface BenchCase extends OpCase {
 export const plainPlace: Place = {
   f32: (src) => (typeof src === 'number' ? new Float32Array(src) : src.slice()),
   i32: (src) => src.slice(),
+  u8: (src) => (typeof src === 'number' ? new Uint8Array(src) : src.slice()),
+  i8: (src) => src.slice(),
   release: () => {},
 };
 
 /** Buffers from a backend's alloc/allocInt32, given back with free on release(). */
-export function placeOn(be: { alloc(n: number): F32; allocInt32(n: number): I32; free(buf: F32 | I32): void }): Place {
-  const bufs: (F32 | I32)[] = [];
+export function placeOn(be: { alloc(n: number): F32; allocInt32(n: number): I32; allocUint8(n: number): U8; allocInt8(n: number): I8; free(buf: F32 | I32 | U8 | I8): void }): Place {
+  const bufs: (F32 | I32 | U8 | I8)[] = [];
   return {
     f32(src) {
       const b = be.alloc(typeof src === 'number' ? src : src.length);
@@ -119,6 +126,18 @@ export function placeOn(be: { alloc(n: number): F32; allocInt32(n: number): I32;
     },
     i32(src) {
       const b = be.allocInt32(src.length);
+      b.set(src);
+      bufs.push(b);
+      return b;
+    },
+    u8(src) {
+      const b = be.allocUint8(typeof src === 'number' ? src : src.length);
+      if (typeof src !== 'number') b.set(src);
+      bufs.push(b);
+      return b;
+    },
+    i8(src) {
+      const b = be.allocInt8(src.length);
       b.set(src);
       bufs.push(b);
       return b;
@@ -162,6 +181,12 @@ export function elementErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function compare(c: OpCase, got: Result): string | null {
   const want = expected(c);
   for (const [name, out] of Object.entries(got.outputs)) {
+    if (c.exact) {
+      const w = want.outputs[name];
+      if (out.length !== w.length) return `${name} has length ${out.length}, the reference ${w.length}`;
+      for (let i = 0; i < w.length; i++) if (!Object.is(out[i], w[i])) return `${name}[${i}] = ${out[i]}, the reference ${w[i]} (must be exact)`;
+      continue;
+    }
     const err = (c.elementwise ? elementErr : normErr)(out, want.outputs[name]);
     if (!(err < c.tol)) return `${name} differs from the reference: normalized error ${err.toExponential(2)} >= ${c.tol.toExponential(1)}`;
   }
@@ -170,7 +195,7 @@ export function compare(c: OpCase, got: Result): string | null {
     if (!(Math.abs(l - w) <= c.lossTol * Math.max(1, Math.abs(w)))) return `loss ${l} differs from the reference ${w}`;
   }
   if (c.finite) {
-    for (const [name, out] of Object.entries(got.outputs)) if (!out.every(Number.isFinite)) return `${name} has a value that is not finite`;
+    for (const [name, out] of Object.entries(got.outputs)) if (!(out as F32).every(Number.isFinite)) return `${name} has a value that is not finite`;
     if (c.lossTol !== undefined && !Number.isFinite(got.loss)) return `loss ${got.loss} is not finite`;
   }
   return null;
@@ -513,6 +538,88 @@ export interface KernelCases {
   benchOnce?(quick: boolean): BenchCase[];
 }
 
+// ---- int8 ------------------------------------------------------------------------------------
+
+/** n seeded uint8 values over the full range, 255 and 0 pinned at the ends. */
+const randU8 = (n: number, seed: number, fill?: number): Data<U8> => once(() => {
+  const r = rng(seed), a = new Uint8Array(n);
+  for (let i = 0; i < n; i++) a[i] = fill ?? Math.floor(r() * 256) & 255;
+  if (fill === undefined && n > 0) a[0] = 255;
+  if (fill === undefined && n > 2) a[n - 1] = 0;
+  return a;
+});
+/** n seeded int8 values over the full range, −128 and 127 pinned at the start. */
+const randI8 = (n: number, seed: number, fill?: number): Data<I8> => once(() => {
+  const r = rng(seed), a = new Int8Array(n);
+  for (let i = 0; i < n; i++) a[i] = fill ?? (Math.floor(r() * 256) & 255) - 128;
+  if (fill === undefined && n > 0) a[0] = -128;
+  if (fill === undefined && n > 1) a[1] = 127;
+  return a;
+});
+/** Values to quantize: ordinary ones over the range and beyond, exact ties (v = k + 0.5 when 1/invScale is a power of 2), and the extremes. */
+function quantInput(n: number, invScale: number, seed: number): Data<F32> {
+  return once(() => {
+    const r = rng(seed), a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = i % 3 === 0 ? (Math.floor(r() * 700) - 350 + 0.5) / invScale : ((r() * 2 - 1) * 400) / invScale;
+    const special = [Infinity, -Infinity, 3e38, -3e38, -0, 1e-40, 0.5 / invScale, -0.5 / invScale, 1.5 / invScale, -2.5 / invScale];
+    for (let i = 0; i < special.length && 2 * i + 1 < n; i++) a[2 * i + 1] = special[i];
+    return a;
+  });
+}
+
+// q, x are (n).
+function quantizeCase(n: number, invScale: number, zp: number, seed: number): OpCase {
+  const X = quantInput(n, invScale, seed), q0 = randU8(n, seed + 1);
+  return {
+    kernel: 'quantize_int8', what: `n=${n} invScale=${invScale} zeroPoint=${zp}`, tol: 0, exact: true,
+    setup(k, pl) {
+      const q = pl.u8(q0()), x = pl.f32(X());
+      return { run: () => k.quantize_int8(q, x, n, invScale, zp), outputs: { q } };
+    },
+  };
+}
+
+// acc is (M,N) int32; a is (M,K) uint8; w is (N,K) int8.
+function matmulInt8Case(M: number, N: number, K: number, A: Data<U8>, Wt: Data<I8>, what = `M=${M} N=${N} K=${K}`): OpCase {
+  const acc0 = once(() => Int32Array.from({ length: M * N }, (_, i) => i * 7919 - 3));
+  return {
+    kernel: 'matmul_int8', what, tol: 0, exact: true,
+    setup(k, pl) {
+      const acc = pl.i32(acc0()), a = pl.u8(A()), w = pl.i8(Wt());
+      return { run: () => k.matmul_int8(acc, a, w, M, N, K), outputs: { acc } };
+    },
+  };
+}
+
+// acc is (N,OC,OH,OW) int32; x is (N,C,H,W) uint8; w is (OC,C/groups,k,k) int8.
+function conv2dInt8Case(p: ConvParams, xZero: number, X: Data<U8>, Wt: Data<I8>, what = `${convWhat(p)} xZero=${xZero}`): OpCase {
+  const z = convSizes(p), acc0 = once(() => Int32Array.from({ length: z.y }, (_, i) => 5 - i));
+  return {
+    kernel: 'conv2d_int8', what, tol: 0, exact: true,
+    setup(k, pl) {
+      const acc = pl.i32(acc0()), x = pl.u8(X()), w = pl.i8(Wt());
+      return { run: () => k.conv2d_int8(acc, x, w, p, xZero), outputs: { acc } };
+    },
+  };
+}
+
+// y, acc are (N,C,HW); wsum, scale, bias are (C).
+function dequantizeCase(N: number, C: number, HW: number, zero: number, seed: number): OpCase {
+  const n = N * C * HW;
+  const acc0 = once(() => { const r = rng(seed); return Int32Array.from({ length: n }, (_, i) => Math.floor((r() * 2 - 1) * (i % 2 ? 2 ** 30 : 2 ** 16))); });
+  const ws = once(() => { const r = rng(seed + 1); return Int32Array.from({ length: C }, () => Math.floor((r() * 2 - 1) * 2 ** 20)); });
+  const sc = once(() => { const r = rng(seed + 2); return Float32Array.from({ length: C }, () => 1e-5 + r() * 1e-3); });
+  const B = rand(C, seed + 3), y0 = rand(n, seed + 4);
+  return {
+    kernel: 'dequantize_int32', what: `N=${N} C=${C} HW=${HW} zero=${zero}`, tol: 1e-6,
+    setup(k, pl) {
+      const y = pl.f32(y0()), acc = pl.i32(acc0()), wsum = pl.i32(ws()), scale = pl.f32(sc()), bias = pl.f32(B());
+      return { run: () => k.dequantize_int32(y, acc, wsum, scale, bias, zero, N, C, HW), outputs: { y } };
+    },
+  };
+}
+
+
 // Conformance grids.
 const MATMUL_SHAPES: [number, number, number][] = [
   [1, 1, 1], [3, 5, 7], [17, 13, 33], [0, 5, 3], [5, 0, 3], [4, 3, 0],
@@ -558,6 +665,11 @@ const POOL_SHAPES: PoolParams[] = [
 ];
 /** Conformance batch norms (N, C, HW): empty, one value per channel, BatchNorm1d-like (HW = 1), feature maps. */
 const BN_SHAPES: BnShape[] = [[0, 3, 4], [1, 2, 1], [5, 3, 1], [4, 7, 1], [2, 3, 25], [3, 16, 49], [8, 5, 196], [1, 4, 33]];
+
+/** int8 quantization parameters (invScale, zeroPoint): powers of two (exact ties) and not, zero points at both ends. */
+const QUANT_PARAMS: [number, number][] = [[1, 0], [0.5, 128], [37.3, 3], [42.5, 255]];
+/** Dequantization shapes (N, C, HW) and zero points. */
+const DEQUANT_SHAPES: [number, number, number, number][] = [[0, 3, 4, 7], [1, 1, 1, 0], [5, 10, 1, 128], [128, 10, 1, 255], [3, 16, 49, 3], [2, 33, 7, 200]];
 
 // Workload C (bench): the CNN KD step's convolutions at batch N (student conv2 16→32 and teacher conv2 32→64, 14×14, 3×3 pad 1).
 const C_CONVS: [string, ConvParams][] = [['student conv2 16→32 14×14', conv(0, 16, 14, 14, 32, 3, 1, 1, 1)], ['teacher conv2 32→64 14×14', conv(0, 32, 14, 14, 64, 3, 1, 1, 1)]];
@@ -761,6 +873,34 @@ export const OP_CASES: Record<KernelName, KernelCases> = {
   },
   batchnorm_backward: {
     conformance: () => BN_SHAPES.flatMap((s, i) => BOOLS.map((inPlace) => bnBackwardCase(s, inPlace, 1100 + 10 * i))),
+    bench: () => [],
+  },
+  quantize_int8: {
+    conformance: () => SIZES.flatMap((n) => QUANT_PARAMS.map(([inv, zp], i) => quantizeCase(n, inv, zp, 1200 + 10 * i + n))),
+    bench: (N) => {
+      const n = N * INPUTS;
+      return [{ ...quantizeCase(n, 40, 128, 17), op: 'quantize_int8', shape: `n=${n} (${N}x${INPUTS})`, case: 'layer-1 input to uint8', batch: N, bytes: 5 * n }];
+    },
+  },
+  matmul_int8: {
+    conformance: () => [
+      ...MATMUL_SHAPES.map(([M, N, K], i) => matmulInt8Case(M, N, K, randU8(M * K, 1300 + i), randI8(N * K, 1320 + i))),
+      // the extremes: every pair 255·(−128) or 255·127 (int16 pair sums would saturate), and the longest K
+      matmulInt8Case(4, 3, 1000, randU8(4000, 0, 255), randI8(3000, 0, -128), 'M=4 N=3 K=1000 all 255 × −128'),
+      matmulInt8Case(3, 17, 515, randU8(3 * 515, 0, 255), randI8(17 * 515, 0, 127), 'M=3 N=17 K=515 all 255 × 127'),
+      matmulInt8Case(2, 5, 32768, randU8(2 * 32768, 1350, 255), randI8(5 * 32768, 1351, -128), 'M=2 N=5 K=32768 (the limit) all 255 × −128'),
+    ],
+    bench: (N) => [{ ...matmulInt8Case(N, HIDDEN, INPUTS, randU8(N * INPUTS, 1), randI8(HIDDEN * INPUTS, 2)), op: 'matmul_int8', shape: `${N}x${HIDDEN}x${INPUTS}`, case: "W's Dense 1 in int8", batch: N, flops: 2 * N * HIDDEN * INPUTS }],
+  },
+  conv2d_int8: {
+    conformance: () => [
+      ...CONV_SHAPES.map((p, i) => { const z = convSizes(p); return conv2dInt8Case(p, [0, 37, 255][i % 3], randU8(z.x, 1400 + 10 * i), randI8(z.w, 1401 + 10 * i)); }),
+      ((p) => { const z = convSizes(p); return conv2dInt8Case(p, 255, randU8(z.x, 0, 255), randI8(z.w, 0, -128), `${convWhat(p)} all 255 × −128, padding 255`); })(conv(2, 16, 6, 6, 8, 3, 1, 1, 1)),
+    ],
+    bench: (N) => C_CONVS.slice(0, 1).map(([label, c]) => { const p = { ...c, N }, z = convSizes(p); return { ...conv2dInt8Case(p, 128, randU8(z.x, 3), randI8(z.w, 4)), op: 'conv2d_int8', shape: convWhat(p), case: label, batch: N, flops: convFlops(p) }; }),
+  },
+  dequantize_int32: {
+    conformance: () => DEQUANT_SHAPES.map(([N, C, HW, zero], i) => dequantizeCase(N, C, HW, zero, 1500 + 10 * i)),
     bench: () => [],
   },
 };

@@ -11,6 +11,8 @@ import {
   type ConvParams,
   type F32,
   type I32,
+  type I8,
+  type U8,
   type Kernels,
   type PoolParams,
   type SgdParams,
@@ -390,10 +392,71 @@ export function batchnorm_backward(dx: F32, dy: F32, x: F32, mean: F32, invstd: 
   }
 }
 
+/** Round half to even (the float32 value v is already an integer beyond 2^23). */
+export function roundHalfEven(v: number): number {
+  const f = Math.floor(v), d = v - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+// q, x are (n).
+export function quantize_int8(q: U8, x: F32, n: number, invScale: number, zeroPoint: number): void {
+  const s = Math.fround(invScale);
+  for (let i = 0; i < n; i++) {
+    const v = Math.fround(x[i] * s);
+    const r = Number.isNaN(v) ? 0 : v > 512 ? 512 : v < -512 ? -512 : roundHalfEven(v);
+    const z = r + zeroPoint;
+    q[i] = z < 0 ? 0 : z > 255 ? 255 : z;
+  }
+}
+
+// acc is (M,N); a is (M,K) uint8; w is (N,K) int8.
+export function matmul_int8(acc: I32, a: U8, w: I8, M: number, N: number, K: number): void {
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[m * K + k] * w[n * K + k];
+      acc[m * N + n] = s;
+    }
+  }
+}
+
+// acc is (N,OC,OH,OW) int32; x is (N,C,H,W) uint8; w is (OC,C/groups,k,k) int8.
+export function conv2d_int8(acc: I32, x: U8, w: I8, p: ConvParams, xZero: number): void {
+  const { N, C, H, W, OC, k, stride, pad, groups } = p;
+  const [OH, OW] = convOut(p);
+  const cg = C / groups, og = OC / groups;
+  for (let n = 0; n < N; n++) for (let o = 0; o < OC; o++) {
+    const g = Math.floor(o / og);
+    for (let i = 0; i < OH; i++) for (let j = 0; j < OW; j++) {
+      let s = 0;
+      for (let c = 0; c < cg; c++) for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) {
+        const h = i * stride - pad + a, ww = j * stride - pad + b;
+        const v = h >= 0 && h < H && ww >= 0 && ww < W ? x[((n * C + g * cg + c) * H + h) * W + ww] : xZero;
+        s += v * w[((o * cg + c) * k + a) * k + b];
+      }
+      acc[((n * OC + o) * OH + i) * OW + j] = s;
+    }
+  }
+}
+
+// y, acc are (N,C,HW); wsum, scale, bias are (C).
+export function dequantize_int32(y: F32, acc: I32, wsum: I32, scale: F32, bias: F32, zero: number, N: number, C: number, HW: number): void {
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
+    const zc = zero * wsum[c], s = scale[c], b = bias[c];
+    for (let q = 0; q < HW; q++) {
+      const i = (n * C + c) * HW + q;
+      y[i] = Math.fround(Math.fround(Math.fround(acc[i] - zc) * s) + b);
+    }
+  }
+}
+
 export const referenceKernels: Kernels = {
   matmul, bias_add, bias_grad, relu, relu_backward, gelu, gelu_backward,
   softmax_t, log_softmax_t, kd_loss, cross_entropy, mse, sgd_step, adamw_step,
   conv2d, conv2d_backward_data, conv2d_backward_weight, maxpool2d, maxpool2d_backward, avgpool2d, avgpool2d_backward,
   batchnorm_stats, batchnorm, batchnorm_backward_reduce, batchnorm_backward,
+  quantize_int8, matmul_int8, conv2d_int8, dequantize_int32,
 };
 

@@ -11,6 +11,10 @@
 
 export type F32 = Float32Array;
 export type I32 = Int32Array;
+/** uint8 tensors: quantized activations (with a zero point). */
+export type U8 = Uint8Array;
+/** int8 tensors: quantized weights (symmetric, zero point 0). */
+export type I8 = Int8Array;
 
 /** Where a kernel is implemented: the TS reference (the `js` backend), AssemblyScript (`wasm*`), C++ (`native*`), CUDA (`cuda`). */
 export type Build = 'ts' | 'wasm' | 'native' | 'cuda';
@@ -164,6 +168,30 @@ export const KERNELS = [
     args: ['dx: (N,C,HW)', 'dy: (N,C,HW)', 'x: (N,C,HW)', 'mean: (C)', 'invstd: (C)', 'gamma: (C)', 'sumDy: (C)', 'sumDyXhat: (C)', 'count', 'N', 'C', 'HW'],
     doc: 'training-mode dx = gamma·invstd·(dy − sumDy/count − xhat·sumDyXhat/count), count = rows·HW of the whole batch; dx may alias dy',
     builds: ALL,
+  },
+  {
+    name: 'quantize_int8',
+    args: ['q: (n) uint8', 'x: (n)', 'n', 'invScale', 'zeroPoint'],
+    doc: 'q = clamp(round_half_even(f32(x·invScale)) + zeroPoint, 0, 255): float32 activations to uint8',
+    builds: ['ts'],
+  },
+  {
+    name: 'matmul_int8',
+    args: ['acc: (M,N) int32', 'a: (M,K) uint8', 'w: (N,K) int8', 'M', 'N', 'K'],
+    doc: 'acc = a·wᵀ exactly in int32 (uint8 activations times int8 weight rows; K ≤ 32768)',
+    builds: ['ts'],
+  },
+  {
+    name: 'conv2d_int8',
+    args: ['acc: (N,OC,OH,OW) int32', 'x: (N,C,H,W) uint8', 'w: (OC,C/groups,k,k) int8', 'p: ConvParams', 'xZero'],
+    doc: 'conv2d of uint8 x with int8 w, exact int32, no bias; cells outside the image count as xZero (the input zero point)',
+    builds: ['ts'],
+  },
+  {
+    name: 'dequantize_int32',
+    args: ['y: (N,C,HW)', 'acc: (N,C,HW) int32', 'wsum: (C) int32', 'scale: (C)', 'bias: (C)', 'zero', 'N', 'C', 'HW'],
+    doc: 'y = f32(f32(acc − zero·wsum[c])·scale[c]) + bias[c] per channel c (Dense: HW = 1)',
+    builds: ['ts'],
   },
 ] as const satisfies readonly KernelSpec[];
 
@@ -347,6 +375,38 @@ export interface Kernels {
    * rows·HW. dx may alias dy.
    */
   batchnorm_backward(dx: F32, dy: F32, x: F32, mean: F32, invstd: F32, gamma: F32, sumDy: F32, sumDyXhat: F32, count: number, N: number, C: number, HW: number): void;
+
+  // ---- int8 (src/compress: post-training quantization, QAT models, int8 inference) -------------
+  // Activations are uint8 with a per-tensor zero point; weights int8, symmetric (zero point 0),
+  // per output channel. An int8 layer is: quantize_int8 its input, matmul_int8 / conv2d_int8
+  // (exact int32), dequantize_int32 with wsum = per-channel weight sums (the zero-point correction
+  // Σ(x − zero)·w = Σx·w − zero·Σw) and scale = input scale · weight scale[c].
+
+  /**
+   * q (n) uint8 = clamp(round_half_even(v) + zeroPoint, 0, 255), v = f32(x·invScale) (one float32
+   * multiply: every build rounds the same way). ±Infinity clamp to 0 / 255; NaN gives an
+   * unspecified value in [0,255] (callers reject non-finite inputs first). zeroPoint in [0,255].
+   */
+  quantize_int8(q: U8, x: F32, n: number, invScale: number, zeroPoint: number): void;
+  /**
+   * acc (M,N) int32 = Σ_k a[m,k]·w[n,k], exact: a (M,K) uint8 activations, w (N,K) int8 (a Dense
+   * layer's weight, row per output). |acc| ≤ 255·128·K < 2³¹ for K ≤ 32768 (the limit). Builds whose
+   * instructions pair u8×s8 products in saturating int16 (AVX2 vpmaddubsw) must not use that path
+   * on full-range operands: every result is exact.
+   */
+  matmul_int8(acc: I32, a: U8, w: I8, M: number, N: number, K: number): void;
+  /**
+   * conv2d (same geometry as conv2d, see ConvParams) of uint8 x with int8 w, exact int32 sums, no
+   * bias: acc[n,o,i,j] = Σ_{c in o's group, a, b} w[o, c − g·C/groups, a, b] · x̃[n, c, i·stride − pad + a, j·stride − pad + b],
+   * x̃ = x inside the image and xZero outside (padding is the quantized 0). (C/groups)·k·k ≤ 32768.
+   */
+  conv2d_int8(acc: I32, x: U8, w: I8, p: ConvParams, xZero: number): void;
+  /**
+   * y (N,C,HW) = f32(f32(acc − zero·wsum[c]) · scale[c]) + bias[c], per channel c, acc (N,C,HW)
+   * int32; wsum, scale, bias are (C). Dense layers use HW = 1 (C = outputs, N = rows). The integer
+   * acc − zero·wsum is exact; its conversion to float32 rounds to nearest even.
+   */
+  dequantize_int32(y: F32, acc: I32, wsum: I32, scale: F32, bias: F32, zero: number, N: number, C: number, HW: number): void;
 }
 
 /** GELU tanh-approximation constants, shared by every implementation. */

@@ -4,7 +4,7 @@
 
 import type { Backend } from '../backend.js';
 import { referenceKernels } from '../../kernels/reference.js';
-import type { F32, I32 } from '../../kernels/signatures.js';
+import type { F32, I32, I8, U8 } from '../../kernels/signatures.js';
 
 // C is (M,N); A is (M,K) or (K,M) if transA; B is (K,N) or (N,K) if transB.
 function matmulJs(C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean): void {
@@ -56,6 +56,8 @@ export function createJsBackend(): Backend {
     matmul: matmulJs,
     alloc: (n: number): F32 => new Float32Array(new SharedArrayBuffer(Math.max(4, n * 4)), 0, n),
     allocInt32: (n: number): I32 => new Int32Array(new SharedArrayBuffer(Math.max(4, n * 4)), 0, n),
+    allocUint8: (n: number): U8 => new Uint8Array(new SharedArrayBuffer(Math.max(4, n)), 0, n),
+    allocInt8: (n: number): I8 => new Int8Array(new SharedArrayBuffer(Math.max(4, n)), 0, n),
     free: () => {},
   };
 }

@@ -6,7 +6,7 @@
 // other arrays passed to its kernels are copied to the device and back per call.
 
 import type { Backend } from '../backend.js';
-import type { AdamWParams, ConvParams, F32, I32, Kernels, PoolParams, SgdParams } from '../../kernels/signatures.js';
+import type { AdamWParams, ConvParams, F32, I32, I8, Kernels, PoolParams, SgdParams, U8 } from '../../kernels/signatures.js';
 import { availableParallelism } from 'node:os';
 import { BackendUnavailableError } from '../../errors.js';
 import { addonPath, loadAddon } from './loader.js';
@@ -30,7 +30,7 @@ export interface NativeAddon extends Omit<Kernels, Flattened> {
   maxpool2d_backward(dx: F32, dy: F32, idx: I32, ...p: PoolArgs): void;
   avgpool2d(y: F32, x: F32, ...p: PoolArgs): void;
   avgpool2d_backward(dx: F32, dy: F32, ...p: PoolArgs): void;
-  addressMod(a: F32 | I32, m: number): number;
+  addressMod(a: F32 | I32 | U8 | I8, m: number): number;
   zero(buf: F32): void;
   probe(): { ok: boolean; [k: string]: unknown };
   /** CPU addon only: matmul on up to `threads` threads (bitwise-identical results). */
@@ -57,9 +57,10 @@ const ALIGN = 64;
 export function backendFromAddon(name: string, description: string, a: NativeAddon, managed = false): Backend {
   const allocManaged = a.allocManaged;
   if (managed && !allocManaged) throw new Error(`${name}: the addon has no allocManaged (rebuild it: npm run build:native)`);
-  function aligned<T extends F32 | I32>(Ctor: { new (b: ArrayBufferLike, off: number, n: number): T }, n: number): T {
-    if (managed) return new Ctor(allocManaged!(n * 4), 0, n);
-    const sab = new SharedArrayBuffer(n * 4 + ALIGN);
+  function aligned<T extends F32 | I32 | U8 | I8>(Ctor: { new (b: ArrayBufferLike, off: number, n: number): T; readonly BYTES_PER_ELEMENT: number }, n: number): T {
+    const bytes = n * Ctor.BYTES_PER_ELEMENT;
+    if (managed) return new Ctor(allocManaged!(Math.max(4, bytes + 3 - ((bytes + 3) % 4))), 0, n);
+    const sab = new SharedArrayBuffer(bytes + ALIGN);
     const probe = new Ctor(sab, 0, 1);
     const mis = a.addressMod(probe, ALIGN);
     return new Ctor(sab, mis === 0 ? 0 : ALIGN - mis, n);
@@ -98,6 +99,8 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
     zero: a.zero,
     alloc: (n: number): F32 => aligned(Float32Array, n),
     allocInt32: (n: number): I32 => aligned(Int32Array, n),
+    allocUint8: (n: number): U8 => aligned(Uint8Array, n),
+    allocInt8: (n: number): I8 => aligned(Int8Array, n),
     free: () => {},
     ...(managed ? { maxWorkers: 1 } : {}),
   };

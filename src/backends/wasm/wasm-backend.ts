@@ -4,13 +4,13 @@
 // Several instances (threads) can share one memory with disjoint arenas [base, limit).
 
 import type { Backend, WorkerShare } from '../backend.js';
-import { convOut, poolOut, type AdamWParams, type ConvParams, type F32, type I32, type PoolParams, type SgdParams } from '../../kernels/signatures.js';
+import { convOut, poolOut, type AdamWParams, type ConvParams, type F32, type I32, type I8, type PoolParams, type U8, type SgdParams } from '../../kernels/signatures.js';
 import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import { Arena } from './arena.js';
 import type { WasmPool } from './pool.js';
 import { compileWasm, compileWasmSync, createSharedMemory, WASM_BACKEND_NAME, type WasmVariant } from './loader.js';
 
-type Arr = F32 | I32;
+type Arr = F32 | I32 | U8 | I8;
 type Ptr = number;
 
 /** The raw exports of assembly/index.ts (pointers are byte offsets, bools are 0/1). */
@@ -176,6 +176,16 @@ export class WasmBackend implements Backend {
   allocInt32(n: number): I32 {
     const off = this.arena.alloc(n * 4);
     return new Int32Array(this.buffer(), off, n);
+  }
+
+  allocUint8(n: number): U8 {
+    const off = this.arena.alloc(Math.ceil(n / 4) * 4);
+    return new Uint8Array(this.buffer(), off, n);
+  }
+
+  allocInt8(n: number): I8 {
+    const off = this.arena.alloc(Math.ceil(n / 4) * 4);
+    return new Int8Array(this.buffer(), off, n);
   }
 
   free(buf: Arr): void {
