@@ -10,6 +10,7 @@ import type { AdamWParams, ConvParams, F32, I32, I8, Kernels, PoolParams, SgdPar
 import { availableParallelism } from 'node:os';
 import { BackendUnavailableError } from '../../errors.js';
 import { addonPath, loadAddon } from './loader.js';
+import { referenceKernels as TEMP_INT8_REFERENCE } from '../../kernels/reference.js';
 
 /** ConvParams flattened: N, C, H, W, OC, k, stride, pad, groups. */
 type ConvArgs = [N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number];
@@ -97,6 +98,12 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
     batchnorm_backward_reduce: a.batchnorm_backward_reduce,
     batchnorm_backward: a.batchnorm_backward,
     zero: a.zero,
+    // TEMPORARY (branch int8 only, never on main): the int8 kernels run the TS reference until the
+    // C++ int8 kernels land; test/kernel-names.test.ts fails while these lines exist.
+    quantize_int8: TEMP_INT8_REFERENCE.quantize_int8,
+    matmul_int8: TEMP_INT8_REFERENCE.matmul_int8,
+    conv2d_int8: TEMP_INT8_REFERENCE.conv2d_int8,
+    dequantize_int32: TEMP_INT8_REFERENCE.dequantize_int32,
     alloc: (n: number): F32 => aligned(Float32Array, n),
     allocInt32: (n: number): I32 => aligned(Int32Array, n),
     allocUint8: (n: number): U8 => aligned(Uint8Array, n),

@@ -7,6 +7,7 @@ import type { Backend, WorkerShare } from '../backend.js';
 import { convOut, poolOut, type AdamWParams, type ConvParams, type F32, type I32, type I8, type PoolParams, type U8, type SgdParams } from '../../kernels/signatures.js';
 import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import { Arena } from './arena.js';
+import { referenceKernels as TEMP_INT8_REFERENCE } from '../../kernels/reference.js';
 import type { WasmPool } from './pool.js';
 import { compileWasm, compileWasmSync, createSharedMemory, WASM_BACKEND_NAME, type WasmVariant } from './loader.js';
 
@@ -120,6 +121,12 @@ export class WasmBackend implements Backend {
   /** ArrayBuffers of this memory seen by this thread (one per size the memory has had). */
   private readonly mine = new WeakSet<ArrayBufferLike>();
   private buf: ArrayBufferLike;
+  // TEMPORARY (branch int8 only, never on main): the int8 kernels run the TS reference until the
+  // AssemblyScript int8 kernels land; test/kernel-names.test.ts fails while these lines exist.
+  readonly quantize_int8 = TEMP_INT8_REFERENCE.quantize_int8;
+  readonly matmul_int8 = TEMP_INT8_REFERENCE.matmul_int8;
+  readonly conv2d_int8 = TEMP_INT8_REFERENCE.conv2d_int8;
+  readonly dequantize_int32 = TEMP_INT8_REFERENCE.dequantize_int32;
   private ws = 0;
   private wsBytes = 0;
 

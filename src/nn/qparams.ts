@@ -1,4 +1,5 @@
-// Quantization parameters: the one definition of how float32 values become int8/uint8, shared by
+// Quantization parameters (in nn, below io, so that model files and int8 inference can use it):
+// the one definition of how float32 values become int8/uint8, shared by
 // post-training quantization, the fake-quant of quantization-aware training and int8 inference, so
 // that a QAT model converted to int8 computes what its training forward computed.
 //
