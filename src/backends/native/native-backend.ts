@@ -99,7 +99,7 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
     batchnorm_backward: a.batchnorm_backward,
     zero: a.zero,
     // TEMPORARY (branch int8 only, never on main): the int8 kernels run the TS reference until the
-    // C++ int8 kernels land; test/kernel-names.test.ts fails while these lines exist.
+    // C++ int8 kernels land; nothing named TEMP_INT8 may reach main.
     quantize_int8: TEMP_INT8_REFERENCE.quantize_int8,
     matmul_int8: TEMP_INT8_REFERENCE.matmul_int8,
     conv2d_int8: TEMP_INT8_REFERENCE.conv2d_int8,
