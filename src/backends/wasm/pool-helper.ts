@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { WorkerShare } from '../backend.js';
 import { attachWasmBackend, type ConvArgs } from './wasm-backend.js';
 import type { WasmVariant } from './loader.js';
-import { controlViews, CTL, OP_ADAMW, OP_CONV, OP_CONV_DATA, OP_CONV_WEIGHT, OP_MATMUL, OP_QUIT, OP_SGD, SPIN } from './pool.js';
+import { controlViews, CTL, OP_ADAMW, OP_CONV, OP_CONV_DATA, OP_CONV_INT8, OP_CONV_WEIGHT, OP_MATMUL, OP_MATMUL_INT8, OP_QUIT, OP_SGD, SPIN } from './pool.js';
 
 const { share, variant, sab } = workerData as { share: WorkerShare; variant: WasmVariant; sab: SharedArrayBuffer };
 const be = attachWasmBackend(variant, share);
@@ -46,6 +46,13 @@ for (;;) {
       // dw, dbias, dy, x, then N, C, H, W, OC, k, stride, pad, groups, accumulate, r0, r1 (dbias only when r0 = 0)
       const p = Array.from({ length: 9 }, (_, i) => arg(4 + i)) as ConvArgs;
       x.conv2d_backward_weight_rows(arg(0), arg(1), arg(2), arg(3), ...p, arg(13), be.convScratch(p), arg(14), arg(15));
+    } else if (op === OP_MATMUL_INT8) {
+      // acc, a, w, M, N, K, j0, j1
+      x.matmul_int8_cols(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7));
+    } else if (op === OP_CONV_INT8) {
+      // acc, x, w, then N, C, H, W, OC, k, stride, pad, groups, xZero
+      const p = Array.from({ length: 9 }, (_, i) => arg(3 + i)) as ConvArgs;
+      x.conv2d_int8(arg(0), arg(1), arg(2), ...p, arg(12), be.convInt8Scratch(p));
     } else {
       throw new Error(`unknown operation ${op}`);
     }

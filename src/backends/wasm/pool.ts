@@ -6,7 +6,8 @@
 // every helper's answer. Matmuls split C by columns (whole 8-column register tiles, so every C
 // element sums the same products in the same order as one thread: results are bitwise equal),
 // conv2d and its backward data pass by images, its backward weight pass by columns of dw (bitwise
-// equal likewise), optimizer steps by element ranges. Nothing is copied: only offsets cross threads.
+// equal likewise), optimizer steps by element ranges; the int8 matmul by columns and the int8
+// convolution by images (integer sums: equal to one thread whatever the split). Nothing is copied: only offsets cross threads.
 
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +38,7 @@ export const CTL = {
   ERR_BYTES: 320,
   BYTES: 512,
 } as const;
-export const OP_MATMUL = 1, OP_SGD = 2, OP_ADAMW = 3, OP_CONV = 4, OP_CONV_DATA = 5, OP_CONV_WEIGHT = 6, OP_QUIT = 9;
+export const OP_MATMUL = 1, OP_SGD = 2, OP_ADAMW = 3, OP_CONV = 4, OP_CONV_DATA = 5, OP_CONV_WEIGHT = 6, OP_MATMUL_INT8 = 7, OP_CONV_INT8 = 8, OP_QUIT = 9;
 
 /** Matmuls below this many multiply-adds run on one thread (the hand-off costs ~10-50 µs). */
 const MIN_MATMUL_MACS = 1 << 20;
@@ -133,6 +134,38 @@ export class WasmPool {
       const j1 = cut(1);
       be.raw.matmul_cols(c, a, b, M, N, K, tA, tB, acc, be.scratch(be.raw.matmul_workspace(M, j1, K)), 0, j1);
     });
+    return true;
+  }
+
+  /**
+   * matmul_int8 acc (M,N) = a·wᵀ over all threads, split by columns of acc (rows of w); false
+   * when too small to split. Exact int32 sums: any split equals one thread.
+   */
+  matmul_int8(be: WasmBackend, acc: number, a: number, w: number, M: number, N: number, K: number): boolean {
+    if (M * N * K < MIN_MATMUL_MACS * 2 || N < 8 || K <= 0) return false;
+    const T = Math.min(this.threads, N >> 2);
+    const cut = (t: number) => splitPoint(N, T, t, 4);
+    this.run(T, OP_MATMUL_INT8, 'matmul_int8', (h, ctl) => {
+      ctl.set([acc, a, w, M, N, K, cut(h), cut(h + 1)], CTL.ARGS);
+    }, () => be.raw.matmul_int8_cols(acc, a, w, M, N, K, 0, cut(1)));
+    return true;
+  }
+
+  /**
+   * conv2d_int8 over all threads, split by images of the batch; false when too small to split
+   * (or its column block does not fit a helper's arena).
+   */
+  conv2d_int8(be: WasmBackend, acc: number, x: number, w: number, a: ConvArgs, xZero: number): boolean {
+    const [N, C, H, W, OC] = a;
+    if (N < 2 || WasmPool.convMacs(a) < MIN_CONV_MACS * 2) return false;
+    if (be.raw.conv2d_int8_workspace(C, H, W, OC, a[5], a[6], a[7], a[8]) > HELPER_ARENA_BYTES - (1 << 20)) return false;
+    const T = Math.min(this.threads, N), xs = C * H * W, ys = 4 * OC * WasmPool.outPlane(a);
+    const cut = (t: number) => splitPoint(N, T, t, 1);
+    const rest = a.slice(1) as number[];
+    this.run(T, OP_CONV_INT8, 'conv2d_int8', (h, ctl) => {
+      const n0 = cut(h), n1 = cut(h + 1);
+      ctl.set([acc + ys * n0, x + xs * n0, w, n1 - n0, ...rest, xZero], CTL.ARGS);
+    }, () => be.raw.conv2d_int8(acc, x, w, cut(1), C, H, W, OC, a[5], a[6], a[7], a[8], xZero, be.convInt8Scratch(a)));
     return true;
   }
 

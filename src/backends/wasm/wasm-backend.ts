@@ -7,7 +7,6 @@ import type { Backend, WorkerShare } from '../backend.js';
 import { convOut, poolOut, type AdamWParams, type ConvParams, type F32, type I32, type I8, type PoolParams, type U8, type SgdParams } from '../../kernels/signatures.js';
 import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import { Arena } from './arena.js';
-import { referenceKernels as TEMP_INT8_REFERENCE } from '../../kernels/reference.js';
 import type { WasmPool } from './pool.js';
 import { compileWasm, compileWasmSync, createSharedMemory, WASM_BACKEND_NAME, type WasmVariant } from './loader.js';
 
@@ -48,6 +47,13 @@ export interface WasmExports {
   batchnorm(y: Ptr, x: Ptr, mean: Ptr, invstd: Ptr, gamma: Ptr, beta: Ptr, N: number, C: number, HW: number): void;
   batchnorm_backward_reduce(sumDy: Ptr, sumDyXhat: Ptr, dy: Ptr, x: Ptr, mean: Ptr, invstd: Ptr, N: number, C: number, HW: number): void;
   batchnorm_backward(dx: Ptr, dy: Ptr, x: Ptr, mean: Ptr, invstd: Ptr, gamma: Ptr, sumDy: Ptr, sumDyXhat: Ptr, count: number, N: number, C: number, HW: number): void;
+  // int8 (assembly/quant.ts): uint8 activations, int8 weights, exact int32 sums.
+  quantize_int8(q: Ptr, x: Ptr, n: number, invScale: number, zeroPoint: number): void;
+  matmul_int8(acc: Ptr, a: Ptr, w: Ptr, M: number, N: number, K: number): void;
+  matmul_int8_cols(acc: Ptr, a: Ptr, w: Ptr, M: number, N: number, K: number, j0: number, j1: number): void;
+  conv2d_int8_workspace(C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number): number;
+  conv2d_int8(acc: Ptr, x: Ptr, w: Ptr, N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number, xZero: number, work: Ptr): void;
+  dequantize_int32(y: Ptr, acc: Ptr, wsum: Ptr, scale: Ptr, bias: Ptr, zero: number, N: number, C: number, HW: number): void;
 }
 
 /** ConvParams as the wasm exports take them: N, C, H, W, OC, k, stride, pad, groups. */
@@ -121,12 +127,6 @@ export class WasmBackend implements Backend {
   /** ArrayBuffers of this memory seen by this thread (one per size the memory has had). */
   private readonly mine = new WeakSet<ArrayBufferLike>();
   private buf: ArrayBufferLike;
-  // TEMPORARY (branch int8 only, never on main): the int8 kernels run the TS reference until the
-  // AssemblyScript int8 kernels land; nothing named TEMP_INT8 may reach main.
-  readonly quantize_int8 = TEMP_INT8_REFERENCE.quantize_int8;
-  readonly matmul_int8 = TEMP_INT8_REFERENCE.matmul_int8;
-  readonly conv2d_int8 = TEMP_INT8_REFERENCE.conv2d_int8;
-  readonly dequantize_int32 = TEMP_INT8_REFERENCE.dequantize_int32;
   private ws = 0;
   private wsBytes = 0;
 
@@ -476,6 +476,48 @@ export class WasmBackend implements Backend {
   batchnorm_backward(dx: F32, dy: F32, x: F32, mean: F32, invstd: F32, gamma: F32, sumDy: F32, sumDyXhat: F32, count: number, N: number, C: number, HW: number): void {
     bnCheck('batchnorm_backward', N, C, HW, [dx, dy, x], [mean, invstd, gamma, sumDy, sumDyXhat]);
     this.on([dx, dy, x, mean, invstd, gamma, sumDy, sumDyXhat], 0b1, (q) => this.raw.batchnorm_backward(q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], count, N, C, HW));
+  }
+
+  // q is (n) uint8; x is (n).
+  quantize_int8(q: U8, x: F32, n: number, invScale: number, zeroPoint: number): void {
+    if (!isDim(n, 0) || q.length < n || x.length < n) throw new ShapeError(`quantize_int8: n=${n}, q has ${q.length} elements, x ${x.length} (both need n)`);
+    if (!(Number.isInteger(zeroPoint) && zeroPoint >= 0 && zeroPoint <= 255)) throw new RangeError(`quantize_int8: zeroPoint ${zeroPoint}, expected an integer in [0, 255]`);
+    if (n === 0) return;
+    this.on([q, x], 0b1, (p) => this.raw.quantize_int8(p[0], p[1], n, invScale, zeroPoint));
+  }
+
+  // acc is (M,N) int32; a is (M,K) uint8; w is (N,K) int8.
+  matmul_int8(acc: I32, a: U8, w: I8, M: number, N: number, K: number): void {
+    if (![M, N, K].every((v) => isDim(v, 0)) || K > 32768) throw new ShapeError(`matmul_int8: bad sizes M=${M} N=${N} K=${K} (integers >= 0, K <= 32768)`);
+    if (acc.length < M * N || a.length < M * K || w.length < N * K) {
+      throw new ShapeError(`matmul_int8: acc has ${acc.length} (need M*N = ${M}*${N}), a ${a.length} (need ${M}*${K}), w ${w.length} (need ${N}*${K})`);
+    }
+    if (M === 0 || N === 0) return;
+    this.on([acc, a, w], 0b1, (p) => {
+      if (!this.pool?.matmul_int8(this, p[0], p[1], p[2], M, N, K)) this.raw.matmul_int8(p[0], p[1], p[2], M, N, K);
+    });
+  }
+
+  /** Scratch for conv2d_int8's uint8 column block. */
+  convInt8Scratch(a: ConvArgs): Ptr {
+    return this.scratch(this.raw.conv2d_int8_workspace(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]));
+  }
+
+  // acc is (N,OC,OH,OW) int32; x is (N,C,H,W) uint8; w is (OC,C/groups,k,k) int8.
+  conv2d_int8(acc: I32, x: U8, w: I8, p: ConvParams, xZero: number): void {
+    const a = convArgs('conv2d_int8', p, [['acc', acc, 'y'], ['x', x, 'x'], ['w', w, 'w']]);
+    if ((p.C / p.groups) * p.k * p.k > 32768) throw new ShapeError(`conv2d_int8: (C/groups)·k·k = ${(p.C / p.groups) * p.k * p.k} exceeds the int32-exact limit 32768`);
+    if (!(Number.isInteger(xZero) && xZero >= 0 && xZero <= 255)) throw new RangeError(`conv2d_int8: xZero ${xZero}, expected an integer in [0, 255]`);
+    this.on([acc, x, w], 0b1, (q) => {
+      if (!this.pool?.conv2d_int8(this, q[0], q[1], q[2], a, xZero)) this.raw.conv2d_int8(q[0], q[1], q[2], ...a, xZero, this.convInt8Scratch(a));
+    });
+  }
+
+  // y, acc are (N,C,HW); wsum, scale, bias are (C).
+  dequantize_int32(y: F32, acc: I32, wsum: I32, scale: F32, bias: F32, zero: number, N: number, C: number, HW: number): void {
+    bnCheck('dequantize_int32', N, C, HW, [y, acc], [wsum, scale, bias]);
+    if (!Number.isInteger(zero)) throw new RangeError(`dequantize_int32: zero ${zero}, expected an integer`);
+    this.on([y, acc, wsum, scale, bias], 0b1, (q) => this.raw.dequantize_int32(q[0], q[1], q[2], q[3], q[4], zero, N, C, HW));
   }
 }
 

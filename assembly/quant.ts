@@ -1,0 +1,328 @@
+// int8 kernels (optimized; the TS reference in src/kernels/reference.ts is the definition):
+// quantize_int8, matmul_int8 (+ matmul_int8_cols, its column split for the -mt backends),
+// conv2d_int8 (+ conv2d_int8_workspace) and dequantize_int32. Integer results are exact in every
+// build: the SIMD builds widen uint8 activations and int8 weights to int16 and multiply with
+// i32x4.dot_i16x8_s (each lane sums two products ≤ 255·128 in int32: no saturation anywhere).
+// The relaxed build runs the same code: i32x4.relaxed_dot_i8x16_i7x16_add_s is deterministic
+// only for a 7-bit second operand, so full-range uint8 activations would need two of them per
+// 16 bytes (a = 128·hi + lo); measured slower than dot_i16x8_s on V8/x64 (see the report in
+// docs and RELAXED_DOT below). Pointers are byte offsets into linear memory; nothing allocates.
+
+import { SIMD, RELAXED } from './simd';
+
+/**
+ * Relaxed build only: the i8×i7 relaxed dot (activations split as 128·hi + lo, both 7-bit, so
+ * exact on every engine) instead of dot_i16x8_s. Off: measured 0.6-0.7× the dot_i16x8_s path on
+ * V8 (Node 20, x64), which lowers it to pmaddubsw + pmaddwd + paddd per 16 products, twice.
+ */
+const RELAXED_DOT: bool = RELAXED && false;
+
+// ---- quantize ------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function quant1(v: f32, zp: i32): i32 {
+  let r = 0;
+  if (v == v) r = <i32>nearest<f32>(min<f32>(max<f32>(v, -512), 512));
+  const z = r + zp;
+  return z < 0 ? 0 : z > 255 ? 255 : z;
+}
+
+// @ts-ignore: decorator
+@inline function quant4(x: v128, s: v128, lo: v128, hi: v128, zp: v128): v128 {
+  // pmax/pmin keep a NaN lane NaN; trunc_sat makes it 0 (the reference's NaN → zeroPoint)
+  return i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.pmin(f32x4.pmax(f32x4.mul(x, s), lo), hi))), zp);
+}
+
+/** q (n) uint8 = clamp(round_half_even(f32(x·invScale)) + zeroPoint, 0, 255); x (n) float32. */
+export function quantize_int8(q: usize, x: usize, n: i32, invScale: f32, zeroPoint: i32): void {
+  let i = 0;
+  if (SIMD) {
+    const s = f32x4.splat(invScale), lo = f32x4.splat(-512), hi = f32x4.splat(512), zp = i32x4.splat(zeroPoint);
+    for (; i + 16 <= n; i += 16) {
+      const p = x + (<usize>i << 2);
+      const a = quant4(v128.load(p), s, lo, hi, zp), b = quant4(v128.load(p, 16), s, lo, hi, zp);
+      const c = quant4(v128.load(p, 32), s, lo, hi, zp), d = quant4(v128.load(p, 48), s, lo, hi, zp);
+      // ±512 + zeroPoint fits int16; the unsigned narrow saturates to [0, 255]
+      v128.store(q + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(a, b), i16x8.narrow_i32x4_s(c, d)));
+    }
+  }
+  for (; i < n; i++) store<u8>(q + <usize>i, <u8>quant1(load<f32>(x + (<usize>i << 2)) * invScale, zeroPoint));
+}
+
+// ---- the u8 × s8 GEMM ----------------------------------------------------------------------
+
+/** Horizontal sum of 4 int32 lanes (wrapping, but every sum here is below 2³¹ by the K limit). */
+// @ts-ignore: decorator
+@inline function hsum(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+/** c + Σ of the 8 (SIMD) or 16 (relaxed dot) products of a (uint8) and w (int8) at these addresses, as int32x4. */
+// @ts-ignore: decorator
+@inline function dot8(a: usize, w: usize, c: v128): v128 {
+  return i32x4.add(c, i32x4.dot_i16x8_s(v128.load8x8_u(a), v128.load8x8_s(w)));
+}
+
+/** Dot product of K uint8 at a and K int8 at w. */
+function dot1(a: usize, w: usize, K: i32): i32 {
+  let k = 0, s = 0;
+  if (SIMD) {
+    let c0 = i32x4.splat(0), c1 = i32x4.splat(0);
+    for (; k + 16 <= K; k += 16) {
+      c0 = dot8(a + <usize>k, w + <usize>k, c0);
+      c1 = dot8(a + <usize>k + 8, w + <usize>k + 8, c1);
+    }
+    for (; k + 8 <= K; k += 8) c0 = dot8(a + <usize>k, w + <usize>k, c0);
+    s = hsum(i32x4.add(c0, c1));
+  }
+  for (; k < K; k++) s += <i32>load<u8>(a + <usize>k) * <i32>load<i8>(w + <usize>k);
+  return s;
+}
+
+// out[i·sa + j·sw] for one row i of a (uint8, K) against four rows of w (int8, rows ldw bytes apart); sa, sw in bytes.
+function tile1x4(o: usize, sw: usize, a: usize, w: usize, ldw: usize, K: i32): void {
+  const w1 = w + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+  let k = 0;
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  if (SIMD) {
+    let c0 = i32x4.splat(0), c1 = i32x4.splat(0), c2 = i32x4.splat(0), c3 = i32x4.splat(0);
+    for (; k + 8 <= K; k += 8) {
+      const x = v128.load8x8_u(a + <usize>k);
+      c0 = i32x4.add(c0, i32x4.dot_i16x8_s(x, v128.load8x8_s(w + <usize>k)));
+      c1 = i32x4.add(c1, i32x4.dot_i16x8_s(x, v128.load8x8_s(w1 + <usize>k)));
+      c2 = i32x4.add(c2, i32x4.dot_i16x8_s(x, v128.load8x8_s(w2 + <usize>k)));
+      c3 = i32x4.add(c3, i32x4.dot_i16x8_s(x, v128.load8x8_s(w3 + <usize>k)));
+    }
+    s0 = hsum(c0); s1 = hsum(c1); s2 = hsum(c2); s3 = hsum(c3);
+  }
+  for (; k < K; k++) {
+    const x = <i32>load<u8>(a + <usize>k);
+    s0 += x * <i32>load<i8>(w + <usize>k);
+    s1 += x * <i32>load<i8>(w1 + <usize>k);
+    s2 += x * <i32>load<i8>(w2 + <usize>k);
+    s3 += x * <i32>load<i8>(w3 + <usize>k);
+  }
+  store<i32>(o, s0); store<i32>(o + sw, s1); store<i32>(o + 2 * sw, s2); store<i32>(o + 3 * sw, s3);
+}
+
+// SIMD: out for four rows of a (lda bytes apart) against two rows of w (ldw bytes apart): 8 int32x4 accumulators.
+function tile4x2(o: usize, sa: usize, sw: usize, a: usize, lda: usize, w: usize, ldw: usize, K: i32): void {
+  const a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, w1 = w + ldw;
+  let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+  let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+  let k = 0;
+  if (RELAXED_DOT) {
+    // a = 128·hi + lo with hi, lo 7-bit: two deterministic i8×i7 dots per 16 bytes
+    const m = i8x16.splat(0x7f);
+    let h00 = i32x4.splat(0), h01 = i32x4.splat(0), h10 = i32x4.splat(0), h11 = i32x4.splat(0);
+    let h20 = i32x4.splat(0), h21 = i32x4.splat(0), h30 = i32x4.splat(0), h31 = i32x4.splat(0);
+    for (; k + 16 <= K; k += 16) {
+      const b0 = v128.load(w + <usize>k), b1 = v128.load(w1 + <usize>k);
+      let x = v128.load(a + <usize>k), hi = i8x16.shr_u(x, 7), lo = v128.and(x, m);
+      c00 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, lo, c00); h00 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, hi, h00);
+      c01 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, lo, c01); h01 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, hi, h01);
+      x = v128.load(a1 + <usize>k); hi = i8x16.shr_u(x, 7); lo = v128.and(x, m);
+      c10 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, lo, c10); h10 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, hi, h10);
+      c11 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, lo, c11); h11 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, hi, h11);
+      x = v128.load(a2 + <usize>k); hi = i8x16.shr_u(x, 7); lo = v128.and(x, m);
+      c20 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, lo, c20); h20 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, hi, h20);
+      c21 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, lo, c21); h21 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, hi, h21);
+      x = v128.load(a3 + <usize>k); hi = i8x16.shr_u(x, 7); lo = v128.and(x, m);
+      c30 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, lo, c30); h30 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, hi, h30);
+      c31 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, lo, c31); h31 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, hi, h31);
+    }
+    c00 = i32x4.add(c00, i32x4.shl(h00, 7)); c01 = i32x4.add(c01, i32x4.shl(h01, 7));
+    c10 = i32x4.add(c10, i32x4.shl(h10, 7)); c11 = i32x4.add(c11, i32x4.shl(h11, 7));
+    c20 = i32x4.add(c20, i32x4.shl(h20, 7)); c21 = i32x4.add(c21, i32x4.shl(h21, 7));
+    c30 = i32x4.add(c30, i32x4.shl(h30, 7)); c31 = i32x4.add(c31, i32x4.shl(h31, 7));
+  }
+  for (; k + 8 <= K; k += 8) {
+    const b0 = v128.load8x8_s(w + <usize>k), b1 = v128.load8x8_s(w1 + <usize>k);
+    let x = v128.load8x8_u(a + <usize>k);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x, b0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x, b1));
+    x = v128.load8x8_u(a1 + <usize>k);
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x, b0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x, b1));
+    x = v128.load8x8_u(a2 + <usize>k);
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x, b0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x, b1));
+    x = v128.load8x8_u(a3 + <usize>k);
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x, b0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x, b1));
+  }
+  let s00 = hsum(c00), s01 = hsum(c01), s10 = hsum(c10), s11 = hsum(c11);
+  let s20 = hsum(c20), s21 = hsum(c21), s30 = hsum(c30), s31 = hsum(c31);
+  for (; k < K; k++) {
+    const b0 = <i32>load<i8>(w + <usize>k), b1 = <i32>load<i8>(w1 + <usize>k);
+    let x = <i32>load<u8>(a + <usize>k); s00 += x * b0; s01 += x * b1;
+    x = <i32>load<u8>(a1 + <usize>k); s10 += x * b0; s11 += x * b1;
+    x = <i32>load<u8>(a2 + <usize>k); s20 += x * b0; s21 += x * b1;
+    x = <i32>load<u8>(a3 + <usize>k); s30 += x * b0; s31 += x * b1;
+  }
+  store<i32>(o, s00); store<i32>(o + sw, s01); o += sa;
+  store<i32>(o, s10); store<i32>(o + sw, s11); o += sa;
+  store<i32>(o, s20); store<i32>(o + sw, s21); o += sa;
+  store<i32>(o, s30); store<i32>(o + sw, s31);
+}
+
+/** Bytes of w per column block (a block of w rows stays in L2 while every row block of a passes over it). */
+// @ts-ignore: decorator
+@inline const WBLOCK: i32 = 1 << 17;
+
+/**
+ * out[i·sa + j·sw] = Σ_k a[i·lda + k]·w[j·ldw + k] (int32, exact) for rows 0 ≤ i < M of a (uint8)
+ * and rows j0 ≤ j < j1 of w (int8); lda, ldw in bytes, sa, sw in int32 elements.
+ */
+export function gemm_u8s8(out: usize, sa: i32, sw: i32, a: usize, lda: i32, M: i32, w: usize, ldw: i32, j0: i32, j1: i32, K: i32): void {
+  if (M <= 0 || j1 <= j0) return;
+  const sab = <usize>sa << 2, swb = <usize>sw << 2, ldab = <usize>lda, ldwb = <usize>ldw;
+  if (K <= 0) {
+    for (let i = 0; i < M; i++) for (let j = j0; j < j1; j++) store<i32>(out + <usize>i * sab + <usize>j * swb, 0);
+    return;
+  }
+  const M4 = SIMD ? M & ~3 : 0;
+  const nb = max(2, (WBLOCK / K) & ~1);
+  for (let jb = j0; jb < j1; jb += nb) {
+    const je = min(j1, jb + nb);
+    if (SIMD) {
+      for (let i = 0; i < M4; i += 4) {
+        const ai = a + <usize>i * ldab, oi = out + <usize>i * sab;
+        let j = jb;
+        for (; j + 2 <= je; j += 2) tile4x2(oi + <usize>j * swb, sab, swb, ai, ldab, w + <usize>j * ldwb, ldwb, K);
+        for (; j < je; j++) {
+          const wj = w + <usize>j * ldwb, oj = oi + <usize>j * swb;
+          for (let r = 0; r < 4; r++) store<i32>(oj + <usize>r * sab, dot1(ai + <usize>r * ldab, wj, K));
+        }
+      }
+    }
+    for (let i = M4; i < M; i++) {
+      const ai = a + <usize>i * ldab, oi = out + <usize>i * sab;
+      let j = jb;
+      for (; j + 4 <= je; j += 4) tile1x4(oi + <usize>j * swb, swb, ai, w + <usize>j * ldwb, ldwb, K);
+      for (; j < je; j++) store<i32>(oi + <usize>j * swb, dot1(ai, w + <usize>j * ldwb, K));
+    }
+  }
+}
+
+/** acc (M,N) int32 = a (M,K) uint8 · w (N,K) int8 transposed, exact (K ≤ 32768). */
+export function matmul_int8(acc: usize, a: usize, w: usize, M: i32, N: i32, K: i32): void {
+  gemm_u8s8(acc, N, 1, a, K, M, w, K, 0, N, K);
+}
+
+/**
+ * Columns j0 ≤ j < j1 of matmul_int8's acc (the rest untouched): one thread's part of a split
+ * matmul_int8. Integer sums: any split gives the same acc.
+ */
+export function matmul_int8_cols(acc: usize, a: usize, w: usize, M: i32, N: i32, K: i32, j0: i32, j1: i32): void {
+  gemm_u8s8(acc, N, 1, a, K, M, w, K, j0, j1, K);
+}
+
+// ---- conv2d_int8 ---------------------------------------------------------------------------
+
+/** Bytes of one uint8 column block (output pixels × (C/groups)·k·k). */
+// @ts-ignore: decorator
+@inline const COLBYTES: i32 = 1 << 19;
+
+// @ts-ignore: decorator
+@inline function outSize(n: i32, k: i32, s: i32, pad: i32): i32 {
+  const span = n + 2 * pad - k;
+  return span < 0 ? 0 : span / s + 1;
+}
+
+/** Output pixels per column block for rows of Kc bytes over P output pixels. */
+function blockPixels(Kc: i32, P: i32): i32 {
+  const nb = COLBYTES / max(Kc, 1);
+  return nb >= P ? P : max(4, nb & ~3);
+}
+
+/** Bytes of scratch conv2d_int8 needs for these sizes (one uint8 column block). */
+export function conv2d_int8_workspace(C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32): i32 {
+  const Kc = (C / groups) * k * k, P = outSize(H, k, stride, pad) * outSize(W, k, stride, pad);
+  return blockPixels(Kc, P) * Kc + 16;
+}
+
+/**
+ * acc (N,OC,OH,OW) int32 = conv2d of x (N,C,H,W) uint8 with w (OC,C/groups,k,k) int8, exact, no
+ * bias; cells outside the image count as xZero. im2col (per image, group and block of output
+ * pixels: rows of (C/groups)·k·k bytes) then the u8×s8 GEMM with w's rows.
+ * work: conv2d_int8_workspace(C, H, W, OC, k, stride, pad, groups) bytes.
+ */
+export function conv2d_int8(acc: usize, x: usize, w: usize, N: i32, C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32, xZero: i32, work: usize): void {
+  const OH = outSize(H, k, stride, pad), OW = outSize(W, k, stride, pad), P = OH * OW;
+  if (N <= 0 || P <= 0) return;
+  const cg = C / groups, og = OC / groups, Kc = cg * k * k, PB = blockPixels(Kc, P);
+  const col = work;
+  const plane = <usize>(H * W), zb = <u8>xZero;
+  for (let n = 0; n < N; n++) for (let g = 0; g < groups; g++) {
+    const xg = x + (<usize>(n * C + g * cg)) * plane;
+    const wg = w + <usize>(g * og) * <usize>Kc;
+    const og0 = acc + ((<usize>(n * OC + g * og) * <usize>P) << 2);
+    for (let p0 = 0; p0 < P; p0 += PB) {
+      const pb = min(PB, P - p0);
+      // col[(p − p0)·Kc + (c·k + a)·k + b] = x̃[c, i·stride − pad + a, j·stride − pad + b], p = i·OW + j
+      for (let p = 0; p < pb; p++) {
+        const i = (p0 + p) / OW, j = (p0 + p) % OW;
+        let d = col + <usize>p * <usize>Kc;
+        for (let c = 0; c < cg; c++) {
+          const xc = xg + <usize>c * plane;
+          for (let a = 0; a < k; a++) {
+            const h = i * stride - pad + a;
+            if (h < 0 || h >= H) {
+              memory.fill(d, zb, <usize>k);
+            } else {
+              const xr = xc + <usize>(h * W);
+              for (let b = 0; b < k; b++) {
+                const ww = j * stride - pad + b;
+                store<u8>(d + <usize>b, ww >= 0 && ww < W ? load<u8>(xr + <usize>ww) : zb);
+              }
+            }
+            d += <usize>k;
+          }
+        }
+      }
+      // acc[n, g·og + o, p0 + p] = Σ col[p, :]·w[g·og + o, :]: pixels are the GEMM's rows (stride 1), channels its columns (stride P)
+      gemm_u8s8(og0 + (<usize>p0 << 2), 1, P, col, Kc, pb, wg, Kc, 0, og, Kc);
+    }
+  }
+}
+
+// ---- dequantize ----------------------------------------------------------------------------
+
+/**
+ * y (N,C,HW) = f32(f32(acc − zero·wsum[c])·scale[c]) + bias[c] per channel c; acc (N,C,HW) int32,
+ * wsum (C) int32, scale, bias (C) float32. Multiply then add, never fused (bitwise the reference).
+ */
+export function dequantize_int32(y: usize, acc: usize, wsum: usize, scale: usize, bias: usize, zero: i32, N: i32, C: i32, HW: i32): void {
+  if (SIMD && HW == 1) {
+    // Dense: vectors run along the channels
+    const vz = i32x4.splat(zero);
+    for (let n = 0; n < N; n++) {
+      const row = <usize>(n * C) << 2;
+      let c = 0;
+      for (; c + 4 <= C; c += 4) {
+        const o = <usize>c << 2;
+        const t = i32x4.sub(v128.load(acc + row + o), i32x4.mul(vz, v128.load(wsum + o)));
+        v128.store(y + row + o, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(t), v128.load(scale + o)), v128.load(bias + o)));
+      }
+      for (; c < C; c++) {
+        const o = <usize>c << 2;
+        store<f32>(y + row + o, <f32>(load<i32>(acc + row + o) - zero * load<i32>(wsum + o)) * load<f32>(scale + o) + load<f32>(bias + o));
+      }
+    }
+    return;
+  }
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
+    const o = <usize>c << 2;
+    const zc = zero * load<i32>(wsum + o), s = load<f32>(scale + o), b = load<f32>(bias + o);
+    const base = <usize>((n * C + c) * HW) << 2;
+    let q = 0;
+    if (SIMD) {
+      const vzc = i32x4.splat(zc), vs = f32x4.splat(s), vb = f32x4.splat(b);
+      for (; q + 4 <= HW; q += 4) {
+        const p = base + (<usize>q << 2);
+        v128.store(y + p, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(v128.load(acc + p), vzc)), vs), vb));
+      }
+    }
+    for (; q < HW; q++) {
+      const p = base + (<usize>q << 2);
+      store<f32>(y + p, <f32>(load<i32>(acc + p) - zc) * s + b);
+    }
+  }
+}
