@@ -1,21 +1,16 @@
 // int8 kernels (optimized; the TS reference in src/kernels/reference.ts is the definition):
-// quantize_int8, matmul_int8 (+ matmul_int8_cols, its column split for the -mt backends),
-// conv2d_int8 (+ conv2d_int8_workspace) and dequantize_int32. Integer results are exact in every
-// build: the SIMD builds widen uint8 activations and int8 weights to int16 and multiply with
-// i32x4.dot_i16x8_s (each lane sums two products ≤ 255·128 in int32: no saturation anywhere).
-// The relaxed build runs the same code: i32x4.relaxed_dot_i8x16_i7x16_add_s is deterministic
-// only for a 7-bit second operand, so full-range uint8 activations would need two of them per
-// 16 bytes (a = 128·hi + lo); measured slower than dot_i16x8_s on V8/x64 (see the report in
-// docs and RELAXED_DOT below). Pointers are byte offsets into linear memory; nothing allocates.
+// quantize_int8, matmul_int8 (+ matmul_int8_cols, its column split for the -mt backends, and
+// matmul_int8_workspace), conv2d_int8 (+ conv2d_int8_workspace) and dequantize_int32. Integer
+// results are exact in every build: the SIMD builds widen uint8 activations and int8 weights to
+// int16 and multiply with i32x4.dot_i16x8_s (each lane sums two products of at most 255·128 in
+// int32: nothing saturates, unlike u8×s8 pairs in int16). The relaxed build runs the same code:
+// i32x4.relaxed_dot_i8x16_i7x16_add_s is deterministic only for a 7-bit second operand, so
+// full-range uint8 activations need two of them per 16 bytes (a = 128·hi + lo, both 7-bit: exact);
+// that kernel measured 0.66-0.73× the speed of the dot_i16x8_s one on V8 (Node 20, x64: each relaxed
+// dot becomes pmaddubsw + pmaddwd + paddd), so it is not used. Pointers are byte offsets into
+// linear memory; nothing allocates (scratch is the caller's `work`).
 
-import { SIMD, RELAXED } from './simd';
-
-/**
- * Relaxed build only: the i8×i7 relaxed dot (activations split as 128·hi + lo, both 7-bit, so
- * exact on every engine) instead of dot_i16x8_s. Off: measured 0.6-0.7× the dot_i16x8_s path on
- * V8 (Node 20, x64), which lowers it to pmaddubsw + pmaddwd + paddd per 16 products, twice.
- */
-const RELAXED_DOT: bool = RELAXED && false;
+import { SIMD } from './simd';
 
 // ---- quantize ------------------------------------------------------------------------------
 
@@ -57,7 +52,7 @@ export function quantize_int8(q: usize, x: usize, n: i32, invScale: f32, zeroPoi
   return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
 }
 
-/** c + Σ of the 8 (SIMD) or 16 (relaxed dot) products of a (uint8) and w (int8) at these addresses, as int32x4. */
+/** c + Σ of the 8 products of a (uint8) and w (int8) at these addresses, as int32x4. */
 // @ts-ignore: decorator
 @inline function dot8(a: usize, w: usize, c: v128): v128 {
   return i32x4.add(c, i32x4.dot_i16x8_s(v128.load8x8_u(a), v128.load8x8_s(w)));
@@ -105,113 +100,115 @@ function tile1x4(o: usize, sw: usize, a: usize, w: usize, ldw: usize, K: i32): v
   store<i32>(o, s0); store<i32>(o + sw, s1); store<i32>(o + 2 * sw, s2); store<i32>(o + 3 * sw, s3);
 }
 
-// SIMD: out for four rows of a (lda bytes apart) against two rows of w (ldw bytes apart): 8 int32x4 accumulators.
-function tile4x2(o: usize, sa: usize, sw: usize, a: usize, lda: usize, w: usize, ldw: usize, K: i32): void {
+// SIMD: out for four int16 rows of a (lda bytes apart) against two int16 rows of w (ldw bytes
+// apart), Kp a multiple of 8 (both zero-padded): 8 int32x4 accumulators, one dot_i16x8_s each per
+// 8 products, plain loads (widened once per block by widen: no per-product extension here).
+function tile4x2(o: usize, sa: usize, sw: usize, a: usize, lda: usize, w: usize, ldw: usize, Kp: i32): void {
   const a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, w1 = w + ldw;
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
   let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
-  let k = 0;
-  if (RELAXED_DOT) {
-    // a = 128·hi + lo with hi, lo 7-bit: two deterministic i8×i7 dots per 16 bytes
-    const m = i8x16.splat(0x7f);
-    let h00 = i32x4.splat(0), h01 = i32x4.splat(0), h10 = i32x4.splat(0), h11 = i32x4.splat(0);
-    let h20 = i32x4.splat(0), h21 = i32x4.splat(0), h30 = i32x4.splat(0), h31 = i32x4.splat(0);
-    for (; k + 16 <= K; k += 16) {
-      const b0 = v128.load(w + <usize>k), b1 = v128.load(w1 + <usize>k);
-      let x = v128.load(a + <usize>k), hi = i8x16.shr_u(x, 7), lo = v128.and(x, m);
-      c00 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, lo, c00); h00 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, hi, h00);
-      c01 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, lo, c01); h01 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, hi, h01);
-      x = v128.load(a1 + <usize>k); hi = i8x16.shr_u(x, 7); lo = v128.and(x, m);
-      c10 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, lo, c10); h10 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, hi, h10);
-      c11 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, lo, c11); h11 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, hi, h11);
-      x = v128.load(a2 + <usize>k); hi = i8x16.shr_u(x, 7); lo = v128.and(x, m);
-      c20 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, lo, c20); h20 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, hi, h20);
-      c21 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, lo, c21); h21 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, hi, h21);
-      x = v128.load(a3 + <usize>k); hi = i8x16.shr_u(x, 7); lo = v128.and(x, m);
-      c30 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, lo, c30); h30 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b0, hi, h30);
-      c31 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, lo, c31); h31 = i32x4.relaxed_dot_i8x16_i7x16_add_s(b1, hi, h31);
-    }
-    c00 = i32x4.add(c00, i32x4.shl(h00, 7)); c01 = i32x4.add(c01, i32x4.shl(h01, 7));
-    c10 = i32x4.add(c10, i32x4.shl(h10, 7)); c11 = i32x4.add(c11, i32x4.shl(h11, 7));
-    c20 = i32x4.add(c20, i32x4.shl(h20, 7)); c21 = i32x4.add(c21, i32x4.shl(h21, 7));
-    c30 = i32x4.add(c30, i32x4.shl(h30, 7)); c31 = i32x4.add(c31, i32x4.shl(h31, 7));
-  }
-  for (; k + 8 <= K; k += 8) {
-    const b0 = v128.load8x8_s(w + <usize>k), b1 = v128.load8x8_s(w1 + <usize>k);
-    let x = v128.load8x8_u(a + <usize>k);
+  const end = <usize>Kp << 1;
+  for (let k: usize = 0; k < end; k += 16) {
+    const b0 = v128.load(w + k), b1 = v128.load(w1 + k);
+    let x = v128.load(a + k);
     c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x, b0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x, b1));
-    x = v128.load8x8_u(a1 + <usize>k);
+    x = v128.load(a1 + k);
     c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x, b0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x, b1));
-    x = v128.load8x8_u(a2 + <usize>k);
+    x = v128.load(a2 + k);
     c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x, b0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x, b1));
-    x = v128.load8x8_u(a3 + <usize>k);
+    x = v128.load(a3 + k);
     c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x, b0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x, b1));
   }
-  let s00 = hsum(c00), s01 = hsum(c01), s10 = hsum(c10), s11 = hsum(c11);
-  let s20 = hsum(c20), s21 = hsum(c21), s30 = hsum(c30), s31 = hsum(c31);
-  for (; k < K; k++) {
-    const b0 = <i32>load<i8>(w + <usize>k), b1 = <i32>load<i8>(w1 + <usize>k);
-    let x = <i32>load<u8>(a + <usize>k); s00 += x * b0; s01 += x * b1;
-    x = <i32>load<u8>(a1 + <usize>k); s10 += x * b0; s11 += x * b1;
-    x = <i32>load<u8>(a2 + <usize>k); s20 += x * b0; s21 += x * b1;
-    x = <i32>load<u8>(a3 + <usize>k); s30 += x * b0; s31 += x * b1;
-  }
-  store<i32>(o, s00); store<i32>(o + sw, s01); o += sa;
-  store<i32>(o, s10); store<i32>(o + sw, s11); o += sa;
-  store<i32>(o, s20); store<i32>(o + sw, s21); o += sa;
-  store<i32>(o, s30); store<i32>(o + sw, s31);
+  store<i32>(o, hsum(c00)); store<i32>(o + sw, hsum(c01)); o += sa;
+  store<i32>(o, hsum(c10)); store<i32>(o + sw, hsum(c11)); o += sa;
+  store<i32>(o, hsum(c20)); store<i32>(o + sw, hsum(c21)); o += sa;
+  store<i32>(o, hsum(c30)); store<i32>(o + sw, hsum(c31));
 }
 
-/** Bytes of w per column block (a block of w rows stays in L2 while every row block of a passes over it). */
+/** rows × K bytes (rows ld bytes apart; uint8 when unsigned, else int8) widened to int16 rows of Kp (zero-padded), Kp·2 bytes apart. */
+function widen(dst: usize, src: usize, rows: i32, ld: usize, K: i32, Kp: i32, unsigned: bool): void {
+  const row2 = <usize>Kp << 1;
+  for (let r = 0; r < rows; r++) {
+    const s = src + <usize>r * ld, d = dst + <usize>r * row2;
+    let k = 0;
+    for (; k + 8 <= K; k += 8) v128.store(d + (<usize>k << 1), unsigned ? v128.load8x8_u(s + <usize>k) : v128.load8x8_s(s + <usize>k));
+    for (; k < K; k++) store<i16>(d + (<usize>k << 1), unsigned ? <i16>load<u8>(s + <usize>k) : <i16>load<i8>(s + <usize>k));
+    for (; k < Kp; k++) store<i16>(d + (<usize>k << 1), 0);
+  }
+}
+
+/** Bytes of one widened block of w rows (stays in L2 while the row blocks of a pass over it), and of one of a. */
 // @ts-ignore: decorator
-@inline const WBLOCK: i32 = 1 << 17;
+@inline const PANEL: i32 = 1 << 17;
+
+/** Bytes of workspace gemm_u8s8 needs for a reduction of K (widened blocks of w and a), 16-byte aligned inside. */
+// @ts-ignore: decorator
+@inline function gemmWork(K: i32): i32 {
+  const row2 = ((K + 7) & ~7) << 1;
+  return PANEL + max(PANEL, 4 * row2) + 32;
+}
 
 /**
  * out[i·sa + j·sw] = Σ_k a[i·lda + k]·w[j·ldw + k] (int32, exact) for rows 0 ≤ i < M of a (uint8)
- * and rows j0 ≤ j < j1 of w (int8); lda, ldw in bytes, sa, sw in int32 elements.
+ * and rows j0 ≤ j < j1 of w (int8); lda, ldw in bytes, sa, sw in int32 elements. SIMD with M ≥ 4:
+ * blocks of w and a widened to int16 in work (gemmWork(K) bytes), then 4×2 register tiles; rows
+ * past the last 4 and an odd last column take the direct (extend-per-load) kernels.
  */
-export function gemm_u8s8(out: usize, sa: i32, sw: i32, a: usize, lda: i32, M: i32, w: usize, ldw: i32, j0: i32, j1: i32, K: i32): void {
+export function gemm_u8s8(out: usize, sa: i32, sw: i32, a: usize, lda: i32, M: i32, w: usize, ldw: i32, j0: i32, j1: i32, K: i32, work: usize): void {
   if (M <= 0 || j1 <= j0) return;
   const sab = <usize>sa << 2, swb = <usize>sw << 2, ldab = <usize>lda, ldwb = <usize>ldw;
   if (K <= 0) {
     for (let i = 0; i < M; i++) for (let j = j0; j < j1; j++) store<i32>(out + <usize>i * sab + <usize>j * swb, 0);
     return;
   }
-  const M4 = SIMD ? M & ~3 : 0;
-  const nb = max(2, (WBLOCK / K) & ~1);
-  for (let jb = j0; jb < j1; jb += nb) {
-    const je = min(j1, jb + nb);
-    if (SIMD) {
-      for (let i = 0; i < M4; i += 4) {
-        const ai = a + <usize>i * ldab, oi = out + <usize>i * sab;
-        let j = jb;
-        for (; j + 2 <= je; j += 2) tile4x2(oi + <usize>j * swb, sab, swb, ai, ldab, w + <usize>j * ldwb, ldwb, K);
-        for (; j < je; j++) {
-          const wj = w + <usize>j * ldwb, oj = oi + <usize>j * swb;
-          for (let r = 0; r < 4; r++) store<i32>(oj + <usize>r * sab, dot1(ai + <usize>r * ldab, wj, K));
+  let i0 = 0;
+  if (SIMD && M >= 4) {
+    const Kp = (K + 7) & ~7, row2 = <usize>Kp << 1;
+    const nb = max(2, (PANEL / <i32>row2) & ~1), mb = max(4, (PANEL / <i32>row2) & ~3);
+    const wp = (work + 15) & ~<usize>15, ap = wp + <usize>nb * row2;
+    const M4 = M & ~3;
+    for (let jb = j0; jb < j1; jb += nb) {
+      const je = min(j1, jb + nb), jp = jb + ((je - jb) & ~1);
+      widen(wp, w + <usize>jb * ldwb, je - jb, ldwb, K, Kp, false);
+      for (let ib = 0; ib < M4; ib += mb) {
+        const ie = min(M4, ib + mb);
+        widen(ap, a + <usize>ib * ldab, ie - ib, ldab, K, Kp, true);
+        for (let i = ib; i < ie; i += 4) {
+          const oi = out + <usize>i * sab, ai = ap + <usize>(i - ib) * row2;
+          for (let j = jb; j < jp; j += 2) tile4x2(oi + <usize>j * swb, sab, swb, ai, row2, wp + <usize>(j - jb) * row2, row2, Kp);
+          if (jp < je) {
+            const wj = w + <usize>jp * ldwb, oj = oi + <usize>jp * swb;
+            for (let r = 0; r < 4; r++) store<i32>(oj + <usize>r * sab, dot1(a + <usize>(i + r) * ldab, wj, K));
+          }
         }
       }
     }
-    for (let i = M4; i < M; i++) {
-      const ai = a + <usize>i * ldab, oi = out + <usize>i * sab;
-      let j = jb;
-      for (; j + 4 <= je; j += 4) tile1x4(oi + <usize>j * swb, swb, ai, w + <usize>j * ldwb, ldwb, K);
-      for (; j < je; j++) store<i32>(oi + <usize>j * swb, dot1(ai, w + <usize>j * ldwb, K));
-    }
+    i0 = M4;
+  }
+  for (let i = i0; i < M; i++) {
+    const ai = a + <usize>i * ldab, oi = out + <usize>i * sab;
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) tile1x4(oi + <usize>j * swb, swb, ai, w + <usize>j * ldwb, ldwb, K);
+    for (; j < j1; j++) store<i32>(oi + <usize>j * swb, dot1(ai, w + <usize>j * ldwb, K));
   }
 }
 
-/** acc (M,N) int32 = a (M,K) uint8 · w (N,K) int8 transposed, exact (K ≤ 32768). */
-export function matmul_int8(acc: usize, a: usize, w: usize, M: i32, N: i32, K: i32): void {
-  gemm_u8s8(acc, N, 1, a, K, M, w, K, 0, N, K);
+/** Bytes of workspace matmul_int8 and matmul_int8_cols need for these sizes. */
+export function matmul_int8_workspace(M: i32, N: i32, K: i32): i32 {
+  return SIMD && M >= 4 && N > 0 ? gemmWork(K) : 0;
+}
+
+/** acc (M,N) int32 = a (M,K) uint8 · w (N,K) int8 transposed, exact (K ≤ 32768). work: matmul_int8_workspace(M, N, K) bytes. */
+export function matmul_int8(acc: usize, a: usize, w: usize, M: i32, N: i32, K: i32, work: usize): void {
+  gemm_u8s8(acc, N, 1, a, K, M, w, K, 0, N, K, work);
 }
 
 /**
  * Columns j0 ≤ j < j1 of matmul_int8's acc (the rest untouched): one thread's part of a split
- * matmul_int8. Integer sums: any split gives the same acc.
+ * matmul_int8. Integer sums: any split gives the same acc. work: matmul_int8_workspace(M, N, K) bytes.
  */
-export function matmul_int8_cols(acc: usize, a: usize, w: usize, M: i32, N: i32, K: i32, j0: i32, j1: i32): void {
-  gemm_u8s8(acc, N, 1, a, K, M, w, K, j0, j1, K);
+export function matmul_int8_cols(acc: usize, a: usize, w: usize, M: i32, N: i32, K: i32, work: usize, j0: i32, j1: i32): void {
+  gemm_u8s8(acc, N, 1, a, K, M, w, K, j0, j1, K, work);
 }
 
 // ---- conv2d_int8 ---------------------------------------------------------------------------
@@ -235,7 +232,7 @@ function blockPixels(Kc: i32, P: i32): i32 {
 /** Bytes of scratch conv2d_int8 needs for these sizes (one uint8 column block). */
 export function conv2d_int8_workspace(C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32): i32 {
   const Kc = (C / groups) * k * k, P = outSize(H, k, stride, pad) * outSize(W, k, stride, pad);
-  return blockPixels(Kc, P) * Kc + 16;
+  return ((blockPixels(Kc, P) * Kc + 15) & ~15) + 16 + gemmWork(Kc);
 }
 
 /**
@@ -248,7 +245,7 @@ export function conv2d_int8(acc: usize, x: usize, w: usize, N: i32, C: i32, H: i
   const OH = outSize(H, k, stride, pad), OW = outSize(W, k, stride, pad), P = OH * OW;
   if (N <= 0 || P <= 0) return;
   const cg = C / groups, og = OC / groups, Kc = cg * k * k, PB = blockPixels(Kc, P);
-  const col = work;
+  const col = (work + 15) & ~<usize>15, gw = col + ((<usize>(PB * Kc) + 15) & ~<usize>15);
   const plane = <usize>(H * W), zb = <u8>xZero;
   for (let n = 0; n < N; n++) for (let g = 0; g < groups; g++) {
     const xg = x + (<usize>(n * C + g * cg)) * plane;
@@ -278,7 +275,7 @@ export function conv2d_int8(acc: usize, x: usize, w: usize, N: i32, C: i32, H: i
         }
       }
       // acc[n, g·og + o, p0 + p] = Σ col[p, :]·w[g·og + o, :]: pixels are the GEMM's rows (stride 1), channels its columns (stride P)
-      gemm_u8s8(og0 + (<usize>p0 << 2), 1, P, col, Kc, pb, wg, Kc, 0, og, Kc);
+      gemm_u8s8(og0 + (<usize>p0 << 2), 1, P, col, Kc, pb, wg, Kc, 0, og, Kc, gw);
     }
   }
 }

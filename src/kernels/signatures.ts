@@ -180,7 +180,7 @@ export const KERNELS = [
     args: ['acc: (M,N) int32', 'a: (M,K) uint8', 'w: (N,K) int8', 'M', 'N', 'K'],
     doc: 'acc = a·wᵀ exactly in int32 (uint8 activations times int8 weight rows; K ≤ 32768)',
     builds: ['ts', 'wasm'],
-    variants: { wasm: ['matmul_int8_cols'] },
+    variants: { wasm: ['matmul_int8_cols', 'matmul_int8_workspace'] },
   },
   {
     name: 'conv2d_int8',

@@ -48,7 +48,7 @@ for (;;) {
       x.conv2d_backward_weight_rows(arg(0), arg(1), arg(2), arg(3), ...p, arg(13), be.convScratch(p), arg(14), arg(15));
     } else if (op === OP_MATMUL_INT8) {
       // acc, a, w, M, N, K, j0, j1
-      x.matmul_int8_cols(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7));
+      x.matmul_int8_cols(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), be.scratch(x.matmul_int8_workspace(arg(3), arg(4), arg(5))), arg(6), arg(7));
     } else if (op === OP_CONV_INT8) {
       // acc, x, w, then N, C, H, W, OC, k, stride, pad, groups, xZero
       const p = Array.from({ length: 9 }, (_, i) => arg(3 + i)) as ConvArgs;

@@ -147,7 +147,7 @@ export class WasmPool {
     const cut = (t: number) => splitPoint(N, T, t, 4);
     this.run(T, OP_MATMUL_INT8, 'matmul_int8', (h, ctl) => {
       ctl.set([acc, a, w, M, N, K, cut(h), cut(h + 1)], CTL.ARGS);
-    }, () => be.raw.matmul_int8_cols(acc, a, w, M, N, K, 0, cut(1)));
+    }, () => be.raw.matmul_int8_cols(acc, a, w, M, N, K, be.scratch(be.raw.matmul_int8_workspace(M, N, K)), 0, cut(1)));
     return true;
   }
 

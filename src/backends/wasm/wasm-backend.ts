@@ -49,8 +49,9 @@ export interface WasmExports {
   batchnorm_backward(dx: Ptr, dy: Ptr, x: Ptr, mean: Ptr, invstd: Ptr, gamma: Ptr, sumDy: Ptr, sumDyXhat: Ptr, count: number, N: number, C: number, HW: number): void;
   // int8 (assembly/quant.ts): uint8 activations, int8 weights, exact int32 sums.
   quantize_int8(q: Ptr, x: Ptr, n: number, invScale: number, zeroPoint: number): void;
-  matmul_int8(acc: Ptr, a: Ptr, w: Ptr, M: number, N: number, K: number): void;
-  matmul_int8_cols(acc: Ptr, a: Ptr, w: Ptr, M: number, N: number, K: number, j0: number, j1: number): void;
+  matmul_int8_workspace(M: number, N: number, K: number): number;
+  matmul_int8(acc: Ptr, a: Ptr, w: Ptr, M: number, N: number, K: number, work: Ptr): void;
+  matmul_int8_cols(acc: Ptr, a: Ptr, w: Ptr, M: number, N: number, K: number, work: Ptr, j0: number, j1: number): void;
   conv2d_int8_workspace(C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number): number;
   conv2d_int8(acc: Ptr, x: Ptr, w: Ptr, N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number, xZero: number, work: Ptr): void;
   dequantize_int32(y: Ptr, acc: Ptr, wsum: Ptr, scale: Ptr, bias: Ptr, zero: number, N: number, C: number, HW: number): void;
@@ -494,11 +495,11 @@ export class WasmBackend implements Backend {
     }
     if (M === 0 || N === 0) return;
     this.on([acc, a, w], 0b1, (p) => {
-      if (!this.pool?.matmul_int8(this, p[0], p[1], p[2], M, N, K)) this.raw.matmul_int8(p[0], p[1], p[2], M, N, K);
+      if (!this.pool?.matmul_int8(this, p[0], p[1], p[2], M, N, K)) this.raw.matmul_int8(p[0], p[1], p[2], M, N, K, this.scratch(this.raw.matmul_int8_workspace(M, N, K)));
     });
   }
 
-  /** Scratch for conv2d_int8's uint8 column block. */
+  /** Scratch for conv2d_int8's uint8 column block and its GEMM's int16 blocks. */
   convInt8Scratch(a: ConvArgs): Ptr {
     return this.scratch(this.raw.conv2d_int8_workspace(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]));
   }
