@@ -150,7 +150,7 @@ function widen(dst: usize, src: usize, rows: i32, ld: usize, K: i32, Kp: i32, un
 
 /**
  * out[i·sa + j·sw] = Σ_k a[i·lda + k]·w[j·ldw + k] (int32, exact) for rows 0 ≤ i < M of a (uint8)
- * and rows j0 ≤ j < j1 of w (int8); lda, ldw in bytes, sa, sw in int32 elements. SIMD with M ≥ 4:
+ * and rows j0 ≤ j < j1 of w (int8); lda, ldw in bytes, sa, sw in int32 elements. SIMD, M ≥ 4, 2+ columns:
  * blocks of w and a widened to int16 in work (gemmWork(K) bytes), then 4×2 register tiles; rows
  * past the last 4 and an odd last column take the direct (extend-per-load) kernels.
  */
@@ -162,7 +162,7 @@ export function gemm_u8s8(out: usize, sa: i32, sw: i32, a: usize, lda: i32, M: i
     return;
   }
   let i0 = 0;
-  if (SIMD && M >= 4) {
+  if (SIMD && M >= 4 && j1 - j0 >= 2) {
     const Kp = (K + 7) & ~7, row2 = <usize>Kp << 1;
     const nb = max(2, (PANEL / <i32>row2) & ~1), mb = max(4, (PANEL / <i32>row2) & ~3);
     const wp = (work + 15) & ~<usize>15, ap = wp + <usize>nb * row2;
