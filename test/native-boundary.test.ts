@@ -314,6 +314,20 @@ describe.skipIf(!be)('native int8 boundary', () => {
     expect([...y]).toEqual([...want]);
   });
 
+  it('dequantize_int32 rounds the product before adding the bias (no FMA contraction), vector and scalar tails', () => {
+    // 4097 · (4097/2^24) = (2^24 + 8193)/2^24 is a tie between two floats: it rounds (to even) to
+    // 8392704·2^-23, which the bias cancels exactly (y = 0); a fused multiply-add would leave 2^-24.
+    const scale = Math.fround(4097 / 2 ** 24), bias = -8392704 / 2 ** 23;
+    for (const [N, C, HW] of [[67, 1, 1], [1, 1, 67], [3, 2, 35]]) {
+      const len = N * C * HW, acc = new Int32Array(len).fill(4097), y = f32(len).fill(7), want = f32(len);
+      const sc = new Float32Array(C).fill(scale), b = new Float32Array(C).fill(bias), wsum = i32(C);
+      ref.dequantize_int32(want, acc, wsum, sc, b, 0, N, C, HW);
+      expect(want.every((v) => v === 0)).toBe(true);
+      n.dequantize_int32(y, acc, wsum, sc, b, 0, N, C, HW);
+      expect([...y], `${N}x${C}x${HW}`).toEqual([...want]);
+    }
+  });
+
   it('uint8/int8 arrays at odd byte offsets, on ArrayBuffer and SharedArrayBuffer, are used in place', () => {
     for (const Buf of [ArrayBuffer, SharedArrayBuffer]) {
       const M = 3, N = 5, K = 77;
