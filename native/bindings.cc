@@ -2,7 +2,8 @@
 // KernelTable). Every binding checks its argument count and types,
 // that each size is an integer in [0, 2^31), that every array holds at least the elements the
 // sizes imply (and is aligned for its element type), then calls the kernel on the caller's
-// memory in place (Float32Array/Int32Array over ArrayBuffer or SharedArrayBuffer, no copies).
+// memory in place (Float32Array/Int32Array, and Uint8Array/Int8Array for the int8 kernels, over
+// ArrayBuffer or SharedArrayBuffer, no copies).
 // Bad arguments throw TypeError/RangeError naming the argument; nothing is read or written
 // out of bounds.
 #include "bindings.h"
@@ -78,15 +79,15 @@ bool typed_info(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type* 
 }
 
 View typed_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, napi_typedarray_type want,
-               const char* wantName, int64_t need) {
+               const char* wantName, int64_t need, uintptr_t align = 4) {
   napi_typedarray_type type;
   size_t length = 0;
   void* data = nullptr;
   if (!typed_info(info, i, &type, &length, &data) || type != want) type_error(info.Env(), std::string(fn) + ": " + name + " must be a " + wantName);
   if (static_cast<int64_t>(length) < need)
     range_error(info.Env(), std::string(fn) + ": " + name + " has " + std::to_string(length) + " elements, needs at least " + std::to_string(need));
-  if (need > 0 && (data == nullptr || reinterpret_cast<uintptr_t>(data) % 4 != 0))
-    range_error(info.Env(), std::string(fn) + ": " + name + " is detached or not 4-byte aligned");
+  if (need > 0 && (data == nullptr || reinterpret_cast<uintptr_t>(data) % align != 0))
+    range_error(info.Env(), std::string(fn) + ": " + name + (align > 1 ? " is detached or not 4-byte aligned" : " is detached"));
   return {data, length};
 }
 
@@ -95,6 +96,21 @@ float* f32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char*
 }
 int32_t* i32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, int64_t need) {
   return static_cast<int32_t*>(typed_arg(info, i, fn, name, napi_int32_array, "Int32Array", need).data);
+}
+
+uint8_t* u8(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, int64_t need) {
+  return static_cast<uint8_t*>(typed_arg(info, i, fn, name, napi_uint8_array, "Uint8Array", need, 1).data);
+}
+int8_t* i8(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, int64_t need) {
+  return static_cast<int8_t*>(typed_arg(info, i, fn, name, napi_int8_array, "Int8Array", need, 1).data);
+}
+
+// True when the byte ranges [a, a+na) and [b, b+nb) overlap.
+bool overlaps_bytes(const void* a, int64_t na, const void* b, int64_t nb) {
+  if (na == 0 || nb == 0) return false;
+  const uintptr_t a0 = reinterpret_cast<uintptr_t>(a), a1 = a0 + na;
+  const uintptr_t b0 = reinterpret_cast<uintptr_t>(b), b1 = b0 + nb;
+  return a0 < b1 && b0 < a1;
 }
 
 // True when [a, a+na) and [b, b+nb) (floats) overlap.
@@ -551,6 +567,93 @@ Napi::Value BatchnormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- int8 -------------------------------------------------------------------------------------
+
+constexpr int64_t kMaxInt8K = 32768;  // |acc| <= 255·128·K < 2^31
+
+// An integer zero point in [0, 255].
+int32_t zero_point_arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  const double v = number_arg(info, i, fn, name);
+  if (!(v >= 0 && v <= 255) || std::floor(v) != v)
+    range_error(info.Env(), std::string(fn) + ": " + name + " must be an integer in [0, 255], got " + info[i].ToString().Utf8Value());
+  return static_cast<int32_t>(v);
+}
+
+// quantize_int8(q, x, n, invScale, zeroPoint)
+Napi::Value QuantizeInt8(const Napi::CallbackInfo& info) {
+  const char* fn = "quantize_int8";
+  need_args(info, 5, fn);
+  const int64_t n = size_arg(info, 2, fn, "n");
+  const double invScale = finite_arg(info, 3, fn, "invScale");
+  const int32_t zp = zero_point_arg(info, 4, fn, "zeroPoint");
+  uint8_t* q = u8(info, 0, fn, "q", n);
+  const float* x = f32(info, 1, fn, "x", n);
+  if (overlaps_bytes(q, n, x, 4 * n)) range_error(info.Env(), "quantize_int8: q overlaps x");
+  table(info).quantize_int8(q, x, n, static_cast<float>(invScale), zp);
+  return info.Env().Undefined();
+}
+
+// matmul_int8(acc, a, w, M, N, K); matmul_int8_threads(..., threads) (CPU addon only).
+template <bool Threads>
+Napi::Value MatmulInt8T(const Napi::CallbackInfo& info) {
+  const char* fn = Threads ? "matmul_int8_threads" : "matmul_int8";
+  need_args(info, Threads ? 7 : 6, fn);
+  const int64_t M = size_arg(info, 3, fn, "M"), N = size_arg(info, 4, fn, "N"), K = size_arg(info, 5, fn, "K");
+  if (K > kMaxInt8K) range_error(info.Env(), std::string(fn) + ": K must be <= 32768 (int32 sums stay exact), got " + std::to_string(K));
+  const int64_t threads = Threads ? threads_arg(info, 6, fn) : 1;
+  int32_t* acc = i32(info, 0, fn, "acc", mul(M, N));
+  const uint8_t* a = u8(info, 1, fn, "a", mul(M, K));
+  const int8_t* w = i8(info, 2, fn, "w", mul(N, K));
+  if (overlaps_bytes(acc, 4 * M * N, a, M * K) || overlaps_bytes(acc, 4 * M * N, w, N * K)) range_error(info.Env(), std::string(fn) + ": acc overlaps a or w");
+  if (Threads) table(info).matmul_int8_mt(acc, a, w, M, N, K, threads);
+  else table(info).matmul_int8(acc, a, w, M, N, K);
+  return info.Env().Undefined();
+}
+Napi::Value MatmulInt8(const Napi::CallbackInfo& info) { return MatmulInt8T<false>(info); }
+Napi::Value MatmulInt8Threads(const Napi::CallbackInfo& info) { return MatmulInt8T<true>(info); }
+
+// conv2d_int8(acc, x, w, N, C, H, W, OC, k, stride, pad, groups, xZero); conv2d_int8_threads(..., threads) (CPU addon only).
+template <bool Threads>
+Napi::Value Conv2dInt8T(const Napi::CallbackInfo& info) {
+  const char* fn = Threads ? "conv2d_int8_threads" : "conv2d_int8";
+  need_args(info, Threads ? 14 : 13, fn);
+  const ConvArgs a = conv_args(info, 3, fn);
+  const int32_t xZero = zero_point_arg(info, 12, fn, "xZero");
+  const int64_t threads = Threads ? threads_arg(info, 13, fn) : 1;
+  const int64_t ckk = mul(a.C / a.groups, a.k, a.k, 1);
+  if (ckk > kMaxInt8K)
+    range_error(info.Env(), std::string(fn) + ": (C/groups)·k·k must be <= 32768 (int32 sums stay exact), got " + std::to_string(ckk));
+  int32_t* acc = i32(info, 0, fn, "acc", a.ys);
+  const uint8_t* x = u8(info, 1, fn, "x", a.xs);
+  const int8_t* w = i8(info, 2, fn, "w", a.ws);
+  if (overlaps_bytes(acc, 4 * a.ys, x, a.xs) || overlaps_bytes(acc, 4 * a.ys, w, a.ws)) range_error(info.Env(), std::string(fn) + ": acc overlaps x or w");
+  if (Threads) table(info).conv2d_int8_mt(acc, x, w, a.N, a.C, a.H, a.W, a.OC, a.k, a.stride, a.pad, a.groups, xZero, threads);
+  else table(info).conv2d_int8(acc, x, w, a.N, a.C, a.H, a.W, a.OC, a.k, a.stride, a.pad, a.groups, xZero);
+  return info.Env().Undefined();
+}
+Napi::Value Conv2dInt8(const Napi::CallbackInfo& info) { return Conv2dInt8T<false>(info); }
+Napi::Value Conv2dInt8Threads(const Napi::CallbackInfo& info) { return Conv2dInt8T<true>(info); }
+
+// dequantize_int32(y, acc, wsum, scale, bias, zero, N, C, HW): y may be acc's memory (same start).
+Napi::Value DequantizeInt32(const Napi::CallbackInfo& info) {
+  const char* fn = "dequantize_int32";
+  need_args(info, 9, fn);
+  const int32_t zero = zero_point_arg(info, 5, fn, "zero");
+  const int64_t N = size_arg(info, 6, fn, "N"), C = size_arg(info, 7, fn, "C"), HW = size_arg(info, 8, fn, "HW");
+  const int64_t n = mul(mul(N, C), HW);
+  float* y = f32(info, 0, fn, "y", n);
+  const int32_t* acc = i32(info, 1, fn, "acc", n);
+  const int32_t* wsum = i32(info, 2, fn, "wsum", C);
+  const float* scale = f32(info, 3, fn, "scale", C);
+  const float* bias = f32(info, 4, fn, "bias", C);
+  if (static_cast<const void*>(y) != static_cast<const void*>(acc) && overlaps_bytes(y, 4 * n, acc, 4 * n))
+    range_error(info.Env(), "dequantize_int32: y and acc partly overlap (only full aliasing is allowed)");
+  if (n > 0 && (overlaps_bytes(y, 4 * n, wsum, 4 * C) || overlaps_bytes(y, 4 * n, scale, 4 * C) || overlaps_bytes(y, 4 * n, bias, 4 * C)))
+    range_error(info.Env(), "dequantize_int32: y overlaps wsum, scale or bias");
+  table(info).dequantize_int32(y, acc, wsum, scale, bias, zero, N, C, HW);
+  return info.Env().Undefined();
+}
+
 // addressMod(array, m) -> (address of array's first element) mod m, for aligned allocation.
 Napi::Value AddressMod(const Napi::CallbackInfo& info) {
   const char* fn = "addressMod";
@@ -611,6 +714,12 @@ void RegisterKernels(Napi::Env env, Napi::Object exports, const KernelTable* ker
   exports.Set("batchnorm", Napi::Function::New(env, Batchnorm, "batchnorm", data));
   exports.Set("batchnorm_backward_reduce", Napi::Function::New(env, BatchnormBackwardReduce, "batchnorm_backward_reduce", data));
   exports.Set("batchnorm_backward", Napi::Function::New(env, BatchnormBackward, "batchnorm_backward", data));
+  exports.Set("quantize_int8", Napi::Function::New(env, QuantizeInt8, "quantize_int8", data));
+  exports.Set("matmul_int8", Napi::Function::New(env, MatmulInt8, "matmul_int8", data));
+  if (kernels->matmul_int8_mt) exports.Set("matmul_int8_threads", Napi::Function::New(env, MatmulInt8Threads, "matmul_int8_threads", data));
+  exports.Set("conv2d_int8", Napi::Function::New(env, Conv2dInt8, "conv2d_int8", data));
+  if (kernels->conv2d_int8_mt) exports.Set("conv2d_int8_threads", Napi::Function::New(env, Conv2dInt8Threads, "conv2d_int8_threads", data));
+  exports.Set("dequantize_int32", Napi::Function::New(env, DequantizeInt32, "dequantize_int32", data));
   exports.Set("addressMod", Napi::Function::New(env, AddressMod, "addressMod"));
   exports.Set("zero", Napi::Function::New(env, Zero, "zero"));
 }

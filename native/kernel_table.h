@@ -1,7 +1,7 @@
 // native/kernel_table.h: the kernel contract as a table of C function pointers, so one set of
 // Node-API bindings (bindings.cc) serves the CPU addon and the CUDA addon. Shapes as in the
 // kd_* declarations (matmul.h, bias.h, activations.h, softmax.h, losses.h, optim.h, conv.h,
-// pooling.h, batchnorm.h).
+// pooling.h, batchnorm.h, quant.h).
 #pragma once
 #include <cstdint>
 
@@ -34,6 +34,11 @@ struct KernelTable {
   void (*batchnorm)(float* y, const float* x, const float* mean, const float* invstd, const float* gamma, const float* beta, int64_t N, int64_t C, int64_t HW);
   void (*batchnorm_backward_reduce)(float* sumDy, float* sumDyXhat, const float* dy, const float* x, const float* mean, const float* invstd, int64_t N, int64_t C, int64_t HW);
   void (*batchnorm_backward)(float* dx, const float* dy, const float* x, const float* mean, const float* invstd, const float* gamma, const float* sumDy, const float* sumDyXhat, double count, int64_t N, int64_t C, int64_t HW);
+  // int8 (quant.h): exact integer products, uint8 activations and int8 weights.
+  void (*quantize_int8)(uint8_t* q, const float* x, int64_t n, float invScale, int32_t zeroPoint);
+  void (*matmul_int8)(int32_t* acc, const uint8_t* a, const int8_t* w, int64_t M, int64_t N, int64_t K);
+  void (*conv2d_int8)(int32_t* acc, const uint8_t* x, const int8_t* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, int32_t xZero);
+  void (*dequantize_int32)(float* y, const int32_t* acc, const int32_t* wsum, const float* scale, const float* bias, int32_t zero, int64_t N, int64_t C, int64_t HW);
   // On up to `threads` threads (bitwise the same results); null where there are none (the CUDA addon).
   void (*matmul_mt)(float* C, const float* A, const float* B, int64_t M, int64_t N, int64_t K, bool transA, bool transB, bool accumulate, int64_t threads) = nullptr;
   void (*sgd_step_mt)(float* params, const float* grads, float* momentumBuf, int64_t n, double lr, double momentum, double weightDecay, bool nesterov, int64_t threads) = nullptr;
@@ -41,5 +46,7 @@ struct KernelTable {
   void (*conv2d_mt)(float* y, const float* x, const float* w, const float* bias, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, int64_t threads) = nullptr;
   void (*conv2d_backward_data_mt)(float* dx, const float* dy, const float* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, int64_t threads) = nullptr;
   void (*conv2d_backward_weight_mt)(float* dw, float* dbias, const float* dy, const float* x, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, bool accumulate, int64_t threads) = nullptr;
+  void (*matmul_int8_mt)(int32_t* acc, const uint8_t* a, const int8_t* w, int64_t M, int64_t N, int64_t K, int64_t threads) = nullptr;
+  void (*conv2d_int8_mt)(int32_t* acc, const uint8_t* x, const int8_t* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, int32_t xZero, int64_t threads) = nullptr;
 };
 }  // namespace kd

@@ -264,3 +264,120 @@ describe.skipIf(!be)('native conv2d*_threads (the native-mt backend)', () => {
     }
   });
 });
+
+// int8 kernels: Uint8Array activations, Int8Array weights, Int32Array sums (any byte offset for
+// the 1-byte arrays), K and (C/groups)·k·k at most 32768, integer zero points in [0, 255].
+describe.skipIf(!be)('native int8 boundary', () => {
+  const n = be!;
+  const u8 = (k: number) => new Uint8Array(k), i8 = (k: number) => new Int8Array(k), i32 = (k: number) => new Int32Array(k);
+  const conv = { N: 1, C: 2, H: 4, W: 4, OC: 3, k: 3, stride: 1, pad: 1, groups: 1 };
+
+  it('short arrays and wrong typed-array kinds throw naming the argument', () => {
+    expect(() => n.matmul_int8(i32(5), u8(6), i8(9), 2, 3, 3)).toThrow(/matmul_int8: acc has 5 elements, needs at least 6/);
+    expect(() => n.matmul_int8(i32(6), u8(5), i8(9), 2, 3, 3)).toThrow(/matmul_int8: a has 5 elements/);
+    expect(() => n.matmul_int8(i32(6), u8(6), i8(8), 2, 3, 3)).toThrow(/matmul_int8: w has 8 elements/);
+    expect(() => n.matmul_int8(i32(6), i8(6) as unknown as Uint8Array, i8(9), 2, 3, 3)).toThrow(/matmul_int8: a must be a Uint8Array/);
+    expect(() => n.matmul_int8(i32(6), u8(6), u8(9) as unknown as Int8Array, 2, 3, 3)).toThrow(/matmul_int8: w must be a Int8Array/);
+    expect(() => n.matmul_int8(f32(6) as unknown as Int32Array, u8(6), i8(9), 2, 3, 3)).toThrow(/matmul_int8: acc must be a Int32Array/);
+    expect(() => n.quantize_int8(u8(3), f32(4), 4, 1, 0)).toThrow(/quantize_int8: q has 3 elements/);
+    expect(() => n.quantize_int8(u8(4), new Float64Array(4) as unknown as Float32Array, 4, 1, 0)).toThrow(/quantize_int8: x must be a Float32Array/);
+    expect(() => n.conv2d_int8(i32(47), u8(32), i8(54), conv, 0)).toThrow(/conv2d_int8: acc has 47 elements, needs at least 48/);
+    expect(() => n.conv2d_int8(i32(48), u8(31), i8(54), conv, 0)).toThrow(/conv2d_int8: x has 31/);
+    expect(() => n.conv2d_int8(i32(48), u8(32), i8(53), conv, 0)).toThrow(/conv2d_int8: w has 53/);
+    expect(() => n.conv2d_int8(i32(48), u8(32), i8(54), { ...conv, groups: 4 }, 0)).toThrow(/conv2d_int8: groups must be >= 1 and divide C and OC/);
+    expect(() => n.dequantize_int32(f32(6), i32(6), i32(2), f32(3), f32(3), 0, 2, 3, 1)).toThrow(/dequantize_int32: wsum has 2/);
+    expect(() => n.dequantize_int32(f32(6), i32(5), i32(3), f32(3), f32(3), 0, 2, 3, 1)).toThrow(/dequantize_int32: acc has 5/);
+    expect(() => n.dequantize_int32(f32(6), i32(6), i32(3), f32(3), f32(2), 0, 2, 3, 1)).toThrow(/dequantize_int32: bias has 2/);
+  });
+
+  it('K, (C/groups)·k·k, zero points and invScale are checked', () => {
+    expect(() => n.matmul_int8(i32(1), u8(32769), i8(32769), 1, 1, 32769)).toThrow(/matmul_int8: K must be <= 32768/);
+    expect(() => n.conv2d_int8(i32(1), u8(3700 * 9), i8(3700 * 9), { N: 1, C: 3700, H: 3, W: 3, OC: 1, k: 3, stride: 1, pad: 0, groups: 1 }, 0)).toThrow(/conv2d_int8: \(C\/groups\)·k·k must be <= 32768 \(int32 sums stay exact\), got 33300/);
+    for (const bad of [-1, 256, 1.5, NaN]) {
+      expect(() => n.quantize_int8(u8(4), f32(4), 4, 1, bad), String(bad)).toThrow(/quantize_int8: zeroPoint must be an integer in \[0, 255\]/);
+      expect(() => n.conv2d_int8(i32(48), u8(32), i8(54), conv, bad), String(bad)).toThrow(/conv2d_int8: xZero must be an integer in \[0, 255\]/);
+      expect(() => n.dequantize_int32(f32(6), i32(6), i32(3), f32(3), f32(3), bad, 2, 3, 1), String(bad)).toThrow(/dequantize_int32: zero must be an integer in \[0, 255\]/);
+    }
+    expect(() => n.quantize_int8(u8(4), f32(4), 4, Infinity, 0)).toThrow(/quantize_int8: invScale must be finite/);
+  });
+
+  it('overlaps are refused; dequantize_int32 may write y over acc in place', () => {
+    const buf = new ArrayBuffer(64);
+    expect(() => n.matmul_int8(new Int32Array(buf, 0, 4), new Uint8Array(buf, 8, 8), i8(8), 2, 2, 4)).toThrow(/matmul_int8: acc overlaps a or w/);
+    expect(() => n.quantize_int8(new Uint8Array(buf, 4, 4), new Float32Array(buf, 0, 4), 4, 1, 0)).toThrow(/quantize_int8: q overlaps x/);
+    expect(() => n.dequantize_int32(new Float32Array(buf, 4, 4), new Int32Array(buf, 0, 4), i32(2), f32(2), f32(2), 0, 2, 2, 1)).toThrow(/y and acc partly overlap/);
+    const acc = Int32Array.from([3, -7, 1 << 30, -5]), wsum = Int32Array.from([2, -1]), scale = Float32Array.from([0.5, 0.25]), bias = Float32Array.from([1, -1]);
+    const want = f32(4);
+    ref.dequantize_int32(want, acc, wsum, scale, bias, 9, 2, 2, 1);
+    const y = new Float32Array(acc.buffer);
+    n.dequantize_int32(y, acc, wsum, scale, bias, 9, 2, 2, 1);
+    expect([...y]).toEqual([...want]);
+  });
+
+  it('dequantize_int32 rounds the product before adding the bias (no FMA contraction), vector and scalar tails', () => {
+    // 4097 · (4097/2^24) = (2^24 + 8193)/2^24 is a tie between two floats: it rounds (to even) to
+    // 8392704·2^-23, which the bias cancels exactly (y = 0); a fused multiply-add would leave 2^-24.
+    const scale = Math.fround(4097 / 2 ** 24), bias = -8392704 / 2 ** 23;
+    for (const [N, C, HW] of [[67, 1, 1], [1, 1, 67], [3, 2, 35]]) {
+      const len = N * C * HW, acc = new Int32Array(len).fill(4097), y = f32(len).fill(7), want = f32(len);
+      const sc = new Float32Array(C).fill(scale), b = new Float32Array(C).fill(bias), wsum = i32(C);
+      ref.dequantize_int32(want, acc, wsum, sc, b, 0, N, C, HW);
+      expect(want.every((v) => v === 0)).toBe(true);
+      n.dequantize_int32(y, acc, wsum, sc, b, 0, N, C, HW);
+      expect([...y], `${N}x${C}x${HW}`).toEqual([...want]);
+    }
+  });
+
+  it('uint8/int8 arrays at odd byte offsets, on ArrayBuffer and SharedArrayBuffer, are used in place', () => {
+    for (const Buf of [ArrayBuffer, SharedArrayBuffer]) {
+      const M = 3, N = 5, K = 77;
+      const a = new Uint8Array(new Buf(M * K + 3), 3, M * K), w = new Int8Array(new Buf(N * K + 1), 1, N * K);
+      for (let i = 0; i < a.length; i++) a[i] = (i * 37) & 255;
+      for (let i = 0; i < w.length; i++) w[i] = ((i * 91) & 255) - 128;
+      const want = i32(M * N), got = new Int32Array(new Buf(4 * M * N));
+      ref.matmul_int8(want, a, w, M, N, K);
+      n.matmul_int8(got, a, w, M, N, K);
+      expect([...got]).toEqual([...want]);
+      const x = new Float32Array(new Buf(4 * 40)), q = new Uint8Array(new Buf(41), 1, 40), qr = u8(40);
+      for (let i = 0; i < 40; i++) x[i] = (i - 20) * 1.37;
+      n.quantize_int8(q, x, 40, 3, 128);
+      ref.quantize_int8(qr, x, 40, 3, 128);
+      expect([...q]).toEqual([...qr]);
+    }
+  });
+});
+
+describe.skipIf(!be)('native matmul_int8_threads and conv2d_int8_threads (the native-mt backend)', () => {
+  it('the same sums as one thread (exact), 1..4 threads; threads checked', async () => {
+    const { loadAddon, addonPath } = await import('../src/backends/native/loader.js');
+    type Fn = (...x: unknown[]) => void;
+    const { addon: a } = loadAddon<Record<string, Fn>>('native', addonPath('native'));
+    const bytes = (k: number, seed: number, signed: boolean) => {
+      const r = signed ? new Int8Array(k) : new Uint8Array(k);
+      for (let i = 0; i < k; i++) r[i] = ((i * 2654435761 + seed * 97) >>> 13) & 255;
+      return r;
+    };
+    expect(() => a.matmul_int8_threads(new Int32Array(6), new Uint8Array(6), new Int8Array(9), 2, 3, 3, 0)).toThrow(/matmul_int8_threads: threads must be in \[1, 64\], got 0/);
+    expect(() => a.conv2d_int8_threads(new Int32Array(1), new Uint8Array(9), new Int8Array(9), 1, 1, 3, 3, 1, 3, 1, 0, 1, 0, 65)).toThrow(/conv2d_int8_threads: threads must be in \[1, 64\]/);
+    for (const [M, N, K] of [[128, 800, 784], [1, 800, 784], [300, 10, 800], [37, 130, 129]]) {
+      const A = bytes(M * K, 1, false), W = bytes(N * K, 2, true), one = new Int32Array(M * N);
+      a.matmul_int8(one, A, W, M, N, K);
+      for (const threads of [1, 2, 3, 4]) {
+        const got = new Int32Array(M * N);
+        a.matmul_int8_threads(got, A, W, M, N, K, threads);
+        expect(Buffer.from(got.buffer).equals(Buffer.from(one.buffer)), `${M}x${N}x${K} threads=${threads}`).toBe(true);
+      }
+    }
+    for (const [Nb, C, H, OC, k, s, pad, g] of [[7, 16, 14, 32, 3, 1, 1, 1], [5, 8, 9, 8, 3, 2, 1, 8], [6, 1, 28, 16, 3, 1, 1, 1]]) {
+      const OH = Math.floor((H + 2 * pad - k) / s) + 1;
+      const p = [Nb, C, H, H, OC, k, s, pad, g];
+      const X = bytes(Nb * C * H * H, 3, false), W = bytes(OC * (C / g) * k * k, 4, true), one = new Int32Array(Nb * OC * OH * OH);
+      a.conv2d_int8(one, X, W, ...p, 77);
+      for (const threads of [2, 3]) {
+        const got = new Int32Array(one.length);
+        a.conv2d_int8_threads(got, X, W, ...p, 77, threads);
+        expect(Buffer.from(got.buffer).equals(Buffer.from(one.buffer)), `${p} threads=${threads}`).toBe(true);
+      }
+    }
+  });
+});

@@ -2,7 +2,8 @@
 // match the CPU's flags, and that the capped paths (DISTILLERY_GEMM_ISA=avx2|baseline, the 4x24
 // tile) compute the same products, each checked in a child process against the TS reference; the
 // convolution, pooling and batch-norm conformance cases (the convolutions run on the sgemm) on the
-// capped paths too, on native and native-mt (the compiled dist/, so `npm run build:ts` first).
+// capped paths too, on native and native-mt (the compiled dist/, so `npm run build:ts` first); the
+// int8 kernels' exact conformance cases on the VNNI, AVX2 and scalar matmul_int8 paths.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { normErr } from './util.js';
 const file = addonPath('native');
 const built = existsSync(file);
 
-function probe(env: Record<string, string> = {}): { isa: string; matmul: string } {
+function probe(env: Record<string, string> = {}): { isa: string; matmul: string; matmul_int8: string } {
   const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(file)}).probe()))`], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
@@ -100,15 +101,16 @@ describe.skipIf(!built)('native dispatch', () => {
   // process with the sgemm capped: native and native-mt, backend and plain buffers.
   const dist = join(import.meta.dirname, '..', 'dist');
   const convKernels = ['conv2d', 'conv2d_backward_data', 'conv2d_backward_weight', 'maxpool2d', 'maxpool2d_backward', 'avgpool2d', 'avgpool2d_backward', 'batchnorm_stats', 'batchnorm', 'batchnorm_backward_reduce', 'batchnorm_backward'];
-  function childConvFailures(env: Record<string, string>): { matmul: string; failures: string[] } {
+  function childConvFailures(env: Record<string, string>, kernels = convKernels): { matmul: string; matmul_int8: string; failures: string[] } {
     const script = `
       const { conformanceCases, check, placeOn, plainPlace } = await import(${JSON.stringify(join(dist, 'kernels', 'cases.js'))});
       const { createNativeBackend, createNativeMtBackend } = await import(${JSON.stringify(join(dist, 'backends', 'native', 'native-backend.js'))});
       const bes = [createNativeBackend(${JSON.stringify(file)}), createNativeMtBackend(2, ${JSON.stringify(file)})];
       const failures = [];
-      for (const be of bes) for (const k of ${JSON.stringify(convKernels)}) for (const c of conformanceCases(k))
+      for (const be of bes) for (const k of ${JSON.stringify(kernels)}) for (const c of conformanceCases(k))
         for (const place of [placeOn(be), plainPlace]) { const e = check(c, be, place); if (e) failures.push(be.name + ' ' + k + ' ' + c.what + ': ' + e); }
-      process.stdout.write(JSON.stringify({ matmul: require(${JSON.stringify(file)}).probe().matmul, failures }));`;
+      const p = require(${JSON.stringify(file)}).probe();
+      process.stdout.write(JSON.stringify({ matmul: p.matmul, matmul_int8: p.matmul_int8, failures }));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);\n${script}`], {
       encoding: 'utf8',
       maxBuffer: 1 << 24,
@@ -122,6 +124,28 @@ describe.skipIf(!built)('native dispatch', () => {
       const { matmul, failures } = childConvFailures(env);
       if (env.DISTILLERY_GEMM_ISA === 'baseline') expect(matmul).toBe('baseline 4x8');
       else if (probe().matmul !== 'baseline 4x8') expect(matmul).toBe('avx2 6x16');
+      expect(failures).toEqual([]);
+    }, 120_000);
+  }
+  // int8: the matmul_int8 kernel follows the same cap (avx512-vnni, else avx2 widened to int16 +
+  // vpmaddwd, else scalar); every path must give exact sums, the saturating conformance cases
+  // (all pairs 255·(−128) and 255·127, K = 32768) included, on native and native-mt.
+  it('reports the matmul_int8 kernel the CPU flags and DISTILLERY_GEMM_ISA call for', () => {
+    const flags = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+    const has = (f: string) => new RegExp(`\\b${f}\\b`).test(flags);
+    const p = probe();
+    expect(p.matmul_int8).not.toMatch(/failed/);
+    if (has('avx512_vnni') && has('avx512bw') && has('avx512vl')) expect(p.matmul_int8).toBe('avx512-vnni 4x4');
+    else if (has('avx2')) expect(p.matmul_int8).toBe('avx2 2x4');
+    if (has('avx2')) expect(probe({ DISTILLERY_GEMM_ISA: 'avx2' }).matmul_int8).toBe('avx2 2x4');
+    expect(probe({ DISTILLERY_GEMM_ISA: 'baseline' }).matmul_int8).toBe('scalar');
+  });
+  const int8Kernels = ['quantize_int8', 'matmul_int8', 'conv2d_int8', 'dequantize_int32'];
+  for (const env of [{}, { DISTILLERY_GEMM_ISA: 'avx2' }, { DISTILLERY_GEMM_ISA: 'baseline' }] as Record<string, string>[]) {
+    it.skipIf(!existsSync(join(dist, 'kernels', 'cases.js')))(`int8 conformance cases, exact, on native and native-mt (${JSON.stringify(env)})`, () => {
+      const { matmul_int8, failures } = childConvFailures(env, int8Kernels);
+      if (env.DISTILLERY_GEMM_ISA === 'baseline') expect(matmul_int8).toBe('scalar');
+      else if (env.DISTILLERY_GEMM_ISA === 'avx2' && probe().matmul_int8 !== 'scalar') expect(matmul_int8).toBe('avx2 2x4');
       expect(failures).toEqual([]);
     }, 120_000);
   }

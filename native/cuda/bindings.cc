@@ -16,6 +16,7 @@ const kd::KernelTable kCudaKernels = {
     kdc_softmax_t, kdc_log_softmax_t, kdc_kd_loss, kdc_cross_entropy, kdc_mse, kdc_sgd_step, kdc_adamw_step,
     kdc_conv2d, kdc_conv2d_backward_data, kdc_conv2d_backward_weight, kdc_maxpool2d, kdc_maxpool2d_backward, kdc_avgpool2d,
     kdc_avgpool2d_backward, kdc_batchnorm_stats, kdc_batchnorm, kdc_batchnorm_backward_reduce, kdc_batchnorm_backward,
+    kdc_quantize_int8, kdc_matmul_int8, kdc_conv2d_int8, kdc_dequantize_int32,
 };
 
 namespace {

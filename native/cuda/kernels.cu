@@ -1,5 +1,5 @@
 // native/cuda/kernels.cu: CUDA kernels for the whole contract (f32 data, f64 row math where the
-// reference uses it) and their host launchers. Convolution, pooling and batch norm are direct
+// reference uses it; int8 products with dp4a) and their host launchers. Convolution, pooling and batch norm are direct
 // kernels (one thread per output, gathers; one block per reduced weight or channel). matmul: cuBLAS when built with it
 // (DISTILLERY_HAVE_CUBLAS), else a 64x64 shared-memory tiled kernel with 4x4 per thread.
 // The backend's buffers are managed memory used in place; other arrays go through pooled device
@@ -543,6 +543,118 @@ unsigned grid_of(int64_t items) {
   if (items > 2147483647) throw CudaError("too many blocks for one launch: " + std::to_string(items));
   return static_cast<unsigned>(items);
 }
+
+// ---- int8 -------------------------------------------------------------------------------------
+// Exact integer products with dp4a (sm_61+): the mixed-sign PTX form dp4a.u32.s32 adds the four
+// products of uint8 activation bytes and int8 weight bytes to an int32 (no offset of the
+// activations by −128 and 128·wsum correction needed), every sum exact for K <= 32768.
+__device__ __forceinline__ int dp4a_us(unsigned a, int b, int c) {
+  int d;
+  asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+  return d;
+}
+
+// q (n) = clamp(round_half_even(f32(x·s)) + zp, 0, 255): NaN -> 0, clamp in float first.
+__global__ void quantize_int8_k(uint8_t* q, const float* x, long n, float s, int zp) {
+  const long t = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (t >= n) return;
+  float v = __fmul_rn(x[t], s);
+  if (v != v) v = 0.0f;
+  v = fminf(fmaxf(v, -512.0f), 512.0f);
+  const int z = __float2int_rn(v) + zp;
+  q[t] = static_cast<uint8_t>(z < 0 ? 0 : z > 255 ? 255 : z);
+}
+
+// acc (M,N) = a (M,K) uint8 · w (N,K) int8 transposed: 64x64 tiles, k in steps of 64 bytes (16
+// words of 4 bytes in shared memory, zero past K), 4x4 outputs per thread.
+constexpr int QT = 64, QKW = 16;
+__global__ void matmul_int8_tiled_k(int32_t* acc, const uint8_t* a, const int8_t* w, int M, int N, int K) {
+  __shared__ unsigned sA[QKW][QT + 1];
+  __shared__ int sW[QKW][QT + 1];
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const long i0 = blockIdx.y * (long)QT, j0 = blockIdx.x * (long)QT;
+  int s[4][4] = {};
+  for (long k0 = 0; k0 < K; k0 += 4 * QKW) {
+    for (int e = threadIdx.x; e < QT * QKW; e += 256) {
+      const int r = e / QKW, kw = e % QKW;
+      const long kk = k0 + 4 * kw, i = i0 + r, j = j0 + r;
+      unsigned va = 0, vw = 0;
+#pragma unroll
+      for (int b = 0; b < 4; b++) {
+        if (kk + b < K) {
+          if (i < M) va |= static_cast<unsigned>(a[i * K + kk + b]) << (8 * b);
+          if (j < N) vw |= static_cast<unsigned>(static_cast<uint8_t>(w[j * K + kk + b])) << (8 * b);
+        }
+      }
+      sA[kw][r] = va;
+      sW[kw][r] = static_cast<int>(vw);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kw = 0; kw < QKW; kw++) {
+      unsigned av[4];
+      int bv[4];
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        av[u] = sA[kw][ty + 16 * u];
+        bv[u] = sW[kw][tx + 16 * u];
+      }
+#pragma unroll
+      for (int u = 0; u < 4; u++)
+#pragma unroll
+        for (int v = 0; v < 4; v++) s[u][v] = dp4a_us(av[u], bv[v], s[u][v]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int u = 0; u < 4; u++)
+#pragma unroll
+    for (int v = 0; v < 4; v++) {
+      const long i = i0 + ty + 16 * u, j = j0 + tx + 16 * v;
+      if (i < M && j < N) acc[i * N + j] = s[u][v];
+    }
+}
+
+// acc (N,OC,OH,OW): one thread per output; the window's bytes (xZero outside the image) and the
+// weights are packed 4 at a time (the weights' c, a, b order) into dp4a.
+__global__ void conv2d_int8_k(int32_t* acc, const uint8_t* x, const int8_t* w, ConvDims d, int xZero) {
+  const long t = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (t >= d.N * d.OC * d.OH * d.OW) return;
+  const long j = t % d.OW, i = (t / d.OW) % d.OH, o = (t / (d.OW * d.OH)) % d.OC, n = t / (d.OW * d.OH * d.OC);
+  const long c0 = (o / d.OCg) * d.Cg;
+  const int8_t* wo = w + o * d.Cg * d.k * d.k;
+  int s = 0, fill = 0;
+  unsigned xa = 0, wa = 0;
+  long e = 0;
+  for (long c = 0; c < d.Cg; c++)
+    for (long a = 0; a < d.k; a++) {
+      const long h = i * d.s - d.pad + a;
+      for (long b = 0; b < d.k; b++, e++) {
+        const long ww = j * d.s - d.pad + b;
+        const unsigned xv = (h >= 0 && h < d.H && ww >= 0 && ww < d.W) ? x[((n * d.C + c0 + c) * d.H + h) * d.W + ww] : static_cast<unsigned>(xZero);
+        xa |= xv << (8 * fill);
+        wa |= static_cast<unsigned>(static_cast<uint8_t>(wo[e])) << (8 * fill);
+        if (++fill == 4) {
+          s = dp4a_us(xa, static_cast<int>(wa), s);
+          xa = wa = 0;
+          fill = 0;
+        }
+      }
+    }
+  if (fill) s = dp4a_us(xa, static_cast<int>(wa), s);
+  acc[t] = s;
+}
+
+// y (N,C,HW) = f32(f32(acc − zero·wsum[c])·scale[c]) + bias[c]: the difference exact in int64,
+// one rounding to float, then a multiply and an add rounded separately (no FMA contraction).
+__global__ void dequantize_int32_k(float* y, const int32_t* acc, const int32_t* wsum, const float* scale, const float* bias, int zero, long C, long HW, long n) {
+  const long t = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (t >= n) return;
+  const long c = (t / HW) % C;
+  const long long diff = static_cast<long long>(acc[t]) - static_cast<long long>(zero) * wsum[c];
+  y[t] = __fadd_rn(__fmul_rn(__ll2float_rn(diff), scale[c]), bias[c]);
+}
+
 }  // namespace
 
 int device_count(std::string* why) {
@@ -859,4 +971,37 @@ void kdc_batchnorm_backward(float* dx, const float* dy, const float* x, const fl
   batchnorm_backward_k<<<blocks(n), 256>>>(dDX, dDY, upload(2, x, n), upload(3, mean, C), upload(4, invstd, C), upload(5, gamma, C),
                                            upload(6, sumDy, C), upload(7, sumDyXhat, C), count, N, C, HW);
   download(dx, dDX, n);
+}
+
+void kdc_quantize_int8(uint8_t* q, const float* x, int64_t n, float invScale, int32_t zeroPoint) {
+  if (n <= 0) return;
+  uint8_t* dQ = output(0, q, n);
+  quantize_int8_k<<<blocks(n), 256>>>(dQ, upload(1, x, n), n, invScale, zeroPoint);
+  download(q, dQ, n);
+}
+
+void kdc_matmul_int8(int32_t* acc, const uint8_t* a, const int8_t* w, int64_t M, int64_t N, int64_t K) {
+  if (M <= 0 || N <= 0) return;
+  int32_t* dC = output(0, acc, M * N);
+  dim3 grid((unsigned)((N + QT - 1) / QT), (unsigned)((M + QT - 1) / QT));
+  matmul_int8_tiled_k<<<grid, 256>>>(dC, upload(1, a, M * K), upload(2, w, N * K), (int)M, (int)N, (int)K);
+  download(acc, dC, M * N);
+}
+
+void kdc_conv2d_int8(int32_t* acc, const uint8_t* x, const int8_t* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, int32_t xZero) {
+  const ConvDims d = conv_dims(N, C, H, W, OC, k, stride, pad, groups);
+  const int64_t ys = N * OC * d.OH * d.OW;
+  if (ys == 0) return;
+  int32_t* dY = output(0, acc, ys);
+  conv2d_int8_k<<<blocks(ys), 256>>>(dY, upload(1, x, N * C * H * W), upload(2, w, OC * d.Cg * k * k), d, xZero);
+  download(acc, dY, ys);
+}
+
+void kdc_dequantize_int32(float* y, const int32_t* acc, const int32_t* wsum, const float* scale, const float* bias, int32_t zero, int64_t N, int64_t C, int64_t HW) {
+  const int64_t n = N * C * HW;
+  if (n == 0) return;
+  const int32_t* dA = upload(1, acc, n);  // before y's slot: y may be acc's memory
+  float* dY = output(0, y, n);
+  dequantize_int32_k<<<blocks(n), 256>>>(dY, dA, upload(2, wsum, C), upload(3, scale, C), upload(4, bias, C), zero, C, HW, n);
+  download(y, dY, n);
 }

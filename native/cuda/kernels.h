@@ -78,3 +78,11 @@ void kdc_batchnorm(float* y, const float* x, const float* mean, const float* inv
 void kdc_batchnorm_backward_reduce(float* sumDy, float* sumDyXhat, const float* dy, const float* x, const float* mean, const float* invstd, int64_t N, int64_t C, int64_t HW);
 // dx, dy, x (N,C,HW) (dx may alias dy); mean, invstd, gamma, sumDy, sumDyXhat (C).
 void kdc_batchnorm_backward(float* dx, const float* dy, const float* x, const float* mean, const float* invstd, const float* gamma, const float* sumDy, const float* sumDyXhat, double count, int64_t N, int64_t C, int64_t HW);
+// q (n) uint8 = clamp(round_half_even(f32(x·invScale)) + zeroPoint, 0, 255); x (n).
+void kdc_quantize_int8(uint8_t* q, const float* x, int64_t n, float invScale, int32_t zeroPoint);
+// acc (M,N) int32 = a (M,K) uint8 · w (N,K) int8 transposed, exact (K <= 32768).
+void kdc_matmul_int8(int32_t* acc, const uint8_t* a, const int8_t* w, int64_t M, int64_t N, int64_t K);
+// acc (N,OC,OH,OW) int32 = conv2d of x (N,C,H,W) uint8 with w (OC,C/groups,k,k) int8, xZero outside the image.
+void kdc_conv2d_int8(int32_t* acc, const uint8_t* x, const int8_t* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride, int64_t pad, int64_t groups, int32_t xZero);
+// y (N,C,HW) = f32(f32(acc − zero·wsum[c])·scale[c]) + bias[c]; acc (N,C,HW) int32 (y may be acc's memory); wsum, scale, bias (C).
+void kdc_dequantize_int32(float* y, const int32_t* acc, const int32_t* wsum, const float* scale, const float* bias, int32_t zero, int64_t N, int64_t C, int64_t HW);

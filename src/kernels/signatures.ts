@@ -173,27 +173,27 @@ export const KERNELS = [
     name: 'quantize_int8',
     args: ['q: (n) uint8', 'x: (n)', 'n', 'invScale', 'zeroPoint'],
     doc: 'q = clamp(round_half_even(f32(x·invScale)) + zeroPoint, 0, 255): float32 activations to uint8',
-    builds: ['ts', 'wasm'],
+    builds: ['ts', 'wasm', 'native', 'cuda'],
   },
   {
     name: 'matmul_int8',
     args: ['acc: (M,N) int32', 'a: (M,K) uint8', 'w: (N,K) int8', 'M', 'N', 'K'],
     doc: 'acc = a·wᵀ exactly in int32 (uint8 activations times int8 weight rows; K ≤ 32768)',
-    builds: ['ts', 'wasm'],
-    variants: { wasm: ['matmul_int8_cols', 'matmul_int8_workspace'] },
+    builds: ['ts', 'wasm', 'native', 'cuda'],
+    variants: { wasm: ['matmul_int8_cols', 'matmul_int8_workspace'], node: ['matmul_int8_threads'], cpp: ['kd_matmul_int8_mt'] },
   },
   {
     name: 'conv2d_int8',
     args: ['acc: (N,OC,OH,OW) int32', 'x: (N,C,H,W) uint8', 'w: (OC,C/groups,k,k) int8', 'p: ConvParams', 'xZero'],
     doc: 'conv2d of uint8 x with int8 w, exact int32, no bias; cells outside the image count as xZero (the input zero point)',
-    builds: ['ts', 'wasm'],
-    variants: { wasm: ['conv2d_int8_workspace'] },
+    builds: ['ts', 'wasm', 'native', 'cuda'],
+    variants: { wasm: ['conv2d_int8_workspace'], node: ['conv2d_int8_threads'], cpp: ['kd_conv2d_int8_mt'] },
   },
   {
     name: 'dequantize_int32',
     args: ['y: (N,C,HW)', 'acc: (N,C,HW) int32', 'wsum: (C) int32', 'scale: (C)', 'bias: (C)', 'zero', 'N', 'C', 'HW'],
     doc: 'y = f32(f32(acc − zero·wsum[c])·scale[c]) + bias[c] per channel c (Dense: HW = 1)',
-    builds: ['ts', 'wasm'],
+    builds: ['ts', 'wasm', 'native', 'cuda'],
   },
 ] as const satisfies readonly KernelSpec[];
 

@@ -10,7 +10,6 @@ import type { AdamWParams, ConvParams, F32, I32, I8, Kernels, PoolParams, SgdPar
 import { availableParallelism } from 'node:os';
 import { BackendUnavailableError } from '../../errors.js';
 import { addonPath, loadAddon } from './loader.js';
-import { referenceKernels as TEMP_INT8_REFERENCE } from '../../kernels/reference.js';
 
 /** ConvParams flattened: N, C, H, W, OC, k, stride, pad, groups. */
 type ConvArgs = [N: number, C: number, H: number, W: number, OC: number, k: number, stride: number, pad: number, groups: number];
@@ -18,7 +17,7 @@ type ConvArgs = [N: number, C: number, H: number, W: number, OC: number, k: numb
 type PoolArgs = [N: number, C: number, H: number, W: number, kh: number, kw: number, stride: number, pad: number];
 const convArgs = (p: ConvParams): ConvArgs => [p.N, p.C, p.H, p.W, p.OC, p.k, p.stride, p.pad, p.groups];
 const poolArgs = (p: PoolParams): PoolArgs => [p.N, p.C, p.H, p.W, p.kh, p.kw, p.stride, p.pad];
-type Flattened = 'sgd_step' | 'adamw_step' | 'conv2d' | 'conv2d_backward_data' | 'conv2d_backward_weight' | 'maxpool2d' | 'maxpool2d_backward' | 'avgpool2d' | 'avgpool2d_backward';
+type Flattened = 'sgd_step' | 'adamw_step' | 'conv2d' | 'conv2d_backward_data' | 'conv2d_backward_weight' | 'maxpool2d' | 'maxpool2d_backward' | 'avgpool2d' | 'avgpool2d_backward' | 'conv2d_int8';
 
 /** The addon's exports: the kernel contract with the optimizer hyper-parameters, ConvParams and PoolParams flattened. */
 export interface NativeAddon extends Omit<Kernels, Flattened> {
@@ -31,6 +30,7 @@ export interface NativeAddon extends Omit<Kernels, Flattened> {
   maxpool2d_backward(dx: F32, dy: F32, idx: I32, ...p: PoolArgs): void;
   avgpool2d(y: F32, x: F32, ...p: PoolArgs): void;
   avgpool2d_backward(dx: F32, dy: F32, ...p: PoolArgs): void;
+  conv2d_int8(acc: I32, x: U8, w: I8, ...p: [...ConvArgs, xZero: number]): void;
   addressMod(a: F32 | I32 | U8 | I8, m: number): number;
   zero(buf: F32): void;
   probe(): { ok: boolean; [k: string]: unknown };
@@ -42,6 +42,9 @@ export interface NativeAddon extends Omit<Kernels, Flattened> {
   conv2d_threads?(y: F32, x: F32, w: F32, bias: F32, ...p: [...ConvArgs, threads: number]): void;
   conv2d_backward_data_threads?(dx: F32, dy: F32, w: F32, ...p: [...ConvArgs, threads: number]): void;
   conv2d_backward_weight_threads?(dw: F32, dbias: F32, dy: F32, x: F32, ...p: [...ConvArgs, accumulate: boolean, threads: number]): void;
+  /** CPU addon only: the int8 products on up to `threads` threads (exact: the same results). */
+  matmul_int8_threads?(acc: I32, a: U8, w: I8, M: number, N: number, K: number, threads: number): void;
+  conv2d_int8_threads?(acc: I32, x: U8, w: I8, ...p: [...ConvArgs, xZero: number, threads: number]): void;
   /** CUDA addon only: device name and memory, for the description. */
   deviceInfo?(): string;
   /** CUDA addon only: an ArrayBuffer over zero-filled device-resident (managed) memory. */
@@ -98,12 +101,10 @@ export function backendFromAddon(name: string, description: string, a: NativeAdd
     batchnorm_backward_reduce: a.batchnorm_backward_reduce,
     batchnorm_backward: a.batchnorm_backward,
     zero: a.zero,
-    // TEMPORARY (branch int8 only, never on main): the int8 kernels run the TS reference until the
-    // C++ int8 kernels land; nothing named TEMP_INT8 may reach main.
-    quantize_int8: TEMP_INT8_REFERENCE.quantize_int8,
-    matmul_int8: TEMP_INT8_REFERENCE.matmul_int8,
-    conv2d_int8: TEMP_INT8_REFERENCE.conv2d_int8,
-    dequantize_int32: TEMP_INT8_REFERENCE.dequantize_int32,
+    quantize_int8: a.quantize_int8,
+    matmul_int8: a.matmul_int8,
+    conv2d_int8: (acc: I32, x: U8, w: I8, p: ConvParams, xZero: number) => a.conv2d_int8(acc, x, w, ...convArgs(p), xZero),
+    dequantize_int32: a.dequantize_int32,
     alloc: (n: number): F32 => aligned(Float32Array, n),
     allocInt32: (n: number): I32 => aligned(Int32Array, n),
     allocUint8: (n: number): U8 => aligned(Uint8Array, n),
@@ -130,8 +131,9 @@ export function createNativeMtBackend(threads = availableParallelism(), file = a
   if (!Number.isInteger(threads) || threads < 2) throw new BackendUnavailableError('native-mt', `needs 2 or more threads (this machine has ${threads} core${threads === 1 ? '' : 's'})`);
   const { addon, probe } = loadAddon<NativeAddon>('native-mt', file);
   const { matmul_threads: mm, sgd_step_threads: sgd, adamw_step_threads: adamw, conv2d_threads: conv, conv2d_backward_data_threads: convData, conv2d_backward_weight_threads: convWeight } = addon;
-  if (!mm || !sgd || !adamw || !conv || !convData || !convWeight) throw new BackendUnavailableError('native-mt', `${file} has no threaded kernels (rebuild it: npm run build:native)`);
-  const be = backendFromAddon('native-mt', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)}; matmul, convolutions and optimizer steps on ${threads} threads)`, addon);
+  const { matmul_int8_threads: mm8, conv2d_int8_threads: conv8 } = addon;
+  if (!mm || !sgd || !adamw || !conv || !convData || !convWeight || !mm8 || !conv8) throw new BackendUnavailableError('native-mt', `${file} has no threaded kernels (rebuild it: npm run build:native)`);
+  const be = backendFromAddon('native-mt', `C++ kernels via Node-API (${String(probe.isa)} clone, matmul ${String(probe.matmul)}; matmul, convolutions, their int8 forms and optimizer steps on ${threads} threads)`, addon);
   return {
     ...be,
     matmul: (C: F32, A: F32, B: F32, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean) =>
@@ -144,6 +146,8 @@ export function createNativeMtBackend(threads = availableParallelism(), file = a
     conv2d_backward_data: (dx: F32, dy: F32, w: F32, p: ConvParams) => convData(dx, dy, w, ...convArgs(p), threads),
     conv2d_backward_weight: (dw: F32, dbias: F32, dy: F32, x: F32, p: ConvParams, accumulate: boolean) =>
       convWeight(dw, dbias, dy, x, ...convArgs(p), accumulate, threads),
+    matmul_int8: (acc: I32, a: U8, w: I8, M: number, N: number, K: number) => mm8(acc, a, w, M, N, K, threads),
+    conv2d_int8: (acc: I32, x: U8, w: I8, p: ConvParams, xZero: number) => conv8(acc, x, w, ...convArgs(p), xZero, threads),
     maxWorkers: 1,
     threads,
   };
