@@ -3,7 +3,9 @@
 // layers are Conv, MaxPool, AveragePool (count_include_pad), GlobalAveragePool + Flatten and
 // BatchNormalization (eval: the running statistics); dropout is an identity at inference and is
 // left out. Input "input" (N, ...input shape), output "logits" (N, K), N symbolic. Opset 20
-// (Gelu), IR version 9.
+// (Gelu), IR version 9. An int8 model (QuantizedSequential) exports as a QDQ graph (encodeQdqOnnx):
+// QuantizeLinear/DequantizeLinear on each dense/conv input, int8 weights through DequantizeLinear
+// per output channel, then the float Gemm/Conv.
 
 import { ConfigError } from '../errors.js';
 import type { Sequential } from '../nn/sequential.js';
