@@ -11,10 +11,11 @@ import { readIdx } from '../data/idx.js';
 import { loadModel, type Model } from '../io/predictor.js';
 import { loadDataset } from '../data/builtin.js';
 import { subset, type Dataset } from '../data/dataset.js';
-import { evaluate, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../train/trainer.js';
+import { evaluate, forEachEvalBatch, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../train/trainer.js';
 import { validateKd } from '../distill/objectives.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadCheckpoint, readModel, saveModel, type ModelInfo } from '../io/model-file.js';
+import { loadCheckpoint, readAnyModel, saveModel, type ModelInfo } from '../io/model-file.js';
+import { QuantizedSequential, type InferenceModel } from '../nn/quantized.js';
 import { existsSync } from 'node:fs';
 import { Sequential } from '../nn/sequential.js';
 import { denseWidths, describeModel, type ModelConfig, type WidthsConfig } from '../nn/spec.js';
@@ -26,7 +27,7 @@ import type { StepShapes } from '../step/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
 import type { HintConfig } from '../distill/hints.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
-import { saveOnnx } from '../io/onnx.js';
+import { saveOnnx, saveQdqOnnx } from '../io/onnx.js';
 import { onnxTeacherLogits } from '../distill/onnx-teacher.js';
 import { createRequire } from 'node:module';
 
@@ -35,7 +36,7 @@ import { gatherBatch } from '../data/batching.js';
 import { classNames, commandLine, writeDemoReport, writeRunReport } from './report.js';
 import { confusionMatrix } from '../train/confusion.js';
 
-function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[], examples: string[] = []): Values | null {
+export function helpOr(argv: string[], usage: string, about: string, docs: OptionDoc[], examples: string[] = []): Values | null {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(helpText(usage, about, docs, examples));
     return null;
@@ -78,13 +79,13 @@ function onBackend(m: Sequential, be: Backend): Sequential {
   return copy;
 }
 
-async function pickBackend(v: Values, progress: Progress): Promise<Backend> {
+export async function pickBackend(v: Values, progress: Progress): Promise<Backend> {
   const be = typeof v.backend === 'string' ? await loadBackend(v.backend) : await defaultBackend((m) => { if (v.verbose === true) progress.line(m); });
   progress.line(`backend: ${be.name} (${be.description})`);
   return be;
 }
 
-async function data(v: Values, progress: Progress): Promise<{ train: Dataset; test: Dataset }> {
+export async function data(v: Values, progress: Progress): Promise<{ train: Dataset; test: Dataset }> {
   let spec = String(v.data);
   const csv = /\.csv(\.gz)?(:|$)/i.test(spec);
   const csvOnly = ['test', 'label-column', 'no-header'].filter((k) => v[k] !== undefined && v[k] !== false);
@@ -250,7 +251,16 @@ export async function student(argv: string[]): Promise<void> {
       if (f.toLowerCase().endsWith('.onnx')) {
         loaded.push({ logits: await onnxTeacherLogits(f, d.train, denseWidths(mc).at(-1)!) });
         progress.line(`teacher ${f}: logits of ${d.train.n} samples computed with onnxruntime`);
-      } else loaded.push({ model: (await readModel(f, js)).model });
+      } else {
+        const { model: t } = await readAnyModel(f, js);
+        if (t instanceof QuantizedSequential) {
+          // An int8 teacher runs forward only, on the int8 kernels: its logits over the training set are computed once.
+          if (mode === 'online' || shift || hints) { t.release(); throw new ConfigError(`--teacher ${f} is an int8 model: it runs once over the training set (cached logits), so it cannot be used with ${mode === 'online' ? '--teacher-mode online' : shift ? '--augment-shift' : '--hints'}; give its float32 model instead`); }
+          loaded.push({ logits: modelLogits(t, d.train) });
+          t.release();
+          progress.line(`teacher ${f}: int8 model; logits of ${d.train.n} samples computed once on the int8 kernels`);
+        } else loaded.push({ model: t });
+      }
     }
   }
   const weights = typeof v['teacher-weights'] === 'string' ? v['teacher-weights'].split(',').map(Number) : loaded.map(() => 1);
@@ -275,19 +285,29 @@ export async function student(argv: string[]): Promise<void> {
   console.log(`student: report ${report}`);
 }
 
+/** A model's logits (n, K) over a dataset, in dataset order (eval mode). */
+function modelLogits(model: InferenceModel, ds: Dataset): Float32Array {
+  const K = model.classes, res = new Float32Array(ds.n * K);
+  if (model.inputs !== ds.features) throw new ConfigError(`the teacher takes ${model.inputs} inputs, '${ds.name}' has ${ds.features} features`);
+  forEachEvalBatch(model, ds, 500, (z, _y, N, start) => res.set(z.subarray(0, N * K), start * K));
+  return res;
+}
+
 const EXPORT_DOCS: OptionDoc[] = [
   { flag: 'model', type: 'string', help: 'model file (.safetensors from distill teach/student)' },
   { flag: 'out', type: 'string', help: 'ONNX file to write', default: 'model.onnx' },
   { flag: 'help', type: 'boolean', help: 'show this help' },
 ];
 export async function exportCmd(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill export --model FILE [--out model.onnx]', 'Writes a saved model as ONNX, runnable in any ONNX runtime: input "input" (N, ...input shape) of raw values (the stored input transform is in the graph as Sub/Div), output "logits" (N, K); class names in the metadata (class_names).', EXPORT_DOCS, ['distill export --model runs/student/model.safetensors --out student.onnx', 'distill export --model runs/iris/model.safetensors --out iris.onnx   # takes raw CSV rows']);
+  const v = helpOr(argv, 'distill export --model FILE [--out model.onnx]', 'Writes a saved model as ONNX, runnable in any ONNX runtime: input "input" (N, ...input shape) of raw values (the stored input transform is in the graph as Sub/Div), output "logits" (N, K); class names in the metadata (class_names). An int8 model (distill quantize) becomes a QDQ graph: QuantizeLinear/DequantizeLinear (uint8 per tensor) on each dense/conv input, int8 weights dequantized per output channel, then Gemm/Conv.', EXPORT_DOCS, ['distill export --model runs/student/model.safetensors --out student.onnx', 'distill export --model runs/iris/model.safetensors --out iris.onnx   # takes raw CSV rows', 'distill export --model runs/student/model.int8.safetensors --out student-int8.onnx']);
   if (!v) return;
   if (typeof v.model !== 'string') throw new ConfigError('--model is required: a model file from distill teach or distill student');
-  const { model, info } = await readModel(v.model, await loadBackend('js'));
+  const { model, info } = await readAnyModel(v.model, await loadBackend('js'));
   const out = resolve(String(v.out));
-  await saveOnnx(out, model, { producerVersion: VERSION, transform: info.transform, classNames: info.classNames });
-  console.log(`export: ${v.model} (layers ${describeModel(model.config)}) → ${out}`);
+  const meta = { producerVersion: VERSION, transform: info.transform, classNames: info.classNames };
+  if (model instanceof QuantizedSequential) await saveQdqOnnx(out, model, meta);
+  else await saveOnnx(out, model, meta);
+  console.log(`export: ${v.model} (layers ${describeModel(model.config)}${model instanceof QuantizedSequential ? ', int8: QDQ graph' : ''}) → ${out}`);
 }
 
 const PREDICT_DOCS: OptionDoc[] = [
@@ -370,7 +390,7 @@ export async function logits(argv: string[]): Promise<void> {
   const all: Float32Array[] = [];
   const teachers: { file: string; config: ModelConfig }[] = [];
   for (const f of files) {
-    const { model } = await readModel(f, be);
+    const { model } = await readAnyModel(f, be);
     if (model.inputs !== d.train.features) throw new ConfigError(`${f}: the teacher takes ${model.inputs} inputs, the data has ${d.train.features} features`);
     const K = model.classes, res = new Float32Array(d.train.n * K), x = be.alloc(B * model.inputs);
     const order = Uint32Array.from({ length: d.train.n }, (_, i) => i);
@@ -382,6 +402,7 @@ export async function logits(argv: string[]): Promise<void> {
       progress.step({ epoch: 0, epochs: 1, batch: Math.ceil(e / B), batches: Math.ceil(d.train.n / B), step: 0, loss: NaN, samplesPerSec: 0 });
     }
     be.free(x);
+    model.release();
     if (all.length && res.length !== all[0].length) throw new ConfigError(`${f}: ${K} classes, but ${files[0]} has ${all[0].length / d.train.n}`);
     all.push(res);
     teachers.push({ file: f, config: model.config });
@@ -403,11 +424,12 @@ export async function evalCmd(argv: string[]): Promise<void> {
   if (typeof v.model !== 'string') throw new ConfigError('--model is required: a model file from distill teach or distill student');
   if (v.split !== 'test' && v.split !== 'train') throw new ConfigError(`--split: expected test or train, got ${JSON.stringify(v.split)}`);
   const be = await pickBackend(v, progress);
-  const { model } = await readModel(v.model, be);
+  const { model } = await readAnyModel(v.model, be);
+  const dtype = model instanceof QuantizedSequential ? 'int8' : 'f32';
   const d = await data(v, progress);
   const ev = evaluate(model, v.split === 'test' ? d.test : d.train);
-  if (v.json) console.log(JSON.stringify({ model: v.model, data: d.train.name, split: v.split, ...ev, parameters: model.parameterCount }));
-  else console.log(`${v.model}: ${v.split} accuracy ${(ev.accuracy * 100).toFixed(2)}%, loss ${ev.loss.toFixed(4)}, ${ev.errors} errors of ${ev.n}`);
+  if (v.json) console.log(JSON.stringify({ model: v.model, dtype, data: d.train.name, split: v.split, ...ev, parameters: model.parameterCount }));
+  else console.log(`${v.model}${dtype === 'int8' ? ' (int8)' : ''}: ${v.split} accuracy ${(ev.accuracy * 100).toFixed(2)}%, loss ${ev.loss.toFixed(4)}, ${ev.errors} errors of ${ev.n}`);
 }
 
 /** The demo's default recipe: a teacher clearly larger than the student, sized for the js backend. */

@@ -4,6 +4,7 @@
 import { DistilleryError, Interrupted } from '../errors.js';
 import { closest } from './options.js';
 import { bench } from './bench.js';
+import { quantize } from './quantize.js';
 import { demo, evalCmd, exportCmd, logits, predictCmd, student, teach } from './commands.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; about: string }> = {
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; about: 
   student: { run: student, about: 'distill a student from saved teacher(s): KD on soft targets + hard-label CE' },
   logits: { run: logits, about: 'run teacher(s) once over a training set and save their logits for distill student --teacher-logits' },
   predict: { run: predictCmd, about: 'predict the classes of raw rows (CSV, NPY, IDX) with a saved model' },
+  quantize: { run: quantize, about: 'post-training int8 quantization of a saved model, calibrated on data (≈4× smaller; int8 kernels)' },
   export: { run: exportCmd, about: 'write a saved model as ONNX (with its input transform and class names)' },
   eval: { run: evalCmd, about: 'evaluate a saved model: accuracy, loss, test errors' },
   bench: { run: bench, about: 'every available backend side by side: each kernel and the KD step on workload W; table, --json, HTML report' },

@@ -11,8 +11,9 @@
 import { InputFileError } from '../errors.js';
 import type { Backend } from '../backends/backend.js';
 import { Sequential } from '../nn/sequential.js';
+import { QuantizedSequential, type BnState, type QLayerState, type QuantizedState } from '../nn/quantized.js';
 import { stateShapes, validateModelConfig, type ModelConfig } from '../nn/spec.js';
-import { assertFinite, readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
+import { assertFinite, readSafetensors, readSafetensorsMeta, writeSafetensors, type Tensor } from './safetensors.js';
 import type { InputTransform } from '../data/transforms.js';
 
 export type { InputTransform };
@@ -21,6 +22,8 @@ export const MODEL_FORMAT = 'distillery-model/2';
 /** Model files written before layer specs: config {layers: widths, activation, dropout, inputDropout}. */
 export const MODEL_FORMAT_1 = 'distillery-model/1';
 export const CHECKPOINT_FORMAT = 'distillery-checkpoint/1';
+/** int8 model files (distill quantize, QAT): metadata format, and dtype "int8" for any loader that looks. */
+export const INT8_MODEL_FORMAT = 'distillery-model-int8/1';
 
 /** The parts of a model file beside its weights. */
 export interface ModelInfo {
@@ -43,7 +46,7 @@ export async function saveModel(path: string, model: Sequential, meta: Record<st
 }
 
 /** Checks a transform and class names against the model they belong to. */
-function checkInfo(model: Sequential, info: ModelInfo, fail: (msg: string) => Error): ModelInfo {
+function checkInfo(model: { inputs: number; classes: number }, info: ModelInfo, fail: (msg: string) => Error): ModelInfo {
   const { transform: t, classNames: c } = info;
   if (t !== null) {
     if (typeof t !== 'object' || !['standardize', 'minmax', 'scale'].includes(t.kind)) throw fail(`input_transform: 'kind' must be standardize, minmax or scale, got ${JSON.stringify((t as { kind?: unknown })?.kind)}`);
@@ -73,6 +76,7 @@ function parseJsonMeta(file: string, meta: Record<string, string>, key: string):
 /** Reads a model file (format 2, or 1 from earlier versions) into a new Sequential on `backend`; checks every tensor's shape. */
 export async function readModel(path: string, backend: Backend): Promise<{ model: Sequential; meta: Record<string, string>; info: ModelInfo }> {
   const { tensors, metadata } = await readSafetensors(path);
+  if (metadata.format === INT8_MODEL_FORMAT || metadata.dtype === 'int8') throw new InputFileError(path, `is an int8 model (from distill quantize); this needs a float32 model file (the one it was quantized from)`);
   if (metadata.format !== MODEL_FORMAT && metadata.format !== MODEL_FORMAT_1) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}" (or "${MODEL_FORMAT_1}")`);
   let config: ModelConfig;
   try {
@@ -104,6 +108,102 @@ export async function readModel(path: string, backend: Backend): Promise<{ model
     throw e;
   }
   return { model, meta: metadata, info };
+}
+
+/** Writes an int8 model: I8 weights, F32 weight scales and biases, each layer's input scale (F32) and zero point (U8), the config, transform and class names. */
+export async function saveQuantizedModel(path: string, model: QuantizedSequential, meta: Record<string, string> = {}, info: Partial<ModelInfo> = {}): Promise<void> {
+  const checked = checkInfo(model, { transform: info.transform ?? null, classNames: info.classNames ?? null }, (msg) => new RangeError(`saveQuantizedModel ${path}: ${msg}`));
+  const { params } = stateShapes(model.config);
+  const shapeOf = new Map(params.map((p) => [p.name, p.shape]));
+  const tensors: Record<string, Tensor> = {};
+  model.state.layers.forEach((s, k) => {
+    const n = `layers.${k}`;
+    if (s.kind === 'q') {
+      tensors[`${n}.weight`] = { dtype: 'I8', shape: shapeOf.get(`${n}.weight`)!, data: s.weight };
+      tensors[`${n}.weight_scale`] = { dtype: 'F32', shape: [s.weightScale.length], data: s.weightScale };
+      tensors[`${n}.bias`] = { dtype: 'F32', shape: [s.bias.length], data: s.bias };
+      tensors[`${n}.input_scale`] = { dtype: 'F32', shape: [1], data: Float32Array.of(s.input.scale) };
+      tensors[`${n}.input_zero_point`] = { dtype: 'U8', shape: [1], data: Uint8Array.of(s.input.zeroPoint) };
+    } else {
+      for (const [t, a] of [['weight', s.weight], ['bias', s.bias], ['running_mean', s.runningMean], ['running_var', s.runningVar]] as const) tensors[`${n}.${t}`] = { dtype: 'F32', shape: [a.length], data: a };
+    }
+  });
+  await writeSafetensors(path, tensors, {
+    ...meta, format: INT8_MODEL_FORMAT, dtype: 'int8', config: JSON.stringify(model.config),
+    input_transform: JSON.stringify(checked.transform), class_names: JSON.stringify(checked.classNames),
+  });
+}
+
+/** Reads an int8 model file into a QuantizedSequential on `backend`; every tensor is checked (presence, dtype, shape, finite, scales > 0, weights in [−127, 127]). */
+export async function readQuantizedModel(path: string, backend: Backend): Promise<{ model: QuantizedSequential; meta: Record<string, string>; info: ModelInfo }> {
+  const { tensors, metadata } = await readSafetensors(path);
+  if (metadata.format === MODEL_FORMAT || metadata.format === MODEL_FORMAT_1) throw new InputFileError(path, `is a float32 model; this needs an int8 model file (make one with distill quantize ${path} --calib DATA --out FILE)`);
+  if (metadata.format !== INT8_MODEL_FORMAT) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${INT8_MODEL_FORMAT}"`);
+  let config: ModelConfig;
+  try {
+    config = validateModelConfig(parseJsonMeta(path, metadata, 'config'), 'config');
+  } catch (e) {
+    if (e instanceof InputFileError) throw e;
+    throw new InputFileError(path, (e as Error).message);
+  }
+  const get = (name: string, dtype: string, shape: number[]) => {
+    const t = Object.hasOwn(tensors, name) ? tensors[name] : undefined;
+    if (!t) throw new InputFileError(path, `tensor '${name}' is missing`);
+    if (t.dtype !== dtype || t.shape.join(',') !== shape.join(',')) throw new InputFileError(path, `tensor '${name}' is ${t.dtype}[${t.shape}], expected ${dtype}[${shape}]`);
+    if (dtype === 'F32') assertFinite(path, name, t.data as Float32Array);
+    return t.data;
+  };
+  const positive = (name: string, a: Float32Array) => {
+    const i = a.findIndex((v) => !(v > 0));
+    if (i >= 0) throw new InputFileError(path, `tensor '${name}' holds ${a[i]} at element ${i}; scales must be positive`);
+    return a;
+  };
+  const { params } = stateShapes(config);
+  const byLayer = new Map<number, Map<string, number[]>>();
+  for (const p of params) {
+    const [, k, t] = p.name.split('.');
+    if (!byLayer.has(Number(k))) byLayer.set(Number(k), new Map());
+    byLayer.get(Number(k))!.set(t, p.shape);
+  }
+  const layers: (QLayerState | BnState)[] = [];
+  const kinds = config.layers.filter((s) => /^(dense|conv|dwconv|bn)\b/.test(s));
+  for (const [k, shapes] of [...byLayer.entries()].sort((a, b) => a[0] - b[0])) {
+    const n = `layers.${k}`, OC = shapes.get('bias')![0];
+    if (kinds[k] === 'bn') {
+      layers.push({ kind: 'bn', weight: get(`${n}.weight`, 'F32', [OC]) as Float32Array, bias: get(`${n}.bias`, 'F32', [OC]) as Float32Array, runningMean: get(`${n}.running_mean`, 'F32', [OC]) as Float32Array, runningVar: get(`${n}.running_var`, 'F32', [OC]) as Float32Array });
+      continue;
+    }
+    const weight = get(`${n}.weight`, 'I8', shapes.get('weight')!) as Int8Array;
+    const bad = weight.indexOf(-128);
+    if (bad >= 0) throw new InputFileError(path, `tensor '${n}.weight' holds -128 at element ${bad}; int8 weights are symmetric, in [-127, 127]`);
+    const scale = positive(`${n}.input_scale`, get(`${n}.input_scale`, 'F32', [1]) as Float32Array)[0];
+    const zeroPoint = (get(`${n}.input_zero_point`, 'U8', [1]) as Uint8Array)[0];
+    layers.push({
+      kind: 'q', weight, weightScale: positive(`${n}.weight_scale`, get(`${n}.weight_scale`, 'F32', [OC]) as Float32Array), bias: get(`${n}.bias`, 'F32', [OC]) as Float32Array,
+      input: { scale, invScale: Math.fround(1 / scale), zeroPoint },
+    });
+  }
+  const state: QuantizedState = { config, layers };
+  const model = new QuantizedSequential(backend, state);
+  const optional = (key: string) => (metadata[key] === undefined ? null : parseJsonMeta(path, metadata, key));
+  let info: ModelInfo;
+  try {
+    info = checkInfo(model, { transform: optional('input_transform') as InputTransform | null, classNames: optional('class_names') as string[] | null }, (msg) => new InputFileError(path, msg));
+  } catch (e) {
+    model.release();
+    throw e;
+  }
+  return { model, meta: metadata, info };
+}
+
+/** True when the safetensors metadata is an int8 model's. */
+export function isInt8Meta(meta: Record<string, string>): boolean {
+  return meta.format === INT8_MODEL_FORMAT || meta.dtype === 'int8';
+}
+
+/** Reads a model file of either kind: float32 (Sequential) or int8 (QuantizedSequential). */
+export async function readAnyModel(path: string, backend: Backend): Promise<{ model: Sequential | QuantizedSequential; meta: Record<string, string>; info: ModelInfo }> {
+  return isInt8Meta(await readSafetensorsMeta(path)) ? readQuantizedModel(path, backend) : readModel(path, backend);
 }
 
 /** Where a training run stands; enough to continue it bit-exactly. */

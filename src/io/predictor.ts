@@ -7,8 +7,9 @@
 import { defaultBackend, loadBackend, type Backend } from '../backends/index.js';
 import { ShapeError } from '../errors.js';
 import { argmaxRow, type Sequential } from '../nn/sequential.js';
+import type { QuantizedSequential } from '../nn/quantized.js';
 import { applyInputTransform } from '../data/transforms.js';
-import { readModel, type ModelInfo } from './model-file.js';
+import { readAnyModel, type ModelInfo } from './model-file.js';
 
 export interface Prediction {
   /** Rows predicted. */
@@ -32,10 +33,14 @@ export interface LoadModelOptions {
   batchSize?: number;
 }
 
-/** A model ready for inference. */
+/** A model ready for inference: float32 (Sequential) or int8 (QuantizedSequential, from distill quantize). */
 export class Model {
-  constructor(readonly model: Sequential, readonly info: ModelInfo, readonly file: string, private readonly batchSize = 512) {}
+  constructor(readonly model: Sequential | QuantizedSequential, readonly info: ModelInfo, readonly file: string, private readonly batchSize = 512) {}
 
+  /** 'int8' for an int8 model file, else 'f32'. */
+  get dtype(): 'f32' | 'int8' {
+    return 'dtype' in this.model ? 'int8' : 'f32';
+  }
   get backend(): Backend {
     return this.model.backend;
   }
@@ -104,9 +109,9 @@ function toFlat(rows: ArrayLike<number> | ArrayLike<number>[], F: number, file: 
   return Float32Array.from(rows as ArrayLike<number>);
 }
 
-/** Loads a model file (from distill teach/student) for inference. */
+/** Loads a model file (float32 from distill teach/student, or int8 from distill quantize) for inference. */
 export async function loadModel(path: string, opts: LoadModelOptions = {}): Promise<Model> {
   const be = opts.backend ? await loadBackend(opts.backend) : await defaultBackend();
-  const { model, info } = await readModel(path, be);
+  const { model, info } = await readAnyModel(path, be);
   return new Model(model, info, path, opts.batchSize);
 }

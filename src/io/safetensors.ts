@@ -173,6 +173,36 @@ export async function readSafetensors(path: string): Promise<{ tensors: Record<s
   }
 }
 
+/** The metadata of a safetensors file (reads only its header). */
+export async function readSafetensorsMeta(path: string): Promise<Record<string, string>> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new InputFileError(path, `cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const size = (await fh.stat()).size;
+    if (size < 8) throw new InputFileError(path, `too short for safetensors (${size} bytes)`);
+    const head = Buffer.alloc(8);
+    await fh.read(head, 0, 8, 0);
+    const hl = head.readBigUInt64LE(0);
+    if (hl > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) throw new InputFileError(path, `safetensors header length ${hl} exceeds the file (${size} bytes) or the ${MAX_HEADER_BYTES}-byte limit`);
+    const json = Buffer.alloc(Number(hl));
+    await fh.read(json, 0, json.length, 8);
+    let h: unknown;
+    try {
+      h = JSON.parse(json.toString('utf8'));
+    } catch (e) {
+      throw new InputFileError(path, `safetensors header is not valid JSON (${(e as Error).message})`);
+    }
+    const m = (h as { __metadata__?: unknown })?.__metadata__;
+    return typeof m === 'object' && m !== null && !Array.isArray(m) ? Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'string')) as Record<string, string> : {};
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Throws InputFileError naming the file, the tensor and the first bad element when `data` holds
  * NaN or ±Inf: weights, optimizer state and teacher logits read from files must be finite, or

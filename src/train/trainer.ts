@@ -1,6 +1,7 @@
 // The training loop for teachers (cross-entropy) and students (KD from one or more teachers),
 // with evaluation, per-epoch metrics, atomic checkpoints and bit-exact resume.
 
+import type { InferenceModel } from '../nn/quantized.js';
 import { createHash } from 'node:crypto';
 import { allowsWorkers, workerLimit, type Backend } from '../backends/backend.js';
 import { ConfigError, NumericalError, ShapeError, WorkerFailure } from '../errors.js';
@@ -122,7 +123,7 @@ export interface EvalResult {
   errors: number;
 }
 
-function checkData(model: Sequential, ds: Dataset, what: string): void {
+function checkData(model: InferenceModel, ds: Dataset, what: string): void {
   checkDataset(ds); // sizes, labels in range, every feature finite (names the sample at fault)
   if (ds.features !== model.inputs) throw new ShapeError(`${what} '${ds.name}' has ${ds.features} features per sample, but the model takes ${model.inputs} inputs (config layers[0])`);
   if (ds.classes > model.classes) throw new ShapeError(`${what} '${ds.name}' has ${ds.classes} classes, but the model outputs ${model.classes}`);
@@ -132,7 +133,7 @@ function checkData(model: Sequential, ds: Dataset, what: string): void {
  * Runs `model` in eval mode (no dropout) over `ds` in batches of `batchSize`, in dataset order:
  * `each(logits, labels, N, start)` per batch (valid during the call). Restores the model's mode.
  */
-export function forEachEvalBatch(model: Sequential, ds: Dataset, batchSize: number, each: (logits: F32, labels: Int32Array, N: number, start: number) => void): void {
+export function forEachEvalBatch(model: InferenceModel, ds: Dataset, batchSize: number, each: (logits: F32, labels: Int32Array, N: number, start: number) => void): void {
   const be = model.backend;
   const B = Math.max(1, Math.min(batchSize, ds.n));
   const x = be.alloc(B * ds.features), y = be.allocInt32(B);
@@ -151,8 +152,8 @@ export function forEachEvalBatch(model: Sequential, ds: Dataset, batchSize: numb
   }
 }
 
-/** Accuracy, mean CE loss and error count of `model` on `ds` (eval mode, no dropout). */
-export function evaluate(model: Sequential, ds: Dataset, batchSize = 500): EvalResult {
+/** Accuracy, mean CE loss and error count of `model` (float32 or int8) on `ds` (eval mode, no dropout). */
+export function evaluate(model: InferenceModel, ds: Dataset, batchSize = 500): EvalResult {
   checkData(model, ds, 'evaluation data');
   const be = model.backend;
   const K = model.classes;
