@@ -137,9 +137,6 @@ describe('structured pruning', () => {
   });
 });
 
-/** Zero positions of the weight tensors (the unstructured mask's domain). */
-const zerosOf = (m: Sequential) => weightTensors(m).flatMap((s) => Array.from(m.store.view(s)).flatMap((v, i) => (v === 0 ? [`${s.name}:${i}`] : [])));
-
 describe('unstructured pruning', () => {
   it('exactly round(s·size) zeros per weight tensor, the smallest magnitudes, biases untouched', () => {
     const m = randomModel(js, { input: [20], layers: ['dense:15', 'relu', 'dense:4'] }, 2);
