@@ -19,7 +19,7 @@ import {
   ParamMask, PruneSchedule, channelGroups, channelMask, channelScores, cubicSparsity, keepIndices, magnitudeMask, sliceModel, structuredPlan, weightSparsity, weightTensors,
 } from '../src/compress/prune.js';
 import { ConfigError } from '../src/errors.js';
-import { blobs } from './util.js';
+import { blobs, quadrantImages } from './util.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-prune-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -217,6 +217,30 @@ describe('unstructured pruning', () => {
     expect(small.config.layers).toEqual(['dense:12', 'relu', 'dense:8', 'relu', 'dense:4']);
     const x = input(m, 7, 3);
     expect(logits(small, x, 7)).toEqual(logits(m, x, 7));
+  });
+});
+
+describe('structured pruning during training: CNN with batch norm, 2 workers', () => {
+  it('channels masked on the cubic schedule stay 0 with batch-norm sync across shards; sliced = masked', async () => {
+    const imgs = quadrantImages(96, 3, 6, 1);
+    const cnn = { input: [1, 6, 6], layers: ['conv:8x3', 'bn', 'relu', 'maxpool:2', 'conv:6x3', 'relu', 'flatten', 'dense:4'] };
+    const m = new Sequential(js, cnn, 2);
+    const sched = new PruneSchedule({ sparsity: 0.5, structured: true, schedule: 'cubic', pruneSteps: 6, every: 2, criterion: 'l1' });
+    await train(m, imgs, null, { epochs: 3, batchSize: 32, seed: 1, workers: 2, optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 1e-3 }, schedule: { kind: 'constant' }, prune: sched }, {}, []);
+    const plan = sched.finalPlan();
+    expect(plan.get(0)).toHaveLength(4);
+    expect(plan.get(4)).toHaveLength(3);
+    // removed conv:8x3 channels: filters, biases, bn gamma and beta exactly 0 after training
+    const gone = [0, 1, 2, 3, 4, 5, 6, 7].filter((j) => !plan.get(0)!.includes(j));
+    const view = (n: string) => m.store.view(m.store.find(n)!);
+    for (const j of gone) {
+      expect(Array.from(view('layers.0.weight').subarray(j * 9, j * 9 + 9)).every((v) => v === 0)).toBe(true);
+      expect([view('layers.0.bias')[j], view('layers.1.weight')[j], view('layers.1.bias')[j]]).toEqual([0, 0, 0]);
+    }
+    const small = sliceModel(m, plan);
+    expect(small.config.layers).toEqual(['conv:4x3', 'bn', 'relu', 'maxpool:2', 'conv:3x3', 'relu', 'flatten', 'dense:4']);
+    const x = input(m, 6, 5);
+    expect(logits(small, x, 6)).toEqual(logits(m, x, 6));
   });
 });
 
