@@ -76,6 +76,8 @@ export async function prune(argv: string[]): Promise<void> {
   const P = schedule !== 'cubic' ? 0 : v['prune-epochs'] === undefined ? Math.max(1, Math.ceil(E / 2)) : num(v, 'prune-epochs', { int: true, min: 1, max: E });
   const every = v['prune-every'] === undefined ? undefined : num(v, 'prune-every', { int: true, min: 1 });
   const noKd = v['no-kd'] === true;
+  const teacherFile = typeof v.teacher === 'string' ? v.teacher : null;
+  if (teacherFile && !existsSync(teacherFile)) throw new InputFileError(teacherFile, 'teacher model file not found');
   if (noKd && typeof v.teacher === 'string') throw new ConfigError('give --teacher or --no-kd, not both');
   const kd = validateKd({ T: num(v, 'temperature', { min: 1e-6 }), alpha: num(v, 'alpha', { min: 0, max: 1 }), scaleT2: v['no-t2'] !== true }, 'options');
   const mode = v['teacher-mode'];
@@ -83,16 +85,14 @@ export async function prune(argv: string[]): Promise<void> {
   const cfg0 = trainConfig({ ...v, epochs: String(Math.max(1, E)), schedule: v['lr-schedule'] }, { epochs: Math.max(1, E) });
 
   const progress = new Progress('prune', process.stderr, v.quiet === true);
-  const dir = outDir(v, 'runs/pruned', progress);
-  const d = await data(v, progress);
   const js = await loadBackend('js');
   const { model: orig, info } = await readModel(file, js);
-  if (orig.inputs !== d.train.features) throw new ShapeError(`${file}: the model takes ${orig.inputs} inputs, but '${d.train.name}' has ${d.train.features} features per sample (give the --data it was trained on)`);
-  const teacherFile = typeof v.teacher === 'string' ? v.teacher : null;
-  if (teacherFile && !existsSync(teacherFile)) throw new InputFileError(teacherFile, 'teacher model file not found');
-  const teacher0 = teacherFile ? (await readModel(teacherFile, js)).model : null;
-  // Structured plans are checked (zero width) before anything trains.
+  // Structured plans are checked (zero width) before anything is loaded or written.
   if (structured) structuredPlan(orig, sparsity, criterion);
+  const dir = outDir(v, 'runs/pruned', progress);
+  const d = await data(v, progress);
+  if (orig.inputs !== d.train.features) throw new ShapeError(`${file}: the model takes ${orig.inputs} inputs, but '${d.train.name}' has ${d.train.features} features per sample (give the --data it was trained on)`);
+  const teacher0 = teacherFile ? (await readModel(teacherFile, js)).model : null;
 
   const rows: Row[] = [];
   const row = (stage: string, m: Sequential, ev: EvalResult, bytes: number | null) => {
