@@ -71,6 +71,33 @@ describe('distill prune', () => {
     expect(existsSync(join(out, 'metrics.jsonl'))).toBe(true);
   }, 120_000);
 
+  it('structured cubic with --teacher: channels masked over 2 epochs, removed, then 1 epoch on the smaller model', () => {
+    const out = join(dir, 'scubic');
+    const r = distill('prune', join(base, 'model.safetensors'), '--structured', '--schedule', 'cubic', '--prune-epochs', '2', '--recover-epochs', '3', '--teacher', join(base, 'model.safetensors'), '--criterion', 'l1', '--out', out, ...RT);
+    expect(r.code, r.err).toBe(0);
+    const { rows, settings } = JSON.parse(readFileSync(join(out, 'prune.json'), 'utf8')) as { rows: Row[]; settings: Record<string, unknown> };
+    expect(rows.map((x) => x.stage)).toEqual(['before', 'pruned (channels removed) after 2 epoch(s) of gradual pruning', 'after recovery']);
+    expect(rows[2].layers).toBe('784-32-10');
+    expect(settings).toMatchObject({ structured: true, schedule: 'cubic', pruneEpochs: 2, recoverEpochs: 3, criterion: 'l1' });
+    for (const f of ['checkpoint-prune.safetensors', 'metrics-prune.jsonl', 'checkpoint.safetensors', 'metrics.jsonl']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readFileSync(join(out, 'metrics-prune.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(rows[2].accuracy).toBeGreaterThan(rows[0].accuracy - 0.02);
+  }, 120_000);
+
+  it('--no-kd recovers on the labels; --recover-epochs 0 only prunes', () => {
+    const a = distill('prune', join(base, 'model.safetensors'), '--structured', '--no-kd', '--recover-epochs', '2', '--out', join(dir, 'nokd'), ...RT);
+    expect(a.code, a.err).toBe(0);
+    const rowsA = (JSON.parse(readFileSync(join(dir, 'nokd', 'prune.json'), 'utf8')) as { rows: Row[] }).rows;
+    expect(rowsA[2].accuracy).toBeGreaterThan(rowsA[1].accuracy);
+    const b = distill('prune', join(base, 'model.safetensors'), '--sparsity', '0.3', '--recover-epochs', '0', '--out', join(dir, 'only'), ...RT);
+    expect(b.code, b.err).toBe(0);
+    const rowsB = (JSON.parse(readFileSync(join(dir, 'only', 'prune.json'), 'utf8')) as { rows: Row[] }).rows;
+    expect(rowsB.map((x) => x.stage)).toEqual(['before', 'pruned (masked)', 'after pruning']);
+    expect(rowsB[2].accuracy).toBe(rowsB[1].accuracy);
+    expect(rowsB[2].weightSparsity).toBeCloseTo((Math.round(0.3 * 784 * 64) + Math.round(0.3 * 640)) / (784 * 64 + 640), 9);
+  }, 120_000);
+
   it('bad input: one clear line, exit 2, nothing written', () => {
     const m = join(base, 'model.safetensors');
     const cases: [string[], RegExp][] = [
