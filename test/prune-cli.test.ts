@@ -103,6 +103,7 @@ describe('distill prune', () => {
     const cases: [string[], RegExp][] = [
       [['prune', join(dir, 'nope.safetensors')], /nope\.safetensors.*not found/],
       [['prune', '--sparsity', '0.5'], /needs MODEL first/],
+      [['prune', '--structured', m], /needs MODEL first/],
       [['prune', m, '--sparsity', '1'], /--sparsity must be a fraction in \[0, 1\)/],
       [['prune', m, '--sparsity=-0.2'], /\[0, 1\)/],
       [['prune', m, '--schedule', 'linear'], /--schedule: expected oneshot or cubic/],
