@@ -57,9 +57,9 @@ export async function prune(argv: string[]): Promise<void> {
   const needModel = () => new ConfigError('distill prune needs MODEL first: distill prune runs/student/model.safetensors --sparsity 0.5 --out runs/pruned (see --help)');
   let v;
   try {
-      v = helpOr(file ? argv.slice(1) : argv, 'distill prune MODEL [--sparsity 0.5] [--structured] [--schedule oneshot|cubic] [--recover-epochs E] [--teacher T] [--data D] [--out DIR]',
+    v = helpOr(file ? argv.slice(1) : argv, 'distill prune MODEL [--sparsity 0.5] [--structured] [--schedule oneshot|cubic] [--recover-epochs E] [--teacher T] [--data D] [--out DIR]',
       'Prunes a saved model and recovers its accuracy by knowledge distillation from the unpruned model (or --teacher). --structured removes whole neurons/channels: the model file and the compute shrink (e.g. dense:64 → dense:32, conv:16x3 → conv:8x3). Without it, the smallest-magnitude weights of each weight tensor are set to 0 and kept at 0 through recovery (the file stays dense: the zeros are stored). Writes OUT/model.safetensors, OUT/metrics.jsonl, OUT/checkpoint.safetensors and OUT/prune.json (accuracy, parameters and file bytes before and after).',
-    PRUNE_DOCS, ['distill prune runs/student/model.safetensors --sparsity 0.5 --structured --recover-epochs 5 --out runs/pruned', 'distill prune runs/cnn/model.safetensors --data fashion-mnist --sparsity 0.8 --schedule cubic --prune-epochs 4 --recover-epochs 8 --teacher runs/big/model.safetensors --out runs/cnn-sparse']);
+      PRUNE_DOCS, ['distill prune runs/student/model.safetensors --sparsity 0.5 --structured --recover-epochs 5 --out runs/pruned', 'distill prune runs/cnn/model.safetensors --data fashion-mnist --sparsity 0.8 --schedule cubic --prune-epochs 4 --recover-epochs 8 --teacher runs/big/model.safetensors --out runs/cnn-sparse']);
   } catch (e) {
     // A model file given after the options: parseArgs calls it an unexpected argument.
     if (!file && /Unexpected argument/.test((e as Error).message)) throw needModel();
