@@ -103,6 +103,10 @@ describe('structured pruning', () => {
     checkStructured({ input: [1, 6, 6], layers: ['conv:8x3', 'bn', 'relu', 'dwconv:3', 'relu', 'avgpool:2', 'gap', 'dense:4'] }, 0.25, 'l2', ['conv:6x3', 'bn', 'relu', 'dwconv:3', 'relu', 'avgpool:2', 'gap', 'dense:4']);
   });
 
+  it('CNN: batch norm after flatten (one feature per channel position), same logits', () => {
+    checkStructured({ input: [1, 5, 5], layers: ['conv:4x3', 'relu', 'flatten', 'bn', 'dense:6', 'bn', 'relu', 'dense:3'] }, 0.5, 'io', ['conv:2x3', 'relu', 'flatten', 'bn', 'dense:3', 'bn', 'relu', 'dense:3']);
+  });
+
   it('the kept channels are those of highest score; scores follow the criterion', () => {
     const m = randomModel(js, { input: [4], layers: ['dense:4', 'relu', 'dense:2'] }, 1);
     const W = m.store.view(m.store.find('layers.0.weight')!);

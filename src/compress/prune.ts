@@ -32,7 +32,8 @@ export interface ChannelGroup {
   width: number;
   /**
    * Batch norms and depthwise convs whose channels follow this layer's: channel j of the
-   * producer is their channels j·mult … (j+1)·mult − 1 (mult > 1 after a depthwise multiplier).
+   * producer is their channels (features) j·mult … (j+1)·mult − 1 (mult > 1 after a depthwise
+   * multiplier, and H·W per channel for a batch norm after flatten).
    */
   followers: { layer: number; name: string; kind: 'bn' | 'dw'; mult: number; dwMult: number; filter: number }[];
   /**
@@ -66,7 +67,8 @@ export function channelGroups(config: ModelConfig): { groups: ChannelGroup[]; sk
     for (; j < parsed.length; j++) {
       const f = parsed[j];
       if (f.kind === 'relu' || f.kind === 'gelu' || f.kind === 'dropout' || f.kind === 'maxpool' || f.kind === 'avgpool') continue;
-      if (f.kind === 'bn') { followers.push({ layer: j, name: stateName[j], kind: 'bn', mult, dwMult: 1, filter: 1 }); continue; }
+      // A batch norm after flatten normalizes each of the channel's H·W features: block entries per channel.
+      if (f.kind === 'bn') { followers.push({ layer: j, name: stateName[j], kind: 'bn', mult: mult * (block || 1), dwMult: 1, filter: 1 }); continue; }
       if (f.kind === 'flatten') { const s = inShape(j); block = s.length === 3 ? s[1] * s[2] : 1; continue; }
       if (f.kind === 'gap') { block = 1; continue; }
       if (f.kind === 'conv' && f.groups === 'dw') {
@@ -105,7 +107,7 @@ export function channelScores(model: Sequential, g: ChannelGroup, criterion: Pru
   if (!PRUNE_CRITERIA.includes(criterion)) throw new ConfigError(`pruning criterion must be one of ${PRUNE_CRITERIA.join(', ')}, got ${JSON.stringify(criterion)}`);
   const W = paramView(model, `${g.name}.weight`), per = W.length / g.width;
   const score = new Float64Array(g.width);
-  const bn = g.followers[0]?.kind === 'bn' ? g.followers[0] : null;
+  const bn = g.followers[0]?.kind === 'bn' && g.followers[0].mult === 1 ? g.followers[0] : null;
   const gamma = bn ? paramView(model, `${bn.name}.weight`) : null;
   for (let j = 0; j < g.width; j++) {
     if (gamma) { score[j] = Math.abs(gamma[j]); continue; }
