@@ -21,5 +21,6 @@ export { loadModel, Model, type Prediction, type LoadModelOptions } from './io/p
 export * from './data/transforms.js';
 export * from './data/npy.js';
 export * from './distill/objectives.js';
+export * from './compress/prune.js';
 export * from './train/trainer.js';
 export { calibrate, quantizeModel, quantLayers, CALIBRATION_METHODS, type CalibrateOptions, type CalibrationMethod } from './compress/quantize.js';

@@ -48,7 +48,7 @@ export function helpOr(argv: string[], usage: string, about: string, docs: Optio
  * The backend and worker count for a training run with these shapes: measured (and cached) by
  * the calibration unless --backend and --workers both say; one line reports the choice.
  */
-async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes, dir?: string): Promise<{ be: Backend; workers: number }> {
+export async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes, dir?: string): Promise<{ be: Backend; workers: number }> {
   // --resume: the backend and worker count that wrote the checkpoint, unless given (a resumed
   // run repeats an uninterrupted one bit for bit only on those).
   const ck = dir && v.resume === true ? join(dir, 'checkpoint.safetensors') : null;
@@ -70,7 +70,7 @@ async function pickRuntime(v: Values, progress: Progress, shapes: StepShapes, di
 }
 
 /** The same model on another backend (parameters and buffers copied). */
-function onBackend(m: Sequential, be: Backend): Sequential {
+export function onBackend(m: Sequential, be: Backend): Sequential {
   if (m.backend === be) return m;
   const copy = new Sequential(be, m.config, 0);
   copy.store.params.set(m.store.params);
@@ -108,25 +108,25 @@ export async function data(v: Values, progress: Progress): Promise<{ train: Data
 }
 
 /** --batch larger than the training set: the whole set per step (said once, before anything is sized by it). */
-function capBatch(cfg: TrainConfig, n: number, progress: Progress): void {
+export function capBatch(cfg: TrainConfig, n: number, progress: Progress): void {
   if (cfg.batchSize <= n) return;
   progress.line(`--batch ${cfg.batchSize} is larger than the ${n} training samples; using ${n}`);
   cfg.batchSize = n;
 }
 
 /** What a model file keeps of its training data: the input transform and the class names (padded when the model has more outputs). */
-function modelInfo(ds: Dataset, model: Sequential): Partial<ModelInfo> {
+export function modelInfo(ds: Dataset, model: Sequential): Partial<ModelInfo> {
   const names = ds.classNames ? Array.from({ length: model.classes }, (_, k) => ds.classNames![k] ?? String(k)) : null;
   return { transform: ds.transform ?? null, classNames: names };
 }
 
-function withSchedule(cfg: TrainConfig, n: number): TrainConfig {
+export function withSchedule(cfg: TrainConfig, n: number): TrainConfig {
   if (cfg.schedule.kind === 'cosine') cfg.schedule.totalSteps = cfg.epochs * Math.ceil(n / cfg.batchSize);
   return cfg;
 }
 
 /** Runs training with progress, SIGINT handling (checkpoint, then stop) and an epoch log. */
-async function runTraining(label: string, model: Sequential, d: { train: Dataset; test: Dataset }, cfg: TrainConfig, progress: Progress, teachers: Teacher[] = []): Promise<TrainResult & { samplesPerSec: Map<number, number> }> {
+export async function runTraining(label: string, model: Sequential, d: { train: Dataset; test: Dataset }, cfg: TrainConfig, progress: Progress, teachers: Teacher[] = []): Promise<TrainResult & { samplesPerSec: Map<number, number> }> {
   // The first SIGINT (Ctrl-C) or SIGTERM stops the run after the step in progress, with a
   // checkpoint; a second one exits at once.
   const ac = new AbortController();
@@ -166,7 +166,7 @@ async function runTraining(label: string, model: Sequential, d: { train: Dataset
 }
 
 /** The run's --out folder: created, checked writable, locked against a second run, stale temp files removed. */
-function outDir(v: Values, fallback: string, progress?: Progress): string {
+export function outDir(v: Values, fallback: string, progress?: Progress): string {
   const f = openOutFolder(resolve(typeof v.out === 'string' ? v.out : fallback));
   if (f.removed.length) progress?.line(`out: removed ${f.removed.length} temp file(s) left by an interrupted write: ${f.removed.join(', ')}`);
   return f.dir;

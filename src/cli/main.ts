@@ -5,6 +5,7 @@ import { DistilleryError, Interrupted } from '../errors.js';
 import { closest } from './options.js';
 import { bench } from './bench.js';
 import { quantize } from './quantize.js';
+import { prune } from './prune.js';
 import { demo, evalCmd, exportCmd, logits, predictCmd, student, teach } from './commands.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; about: string }> = {
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; about: 
   quantize: { run: quantize, about: 'post-training int8 quantization of a saved model, calibrated on data (≈4× smaller; int8 kernels)' },
   export: { run: exportCmd, about: 'write a saved model as ONNX (with its input transform and class names)' },
   eval: { run: evalCmd, about: 'evaluate a saved model: accuracy, loss, test errors' },
+  prune: { run: prune, about: 'prune a saved model (structured: whole neurons/channels; or unstructured masks), then recover it by KD from the unpruned model' },
   bench: { run: bench, about: 'every available backend side by side: each kernel and the KD step on workload W; table, --json, HTML report' },
   demo: { run: demo, about: 'teacher → distilled student vs. the same student alone, on the built-in data' },
 };

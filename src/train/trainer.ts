@@ -20,6 +20,7 @@ import { loadCheckpoint, saveCheckpoint, type Checkpoint } from '../io/model-fil
 import { fuseTeacherLogits, validateKd, type KdConfig, type LossParts, type TeacherFusion } from '../distill/objectives.js';
 import { kdForEpoch, type KdSchedule } from '../distill/schedules.js';
 import { HintAdapters, type HintConfig } from '../distill/hints.js';
+import type { TrainMask } from '../compress/prune.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -57,6 +58,13 @@ export interface TrainConfig {
    * 1 (default) runs in this thread. Same seed + backend + workers → bitwise-identical weights.
    */
   workers?: number;
+  /**
+   * Pruning masks kept through training (src/compress/prune.ts): applied before the first step
+   * and after every optimizer update to the parameters and the optimizer state (pruned entries
+   * stay exactly 0, with momentum and weight decay too), updated when its schedule says so, and
+   * saved in the checkpoint (extra tensor 'prune.mask') so a resume continues with the same mask.
+   */
+  prune?: TrainMask;
 }
 
 export interface Teacher {
@@ -180,6 +188,7 @@ function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers:
     teachers: teachers.map((t) => [t.model ? configKey(t.model) : `logits:${t.logits!.length}`, t.weight, t.temperature ?? null]),
     ...(cfg.augment ? { augment: cfg.augment } : {}),
     ...(cfg.hints ? { hints: cfg.hints } : {}),
+    ...(cfg.prune ? { prune: cfg.prune.key } : {}),
     ...(teachers.length > 1 || cfg.kdSchedule ? { fusion: cfg.teacherFusion ?? 'logits', kdSchedule: cfg.kdSchedule ?? null } : {}),
   };
   return { hash: createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16), key };
@@ -188,7 +197,7 @@ function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers:
 /** The settings that differ between a checkpoint's fingerprint key and this run's, for the resume error. */
 function settingsDiff(was: Record<string, unknown> | undefined, now: Record<string, unknown>): string {
   if (!was) return 'model/data/optimizer/seed settings';
-  const names: Record<string, string> = { model: 'the model', data: 'the data', batchSize: 'the batch size', seed: 'the seed', optimizer: 'the optimizer settings', schedule: 'the lr schedule (with cosine: also the epoch count)', kd: 'T/alpha', teachers: 'the teachers', augment: 'augmentation', hints: 'hints', fusion: 'teacher fusion', kdSchedule: 'the T/alpha schedules' };
+  const names: Record<string, string> = { model: 'the model', data: 'the data', batchSize: 'the batch size', seed: 'the seed', optimizer: 'the optimizer settings', schedule: 'the lr schedule (with cosine: also the epoch count)', kd: 'T/alpha', teachers: 'the teachers', augment: 'augmentation', hints: 'hints', prune: 'the pruning settings', fusion: 'teacher fusion', kdSchedule: 'the T/alpha schedules' };
   const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
   return keys.map((k) => `${names[k] ?? k} (${JSON.stringify(was[k]) ?? 'none'} → ${JSON.stringify(now[k]) ?? 'none'})`.slice(0, 240)).join('; ') || 'settings';
 }
@@ -294,6 +303,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     }
   }
 
+  // The pruning mask: the checkpoint's on resume, else the schedule's for this step.
+  cfg.prune?.start(model, step, opt.state(), resumedExtra?.['prune.mask']);
   if (!allowsWorkers(be, workers))
     throw new ConfigError(`${workerLimit(be)}; got workers = ${workers}`);
   // Teacher logits are computed once (cached) unless asked otherwise or the inputs are augmented
@@ -350,7 +361,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       buffers: model.buffers.length ? model.buffers.data.subarray(0, model.buffers.length) : undefined,
       optimizer: { kind: opt.kind, stepCount: opt.stepCount, state: opt.state() },
       position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, settings: fpKey, history, partial: batchInEpoch ? sums : undefined, runtime: { backend: be.name, workers } },
-      extra: hintState(),
+      extra: { ...hintState(), ...(cfg.prune ? { 'prune.mask': cfg.prune.save() } : {}) },
     };
     await saveCheckpoint(cfg.checkpointPath, ck);
   };
@@ -426,6 +437,9 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           hints?.step(lrAt(step));
         }
         step++;
+        // Pruned entries back to exactly 0 (parameters and optimizer state; the workers' update
+        // wrote the shared buffers, which this thread sees), and a new mask when the schedule says.
+        cfg.prune?.afterUpdate(model, step, opt.state());
         batchInEpoch++;
         samplesThisRun += N;
         sums.loss += parts.loss * N; sums.kd += parts.kd * N; sums.ce += parts.ce * N; sums.hint += (parts.hint ?? 0) * N; sums.count += N;

@@ -1,0 +1,167 @@
+// `distill prune MODEL`: structured (whole neurons/channels removed: a smaller model) or
+// unstructured (magnitude masks kept through training) pruning, one-shot or on Zhu & Gupta's
+// cubic schedule, then recovery by KD from the unpruned model (or another teacher) through the
+// same training loop as `distill student`. Prints accuracy, parameters and file bytes before
+// and after, and writes them to OUT/prune.json beside OUT/model.safetensors.
+
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadBackend, type Backend } from '../backends/index.js';
+import { ConfigError, InputFileError, ShapeError } from '../errors.js';
+import { Sequential } from '../nn/sequential.js';
+import { describeModel } from '../nn/spec.js';
+import { readModel, saveModel } from '../io/model-file.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { validateKd } from '../distill/objectives.js';
+import { PRUNE_CRITERIA, PruneSchedule, checkSparsity, magnitudeMask, sliceModel, structuredPlan, weightSparsity, type PruneCriterion } from '../compress/prune.js';
+import { evaluate, type EvalResult, type Teacher, type TrainConfig } from '../train/trainer.js';
+import { COMMON, DATA, KD, TRAIN, num, trainConfig, type OptionDoc } from './options.js';
+import { capBatch, data, helpOr, outDir, pickRuntime, runTraining, withSchedule } from './commands.js';
+import { Progress } from './progress.js';
+
+const pickDocs = (docs: OptionDoc[], flags: string[], defaults: Record<string, string> = {}) =>
+  flags.map((f) => {
+    const d = docs.find((x) => x.flag === f);
+    if (!d) throw new Error(`prune options: no flag '${f}'`);
+    return f in defaults ? { ...d, default: defaults[f] } : d;
+  });
+
+export const PRUNE_DOCS: OptionDoc[] = [
+  { flag: 'sparsity', type: 'string', help: 'the fraction removed, in [0, 1): structured, of the neurons/channels of each prunable layer (rounded; the classifier layer is never pruned); unstructured, of the entries of each dense/conv weight tensor', default: '0.5' },
+  { flag: 'structured', type: 'boolean', help: 'remove whole hidden neurons (dense) and output channels (conv) with everything downstream that reads them: a smaller file and less compute. Without it: unstructured magnitude masks, zeros kept through training, stored in a dense file' },
+  { flag: 'schedule', type: 'string', help: "'oneshot' (prune at once, then recover) or 'cubic' (sparsity s_f·(1−(1−t/T)³) over the first --prune-epochs; structured: channels are masked as they go and removed at the end of those epochs)", default: 'oneshot' },
+  { flag: 'prune-epochs', type: 'string', help: 'cubic: the recovery epochs over which sparsity rises from 0 to --sparsity (default: half of --recover-epochs, at least 1)' },
+  { flag: 'prune-every', type: 'string', help: 'cubic: optimizer steps between mask updates (default: 1/16 of the pruning steps)' },
+  { flag: 'criterion', type: 'string', help: "structured: how channels are ranked, lowest removed: 'l1' or 'l2' norm of their weights (|gamma| when batch norm follows), or 'io' (l2 times the norm of the next layer's weights reading the channel)", default: 'io' },
+  { flag: 'recover-epochs', type: 'string', help: 'epochs of KD training after pruning (0: prune only)', default: '10' },
+  { flag: 'teacher', type: 'string', help: 'teacher model file for the recovery KD (default: the unpruned MODEL itself)' },
+  { flag: 'no-kd', type: 'boolean', help: 'recover on the hard labels alone (cross-entropy), without a teacher' },
+  ...pickDocs(KD, ['temperature', 'alpha', 'no-t2', 'teacher-mode']),
+  ...DATA,
+  ...pickDocs(TRAIN, ['batch', 'optimizer', 'lr', 'momentum', 'nesterov', 'weight-decay', 'schedule', 'warmup', 'step-size', 'gamma', 'seed', 'out', 'resume', 'force-resume', 'checkpoint-every'], { lr: '0.03' }).map((d) => (d.flag === 'schedule' ? { ...d, flag: 'lr-schedule' } : d)),
+  ...COMMON,
+];
+
+/** One row of the before/after summary. */
+interface Row { stage: string; accuracy: number; errors: number; parameters: number; bytes: number | null; layers: string; weightSparsity: number }
+
+function copyModel(m: Sequential, be: Backend): Sequential {
+  const c = new Sequential(be, m.config, 0);
+  c.store.params.set(m.store.params);
+  c.buffers.data.set(m.buffers.data.subarray(0, c.buffers.data.length));
+  return c;
+}
+
+export async function prune(argv: string[]): Promise<void> {
+  const file = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : null;
+  const needModel = () => new ConfigError('distill prune needs MODEL first: distill prune runs/student/model.safetensors --sparsity 0.5 --out runs/pruned (see --help)');
+  let v;
+  try {
+    v = helpOr(file ? argv.slice(1) : argv, 'distill prune MODEL [--sparsity 0.5] [--structured] [--schedule oneshot|cubic] [--recover-epochs E] [--teacher T] [--data D] [--out DIR]',
+      'Prunes a saved model and recovers its accuracy by knowledge distillation from the unpruned model (or --teacher). --structured removes whole neurons/channels: the model file and the compute shrink (e.g. dense:64 → dense:32, conv:16x3 → conv:8x3). Without it, the smallest-magnitude weights of each weight tensor are set to 0 and kept at 0 through recovery (the file stays dense: the zeros are stored). Writes OUT/model.safetensors, OUT/metrics.jsonl, OUT/checkpoint.safetensors and OUT/prune.json (accuracy, parameters and file bytes before and after).',
+      PRUNE_DOCS, ['distill prune runs/student/model.safetensors --sparsity 0.5 --structured --recover-epochs 5 --out runs/pruned', 'distill prune runs/cnn/model.safetensors --data fashion-mnist --sparsity 0.8 --schedule cubic --prune-epochs 4 --recover-epochs 8 --teacher runs/big/model.safetensors --out runs/cnn-sparse']);
+  } catch (e) {
+    // A model file given after the options: parseArgs calls it an unexpected argument.
+    if (!file && /Unexpected argument/.test((e as Error).message)) throw needModel();
+    throw e;
+  }
+  if (!v) return;
+  if (!file) throw needModel();
+  if (!existsSync(file)) throw new InputFileError(file, 'model file not found');
+  const sparsity = num(v, 'sparsity', { required: true });
+  try {
+    checkSparsity(sparsity, '--sparsity');
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message}`);
+  }
+  const structured = v.structured === true;
+  const schedule = v.schedule;
+  if (schedule !== 'oneshot' && schedule !== 'cubic') throw new ConfigError(`--schedule: expected oneshot or cubic, got ${JSON.stringify(schedule)}`);
+  const criterion = v.criterion as PruneCriterion;
+  if (!PRUNE_CRITERIA.includes(criterion)) throw new ConfigError(`--criterion: expected ${PRUNE_CRITERIA.join(', ')}, got ${JSON.stringify(v.criterion)}`);
+  const E = num(v, 'recover-epochs', { int: true, min: 0 });
+  if (schedule === 'cubic' && E === 0) throw new ConfigError('--schedule cubic prunes during recovery: give --recover-epochs of at least 1');
+  const P = schedule !== 'cubic' ? 0 : v['prune-epochs'] === undefined ? Math.max(1, Math.ceil(E / 2)) : num(v, 'prune-epochs', { int: true, min: 1, max: E });
+  const every = v['prune-every'] === undefined ? undefined : num(v, 'prune-every', { int: true, min: 1 });
+  const noKd = v['no-kd'] === true;
+  const teacherFile = typeof v.teacher === 'string' ? v.teacher : null;
+  if (teacherFile && !existsSync(teacherFile)) throw new InputFileError(teacherFile, 'teacher model file not found');
+  if (noKd && typeof v.teacher === 'string') throw new ConfigError('give --teacher or --no-kd, not both');
+  const kd = validateKd({ T: num(v, 'temperature', { min: 1e-6 }), alpha: num(v, 'alpha', { min: 0, max: 1 }), scaleT2: v['no-t2'] !== true }, 'options');
+  const mode = v['teacher-mode'];
+  if (mode !== 'cached' && mode !== 'online') throw new ConfigError(`--teacher-mode: expected cached or online, got ${JSON.stringify(mode)}`);
+  const cfg0 = trainConfig({ ...v, epochs: String(Math.max(1, E)), schedule: v['lr-schedule'] }, { epochs: Math.max(1, E) });
+
+  const progress = new Progress('prune', process.stderr, v.quiet === true);
+  const js = await loadBackend('js');
+  const { model: orig, info } = await readModel(file, js);
+  // Structured plans are checked (zero width) before anything is loaded or written.
+  if (structured) structuredPlan(orig, sparsity, criterion);
+  const dir = outDir(v, 'runs/pruned', progress);
+  const d = await data(v, progress);
+  if (orig.inputs !== d.train.features) throw new ShapeError(`${file}: the model takes ${orig.inputs} inputs, but '${d.train.name}' has ${d.train.features} features per sample (give the --data it was trained on)`);
+  const teacher0 = teacherFile ? (await readModel(teacherFile, js)).model : null;
+
+  const rows: Row[] = [];
+  const row = (stage: string, m: Sequential, ev: EvalResult, bytes: number | null) => {
+    const r = { stage, accuracy: ev.accuracy, errors: ev.errors, parameters: m.parameterCount, bytes, layers: describeModel(m.config), weightSparsity: weightSparsity(m).sparsity };
+    rows.push(r);
+    progress.line(`prune: ${stage}: test accuracy ${(r.accuracy * 100).toFixed(2)}% (${r.errors} errors), ${r.parameters.toLocaleString('en-US')} parameters, weights ${(r.weightSparsity * 100).toFixed(1)}% zero, layers ${r.layers}`);
+  };
+  row('before', orig, evaluate(orig, d.test), statSync(file).size);
+
+  capBatch(cfg0, d.train.n, progress);
+  const { be, workers } = E > 0 ? await pickRuntime(v, progress, { teachers: [], student: orig.config, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer }, dir) : { be: js, workers: 1 };
+  const batches = Math.ceil(d.train.n / Math.min(cfg0.batchSize, d.train.n));
+  const teacherModel = noKd ? null : copyModel(teacher0 ?? orig, be);
+  if (teacherModel && (teacherModel.inputs !== orig.inputs || teacherModel.classes !== orig.classes)) throw new ShapeError(`teacher ${teacherFile}: ${teacherModel.inputs} inputs and ${teacherModel.classes} classes, the model ${orig.inputs} and ${orig.classes}: they must match`);
+  const teachers: Teacher[] = teacherModel ? [{ model: teacherModel, weight: 1 }] : [];
+  const phase = (epochs: number, name: string, extra: Partial<TrainConfig> = {}): TrainConfig => withSchedule({
+    ...cfg0, schedule: { ...cfg0.schedule }, epochs, workers, ...(teacherModel ? { kd, teacherMode: mode } : {}),
+    checkpointPath: join(dir, `${name}.safetensors`), metricsPath: join(dir, name === 'checkpoint' ? 'metrics.jsonl' : `metrics-${name.replace('checkpoint-', '')}.jsonl`), ...extra,
+  }, d.train.n);
+  progress.line(`prune: ${structured ? 'structured' : 'unstructured'}, sparsity ${sparsity}, ${schedule}${schedule === 'cubic' ? ` over ${P} epoch(s)` : ''}; recovery ${E} epoch(s) ${teacherModel ? `of KD from ${teacherFile ?? 'the unpruned model'} (T=${kd.T}, alpha=${kd.alpha})` : 'on the labels alone'}`);
+
+  let model = copyModel(orig, be);
+  const prunedTag = structured ? 'pruned (channels removed)' : 'pruned (masked)';
+  if (structured && schedule === 'oneshot') {
+    const small = sliceModel(model, structuredPlan(model, sparsity, criterion));
+    model.release();
+    model = small;
+    row(prunedTag, model, evaluate(model, d.test), null);
+    if (E > 0 && (await runTraining('recover', model, d, phase(E, 'checkpoint'), progress, teachers)).stopped) return;
+  } else if (structured) {
+    const sched = new PruneSchedule({ sparsity, structured: true, schedule: 'cubic', pruneSteps: P * batches, every, criterion });
+    if ((await runTraining('prune', model, d, phase(P, 'checkpoint-prune', { prune: sched }), progress, teachers)).stopped) return;
+    const small = sliceModel(model, sched.finalPlan());
+    model.release();
+    model = small;
+    row(`${prunedTag} after ${P} epoch(s) of gradual pruning`, model, evaluate(model, d.test), null);
+    if (E > P && (await runTraining('recover', model, d, phase(E - P, 'checkpoint'), progress, teachers)).stopped) return;
+  } else {
+    if (schedule === 'oneshot') {
+      const probe = copyModel(model, js);
+      magnitudeMask(probe, sparsity).apply(probe.store.params);
+      row(prunedTag, probe, evaluate(probe, d.test), null);
+      probe.release();
+    }
+    if (E > 0) {
+      const sched = new PruneSchedule({ sparsity, structured: false, schedule, pruneSteps: schedule === 'cubic' ? P * batches : undefined, every, criterion });
+      if ((await runTraining('recover', model, d, phase(E, 'checkpoint', { prune: sched }), progress, teachers)).stopped) return;
+    } else magnitudeMask(model, sparsity).apply(model.store.params);
+  }
+  const out = join(dir, 'model.safetensors');
+  const settings = { sparsity, structured, schedule, pruneEpochs: P, recoverEpochs: E, criterion: structured ? criterion : 'magnitude', teacher: teacherModel ? teacherFile ?? file : null };
+  await saveModel(out, model, { role: 'pruned', pruned_from: file, pruning: JSON.stringify(settings) }, info);
+  row(E > 0 ? 'after recovery' : 'after pruning', model, evaluate(model, d.test), statSync(out).size);
+  await writeFileAtomic(join(dir, 'prune.json'), JSON.stringify({ model: file, out, settings, rows }, null, 2) + '\n');
+  const first = rows[0], last = rows[rows.length - 1];
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  console.log(['stage', 'accuracy', 'parameters', 'bytes', 'weights zero', 'layers'].join('\t'));
+  for (const r of rows) console.log([r.stage, pct(r.accuracy), r.parameters, r.bytes ?? '-', pct(r.weightSparsity), r.layers].join('\t'));
+  console.log(`prune: accuracy ${pct(first.accuracy)} → ${pct(last.accuracy)} (${((last.accuracy - first.accuracy) * 100).toFixed(2)} pt), parameters ${first.parameters} → ${last.parameters}, file ${first.bytes} → ${last.bytes} bytes${structured ? '' : ` (dense file: the ${pct(last.weightSparsity)} zero weights are stored)`}; saved ${out}`);
+  orig.release();
+  teacher0?.release();
+  teacherModel?.release();
+  model.release();
+}
