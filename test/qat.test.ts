@@ -106,7 +106,7 @@ describe.each(backends.map((b) => [b.name, b]))('QAT fake-quant on %s', (_n, be)
     q.ranges[3] *= 0.5;
     q.ranges[0] *= 0.7;
     m.train();
-    const y = m.forward(x, N);
+    m.forward(x, N);
     const r = randArray(N * K, 9, 1); // loss = Σ y·r, so dL/dy = r
     const dy = onBackend(be, r);
     m.zeroGrads();
