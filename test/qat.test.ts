@@ -16,7 +16,7 @@ import { roundHalfEven } from '../src/kernels/reference.js';
 import { activationQParams, quantizeWeights } from '../src/nn/qparams.js';
 import { Sequential } from '../src/nn/sequential.js';
 import { evaluate, train, type TrainConfig } from '../src/train/trainer.js';
-import { backendsUnderTest, blobs, randArray } from './util.js';
+import { backendsUnderTest, blobs, quadrantImages, randArray } from './util.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-qat-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -190,24 +190,25 @@ const qcfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({
 const small = blobs(150, 20, 5, 2);
 
 describe('QAT training', () => {
-  it('resume is bitwise (parameters and observer ranges), and the ranges are checkpointed', async () => {
-    const be = await loadBackend('js');
+  it.each([1, 2])('resume is bitwise with %i worker(s) (parameters and observer ranges), and the ranges are checkpointed', async (workers) => {
+    const be = await loadBackend(workers > 1 ? 'wasm-simd' : 'js');
     const teacher = new Sequential(be, { layers: [20, 24, 5] }, 5);
-    const path = join(dir, 'qat-ck.safetensors');
+    const path = join(dir, `qat-ck-${workers}.safetensors`);
+    const wc = (over: Partial<TrainConfig> = {}) => qcfg({ workers, ...over });
     const full = new Sequential(be, { layers: [20, 16, 5] }, 3);
-    const a = await train(full, small, null, qcfg(), {}, [{ model: teacher }]);
+    const a = await train(full, small, null, wc(), {}, [{ model: teacher }]);
     const part = new Sequential(be, { layers: [20, 16, 5] }, 3);
     // Stopped in epoch 2, after QAT started (5 batches per epoch).
-    const p = await train(part, small, null, qcfg({ checkpointPath: path, checkpointEvery: 3 }), { stopAfterSteps: 8 }, [{ model: teacher }]);
+    const p = await train(part, small, null, wc({ checkpointPath: path, checkpointEvery: 3 }), { stopAfterSteps: 8 }, [{ model: teacher }]);
     expect(p.stopped).toBe(true);
     p.qat!.detach();
     const rest = new Sequential(be, { layers: [20, 16, 5] }, 3);
-    const b = await train(rest, small, null, qcfg({ checkpointPath: path, resume: true }), {}, [{ model: teacher }]);
-    expect(Buffer.from(rest.store.params.buffer).equals(Buffer.from(full.store.params.buffer))).toBe(true);
+    const b = await train(rest, small, null, wc({ checkpointPath: path, resume: true }), {}, [{ model: teacher }]);
+    expect(Buffer.from(rest.store.params.slice().buffer).equals(Buffer.from(full.store.params.slice().buffer))).toBe(true); // views: wasm params sit in a shared memory
     expect(Array.from(b.qat!.ranges)).toEqual(Array.from(a.qat!.ranges));
     expect(a.qat!.initialized).toBe(true);
     // Another QAT setting is another run: refused, naming it.
-    await expect(train(new Sequential(be, { layers: [20, 16, 5] }, 3), small, null, qcfg({ checkpointPath: path, resume: true, qat: { startEpoch: 0 } }), {}, [{ model: teacher }])).rejects.toThrow(/quantization-aware training/);
+    await expect(train(new Sequential(be, { layers: [20, 16, 5] }, 3), small, null, wc({ checkpointPath: path, resume: true, qat: { startEpoch: 0 } }), {}, [{ model: teacher }])).rejects.toThrow(/quantization-aware training/);
   });
 
   it.each(backends.filter((b) => (b.maxWorkers ?? Infinity) >= 2).map((b) => [b.name, b]))('2 workers agree with 1 on %s (ranges and weights within float tolerance)', async (_n, be) => {
@@ -220,17 +221,31 @@ describe('QAT training', () => {
       m.release();
       return out;
     };
-    const one = await run(1), two = await run(2);
-    for (let i = 0; i < one.ranges.length; i++) expect(Math.abs(one.ranges[i] - two.ranges[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(one.ranges[i])));
-    let maxDiff = 0, maxAbs = 0;
-    for (let i = 0; i < one.params.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(one.params[i] - two.params[i]));
-      maxAbs = Math.max(maxAbs, Math.abs(one.params[i]));
-    }
-    // Fake-quant rounds: a float-level difference can move a value across a rounding step, so
-    // the tolerance is that of a few quantization steps' effect on a few updates.
-    expect(maxDiff).toBeLessThan(1e-3 * Math.max(1, maxAbs));
-  }, 60_000);
+    const agree = (one: Awaited<ReturnType<typeof run>>, two: typeof one) => {
+      for (let i = 0; i < one.ranges.length; i++) expect(Math.abs(one.ranges[i] - two.ranges[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(one.ranges[i])));
+      let maxDiff = 0, maxAbs = 0;
+      for (let i = 0; i < one.params.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(one.params[i] - two.params[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(one.params[i]));
+      }
+      // Fake-quant rounds: a float-level difference can move a value across a rounding step, so
+      // the tolerance is that of a few quantization steps' effect on a few updates.
+      expect(maxDiff).toBeLessThan(1e-3 * Math.max(1, maxAbs));
+    };
+    agree(await run(1), await run(2));
+    // A CNN with batch norm (synced across the shards) and conv fake-quant.
+    const imgs = quadrantImages(96, 3, 6, 1);
+    const cnnTeacher = new Sequential(be, { input: [1, 6, 6], layers: ['conv:4x3/p1', 'relu', 'flatten', 'dense:4'] }, 5);
+    const runCnn = async (workers: number) => {
+      const m = new Sequential(be, { input: [1, 6, 6], layers: ['conv:4x3/p1', 'bn', 'relu', 'maxpool:2', 'flatten', 'dense:4'] }, 3);
+      const r = await train(m, imgs, null, qcfg({ workers, epochs: 2, batchSize: 24, teacherMode: 'online' }), {}, [{ model: cnnTeacher }]);
+      const out = { params: m.store.params.slice(), ranges: Array.from(r.qat!.ranges) };
+      r.qat!.detach();
+      m.release();
+      return out;
+    };
+    agree(await runCnn(1), await runCnn(2));
+  }, 120_000);
 });
 
 describe('distill student --qat (CLI)', () => {

@@ -320,7 +320,13 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     if (!saved) { qat.detach(); throw new ShapeError(`${cfg.checkpointPath}: the checkpoint has no QAT ranges ('qat.ranges')`); }
     qat.load(saved, cfg.checkpointPath!);
   }
-  const dp = workers > 1 ? new DataParallel(be, model, dpTeachers, { qat: qat?.area, workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt, barrierTimeoutMs: hooks.barrierTimeoutMs, hints: hints ?? undefined }) : null;
+  let dp: DataParallel | null;
+  try {
+    dp = workers > 1 ? new DataParallel(be, model, dpTeachers, { qat: qat?.area, workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt, barrierTimeoutMs: hooks.barrierTimeoutMs, hints: hints ?? undefined }) : null;
+  } catch (e) {
+    qat?.detach(); // the model computes in float again
+    throw e;
+  }
   // With workers, the batch buffers are the pool's shared ones.
   const x = dp ? dp.x : be.alloc(B * C), y = dp ? dp.y : be.allocInt32(B), tB = dp ? dp.t : be.alloc(B * K);
   // A partly labeled set: the batch's labeled-row mask (the workers read it from shared memory).
