@@ -19,13 +19,14 @@ import { QuantizedSequential, type InferenceModel } from '../nn/quantized.js';
 import { existsSync } from 'node:fs';
 import { Sequential } from '../nn/sequential.js';
 import { denseWidths, describeModel, type ModelConfig, type WidthsConfig } from '../nn/spec.js';
-import { COMMON, DATA, KD, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
+import { COMMON, DATA, KD, QAT, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
 import { openOutFolder } from './out-folder.js';
 import { chooseRuntime } from '../step/calibrate.js';
 import type { StepShapes } from '../step/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
 import type { HintConfig } from '../distill/hints.js';
+import { rangesToMeta, validateQat, type QatConfig } from '../compress/qat.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
 import { saveOnnx, saveQdqOnnx } from '../io/onnx.js';
 import { onnxTeacherLogits } from '../distill/onnx-teacher.js';
@@ -197,9 +198,9 @@ export async function teach(argv: string[]): Promise<void> {
   console.log(`teacher: report ${report}`);
 }
 
-const STUDENT_DOCS = [...KD, ...DATA, ...TRAIN, ...COMMON];
+const STUDENT_DOCS = [...KD, ...QAT, ...DATA, ...TRAIN, ...COMMON];
 export async function student(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2', 'distill student --teacher runs/cnn/model.safetensors --model "conv:8x3,bn,relu,maxpool:2,flatten,dense:10" --out runs/cnn-student']);
+  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2', 'distill student --teacher runs/cnn/model.safetensors --model "conv:8x3,bn,relu,maxpool:2,flatten,dense:10" --out runs/cnn-student', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --qat --out runs/student-qat', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --epochs 12 --qat --qat-start-epoch 9 --qat-freeze-epoch 12 --out runs/student-qat2']);
   if (!v) return;
   const progress = new Progress('student', process.stderr, v.quiet === true);
   const fromLogits = typeof v['teacher-logits'] === 'string' ? v['teacher-logits'] : null;
@@ -230,6 +231,13 @@ export async function student(argv: string[]): Promise<void> {
     hints = { pairs, weight: num(v, 'hint-weight', { min: 1e-12 }), loss, preTrainEpochs: num(v, 'hint-pretrain-epochs', { int: true, min: 0 }) };
   }
   const cfg0 = trainConfig(v, { epochs: 10 });
+  for (const f of ['qat-freeze-epoch']) if (v[f] !== undefined && v.qat !== true) throw new ConfigError(`--${f} needs --qat`);
+  if (v.qat !== true && v['qat-start-epoch'] !== '1') throw new ConfigError('--qat-start-epoch needs --qat');
+  const qat: QatConfig | undefined = v.qat === true ? {
+    startEpoch: num(v, 'qat-start-epoch', { int: true, min: 1, max: cfg0.epochs }) - 1,
+    freezeEpoch: v['qat-freeze-epoch'] === undefined ? undefined : num(v, 'qat-freeze-epoch', { int: true, min: 2, max: cfg0.epochs }) - 1,
+  } : undefined;
+  if (qat) validateQat(qat, cfg0.epochs);
   const dir = outDir(v, 'runs/student', progress);
   const d = await data(v, progress);
   const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes, d.train.shape)!;
@@ -273,12 +281,25 @@ export async function student(argv: string[]): Promise<void> {
   // shifts, hints), the student, and the hint adapters.
   const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer, hints }, dir);
   const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
-  const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
+  const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, qat, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
-  progress.line(`student: layers ${describeModel(mc)}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}`);
+  progress.line(`student: layers ${describeModel(mc)}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}${qat ? `; QAT (int8) from epoch ${(qat.startEpoch ?? 0) + 1}` : ''}`);
   const res = await runTraining('student', model, d, cfg, progress, teachers);
-  if (res.stopped) return;
-  await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(sources) }, modelInfo(d.train, model));
+  if (res.stopped) {
+    res.qat?.detach();
+    return;
+  }
+  // QAT: the float weights with the observed activation ranges (what int8 conversion needs),
+  // and the int8-simulated accuracy beside the float one.
+  const q = res.qat;
+  const qatMeta: Record<string, string> = q ? { qat_ranges: rangesToMeta(q.actRanges()) } : {};
+  await saveModel(join(dir, 'model.safetensors'), model, { role: 'student', data: d.train.name, teachers: JSON.stringify(sources), ...qatMeta }, modelInfo(d.train, model));
+  if (q) {
+    q.setEnabled(true);
+    const sim = evaluate(model, d.test);
+    q.detach();
+    progress.line(`student: int8-simulated (fake-quant) test accuracy ${(sim.accuracy * 100).toFixed(2)}% (${sim.errors} errors of ${sim.n})`);
+  }
   const ev = evaluate(model, d.test);
   const report = await writeRunReport({ role: 'student', dir, argv, d, model, cfg, backend: be, workers, history: res.history, samplesPerSec: res.samplesPerSec, evaluation: ev, teachers: { sources, list: teachers } });
   console.log(`student: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);

@@ -65,6 +65,13 @@ export const TRAIN: OptionDoc[] = [
   { flag: 'checkpoint-every', type: 'string', help: 'also checkpoint every N steps (0: at epoch ends only)', default: '0' },
 ];
 
+/** Quantization-aware training (distill student --qat). */
+export const QAT: OptionDoc[] = [
+  { flag: 'qat', type: 'boolean', help: 'quantization-aware training: every dense/conv layer fake-quantizes its weights (int8, per output channel) and input (uint8, per tensor, EMA-observed range) in the forward, straight-through estimator in the backward; OUT/model.safetensors then holds the float weights and the activation ranges (metadata qat_ranges)' },
+  { flag: 'qat-start-epoch', type: 'string', help: 'with --qat: first epoch (1-based) with fake-quant; earlier epochs train in float', default: '1' },
+  { flag: 'qat-freeze-epoch', type: 'string', help: 'with --qat: from this epoch (1-based) on, the activation ranges stop moving (default: they follow the EMA to the end)' },
+];
+
 export const KD: OptionDoc[] = [
   { flag: 'teacher', type: 'string', help: 'teacher model file(s), comma-separated: .safetensors from distill teach, or .onnx classifiers (needs onnxruntime-node)' },
   { flag: 'teacher-logits', type: 'string', help: 'instead of --teacher: a file of teacher logits for this training set (from distill logits)' },

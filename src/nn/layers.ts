@@ -41,6 +41,22 @@ export interface Layer {
   release(): void;
 }
 
+/**
+ * Quantization-aware training's view of one Dense or Conv2D layer (set by src/compress/qat.ts;
+ * nn only defines the shape of it). With a hook, forward and backward use `weights(w)` (the
+ * fake-quantized copy of the float weights; their gradient goes to the float weights unchanged:
+ * the straight-through estimator) and `input(x)` (the fake-quantized input); the input gradient
+ * then passes through `inputGrad`, which zeroes it where the input was clamped.
+ */
+export interface QuantHook {
+  /** The weights (OC rows of fan values) that forward and backward use this step. */
+  weights(w: F32): F32;
+  /** The input (n values) that forward uses; `training`: the forward of a training step. */
+  input(x: F32, n: number, training: boolean): F32;
+  /** dx (n values) of the last forward's input, masked in place by the straight-through estimator. */
+  inputGrad(dx: F32, n: number): void;
+}
+
 /** y = x·Wᵀ + b. W is (OC,C) as in PyTorch, b is (OC). */
 export class Dense implements Layer {
   readonly kind = 'dense';
@@ -49,6 +65,10 @@ export class Dense implements Layer {
   private x: F32 | null = null;
   private readonly out: Scratch;
   private readonly dx: Scratch;
+  /** Quantization-aware training (fake-quant with the straight-through estimator), when set. */
+  quant?: QuantHook;
+  /** The weights the last forward used (the float ones, or the hook's fake-quantized copy). */
+  private w: F32 | null = null;
 
   constructor(private readonly backend: Backend, private readonly store: ParamStore, readonly inFeatures: number, readonly outFeatures: number, name: string) {
     this.weight = store.add(`${name}.weight`, [outFeatures, inFeatures]);
@@ -57,11 +77,14 @@ export class Dense implements Layer {
     this.dx = new Scratch(backend);
   }
 
-  forward(x: F32, N: number): F32 {
+  forward(x: F32, N: number, training = false): F32 {
     const { inFeatures: C, outFeatures: OC, backend: be } = this;
+    const w = this.store.view(this.weight);
+    this.w = this.quant ? this.quant.weights(w) : w;
+    if (this.quant) x = this.quant.input(x, N * C, training);
     this.x = x;
     const y = this.out.get(N * OC);
-    be.matmul(y, x, this.store.view(this.weight), N, OC, C, false, true, false);
+    be.matmul(y, x, this.w, N, OC, C, false, true, false);
     be.bias_add(y, this.store.view(this.bias), N, OC);
     return y;
   }
@@ -75,7 +98,8 @@ export class Dense implements Layer {
     if (!needInputGrad) return null;
     // dx (N,C) = dy (N,OC) · W (OC,C)
     const dx = this.dx.get(N * C);
-    be.matmul(dx, dy, this.store.view(this.weight), N, C, OC, false, false, false);
+    be.matmul(dx, dy, this.w ?? this.store.view(this.weight), N, C, OC, false, false, false);
+    this.quant?.inputGrad(dx, N * C);
     return dx;
   }
 
@@ -161,6 +185,10 @@ export class Conv2D implements Layer {
   private x: F32 | null = null;
   private readonly out: Scratch;
   private readonly dx: Scratch;
+  /** Quantization-aware training (fake-quant with the straight-through estimator), when set. */
+  quant?: QuantHook;
+  /** The weights the last forward used (the float ones, or the hook's fake-quantized copy). */
+  private w: F32 | null = null;
 
   constructor(private readonly backend: Backend, private readonly store: ParamStore, inShape: readonly number[], readonly opts: ConvOptions, name: string) {
     const [C, H, W] = inShape;
@@ -190,10 +218,13 @@ export class Conv2D implements Layer {
     return [(this.inShape[0] / groups) * k * k, outChannels * k * k];
   }
 
-  forward(x: F32, N: number): F32 {
+  forward(x: F32, N: number, training = false): F32 {
+    const w = this.store.view(this.weight);
+    this.w = this.quant ? this.quant.weights(w) : w;
+    if (this.quant) x = this.quant.input(x, N * this.inFeatures, training);
     this.x = x;
     const y = this.out.get(N * this.outFeatures);
-    this.backend.conv2d(y, x, this.store.view(this.weight), this.store.view(this.bias), this.params(N));
+    this.backend.conv2d(y, x, this.w, this.store.view(this.bias), this.params(N));
     return y;
   }
 
@@ -203,7 +234,8 @@ export class Conv2D implements Layer {
     this.backend.conv2d_backward_weight(this.store.gradView(this.weight), this.store.gradView(this.bias), dy, this.x, p, accumulate);
     if (!needInputGrad) return null;
     const dx = this.dx.get(N * this.inFeatures);
-    this.backend.conv2d_backward_data(dx, dy, this.store.view(this.weight), p);
+    this.backend.conv2d_backward_data(dx, dy, this.w ?? this.store.view(this.weight), p);
+    this.quant?.inputGrad(dx, N * this.inFeatures);
     return dx;
   }
 

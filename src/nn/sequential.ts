@@ -22,8 +22,8 @@ export class Sequential {
   readonly buffers = new BufferStore();
   readonly layers: Layer[] = [];
   readonly dense: Dense[] = [];
-  /** The layers with weights to initialize (dense and conv), in order. */
-  private readonly weighted: (Dense | Conv2D)[] = [];
+  /** The layers with weights (dense and conv), in order: the ones int8 quantizes. */
+  readonly weighted: (Dense | Conv2D)[] = [];
   /** The batch-norm layers, in order (e.g. to give them a cross-worker BatchNormSync). */
   readonly batchNorms: BatchNorm[] = [];
   /** Index into `layers` of the output of each hidden block (after activation, before dropout). */

@@ -32,6 +32,8 @@ export interface ParallelOptions {
   fusion?: TeacherFusion;
   /** FitNets hint adapters against the first teacher (the main thread's: parameters, gradients and optimizer state are shared with the workers). */
   hints?: HintAdapters;
+  /** Quantization-aware training: the main thread's Qat area (ranges + one stats slot per worker), viewed by the workers. */
+  qat?: Float32Array;
   /** Tests only: inject a fault into the step task of this shard at the given call ('missing': the task is never run). */
   faultAt?: { call: number; shard: number; kind: 'throw' | 'exit' | 'missing'; times?: number };
   /** How long a shard waits for the others at a batch-norm barrier before its step fails (default 60 s). */
@@ -110,6 +112,7 @@ export class DataParallel {
       y: describe(this.y, 'batch labels'),
       t: describe(this.t, 'teacher logits'),
       mask: describe(this.mask, 'labeled-row mask'),
+      ...(opts.qat ? { qat: { area: describe(opts.qat, 'QAT ranges and stats'), shards: W } } : {}),
       ...(hints ? {
         hints: {
           cfg: hints.cfg,
@@ -122,6 +125,11 @@ export class DataParallel {
     this.faultsLeft = opts.faultAt?.times ?? 1;
     this.pool = new Piscina({ filename: WORKER, minThreads: W, maxThreads: W, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: init });
     this.pool.on('error', (e: Error) => opts.log?.(`worker error: ${e.message}`));
+  }
+
+  /** The number of shards of the last step (its stats slots hold QAT's batch ranges). */
+  get shardsUsed(): number {
+    return this.lastShards;
   }
 
   get workers(): number {
@@ -152,11 +160,11 @@ export class DataParallel {
    * online) into the gradient slots; then update() sums them and steps. A failed step is
    * retried once (it has changed nothing the retry depends on); a second failure throws.
    */
-  async step(N: number, o: { kd: KdConfig | null; teacherOnline: boolean; training: boolean; dropoutSeed: number; labeled?: number; hintOnly?: boolean }): Promise<LossParts> {
+  async step(N: number, o: { kd: KdConfig | null; teacherOnline: boolean; training: boolean; dropoutSeed: number; labeled?: number; hintOnly?: boolean; qat?: boolean }): Promise<LossParts> {
     const call = this.calls++;
     const shards = shardRanges(N, this.workers);
     const tasks: StepTask[] = shards.map(([r0, r1], shard) => ({
-      op: 'step', shard, shards: shards.length, gen: 0, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training, labeled: o.labeled, hintOnly: o.hintOnly,
+      op: 'step', shard, shards: shards.length, gen: 0, r0, r1, N, kd: o.kd, teacherOnline: o.teacherOnline, training: o.training, labeled: o.labeled, hintOnly: o.hintOnly, qat: o.qat,
       dropoutSeed: (Math.imul(o.dropoutSeed >>> 0, 0x9e3779b1) ^ Math.imul(shard + 1, 0x85ebca6b)) >>> 0,
     }));
     // The running statistics before the step: a failed attempt may have updated some of them.

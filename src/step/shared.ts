@@ -59,6 +59,8 @@ export interface WorkerInit {
   mask: BufDesc;
   /** FitNets hint adapters against the first teacher: their config, shared parameters, one gradient slot per shard (slot 0 the main thread's), optimizer state. */
   hints?: { cfg: HintConfig; params: BufDesc; gradSlots: BufDesc[]; optState: Record<string, BufDesc> };
+  /** Quantization-aware training: the shared ranges + per-shard stats area (compress/qat.ts) and its shard count. */
+  qat?: { area: BufDesc; shards: number };
 }
 
 export interface KdTask {
@@ -88,6 +90,8 @@ export interface StepTask {
   labeled?: number;
   /** FitNets stage 1: the hint loss alone (the output objective contributes nothing). */
   hintOnly?: boolean;
+  /** Quantization-aware training is on this step: fake-quant forward, STE backward, this shard's input ranges into its stats slot. */
+  qat?: boolean;
   /** Tests only: make this task fail ('throw'), kill its worker ('exit'), or never run it ('missing', the main thread drops it). */
   fault?: 'throw' | 'exit' | 'missing';
 }

@@ -10,6 +10,7 @@ import { Rng } from '../nn/rng.js';
 import { applyUpdate } from '../optim/optimizer.js';
 import { distillStep } from './step.js';
 import { HintAdapters } from '../distill/hints.js';
+import { Qat } from '../compress/qat.js';
 import { BnSyncSkipped, SharedBnSync } from './bn-sync.js';
 import { f32View, i32View, type BufDesc, type StepResult, type StepTask, type Task, type WorkerInit } from './shared.js';
 
@@ -31,6 +32,8 @@ interface State {
   hints: { adapters: HintAdapters; params: Float32Array; slots: Float32Array[]; optState: Record<string, Float32Array> } | null;
   /** The student's batch-norm layers' view of the shards' exchange area and barrier. */
   bnSync: SharedBnSync | null;
+  /** Fake-quant hooks over the main thread's shared QAT ranges and stats. */
+  qat: Qat | null;
 }
 
 const init = workerData as WorkerInit;
@@ -62,7 +65,8 @@ async function setup(): Promise<State> {
   }
   const buffers = init.buffers ? { shared: f32View(init.buffers, init.share), own: student.buffers.data } : null;
   const bnSync = init.bnSync && student.batchNorms.length ? new SharedBnSync(init.bnSync) : null;
-  return { be, student, teachers, params, buffers, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc(maxRows * K), optState, hints, bnSync };
+  const qat = init.qat ? new Qat(student, init.qat.shards, f32View(init.qat.area, init.share)) : null;
+  return { qat, be, student, teachers, params, buffers, slots, x, y: i32View(init.y, init.share), t: f32View(init.t, init.share), mask: i32View(init.mask, init.share), dS: be.alloc(maxRows * K), optState, hints, bnSync };
 }
 
 function step(s: State, task: StepTask): StepResult {
@@ -78,6 +82,10 @@ function step(s: State, task: StepTask): StepResult {
   for (const b of student.batchNorms) b.sync = sync ?? undefined;
   student.rng.setState(new Rng(task.dropoutSeed).getState());
   if (task.training) student.train(); else student.eval();
+  if (s.qat) {
+    s.qat.bindShard(task.shard);
+    s.qat.setEnabled(!!task.qat);
+  } else if (task.qat) throw new Error('a QAT step, but this worker has no QAT hooks');
   const h = s.hints;
   if (h) h.adapters.store.bind(h.params, h.slots[task.shard]);
   // The backward overwrites this shard's slot: no zeroing pass.

@@ -21,6 +21,7 @@ import { fuseTeacherLogits, validateKd, type KdConfig, type LossParts, type Teac
 import { kdForEpoch, type KdSchedule } from '../distill/schedules.js';
 import { HintAdapters, type HintConfig } from '../distill/hints.js';
 import type { TrainMask } from '../compress/prune.js';
+import { Qat, validateQat, type QatConfig } from '../compress/qat.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -65,6 +66,13 @@ export interface TrainConfig {
    * saved in the checkpoint (extra tensor 'prune.mask') so a resume continues with the same mask.
    */
   prune?: TrainMask;
+  /**
+   * Quantization-aware training (compress/qat.ts): from `startEpoch` on, every Dense and Conv2D
+   * layer fake-quantizes its weights (int8 per channel) and input (uint8 per tensor, EMA-observed
+   * range) in the forward, with the straight-through estimator in the backward. Evaluation in
+   * those epochs is the int8-simulated one. The hooks stay on the model (TrainResult.qat).
+   */
+  qat?: QatConfig;
 }
 
 export interface Teacher {
@@ -122,6 +130,8 @@ export interface TrainResult {
   /** True when stopped early by signal or stopAfterSteps. */
   stopped: boolean;
   steps: number;
+  /** With cfg.qat: the fake-quant hooks (still attached, enabled when QAT had started) and the observed activation ranges. */
+  qat?: Qat;
 }
 
 export interface EvalResult {
@@ -189,6 +199,7 @@ function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers:
     ...(cfg.augment ? { augment: cfg.augment } : {}),
     ...(cfg.hints ? { hints: cfg.hints } : {}),
     ...(cfg.prune ? { prune: cfg.prune.key } : {}),
+    ...(cfg.qat ? { qat: validateQat(cfg.qat, cfg.epochs) } : {}),
     ...(teachers.length > 1 || cfg.kdSchedule ? { fusion: cfg.teacherFusion ?? 'logits', kdSchedule: cfg.kdSchedule ?? null } : {}),
   };
   return { hash: createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16), key };
@@ -197,7 +208,7 @@ function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers:
 /** The settings that differ between a checkpoint's fingerprint key and this run's, for the resume error. */
 function settingsDiff(was: Record<string, unknown> | undefined, now: Record<string, unknown>): string {
   if (!was) return 'model/data/optimizer/seed settings';
-  const names: Record<string, string> = { model: 'the model', data: 'the data', batchSize: 'the batch size', seed: 'the seed', optimizer: 'the optimizer settings', schedule: 'the lr schedule (with cosine: also the epoch count)', kd: 'T/alpha', teachers: 'the teachers', augment: 'augmentation', hints: 'hints', prune: 'the pruning settings', fusion: 'teacher fusion', kdSchedule: 'the T/alpha schedules' };
+  const names: Record<string, string> = { model: 'the model', data: 'the data', batchSize: 'the batch size', seed: 'the seed', optimizer: 'the optimizer settings', schedule: 'the lr schedule (with cosine: also the epoch count)', kd: 'T/alpha', teachers: 'the teachers', augment: 'augmentation', hints: 'hints', prune: 'the pruning settings', qat: 'quantization-aware training', fusion: 'teacher fusion', kdSchedule: 'the T/alpha schedules' };
   const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
   return keys.map((k) => `${names[k] ?? k} (${JSON.stringify(was[k]) ?? 'none'} → ${JSON.stringify(now[k]) ?? 'none'})`.slice(0, 240)).join('; ') || 'settings';
 }
@@ -243,6 +254,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     if (!teachers[0]?.model) throw new ConfigError('hints need a teacher model (the first teacher), not precomputed logits');
   }
   const kdBase = teachers.length ? validateKd(cfg.kd ?? {}) : null;
+  const qcfg = cfg.qat ? validateQat(cfg.qat, cfg.epochs) : null;
   for (let e = 0; kdBase && e < cfg.epochs; e++) kdForEpoch(kdBase, cfg.kdSchedule, e, cfg.epochs); // validate every epoch up front
   const be: Backend = model.backend;
   const log = hooks.log ?? (() => {});
@@ -313,7 +325,20 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const online = useCache ? [] : (teachers as (typeof teachers[number] & { model: Sequential })[]);
   // The workers run the online teachers, or (hints with cached logits) the first teacher for its hidden layers only.
   const dpTeachers = online.length || !hints ? online : [teachers[0] as typeof online[number]];
-  const dp = workers > 1 ? new DataParallel(be, model, dpTeachers, { workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt, barrierTimeoutMs: hooks.barrierTimeoutMs, hints: hints ?? undefined }) : null;
+  // QAT's hooks and observers (their shared area: ranges + one stats slot per worker).
+  const qat = qcfg ? new Qat(model, workers) : null;
+  if (qat && resumedExtra) {
+    const saved = resumedExtra['qat.ranges'];
+    if (!saved) { qat.detach(); throw new ShapeError(`${cfg.checkpointPath}: the checkpoint has no QAT ranges ('qat.ranges')`); }
+    qat.load(saved, cfg.checkpointPath!);
+  }
+  let dp: DataParallel | null;
+  try {
+    dp = workers > 1 ? new DataParallel(be, model, dpTeachers, { qat: qat?.area, workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt, barrierTimeoutMs: hooks.barrierTimeoutMs, hints: hints ?? undefined }) : null;
+  } catch (e) {
+    qat?.detach(); // the model computes in float again
+    throw e;
+  }
   // With workers, the batch buffers are the pool's shared ones.
   const x = dp ? dp.x : be.alloc(B * C), y = dp ? dp.y : be.allocInt32(B), tB = dp ? dp.t : be.alloc(B * K);
   // A partly labeled set: the batch's labeled-row mask (the workers read it from shared memory).
@@ -361,7 +386,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       buffers: model.buffers.length ? model.buffers.data.subarray(0, model.buffers.length) : undefined,
       optimizer: { kind: opt.kind, stepCount: opt.stepCount, state: opt.state() },
       position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, settings: fpKey, history, partial: batchInEpoch ? sums : undefined, runtime: { backend: be.name, workers } },
-      extra: { ...hintState(), ...(cfg.prune ? { 'prune.mask': cfg.prune.save() } : {}) },
+      extra: { ...hintState(), ...(cfg.prune ? { 'prune.mask': cfg.prune.save() } : {}), ...(qat ? { 'qat.ranges': qat.state() } : {}) },
     };
     await saveCheckpoint(cfg.checkpointPath, ck);
   };
@@ -403,10 +428,19 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
           });
           fuseTeacherLogits(zB, teachers, kd.T, fusion, N, K, t);
         }
+        // QAT: on from its start epoch; the first QAT batch initializes the ranges.
+        const qOn = !!qat && epoch >= qcfg!.startEpoch;
+        if (qat) {
+          qat.setEnabled(qOn);
+          if (qOn && !qat.initialized) {
+            qat.calibrate(x, N);
+            log(`QAT: fake-quant on from epoch ${epoch + 1}; activation ranges initialized on ${N} samples`);
+          }
+        }
         let parts: LossParts;
         if (dp) {
           // Dropout masks depend on (seed, step, shard) only, so a resumed run draws the same ones.
-          parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined, hintOnly });
+          parts = await dp.step(N, { kd, teacherOnline: !!kd && !cached, training: true, dropoutSeed: (Math.imul(cfg.seed, 0x2545f491) ^ step) >>> 0, labeled: partly ? labeled : undefined, hintOnly, qat: qOn });
         } else {
           const batch = { x, y, t, mask, dS, n: N, kd, teacherOnline: !!kd && !cached, hintOnly, labeled: partly ? labeled : undefined };
           const rng = be.recover ? model.rng.getState() : null; // only backends that can recover retry
@@ -431,6 +465,8 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         else if (parts.loss > 1e3 && parts.loss > 1e4 * Math.max(firstLoss, 1e-2)) {
           throw new NumericalError(`loss diverged: ${parts.loss.toExponential(3)} at epoch ${epoch + 1}, batch ${batchInEpoch + 1} (step ${step + 1}), from ${firstLoss.toPrecision(4)} at this run's first step; try a lower learning rate (lr ${lrAt(step)}). The last checkpoint is kept as it was.`);
         }
+        // The observers: the EMA of the whole batch's input ranges (all shards'), between steps.
+        if (qOn && (qcfg!.freezeEpoch === null || epoch < qcfg!.freezeEpoch)) qat!.update(dp ? dp.shardsUsed : 1, qcfg!.averaging);
         if (dp) await dp.update(lrAt(step)); // the hint adapters' update too
         else {
           opt.step(model.store.params, model.store.grads, lrAt(step));
@@ -478,7 +514,10 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       epoch--;
     }
     checkFinite(); // the caller saves the model next
-    return { history, stopped, steps: step };
+    return { history, stopped, steps: step, ...(qat ? { qat } : {}) };
+  } catch (e) {
+    qat?.detach();
+    throw e;
   } finally {
     await releaseAll();
   }
