@@ -117,6 +117,30 @@ describe('distill bench', () => {
     }
   });
 
+  it('--ops infer: workload Q rows, f32 and int8 of mlp800 and mlp64, with dtype, model, speedup and top-1 agreement', async () => {
+    const be = (await loadAvailableBackends()).backends.map((b) => b.name).find((n) => n === 'native' || n === 'wasm-simd')!;
+    const r = distill('bench', '--quick', '--json', '--html', '-', '--backend', be, '--batch', '1,128', '--ops', 'infer');
+    expect(r.code, r.err).toBe(0);
+    const rows = JSON.parse(r.out) as Record<string, unknown>[];
+    expect(rows.map((x) => `${x.model}:${x.batch}:${x.dtype}`).sort()).toEqual(['mlp64:1:f32', 'mlp64:1:int8', 'mlp64:128:f32', 'mlp64:128:int8', 'mlp800:1:f32', 'mlp800:1:int8', 'mlp800:128:f32', 'mlp800:128:int8'].sort());
+    for (const row of rows) {
+      expect(Object.keys(row).slice(0, 8)).toEqual(KEYS);
+      expect(row.error, JSON.stringify(row)).toBeUndefined();
+      expect(row.op).toBe('infer');
+      const dims = row.model === 'mlp800' ? [784, 800, 800, 10] : [784, 64, 10];
+      // 2·Σ in·out (multiply-adds) per sample at the median time, as int8_infer.py counts.
+      const flops = 2 * dims.slice(1).reduce((a, d, i) => a + dims[i] * d, 0) * (row.batch as number);
+      const g = flops / ((row.ms_median as number) * 1e6); // from the rounded median
+      expect(Math.abs((row.gflops as number) - g) / g).toBeLessThan(0.05);
+      if (row.dtype === 'int8') {
+        const f32 = rows.find((x) => x.model === row.model && x.batch === row.batch && x.dtype === 'f32')!;
+        const ratio = (f32.ms_median as number) / (row.ms_median as number); // of the rounded medians
+        expect(Math.abs((row.speedup_vs_f32 as number) - ratio) / ratio).toBeLessThan(0.05);
+        expect(row.top1 as number).toBeGreaterThanOrEqual(0.9);
+      } else expect(row.speedup_vs_f32).toBeUndefined();
+    }
+  });
+
   it('--help explains the options', () => {
     const h = distill('bench', '--help');
     expect(h.code).toBe(0);
@@ -189,8 +213,35 @@ describe('bench/anchors.mjs', () => {
       expect(p.anchor_ms).toEqual([p.anchor === 'tfjs:1' ? 1600 : 3200]);
       expect(p.ratios[0]).toBeGreaterThan(0);
     }
-    expect(run('--workload', 'X', '--torch', torch).err).toMatch(/--workload must be W or C/);
+    expect(run('--workload', 'X', '--torch', torch).err).toMatch(/--workload must be W, C or Q/);
   }, 120_000);
+
+  it('--workload Q: int8_infer.py (best int8 engine per round) against distill bench --ops infer rows', async () => {
+    const torch = join(dir, 'torch-q');
+    mkdirSync(torch, { recursive: true });
+    // A stand-in int8_infer.py in its line format: fp32 and two int8 variants per model/threads/batch.
+    writeFileSync(join(torch, 'int8_infer.py'), `for (const m of ['mlp800', 'mlp64']) for (const t of [1, 2]) for (const b of [1, 128]) {
+  const base = (m === 'mlp800' ? 10 : 1) * (b === 1 ? 0.01 : 1) / t;
+  console.log('anchor=q-' + m + '-fp32-torch-2.6 threads=' + t + ' batch=' + b + ' ms_per_batch_median=' + base);
+  console.log('anchor=q-' + m + '-dyn-int8-fbgemm-torch-2.6 threads=' + t + ' batch=' + b + ' ms_per_batch_median=' + base / 2 + ' speedup_vs_fp32=2');
+  console.log('anchor=q-' + m + '-static-int8-onednn-torch-2.6 threads=' + t + ' batch=' + b + ' ms_per_batch_median=' + base / 4 + ' speedup_vs_fp32=4');
+}
+`);
+    const r = run('--workload', 'Q', '--torch', torch, '--python', process.execPath, '--rounds', '1', '--backends', 'wasm-simd', '--json');
+    expect(r.code, r.err).toBe(0);
+    const res = JSON.parse(r.out) as { workload: string; pairs: { ours: string; anchor: string; ours_ms: number[]; anchor_ms: number[]; ratios: number[] }[] };
+    expect(res.workload).toBe('Q');
+    // Per model and batch: int8 vs PyTorch's best int8 (static onednn here), f32 vs fp32, int8 vs our f32.
+    expect(res.pairs).toHaveLength(12);
+    const p800 = res.pairs.find((p) => p.ours === 'wasm-simd-mlp800-int8:128' && p.anchor.startsWith('torch-'))!;
+    expect(p800.anchor).toBe('torch-mlp800-int8:1:128 (static onednn)');
+    expect(p800.anchor_ms).toEqual([2.5]);
+    expect(p800.ratios[0]).toBeCloseTo(p800.ours_ms[0] / 2.5, 12);
+    expect(res.pairs.find((p) => p.ours === 'wasm-simd-mlp64-f32:1')!.anchor_ms).toEqual([0.01]);
+    const self = res.pairs.find((p) => p.ours === 'wasm-simd-mlp64-int8:128' && p.anchor === 'wasm-simd-mlp64-f32:128')!;
+    expect(self.ratios[0]).toBeGreaterThan(0);
+    expect(run('--workload', 'Q', '--tfjs', torch).err).toMatch(/--workload Q needs --torch DIR/);
+  }, 180_000);
 
   it('refuses missing or unprepared anchor folders with one clear line', () => {
     const none = run();

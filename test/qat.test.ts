@@ -276,6 +276,13 @@ describe('distill student --qat (CLI)', () => {
     expect(s.code, s.err).toBe(0);
     expect(s.err).toMatch(/QAT: fake-quant on from epoch 2/);
     expect(s.err).toMatch(/int8-simulated \(fake-quant\) test accuracy \d+\.\d+%/);
+    // The real int8 model, converted by quantizeModel with QAT's ranges: the same predictions.
+    const sim = /int8-simulated \(fake-quant\) test accuracy ([\d.]+)%/.exec(s.err)![1], real = /student: int8 test accuracy ([\d.]+)%/.exec(s.err)![1];
+    expect(real).toBe(sim);
+    const { readQuantizedModel } = await import('../src/io/model-file.js');
+    const i8 = await readQuantizedModel(join(dir, 'qs', 'model.int8.safetensors'), await loadBackend('js'));
+    expect(i8.meta.role).toBe('int8');
+    i8.model.release();
     const { readModel } = await import('../src/io/model-file.js');
     const { meta, model } = await readModel(join(dir, 'qs', 'model.safetensors'), await loadBackend('js'));
     const r = rangesFromMeta(meta.qat_ranges, 2, 'qs/model.safetensors');

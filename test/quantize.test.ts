@@ -201,7 +201,8 @@ describe('calibration, folding, conversion', () => {
     for (let i = 0; i < f.length; i++) { maxAbs = Math.max(maxAbs, Math.abs(f[i])); maxErr = Math.max(maxErr, Math.abs(f[i] - g[i])); }
     expect(maxErr).toBeLessThan(0.08 * maxAbs);
     expect(() => quantizeModel(m, [])).toThrow(/0 activation ranges for 3 quantized layers \(layers 1, 6, 9\)/);
-    expect(() => q.forward(Float32Array.of(NaN, ...new Float32Array(49)), 1)).toThrow(/row 0, feature 0 is NaN/);
+    expect(() => q.checkInput(Float32Array.of(...new Float32Array(50), ...new Float32Array(3), -Infinity), 2)).toThrow(/row 1, feature 3 is -Infinity/);
+    expect(() => q.checkInput(new Float32Array(100), 2)).not.toThrow();
     expect(inferenceMs(q, 2, 3)).toBeGreaterThan(0);
     q.release();
     m.release();
@@ -235,6 +236,10 @@ describe('int8 model files', () => {
     const p = lm.predict(x);
     expect(Array.from(p.logits)).toEqual(Array.from(q.forward(x, 20)));
     expect(p.labels[0]).toMatch(/^[a-j]$/);
+    // Raw rows with NaN: a clear error from predict (quantize_int8 would give unspecified codes).
+    const bad = Float32Array.from(x.subarray(0, 2 * q.inputs));
+    bad[q.inputs + 4] = NaN;
+    expect(() => lm.predict(bad)).toThrow(/int8 model input: row 1, feature 4 is NaN/);
     expect((await loadModel(fp, { backend: 'js' })).dtype).toBe('f32');
     model.release();
   });

@@ -40,7 +40,7 @@ const ms = (x: number | null) => (x === null ? '' : x >= 100 ? x.toFixed(1) : x 
 function kernelGroups(rows: BenchRow[]): { key: string; op: string; shape: string; label: string; batch: number | null; rows: BenchRow[] }[] {
   const groups = new Map<string, { key: string; op: string; shape: string; label: string; batch: number | null; rows: BenchRow[] }>();
   for (const r of rows) {
-    if (STEP_INFO[r.op]) continue;
+    if (STEP_INFO[r.op] || r.op === 'infer') continue;
     const key = `${r.op}|${r.shape}|${r.batch}`;
     if (!groups.has(key)) groups.set(key, { key, op: r.op, shape: r.shape ?? '', label: r.case ?? '', batch: r.batch, rows: [] });
     groups.get(key)!.rows.push(r);
@@ -48,8 +48,10 @@ function kernelGroups(rows: BenchRow[]): { key: string; op: string; shape: strin
   return [...groups.values()];
 }
 
-const rate = (r: BenchRow) => (r.op === 'matmul' ? r.gflops : r.gbps ?? null);
-const unit = (op: string) => (op === 'matmul' ? 'GFLOP/s' : 'GB/s');
+/** Kernels timed by their arithmetic (GFLOP/s; the int8 ones count integer multiply-adds as 2 ops); the others by GB/s. */
+const BY_FLOPS = new Set(['matmul', 'conv2d', 'conv2d_backward_data', 'conv2d_backward_weight', 'matmul_int8', 'conv2d_int8']);
+const rate = (r: BenchRow) => (BY_FLOPS.has(r.op) ? r.gflops : r.gbps ?? null);
+const unit = (op: string) => (op.endsWith('_int8') ? 'GOP/s' : BY_FLOPS.has(op) ? 'GFLOP/s' : 'GB/s');
 
 export function peakDefinition(res: BenchResult): string {
   const p = res.peak;
@@ -94,6 +96,15 @@ export function textReport(res: BenchResult): string {
     out.push(table(['batch', 'backend', 'workers', 'ms median', 'min–max', 'samples/s', 'GFLOP/s', '% peak', 'steps'], body, [true, false, true, true, true, true, true, true, true]));
     out.push(peakDefinition(res));
   }
+  const inf = res.rows.filter((r) => r.op === 'infer');
+  if (inf.length) {
+    out.push('', 'infer on workload Q (inference, x ~ N(0,1) [B,784]; mlp800 784-800-800-10, mlp64 784-64-10; int8 = our post-training quantization): ms per batch');
+    const body = inf.map((r) => {
+      if (r.error) errors.push(`${r.backend} infer ${r.model} ${r.dtype} B=${r.batch}: ${r.error}`);
+      return [r.model ?? '', String(r.batch), r.backend, r.dtype ?? '', r.error ? 'error' : ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, r.error ? '' : String(r.samples_per_s), fix(r.gflops), r.speedup_vs_f32 === undefined ? '' : `${r.speedup_vs_f32.toFixed(2)}×`, r.top1 === undefined ? '' : r.top1.toFixed(3)];
+    });
+    out.push(table(['model', 'batch', 'backend', 'dtype', 'ms median', 'min–max', 'samples/s', 'G(FL)OP/s', 'int8 speedup', 'top-1 = f32'], body, [false, true, false, false, true, true, true, true, true, true]));
+  }
   if (errors.length) out.push('', 'errors:', ...errors.map((e) => `  ${e}`));
   return out.join('\n');
 }
@@ -114,7 +125,7 @@ export function htmlReport(res: BenchResult): string {
       label: r.backend, value: r.error ? null : rate(r), color: color.get(r.backend) ?? '#888',
       text: r.error ? `error: ${r.error}` : `${fix(rate(r))} ${unit(g.op)}, ${ms(r.ms_median)} ms (${ms(r.ms_min)}–${ms(r.ms_max)})`,
     })), `${g.op === 'matmul' ? 'GFLOP/s (10⁹ floating-point operations per second)' : 'GB/s (10⁹ bytes read + written per second)'} at the median time; higher is better`));
-    const body = res.rows.filter((r) => !STEP_INFO[r.op]).map((r) => [r.op, r.shape ?? '', r.case ?? '', r.batch === null ? '' : String(r.batch), r.backend,
+    const body = res.rows.filter((r) => !STEP_INFO[r.op] && r.op !== 'infer').map((r) => [r.op, r.shape ?? '', r.case ?? '', r.batch === null ? '' : String(r.batch), r.backend,
       ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, fix(r.gflops), fix(r.gbps), r.error ?? String(r.reps)]);
     sections.push(`<h2>Kernels (one thread; -mt backends: their threads)</h2><p>Each backend's result is checked against the TypeScript reference before it is timed; a wrong result is an error row and is not timed. matmul in GFLOP/s (2·M·N·K per call; shape M×N×K, 'nt' = B transposed, 'tn' = A transposed); the memory-bound kernels in GB/s (bytes read + written per call). Bars at the median time; higher is better. The (N,10) logit kernels are tiny: their time is mostly each call's fixed cost.</p>${charts.join('\n')}
 <h3>All kernel rows</h3>${htmlTable(['op', 'shape', 'case', 'batch', 'backend', 'ms median', 'ms min–max', 'GFLOP/s', 'GB/s', 'calls timed / error'], body)}`);
@@ -131,6 +142,21 @@ export function htmlReport(res: BenchResult): string {
     const body = kd.map((r) => [String(r.batch), r.backend, String(r.workers), ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, r.samples_per_s === undefined ? '' : String(r.samples_per_s), fix(r.gflops), r.pct_peak === null || r.pct_peak === undefined ? '' : `${r.pct_peak.toFixed(1)}%`, r.error ?? String(r.reps)]);
     sections.push(`<h2>${esc(si.title)}</h2><p>${esc(si.html)} With more than one worker the batch is split into shards run by a worker pool; the main thread sums the gradients and steps the optimizer.</p><p class="def">${esc(peakDefinition(res))}</p>${charts.join('\n')}
 ${htmlTable(['batch', 'backend', 'workers', 'ms median', 'ms min–max', 'samples/s', 'GFLOP/s', '% peak', 'steps timed / error'], body)}`);
+  }
+  const inf = res.rows.filter((r) => r.op === 'infer');
+  if (inf.length) {
+    const keys = [...new Set(inf.map((r) => `${r.model}|${r.batch}`))];
+    const charts = keys.map((k) => {
+      const [model, B] = k.split('|');
+      return barChart(`infer ${model}, B=${B}: samples/s (median; whisker: min–max)`, inf.filter((r) => `${r.model}|${r.batch}` === k).map((r) => ({
+        label: `${r.backend} ${r.dtype}`, value: r.error ? null : r.samples_per_s ?? null, color: color.get(r.backend) ?? '#888',
+        range: r.error || !r.ms_min || !r.ms_max ? undefined : [(Number(B) * 1000) / r.ms_max, (Number(B) * 1000) / r.ms_min] as [number, number],
+        text: r.error ? `error: ${r.error}` : `${r.samples_per_s} samples/s, ${ms(r.ms_median)} ms${r.speedup_vs_f32 !== undefined ? `, ${r.speedup_vs_f32.toFixed(2)}× float32` : ''}`,
+      })), 'inference samples per second (B ÷ median time per batch); higher is better');
+    });
+    const body = inf.map((r) => [r.model ?? '', String(r.batch), r.backend, r.dtype ?? '', ms(r.ms_median), r.error ? '' : `${ms(r.ms_min)}–${ms(r.ms_max)}`, r.samples_per_s === undefined ? '' : String(r.samples_per_s), fix(r.gflops), r.speedup_vs_f32 === undefined ? '' : `${r.speedup_vs_f32.toFixed(2)}×`, r.top1 === undefined ? '' : r.top1.toFixed(3), r.error ?? String(r.reps)]);
+    sections.push(`<h2>Inference on workload Q, float32 and int8</h2><p>x ~ N(0,1) [B,784]; mlp800 (784-800-800-10) and mlp64 (784-64-10), ReLU; int8 is our post-training quantization of the same model (per-channel int8 weights, uint8 activations), input quantization and logit dequantization included. Float32 and int8 were measured in alternation.</p>${charts.join('\n')}
+${htmlTable(['model', 'batch', 'backend', 'dtype', 'ms median', 'ms min–max', 'samples/s', 'GFLOP/s or GOP/s', 'int8 speedup', 'top-1 = f32', 'calls timed / error'], body)}`);
   }
   const info: [string, string][] = [
     ['CPU', `${m.cpu} (${m.cores} cores available)`], ['platform', m.platform], ['Node.js', m.node], ['distillery', m.version], ['date', m.date],

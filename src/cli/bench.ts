@@ -12,6 +12,7 @@ import { compare, OP_CASES, peakProbeCase, placeOn, type BenchCase } from '../ke
 import { KERNEL_NAMES, type KernelName } from '../kernels/signatures.js';
 import { KdStepRunner, stepFlops, summarize, workloadC, workloadW, WORKLOADS, type StepOp, type Timing } from '../step/kd-step.js';
 import { helpText, parse, type OptionDoc, type Values } from './options.js';
+import { measureInfer, Q_BATCHES, Q_DTYPES, Q_MODELS, qFlopsPerSample } from './bench-infer.js';
 import { Progress } from './progress.js';
 import { htmlReport, textReport, type Machine } from './bench-report.js';
 
@@ -34,14 +35,25 @@ export interface BenchRow {
   pct_peak?: number | null;
   reps?: number;
   error?: string;
+  /** op "infer" (workload Q): the number type, "f32" or "int8". */
+  dtype?: string;
+  /** op "infer": the workload-Q model, "mlp800" or "mlp64". */
+  model?: string;
+  /** op "infer", int8 rows: the float32 row's median over this one's (same backend, model, batch, measured in alternation). */
+  speedup_vs_f32?: number;
+  /** op "infer", int8 rows: the fraction of rows whose top-1 class equals the float32 model's. */
+  top1?: number;
 }
 
 /** The op names of the contract's kernels (their names), in contract order. */
 export const KERNEL_OPS: readonly string[] = KERNEL_NAMES;
 /** The whole-step ops: the KD step on workload W and the CNN KD step on workload C. */
 export const STEP_OPS: readonly StepOp[] = ['kd_step', 'kd_step_cnn'];
-export const ALL_OPS = [...KERNEL_OPS, ...STEP_OPS];
+/** Inference on workload Q (float32 and int8 forward of mlp800 and mlp64). */
+export const INFER_OP = 'infer';
+export const ALL_OPS = [...KERNEL_OPS, ...STEP_OPS, INFER_OP];
 const isStep = (op: string): op is StepOp => (STEP_OPS as readonly string[]).includes(op);
+const isKernel = (op: string) => KERNEL_OPS.includes(op);
 const kernelOf = (op: string): KernelName => KERNEL_NAMES[KERNEL_OPS.indexOf(op)];
 
 const CORES = availableParallelism();
@@ -49,7 +61,7 @@ const CORES = availableParallelism();
 const DOCS: OptionDoc[] = [
   { flag: 'backend', type: 'string', help: `backends, comma-separated (registered: ${backendNames().join(', ')})`, default: 'every backend that loads here' },
   { flag: 'workers', type: 'string', help: 'worker counts for kd_step, comma-separated (kernels always run on one thread)', default: `1..${CORES} (this machine's cores)` },
-  { flag: 'batch', type: 'string', help: 'batch sizes N, comma-separated: kd_step on W at N, matmul at W\'s shapes at N, the other kernels on (N,800) activations or (N,10) logits', default: '128,512; 128 with --quick' },
+  { flag: 'batch', type: 'string', help: 'batch sizes N, comma-separated: kd_step on W at N, matmul at W\'s shapes at N, the other kernels on (N,800) activations or (N,10) logits, infer on Q at N', default: '128,512 (infer: 1,128); 128 with --quick (infer: 1,128)' },
   { flag: 'ops', type: 'string', help: `what to measure, comma-separated: ${ALL_OPS.join(', ')} (camelCase kernel names work too)`, default: 'all' },
   { flag: 'quick', type: 'boolean', help: 'a run within 30 s on a 2-core machine (about 20 s here with every backend, workers 1,2): fewer reps, shorter time per measurement, no 1024³ matmul, no warm-up KD steps, batch 128 unless --batch' },
   { flag: 'steps', type: 'string', help: 'most timed KD steps per measurement (timing stops after ~4 s once 3 steps are timed; with --quick after 3)', default: '30; 3 with --quick' },
@@ -78,6 +90,12 @@ const ABOUT = `Compares every available backend on this machine, side by side in
   one worker (the -mt backends, cuda) get kd_step rows for 1 worker only. The backends' KD steps are
   interleaved (one step of each in turn, per batch and worker count), so a shared machine's
   slow drifts hit them alike and their ratios hold.
+- (op infer) inference on workload Q (../anchors/torch/int8_infer.py): x ~ N(0,1) [B,784], B = 1 and
+  128, models mlp800 (784-800-800-10) and mlp64 (784-64-10), float32 and int8 (our post-training
+  quantization of the same model: int8 weights per channel, uint8 activations calibrated on 8
+  batches of 128 other N(0,1) rows; the input quantized and the logits dequantized inside the
+  timing), one thread (-mt backends: their threads); rows carry dtype, model, the int8 row's
+  speedup_vs_f32 (the two measured in alternation) and top1 agreement with float32.
 Progress goes to stderr; the table (or --json rows) to stdout; the HTML report (inline SVG bars,
 machine info, the command line) is written atomically to OUT/HTML.
 Run benchmarks on an otherwise idle machine; shared machines give noisy medians.`;
@@ -144,12 +162,12 @@ async function plan(v: Values, progress: Progress): Promise<Plan> {
 
 /** The kernel cases at batch N for the given ops (in contract order), but those of onceCases. */
 export function kernelCases(ops: string[], N: number): BenchCase[] {
-  return ops.filter((op) => !isStep(op)).flatMap((op) => OP_CASES[kernelOf(op)].bench(N));
+  return ops.filter(isKernel).flatMap((op) => OP_CASES[kernelOf(op)].bench(N));
 }
 
 /** Cases measured once per run, not per batch: the 1024³ square matmul (not with --quick) and the optimizer steps. */
 export function onceCases(ops: string[], quick: boolean): BenchCase[] {
-  return ops.filter((op) => !isStep(op)).flatMap((op) => OP_CASES[kernelOf(op)].benchOnce?.(quick) ?? []);
+  return ops.filter(isKernel).flatMap((op) => OP_CASES[kernelOf(op)].benchOnce?.(quick) ?? []);
 }
 
 // ---- timing ----------------------------------------------------------------------------------
@@ -262,6 +280,26 @@ async function measureKdSteps(op: StepOp, cands: { be: Backend; w: number }[], N
   });
 }
 
+/** Workload Q rows (float32, then int8) for one backend, model and batch. */
+function inferRows(be: Backend, model: string, B: number, quick: boolean): BenchRow[] {
+  const dims = Q_MODELS[model], flops = qFlopsPerSample(dims) * B;
+  // The row format's first eight keys (backend … gflops) come first, as in every other row.
+  const base = { backend: be.name, workers: 1, batch: B, op: INFER_OP };
+  const what = { shape: `${model} ${dims.join('-')} B=${B}`, model };
+  try {
+    const ts = measureInfer(be, model, B, quick ? { minReps: 3, maxReps: 15, budgetMs: 60, sampleMs: 1, warmMs: 25 } : { minReps: 7, maxReps: 200, budgetMs: 600, sampleMs: 3, warmMs: 100 });
+    const f32 = ts.find((t) => t.dtype === 'f32')!;
+    return ts.map((t) => ({
+      ...base, ms_median: r4(t.median), ms_min: r4(t.min), ms_max: r4(t.max), gflops: r2(flops / (t.median * 1e6)),
+      ...what, case: t.dtype, dtype: t.dtype, samples_per_s: Math.round((B * 1000) / t.median), reps: t.reps,
+      ...(t.dtype === 'int8' ? { speedup_vs_f32: r2(f32.median / t.median), top1: t.top1 } : {}),
+    }));
+  } catch (e) {
+    const error = `failed: ${(e as Error)?.message ?? String(e)}`;
+    return Q_DTYPES.map((dtype) => ({ ...base, ms_median: null, ms_min: null, ms_max: null, gflops: null, ...what, case: dtype, dtype, error }));
+  }
+}
+
 // ---- the command -----------------------------------------------------------------------------
 
 function shellQuote(a: string): string {
@@ -297,7 +335,8 @@ export async function bench(argv: string[]): Promise<void> {
 
   const kernelCasesAll = [...p.batches.flatMap((N) => kernelCases(p.ops, N)), ...onceCases(p.ops, p.quick)];
   const kd = p.ops.filter(isStep).flatMap((op) => p.batches.flatMap((N) => p.backends.flatMap((be) => p.workers.filter((w) => allowsWorkers(be, w)).map((w) => ({ op, N, be, w })))));
-  const total = kernelCasesAll.length * p.backends.length + kd.length;
+  const inferCount = p.ops.includes(INFER_OP) ? (v.batch === undefined ? Q_BATCHES : p.batches).length * Object.keys(Q_MODELS).length * p.backends.length : 0;
+  const total = kernelCasesAll.length * p.backends.length + kd.length + inferCount;
   let done = 0;
   const tick = (what: string) => progress.line(`bench [${++done}/${total}] ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s  ${what}`);
 
@@ -345,6 +384,17 @@ export async function bench(argv: string[]): Promise<void> {
     if (row.error) progress.line(`bench: ${be.name} ${op} N=${N} workers=${w}: ${row.error}`);
     if (peak && row.gflops !== null) row.pct_peak = +((100 * row.gflops) / (peak.gflops * Math.min(w * (be.threads ?? 1), CORES))).toFixed(1);
     rows.push(row);
+  }
+  if (p.ops.includes(INFER_OP)) {
+    const batches = v.batch === undefined ? Q_BATCHES : p.batches;
+    for (const B of batches) {
+      for (const model of Object.keys(Q_MODELS)) {
+        for (const be of p.backends) {
+          tick(`${be.name} infer ${model} B=${B} (f32 and int8)`);
+          rows.push(...inferRows(be, model, B, p.quick));
+        }
+      }
+    }
   }
   for (const be of p.backends) be.dispose?.();
   machine.seconds = +((performance.now() - t0) / 1000).toFixed(1);

@@ -14,7 +14,7 @@ import { subset, type Dataset } from '../data/dataset.js';
 import { evaluate, forEachEvalBatch, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../train/trainer.js';
 import { validateKd } from '../distill/objectives.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadCheckpoint, readAnyModel, saveModel, type ModelInfo } from '../io/model-file.js';
+import { loadCheckpoint, readAnyModel, saveModel, saveQuantizedModel, type ModelInfo } from '../io/model-file.js';
 import { QuantizedSequential, type InferenceModel } from '../nn/quantized.js';
 import { existsSync } from 'node:fs';
 import { Sequential } from '../nn/sequential.js';
@@ -27,6 +27,7 @@ import type { StepShapes } from '../step/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
 import type { HintConfig } from '../distill/hints.js';
 import { rangesToMeta, validateQat, type QatConfig } from '../compress/qat.js';
+import { quantizeModel } from '../compress/quantize.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
 import { saveOnnx, saveQdqOnnx } from '../io/onnx.js';
 import { onnxTeacherLogits } from '../distill/onnx-teacher.js';
@@ -297,8 +298,19 @@ export async function student(argv: string[]): Promise<void> {
   if (q) {
     q.setEnabled(true);
     const sim = evaluate(model, d.test);
+    const ranges = q.actRanges();
     q.detach();
     progress.line(`student: int8-simulated (fake-quant) test accuracy ${(sim.accuracy * 100).toFixed(2)}% (${sim.errors} errors of ${sim.n})`);
+    // The real int8 model: the same quantizeModel as distill quantize, with QAT's observed ranges.
+    const int8 = quantizeModel(model, ranges);
+    try {
+      const out = join(dir, 'model.int8.safetensors');
+      await saveQuantizedModel(out, int8, { role: 'int8', source: join(dir, 'model.safetensors'), qat: JSON.stringify(qat), data: d.train.name, teachers: JSON.stringify(sources) }, modelInfo(d.train, model));
+      const e8 = evaluate(int8, d.test);
+      progress.line(`student: int8 test accuracy ${(e8.accuracy * 100).toFixed(2)}% (${e8.errors} errors of ${e8.n}); saved ${out}`);
+    } finally {
+      int8.release();
+    }
   }
   const ev = evaluate(model, d.test);
   const report = await writeRunReport({ role: 'student', dir, argv, d, model, cfg, backend: be, workers, history: res.history, samplesPerSec: res.samplesPerSec, evaluation: ev, teachers: { sources, list: teachers } });

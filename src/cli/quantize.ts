@@ -77,9 +77,9 @@ export async function quantize(argv: string[]): Promise<void> {
       }
       const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
       console.log(`quantize: ${file} → ${out} (${method}${method === 'percentile' ? ` ${percentile}` : ''} calibration on ${n} rows of ${d.train.name}, ${seconds.toFixed(1)} s)`);
-      console.log(`quantize: ${summary.split} accuracy float32 ${pct(ef.accuracy)} → int8 ${pct(eq.accuracy)} (${((eq.accuracy - ef.accuracy) * 100).toFixed(2)} pt); top-1 agreement ${pct(agree)} on ${test.n} rows`);
+      console.log(`quantize: ${summary.split} accuracy float32 ${pct(ef.accuracy)} → int8 ${pct(eq.accuracy)} (${eq.accuracy >= ef.accuracy ? '+' : ''}${((eq.accuracy - ef.accuracy) * 100).toFixed(2)} pt); top-1 agreement ${pct(agree)} on ${test.n} rows`);
       console.log(`quantize: size ${fBytes.toLocaleString('en-US')} → ${qBytes.toLocaleString('en-US')} bytes (${(qBytes / fBytes).toFixed(3)}×)`);
-      console.log(`quantize: speed on ${be.name}: batch of 128 ${ms.f32_b128.toFixed(3)} → ${ms.int8_b128.toFixed(3)} ms (${(ms.f32_b128 / ms.int8_b128).toFixed(2)}× ); batch of 1 ${ms.f32_b1.toFixed(3)} → ${ms.int8_b1.toFixed(3)} ms`);
+      console.log(`quantize: speed on ${be.name}: batch of 128 ${ms.f32_b128.toFixed(3)} → ${ms.int8_b128.toFixed(3)} ms (int8 ${(ms.f32_b128 / ms.int8_b128).toFixed(2)}× as fast); batch of 1 ${ms.f32_b1.toFixed(3)} → ${ms.int8_b1.toFixed(3)} ms (${(ms.f32_b1 / ms.int8_b1).toFixed(2)}×)`);
     } finally {
       q.release();
     }

@@ -65,6 +65,7 @@ export class Model {
     const x = toFlat(rows, F, this.file);
     applyInputTransform(x, F, this.info.transform);
     const n = x.length / F;
+    if ('dtype' in this.model) this.model.checkInput(x, n);
     const logits = new Float32Array(n * K), probs = new Float32Array(n * K);
     const be = this.backend, B = Math.max(1, Math.min(this.batchSize, n));
     const xb = be.alloc(B * F), pb = be.alloc(B * K);

@@ -294,13 +294,23 @@ export class QuantizedSequential implements InferenceModel {
     return this;
   }
 
-  /** x is (N, inputs), finite; returns logits (N, classes), valid until the next forward. */
-  forward(x: F32, N: number): F32 {
+  /**
+   * Throws a NumericalError naming the first non-finite value of x (N rows): quantize_int8 leaves
+   * NaN and ±Infinity unspecified, so an int8 model would answer garbage instead of NaN. Model.predict
+   * (loadModel) runs it on every batch; datasets are checked when loaded.
+   */
+  checkInput(x: ArrayLike<number>, N: number): void {
     const n = N * this.inputs;
-    if (x.length < n) throw new ShapeError(`int8 model input: got ${x.length} values, need N*inputs = ${N}*${this.inputs}`);
-    // quantize_int8 leaves NaN unspecified: non-finite inputs are refused here (the layers after
-    // the first only see values the int8 layers and float activations made from finite ones).
     for (let i = 0; i < n; i++) if (!Number.isFinite(x[i])) throw new NumericalError(`int8 model input: row ${Math.floor(i / this.inputs)}, feature ${i % this.inputs} is ${x[i]}`);
+  }
+
+  /**
+   * x is (N, inputs) and must be finite (see checkInput; not checked here: a scan of every input
+   * value in JS measured as long as the int8 layers themselves); returns logits (N, classes),
+   * valid until the next forward.
+   */
+  forward(x: F32, N: number): F32 {
+    if (x.length < N * this.inputs) throw new ShapeError(`int8 model input: got ${x.length} values, need N*inputs = ${N}*${this.inputs}`);
     let h = x;
     for (const l of this.layers) h = l.forward(h, N, false);
     return h;
