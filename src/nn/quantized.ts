@@ -194,6 +194,13 @@ export class QuantizedSequential implements InferenceModel {
   readonly outputShape: number[];
   /** Always false: an int8 model only runs in eval mode (kept for the InferenceModel shape). */
   training = false;
+  /**
+   * The layers forward runs: `layers` less each ReLU whose output reaches an int8 layer with input
+   * zero point 0 through max-pools, flatten or dropout only. There quantize_int8's clamp at 0 is
+   * that ReLU (x < 0 rounds to a code ≤ 0, clamped to 0 = the code of relu(x) = 0; a max commutes
+   * with ReLU), so skipping it gives the same codes bit for bit and saves a pass over the tensor.
+   */
+  private readonly run: Layer[] = [];
 
   constructor(readonly backend: Backend, readonly state: QuantizedState) {
     this.config = validateModelConfig(state.config);
@@ -270,6 +277,15 @@ export class QuantizedSequential implements InferenceModel {
       throw e;
     }
     this.outputShape = shape;
+    this.layers.forEach((l, i) => {
+      if (l instanceof ReLU) {
+        let j = i + 1;
+        while (j < this.layers.length && (this.layers[j] instanceof MaxPool2D || this.layers[j] instanceof Flatten || this.layers[j] instanceof Identity)) j++;
+        const next = this.layers[j];
+        if (next instanceof QuantizedLayer && next.state.input.zeroPoint === 0) return;
+      }
+      this.run.push(l);
+    });
   }
 
   get inputShape(): number[] {
@@ -312,7 +328,7 @@ export class QuantizedSequential implements InferenceModel {
   forward(x: F32, N: number): F32 {
     if (x.length < N * this.inputs) throw new ShapeError(`int8 model input: got ${x.length} values, need N*inputs = ${N}*${this.inputs}`);
     let h = x;
-    for (const l of this.layers) h = l.forward(h, N, false);
+    for (const l of this.run) h = l.forward(h, N, false);
     return h;
   }
 
