@@ -6,7 +6,7 @@
 // wrong width, an unwritable --out) leaves no output file behind.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,15 +53,27 @@ describe('distill quantize and int8 model files in every command', () => {
   it('quantize: the summary, then eval, predict, logits, student and export take the int8 file', async () => {
     const q = run('quantize', 't/model.safetensors', '--calib', 'd.csv', '--label-column', 'species', '--out', 'q.safetensors', '--backend', 'js');
     ok(q);
-    expect(q.stdout).toMatch(/test accuracy float32 [\d.]+% → int8 [\d.]+% \(-?[\d.]+ pt\); top-1 agreement [\d.]+% on 60 rows/);
+    expect(q.stdout).toMatch(/test accuracy float32 [\d.]+% → int8 [\d.]+% \([-+][\d.]+ pt\); top-1 agreement [\d.]+% on 60 rows/);
     expect(q.stdout).toMatch(/size [\d,]+ → [\d,]+ bytes \(\d+\.\d+×\)/); // a 4-16-3 model is mostly header; the 4× is checked on 784-64-10 (quantize.test.ts)
-    expect(q.stdout).toMatch(/speed on js: batch of 128 [\d.]+ → [\d.]+ ms/);
+    expect(q.stdout).toMatch(/speed on js: batch of 128 [\d.]+ → [\d.]+ ms \(int8 [\d.]+× as fast\); batch of 1 [\d.]+ → [\d.]+ ms \([\d.]+×\)/);
+    // The report beside the int8 file: the numbers of the summary, as a table and bar charts.
+    expect(q.stdout).toContain(`quantize: report ${join(dir, 'q.report.html')}`);
+    const html = readFileSync(join(dir, 'q.report.html'), 'utf8');
+    expect(html).toContain('distill quantize: float32 → int8');
+    expect(html.match(/<svg /g)?.length).toBe(4);
+    const size = /size ([\d,]+) → ([\d,]+) bytes/.exec(q.stdout)!;
+    expect(html).toContain(`${(Number(size[2].replace(/,/g, '')) / Number(size[1].replace(/,/g, ''))).toFixed(3)}× the file`);
+    expect(html).toContain('distill quantize t/model.safetensors --calib d.csv');
     const j = run('quantize', 't/model.safetensors', '--calib', 'd.csv', '--label-column', 'species', '--out', 'q2.safetensors', '--backend', 'js', '--method', 'percentile', '--json');
     ok(j);
     const s = JSON.parse(j.stdout);
     expect(s.method).toBe('percentile');
     expect(s.int8_bytes).toBeGreaterThan(0);
     expect(s.agreement).toBeGreaterThanOrEqual(0.9);
+    expect(s.report).toBe(join(dir, 'q2.report.html'));
+    expect(existsSync(join(dir, 'q2.report.html'))).toBe(true);
+    ok(run('quantize', 't/model.safetensors', '--calib', 'd.csv', '--label-column', 'species', '--out', 'q3.safetensors', '--backend', 'js', '--report', '-'));
+    expect(existsSync(join(dir, 'q3.report.html'))).toBe(false);
 
     const ef = JSON.parse(run('eval', '--model', 't/model.safetensors', '--data', 'd.csv', '--label-column', 'species', '--json', '--backend', 'js').stdout);
     const e = run('eval', '--model', 'q.safetensors', '--data', 'd.csv', '--label-column', 'species', '--json', '--backend', 'js');

@@ -1,8 +1,9 @@
 // `distill quantize MODEL --calib DATA --out FILE`: post-training int8 quantization of a float
 // model file (src/compress/quantize.ts), calibrated on the first rows of DATA's training split;
 // prints float vs int8 accuracy on the test split, their top-1 agreement, file sizes and the time
-// of a batch of 128 and of 1, float and int8, on the chosen backend. The output is written
-// atomically (nothing is left behind on failure).
+// of a batch of 128 and of 1, float and int8, on the chosen backend, and writes the same as an
+// HTML report beside the int8 file (--report). The outputs are written atomically (nothing is
+// left behind on failure).
 
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -10,7 +11,9 @@ import { ConfigError } from '../errors.js';
 import { CALIBRATION_METHODS, DEFAULT_PERCENTILE, calibrate, inferenceMs, quantizeModel, topAgreement, type CalibrationMethod } from '../compress/quantize.js';
 import { readModel, saveQuantizedModel } from '../io/model-file.js';
 import { evaluate } from '../train/trainer.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { COMMON, DATA, num, type OptionDoc } from './options.js';
+import { commandLine, quantizeReportHtml } from './report.js';
 import { data, helpOr, pickBackend } from './commands.js';
 import { Progress } from './progress.js';
 
@@ -24,6 +27,7 @@ const QUANTIZE_DOCS: OptionDoc[] = [
   { flag: 'method', type: 'string', help: `activation range: minmax (observed min and max) or percentile (clip each tail at --percentile). minmax is the default: on the 784-64-10 digits MLP and a small CNN it matched or beat percentile (docs/quantization.md)`, default: DEFAULT_METHOD },
   { flag: 'percentile', type: 'string', help: 'percentile method: the share of each tail kept, in percent', default: String(DEFAULT_PERCENTILE) },
   { flag: 'calib-samples', type: 'string', help: 'training rows observed for calibration', default: String(DEFAULT_CALIB_SAMPLES) },
+  { flag: 'report', type: 'string', help: "HTML report (size, accuracy and speed before/after, as bar charts); '-' for none", default: 'OUT with .report.html' },
   { flag: 'json', type: 'boolean', help: 'print the summary as one JSON line' },
   ...DATA.filter((d) => d.flag !== 'data'),
   ...COMMON.filter((d) => d.flag === 'backend' || d.flag === 'quiet' || d.flag === 'verbose'),
@@ -71,8 +75,16 @@ export async function quantize(argv: string[]): Promise<void> {
         model: file, out, backend: be.name, method, percentile: method === 'percentile' ? percentile : undefined, calib_samples: n, split: d.test.n ? 'test' : 'train',
         f32_accuracy: ef.accuracy, int8_accuracy: eq.accuracy, agreement: agree, f32_bytes: fBytes, int8_bytes: qBytes, ...ms, seconds,
       };
+      const reportPath = v.report === '-' ? null : resolve(typeof v.report === 'string' && v.report !== 'OUT with .report.html' ? v.report : out.replace(/(\.safetensors)?$/i, '.report.html'));
+      if (reportPath) {
+        await writeFileAtomic(reportPath, quantizeReportHtml({
+          model: file, out, backend: be.name, calibration: `${method}${method === 'percentile' ? ` ${percentile}` : ''} calibration on ${n} rows of ${d.train.name}`, split: summary.split, n: test.n,
+          f32: { accuracy: ef.accuracy, bytes: fBytes, ms128: ms.f32_b128, ms1: ms.f32_b1 }, int8: { accuracy: eq.accuracy, bytes: qBytes, ms128: ms.int8_b128, ms1: ms.int8_b1 },
+          agreement: agree, command: commandLine('quantize', argv),
+        }));
+      }
       if (v.json) {
-        console.log(JSON.stringify(summary));
+        console.log(JSON.stringify({ ...summary, report: reportPath }));
         return;
       }
       const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -80,6 +92,7 @@ export async function quantize(argv: string[]): Promise<void> {
       console.log(`quantize: ${summary.split} accuracy float32 ${pct(ef.accuracy)} → int8 ${pct(eq.accuracy)} (${eq.accuracy >= ef.accuracy ? '+' : ''}${((eq.accuracy - ef.accuracy) * 100).toFixed(2)} pt); top-1 agreement ${pct(agree)} on ${test.n} rows`);
       console.log(`quantize: size ${fBytes.toLocaleString('en-US')} → ${qBytes.toLocaleString('en-US')} bytes (${(qBytes / fBytes).toFixed(3)}×)`);
       console.log(`quantize: speed on ${be.name}: batch of 128 ${ms.f32_b128.toFixed(3)} → ${ms.int8_b128.toFixed(3)} ms (int8 ${(ms.f32_b128 / ms.int8_b128).toFixed(2)}× as fast); batch of 1 ${ms.f32_b1.toFixed(3)} → ${ms.int8_b1.toFixed(3)} ms (${(ms.f32_b1 / ms.int8_b1).toFixed(2)}×)`);
+      if (reportPath) console.log(`quantize: report ${reportPath}`);
     } finally {
       q.release();
     }
