@@ -2,10 +2,11 @@
 // distilled in float32 from a teacher, then
 //   PTQ int8          the float student quantized (distill quantize: min/max ranges over the first
 //                     --calib training rows, int8 weights per channel, uint8 inputs per tensor);
-//   QAT int8          the same student (same init, order, schedule) trained with --qat (fake-quant
-//                     from epoch 1), converted with its observed ranges (distill student --qat);
+//   QAT int8          the float student fine-tuned a few epochs with fake-quant int8 under KD from
+//                     the teacher (distill student --init FLOAT --qat --epochs 4 --lr 0.01), converted
+//                     with its observed ranges;
 //   50% structured    the float student with half of its hidden neurons/channels removed (io
-//                     criterion) and recovered by KD from the unpruned float student (distill prune);
+//                     criterion) and recovered by KD from the teacher (distill prune --teacher);
 //   pruned + int8     that pruned student through PTQ.
 // Columns: file bytes, parameters, test accuracy (mean and per seed), ms per batch of 128 and of 1
 // (eval-mode forward, median) on native and on WASM (the relaxed-SIMD build where it loads, else
@@ -48,19 +49,19 @@ for (const [label, names] of [['native', ['native']], ['WASM', ['wasm-relaxed', 
 }
 log(`training on ${trainBe.name}; timing on ${timers.map((t) => t.be.name).join(', ')}`);
 
-const kd = { T: 4, alpha: 0.9, scaleT2: true };
 const SETTINGS = {
   digits: {
     data: 'mnist', cacheName: 'mnist-mlp256', title: 'MLP 784-64-10 on the built-in digits (8,000 train / 2,000 test)',
     teacher: { input: [784], layers: ['dense:256', 'relu', 'dropout:0.2', 'dense:10'] }, teacherEpochs: 8,
-    student: { input: [784], layers: ['dense:64', 'relu', 'dense:10'] }, epochs: 8, recoverEpochs: 8,
-    batch: 64, lr: 0.05, recoverLr: 0.03, warmup: 0,
+    student: { input: [784], layers: ['dense:64', 'relu', 'dense:10'] }, epochs: 8, recoverEpochs: 8, qatEpochs: 4, qatLr: 0.01,
+    batch: 64, lr: 0.05, recoverLr: 0.03, warmup: 0, kd: { T: 4, alpha: 0.9, scaleT2: true },
   },
   fashion: {
     data: 'fashion-mnist', cacheName: 'fashion-mnist', title: 'small CNN conv8-pool-conv16-pool-fc10 on Fashion-MNIST (60,000 / 10,000)',
     teacher: { input: [1, 28, 28], layers: ['conv:32x3', 'bn', 'relu', 'maxpool:2', 'conv:64x3', 'bn', 'relu', 'maxpool:2', 'flatten', 'dropout:0.3', 'dense:128', 'relu', 'dense:10'] }, teacherEpochs: 12,
-    student: { input: [1, 28, 28], layers: ['conv:8x3', 'relu', 'maxpool:2', 'conv:16x3', 'relu', 'maxpool:2', 'flatten', 'dense:10'] }, epochs: 15, recoverEpochs: 8,
-    batch: 128, lr: 0.05, recoverLr: 0.02, warmup: 1,
+    student: { input: [1, 28, 28], layers: ['conv:8x3', 'relu', 'maxpool:2', 'conv:16x3', 'relu', 'maxpool:2', 'flatten', 'dense:10'] }, epochs: 15, recoverEpochs: 8, qatEpochs: 4, qatLr: 0.01,
+    // The CNN table's recipe for this student (docs/cnn.md): T = 2, alpha = 0.5.
+    batch: 128, lr: 0.05, recoverLr: 0.02, warmup: 1, kd: { T: 2, alpha: 0.5, scaleT2: true },
   },
 };
 
@@ -168,7 +169,7 @@ for (const key of a.settings.split(',')) {
     const add = (kind, r) => { rows.push({ setting: key, seed, kind, ...r }); log(`${key} seed ${seed}: ${kind} ${r.accuracy.toFixed(2)}%`); };
     // float32 student, distilled
     const float = new Sequential(trainBe, s.student, seed);
-    await train(float, tr, null, cfg(s, tr.n, s.epochs, seed, s.lr, { kd }), {}, teachers);
+    await train(float, tr, null, cfg(s, tr.n, s.epochs, seed, s.lr, { kd: s.kd }), {}, teachers);
     add('float32', { accuracy: acc(float), params: float.parameterCount, bytes: await fileBytes((p) => saveModel(p, float)), layers: describeModel(float.config), speed: speeds(float, null, test.x), teacher: teacherAcc });
     // PTQ int8 of it
     const ptqState = quantizedState(float, calibrate(float, calibX, CALIB, { method: 'minmax' }));
@@ -177,7 +178,8 @@ for (const key of a.settings.split(',')) {
     ptq.release();
     // QAT int8: the same student trained with fake-quant from epoch 1, converted with its ranges
     const qm = new Sequential(trainBe, s.student, seed);
-    const r = await train(qm, tr, null, cfg(s, tr.n, s.epochs, seed, s.lr, { kd, qat: { startEpoch: 1 } }), {}, teachers);
+    qm.store.params.set(float.store.params);
+    const r = await train(qm, tr, null, cfg(s, tr.n, s.qatEpochs, seed, s.qatLr, { kd: s.kd, qat: { startEpoch: 0 } }), {}, teachers);
     const ranges = r.qat.actRanges();
     r.qat.detach();
     const qatState = quantizedState(qm, ranges);
@@ -188,7 +190,7 @@ for (const key of a.settings.split(',')) {
     // 50% structured pruning + KD recovery from the unpruned float student
     const small = sliceModel(float, structuredPlan(float, 0.5, 'io'));
     const right = acc(small);
-    await train(small, tr, null, cfg(s, tr.n, s.recoverEpochs, seed, s.recoverLr, { kd }), {}, [{ model: float }]);
+    await train(small, tr, null, cfg(s, tr.n, s.recoverEpochs, seed, s.recoverLr, { kd: s.kd }), {}, teachers);
     add('50% structured + KD', { accuracy: acc(small), pruned: right, params: small.parameterCount, bytes: await fileBytes((p) => saveModel(p, small)), layers: describeModel(small.config), speed: speeds(small, null, test.x) });
     // pruned + int8 (PTQ of the recovered pruned student)
     const pqState = quantizedState(small, calibrate(small, calibX, CALIB, { method: 'minmax' }));
@@ -207,7 +209,7 @@ const checks = [];
 for (const key of a.settings.split(',')) {
   const s = SETTINGS[key], R = rows.filter((r) => r.setting === key);
   const fl = R.filter((r) => r.kind === 'float32');
-  out.push(`### ${s.title}`, '', `Teacher ${describeModel(validateModelConfig(s.teacher))}: ${fl.map((r) => f2(r.teacher)).join(', ')}% (seeds ${seeds.join(', ')}). Student ${fl[0].layers}; KD T=${kd.T}, alpha=${kd.alpha}, ${s.epochs} epochs, SGD lr ${s.lr} momentum 0.9, batch ${s.batch}, cosine${s.warmup ? ` with ${s.warmup} warm-up epoch` : ''}. Pruning: ${s.recoverEpochs} recovery epochs of KD from the unpruned student, lr ${s.recoverLr}.`, '');
+  out.push(`### ${s.title}`, '', `Teacher ${describeModel(validateModelConfig(s.teacher))}: ${fl.map((r) => f2(r.teacher)).join(', ')}% (seeds ${seeds.join(', ')}). Student ${fl[0].layers}; KD T=${s.kd.T}, alpha=${s.kd.alpha}, ${s.epochs} epochs, SGD lr ${s.lr} momentum 0.9, batch ${s.batch}, cosine${s.warmup ? ` with ${s.warmup} warm-up epoch` : ''}. QAT: the float student fine-tuned ${s.qatEpochs} epochs with fake-quant int8 (KD from the teacher, lr ${s.qatLr}), converted with its observed ranges. Pruning: ${s.recoverEpochs} recovery epochs of KD from the teacher, lr ${s.recoverLr}.`, '');
   const heads = timers.map((t) => `${t.label} ms/128 | ${t.label} ms/1`).join(' | ');
   out.push(`| model | file bytes | vs float | parameters | accuracy % (mean) | per seed | vs float | ${heads} |`, `| --- | ---: | ---: | ---: | ---: | --- | ---: | ${timers.map(() => '---: | ---:').join(' | ')} |`);
   const fAcc = mean(fl.map((r) => r.accuracy)), fBytes = fl[0].bytes;

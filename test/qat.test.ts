@@ -290,6 +290,18 @@ describe('distill student --qat (CLI)', () => {
     expect(r[1].max).toBeGreaterThan(0);
     expect(model.parameterCount).toBe(6 * 8 + 8 + 8 * 3 + 3);
     expect(existsSync(join(dir, 'qs', 'checkpoint.safetensors'))).toBe(true);
+    // QAT fine-tuning: --init starts from a trained student's weights (its layers taken from the file).
+    const ft = distill('student', '--teacher', 'qt/model.safetensors', '--data', 'b.csv', '--init', 'qs/model.safetensors', '--epochs', '1', '--lr', '1e-9', '--batch', '16', '--qat', '--out', 'qf', '--backend', 'js');
+    expect(ft.code, ft.err).toBe(0);
+    expect(ft.err).toMatch(/student: weights from qs\/model\.safetensors/);
+    const tuned = (await readModel(join(dir, 'qf', 'model.safetensors'), await loadBackend('js'))).model;
+    expect(tuned.parameterCount).toBe(model.parameterCount);
+    let moved = 0;
+    for (let i = 0; i < model.store.params.length; i++) moved = Math.max(moved, Math.abs(tuned.store.params[i] - model.store.params[i]));
+    expect(moved).toBeLessThan(1e-6); // lr 1e-9: the starting point is the file's weights
+    const other = distill('student', '--teacher', 'qt/model.safetensors', '--data', 'b.csv', '--init', 'qs/model.safetensors', '--layers', '6,4,3', '--out', 'qf2', '--backend', 'js');
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/--init qs\/model\.safetensors: its layers are .+, the student's are .+/);
     // Flags that need --qat say so.
     const bad = distill('student', '--teacher', 'qt/model.safetensors', '--data', 'b.csv', '--layers', '6,8,3', '--qat-freeze-epoch', '2', '--out', 'qs2', '--backend', 'js');
     expect(bad.code).not.toBe(0);

@@ -14,7 +14,7 @@ import { subset, type Dataset } from '../data/dataset.js';
 import { evaluate, forEachEvalBatch, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../train/trainer.js';
 import { validateKd } from '../distill/objectives.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadCheckpoint, readAnyModel, saveModel, saveQuantizedModel, type ModelInfo } from '../io/model-file.js';
+import { loadCheckpoint, readAnyModel, readModel, saveModel, saveQuantizedModel, type ModelInfo } from '../io/model-file.js';
 import { QuantizedSequential, type InferenceModel } from '../nn/quantized.js';
 import { existsSync } from 'node:fs';
 import { Sequential } from '../nn/sequential.js';
@@ -199,15 +199,17 @@ export async function teach(argv: string[]): Promise<void> {
   console.log(`teacher: report ${report}`);
 }
 
-const STUDENT_DOCS = [...KD, ...QAT, ...DATA, ...TRAIN, ...COMMON];
+const INIT: OptionDoc = { flag: 'init', type: 'string', help: "start from this float32 model file's weights instead of a random init (the same layers; without --layers/--arch/--model the student's layers are taken from it), e.g. to fine-tune a trained student with --qat" };
+const STUDENT_DOCS = [...KD, INIT, ...QAT, ...DATA, ...TRAIN, ...COMMON];
 export async function student(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2', 'distill student --teacher runs/cnn/model.safetensors --model "conv:8x3,bn,relu,maxpool:2,flatten,dense:10" --out runs/cnn-student', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --qat --out runs/student-qat', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --epochs 12 --qat --qat-start-epoch 9 --qat-freeze-epoch 12 --out runs/student-qat2']);
+  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2', 'distill student --teacher runs/cnn/model.safetensors --model "conv:8x3,bn,relu,maxpool:2,flatten,dense:10" --out runs/cnn-student', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --qat --out runs/student-qat', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --epochs 12 --qat --qat-start-epoch 9 --qat-freeze-epoch 12 --out runs/student-qat2', 'distill student --teacher runs/teacher/model.safetensors --init runs/student/model.safetensors --qat --epochs 4 --lr 0.01 --out runs/student-qat3   # QAT fine-tuning']);
   if (!v) return;
   const progress = new Progress('student', process.stderr, v.quiet === true);
   const fromLogits = typeof v['teacher-logits'] === 'string' ? v['teacher-logits'] : null;
   if (typeof v.teacher !== 'string' && !fromLogits) throw new ConfigError('--teacher (model files from distill teach) or --teacher-logits (a file from distill logits) is required');
   if (typeof v.teacher === 'string' && fromLogits) throw new ConfigError('give --teacher or --teacher-logits, not both');
-  const mc0 = modelConfig(v, null);
+  // With --init and no model flags, the layers come from the init file (below).
+  const mc0 = typeof v.init === 'string' && !['model', 'arch', 'layers', 'hidden'].some((k) => typeof v[k] === 'string') ? null : modelConfig(v, null);
   const kd = validateKd({ T: num(v, 'temperature', { min: 1e-6 }), alpha: num(v, 'alpha', { min: 0, max: 1 }), scaleT2: v['no-t2'] !== true }, 'options');
   const mode = v['teacher-mode'];
   if (mode !== 'cached' && mode !== 'online') throw new ConfigError(`--teacher-mode: expected cached or online, got ${JSON.stringify(mode)}`);
@@ -241,11 +243,18 @@ export async function student(argv: string[]): Promise<void> {
   if (qat) validateQat(qat, cfg0.epochs);
   const dir = outDir(v, 'runs/student', progress);
   const d = await data(v, progress);
-  const mc = mc0 ?? modelConfig(v, null, d.train.features, d.train.classes, d.train.shape)!;
+  const js = await loadBackend('js');
+  // --init: a float32 model file (readModel refuses an int8 one by name) whose weights the student starts from.
+  const initFile = typeof v.init === 'string' ? v.init : null;
+  const init = initFile ? (await readModel(initFile, js)).model : null;
+  const mc = mc0 ?? init?.config ?? modelConfig(v, null, d.train.features, d.train.classes, d.train.shape)!;
+  if (init && describeModel(init.config) !== describeModel(mc)) {
+    init.release();
+    throw new ConfigError(`--init ${initFile}: its layers are ${describeModel(init.config)}, the student's are ${describeModel(mc)} (leave out --layers/--arch/--model to take them from the file)`);
+  }
   capBatch(cfg0, d.train.n, progress);
   // Teachers: model files (read on the js backend first: their shapes feed the calibration), or
   // one logits file checked against this training set.
-  const js = await loadBackend('js');
   const loaded: Teacher[] = [];
   let sources: string[];
   if (fromLogits) {
@@ -284,6 +293,13 @@ export async function student(argv: string[]): Promise<void> {
   const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
   const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, qat, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
   const model = new Sequential(be, mc, cfg.seed);
+  if (init) {
+    if (init.store.params.length !== model.store.params.length || init.buffers.data.length !== model.buffers.data.length) throw new ConfigError(`--init ${initFile}: ${init.store.params.length} parameters, the student has ${model.store.params.length}`);
+    model.store.params.set(init.store.params);
+    model.buffers.data.set(init.buffers.data);
+    init.release();
+    progress.line(`student: weights from ${initFile}`);
+  }
   progress.line(`student: layers ${describeModel(mc)}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}${qat ? `; QAT (int8) from epoch ${(qat.startEpoch ?? 0) + 1}` : ''}`);
   const res = await runTraining('student', model, d, cfg, progress, teachers);
   if (res.stopped) {
