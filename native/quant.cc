@@ -331,12 +331,17 @@ struct Geo {
 
 // Depthwise-like convolutions (one input channel per group): direct, on a copy of the plane padded
 // with xZero; the inner loop runs along an output row (vectorized by the clones at stride 1).
-KD_CLONES void conv_direct(int32_t* acc, const uint8_t* x, const int8_t* w, const Geo& g, int32_t xZero) {
+KD_CLONES void conv_direct(int32_t* __restrict acc, const uint8_t* __restrict x, const int8_t* __restrict w, const Geo& g, int32_t xZero) {
   const int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  // Rows of 3×3 stride-1 outputs are computed in whole blocks of 16 (no scalar tail), reading up
+  // to 16 + 2 bytes past a row's end: the slack after the plane covers the last row.
+  const int64_t OWr = (g.OW + 15) & ~int64_t{15};
   static thread_local std::vector<uint8_t> padded;
-  if (padded.size() < static_cast<size_t>(Hp * Wp)) padded.resize(Hp * Wp);
+  static thread_local std::vector<int32_t> rowbuf;
+  if (padded.size() < static_cast<size_t>(Hp * Wp + OWr + 32)) padded.resize(Hp * Wp + OWr + 32);
+  if (rowbuf.size() < static_cast<size_t>(OWr)) rowbuf.resize(OWr);
   uint8_t* P = padded.data();
-  std::memset(P, xZero, Hp * Wp);
+  std::memset(P, xZero, Hp * Wp + OWr + 32);
   int64_t planeOf = -1;
   for (int64_t o = 0; o < g.OC; o++) {
     const int64_t c = o / g.og;  // the group's one input channel
@@ -345,14 +350,32 @@ KD_CLONES void conv_direct(int32_t* acc, const uint8_t* x, const int8_t* w, cons
       planeOf = c;
     }
     const int8_t* wo = w + o * g.k * g.k;
+    if (g.k == 3 && g.stride == 1) {
+      // The common 3×3 stride-1 case: the nine taps summed per output pixel in one pass along the
+      // row (vectorized along j), instead of nine read-modify-write passes over the row.
+      const int32_t w0 = wo[0], w1 = wo[1], w2 = wo[2], w3 = wo[3], w4 = wo[4], w5 = wo[5], w6 = wo[6], w7 = wo[7], w8 = wo[8];
+      for (int64_t i = 0; i < g.OH; i++) {
+        int32_t* __restrict row = acc + (o * g.OH + i) * g.OW;
+        const uint8_t* __restrict r0 = P + i * Wp;
+        const uint8_t* __restrict r1 = r0 + Wp;
+        const uint8_t* __restrict r2 = r1 + Wp;
+        int32_t* __restrict t = rowbuf.data();
+        for (int64_t j = 0; j < OWr; j++)
+          t[j] = w0 * r0[j] + w1 * r0[j + 1] + w2 * r0[j + 2] + w3 * r1[j] + w4 * r1[j + 1] + w5 * r1[j + 2] + w6 * r2[j] + w7 * r2[j + 1] + w8 * r2[j + 2];
+        std::memcpy(row, t, g.OW * sizeof(int32_t));
+      }
+      continue;
+    }
     for (int64_t i = 0; i < g.OH; i++) {
-      int32_t* row = acc + (o * g.OH + i) * g.OW;
+      // __restrict: the int32 row and the uint8 source never overlap (uint8 may alias anything,
+      // so without it the compiler re-reads s after every store and does not vectorize).
+      int32_t* __restrict row = acc + (o * g.OH + i) * g.OW;
       for (int64_t j = 0; j < g.OW; j++) row[j] = 0;
       for (int64_t a = 0; a < g.k; a++) {
         const uint8_t* src = P + (i * g.stride + a) * Wp;
         for (int64_t b = 0; b < g.k; b++) {
           const int32_t wv = wo[a * g.k + b];
-          const uint8_t* s = src + b;
+          const uint8_t* __restrict s = src + b;
           if (g.stride == 1)
             for (int64_t j = 0; j < g.OW; j++) row[j] += wv * static_cast<int32_t>(s[j]);
           else
@@ -390,6 +413,23 @@ void im2row(uint8_t* rows, const uint8_t* x, const Geo& g, int64_t p0, int64_t n
   }
 }
 
+// im2row for 3×3 stride-1 convolutions from Q, the group's cg planes already padded with xZero
+// (Hp × Wp each): nine bytes per channel per pixel, copied without bounds checks.
+void im2row3(uint8_t* __restrict rows, const uint8_t* __restrict Q, const Geo& g, int64_t p0, int64_t np) {
+  const int64_t Wp = g.W + 2 * g.pad, HWp = (g.H + 2 * g.pad) * Wp;
+  int64_t i = p0 / g.OW, j = p0 % g.OW;
+  for (int64_t p = 0; p < np; p++) {
+    uint8_t* __restrict r = rows + p * g.ckk;
+    const uint8_t* src = Q + i * Wp + j;
+    for (int64_t c = 0; c < g.cg; c++, src += HWp, r += 9) {
+      r[0] = src[0], r[1] = src[1], r[2] = src[2];
+      r[3] = src[Wp], r[4] = src[Wp + 1], r[5] = src[Wp + 2];
+      r[6] = src[2 * Wp], r[7] = src[2 * Wp + 1], r[8] = src[2 * Wp + 2];
+    }
+    if (++j == g.OW) j = 0, i++;
+  }
+}
+
 // Images [n0, n1): im2row in blocks of pixels, then the int8 gemm with pixels as rows and the
 // group's output channels as columns, written transposed into acc (N,OC,OH,OW).
 void conv_images(int32_t* acc, const uint8_t* x, const int8_t* w, const Geo& g, int32_t xZero, int64_t n0, int64_t n1) {
@@ -403,13 +443,24 @@ void conv_images(int32_t* acc, const uint8_t* x, const int8_t* w, const Geo& g, 
   if (pb > P) pb = P;
   static thread_local std::vector<uint8_t> rows;
   if (rows.size() < static_cast<size_t>(pb * g.ckk)) rows.resize(pb * g.ckk);
+  const bool k3 = g.k == 3 && g.stride == 1;
+  const int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  static thread_local std::vector<uint8_t> padded;
+  if (k3 && padded.size() < static_cast<size_t>(g.cg * Hp * Wp)) padded.resize(g.cg * Hp * Wp);
   for (int64_t n = n0; n < n1; n++)
     for (int64_t gi = 0; gi < g.groups; gi++) {
       const uint8_t* xg = x + n * plane + gi * g.cg * g.H * g.W;
       int32_t* ag = acc + n * out + gi * g.og * P;
+      if (k3) {
+        uint8_t* Q = padded.data();
+        std::memset(Q, xZero, g.cg * Hp * Wp);
+        for (int64_t c = 0; c < g.cg; c++)
+          for (int64_t h = 0; h < g.H; h++) std::memcpy(Q + (c * Hp + h + g.pad) * Wp + g.pad, xg + (c * g.H + h) * g.W, g.W);
+      }
       for (int64_t p0 = 0; p0 < P; p0 += pb) {
         const int64_t np = P - p0 < pb ? P - p0 : pb;
-        im2row(rows.data(), xg, g, p0, np, xZero);
+        if (k3) im2row3(rows.data(), padded.data(), g, p0, np);
+        else im2row(rows.data(), xg, g, p0, np, xZero);
         g_i8.fn(ag + p0, rows.data(), w + gi * g.og * g.ckk, np, g.og, g.ckk, g.ckk, g.ckk, 1, P);
       }
     }
