@@ -232,7 +232,59 @@ function blockPixels(Kc: i32, P: i32): i32 {
 /** Bytes of scratch conv2d_int8 needs for these sizes (one uint8 column block). */
 export function conv2d_int8_workspace(C: i32, H: i32, W: i32, OC: i32, k: i32, stride: i32, pad: i32, groups: i32): i32 {
   const Kc = (C / groups) * k * k, P = outSize(H, k, stride, pad) * outSize(W, k, stride, pad);
-  return ((blockPixels(Kc, P) * Kc + 15) & ~15) + 16 + gemmWork(Kc);
+  const padded = k == 3 && stride == 1 ? (C / groups) * (H + 2 * pad) * (W + 2 * pad) + 64 : 0;
+  return ((blockPixels(Kc, P) * Kc + 15) & ~15) + 16 + gemmWork(Kc) + padded;
+}
+
+/**
+ * One input channel (C = 1, or a depthwise group), 3×3 stride 1, og output channels: the plane
+ * copied into pw with an xZero border (and 32 bytes of slack), then for each output row blocks of
+ * 8 pixels summed over the nine taps in int32 (uint8 widened to int16, i32x4.extmul with the
+ * tap's weight: exact). The last block of a row goes through a 32-byte staging buffer at the end of pw.
+ */
+function direct3(out: usize, xp: usize, w: usize, og: i32, H: i32, W: i32, pad: i32, OH: i32, OW: i32, zb: u8, pw: usize): void {
+  const Hp = H + 2 * pad, Wp = W + 2 * pad, stage = pw + <usize>(Hp * Wp + 32);
+  memory.fill(pw, zb, <usize>(Hp * Wp + 32));
+  for (let h = 0; h < H; h++) memory.copy(pw + <usize>((h + pad) * Wp + pad), xp + <usize>(h * W), <usize>W);
+  for (let o = 0; o < og; o++) {
+    const wo = w + <usize>(o * 9);
+    const w0 = i16x8.splat(<i16>load<i8>(wo)), w1 = i16x8.splat(<i16>load<i8>(wo + 1)), w2 = i16x8.splat(<i16>load<i8>(wo + 2));
+    const w3 = i16x8.splat(<i16>load<i8>(wo + 3)), w4 = i16x8.splat(<i16>load<i8>(wo + 4)), w5 = i16x8.splat(<i16>load<i8>(wo + 5));
+    const w6 = i16x8.splat(<i16>load<i8>(wo + 6)), w7 = i16x8.splat(<i16>load<i8>(wo + 7)), w8 = i16x8.splat(<i16>load<i8>(wo + 8));
+    for (let i = 0; i < OH; i++) {
+      const r0 = pw + <usize>(i * Wp), r1 = r0 + <usize>Wp, r2 = r1 + <usize>Wp;
+      const orow = out + (<usize>((o * OH + i) * OW) << 2);
+      for (let j = 0; j < OW; j += 8) {
+        let lo = i32x4.splat(0), hi = i32x4.splat(0);
+        let v = i16x8.extend_low_i8x16_u(v128.load64_zero(r0 + <usize>j));
+        lo = i32x4.add(lo, i32x4.extmul_low_i16x8_s(v, w0)); hi = i32x4.add(hi, i32x4.extmul_high_i16x8_s(v, w0));
+        v = i16x8.extend_low_i8x16_u(v128.load64_zero(r0 + <usize>j + 1));
+        lo = i32x4.add(lo, i32x4.extmul_low_i16x8_s(v, w1)); hi = i32x4.add(hi, i32x4.extmul_high_i16x8_s(v, w1));
+        v = i16x8.extend_low_i8x16_u(v128.load64_zero(r0 + <usize>j + 2));
+        lo = i32x4.add(lo, i32x4.extmul_low_i16x8_s(v, w2)); hi = i32x4.add(hi, i32x4.extmul_high_i16x8_s(v, w2));
+        v = i16x8.extend_low_i8x16_u(v128.load64_zero(r1 + <usize>j));
+        lo = i32x4.add(lo, i32x4.extmul_low_i16x8_s(v, w3)); hi = i32x4.add(hi, i32x4.extmul_high_i16x8_s(v, w3));
+        v = i16x8.extend_low_i8x16_u(v128.load64_zero(r1 + <usize>j + 1));
+        lo = i32x4.add(lo, i32x4.extmul_low_i16x8_s(v, w4)); hi = i32x4.add(hi, i32x4.extmul_high_i16x8_s(v, w4));
+        v = i16x8.extend_low_i8x16_u(v128.load64_zero(r1 + <usize>j + 2));
+        lo = i32x4.add(lo, i32x4.extmul_low_i16x8_s(v, w5)); hi = i32x4.add(hi, i32x4.extmul_high_i16x8_s(v, w5));
+        v = i16x8.extend_low_i8x16_u(v128.load64_zero(r2 + <usize>j));
+        lo = i32x4.add(lo, i32x4.extmul_low_i16x8_s(v, w6)); hi = i32x4.add(hi, i32x4.extmul_high_i16x8_s(v, w6));
+        v = i16x8.extend_low_i8x16_u(v128.load64_zero(r2 + <usize>j + 1));
+        lo = i32x4.add(lo, i32x4.extmul_low_i16x8_s(v, w7)); hi = i32x4.add(hi, i32x4.extmul_high_i16x8_s(v, w7));
+        v = i16x8.extend_low_i8x16_u(v128.load64_zero(r2 + <usize>j + 2));
+        lo = i32x4.add(lo, i32x4.extmul_low_i16x8_s(v, w8)); hi = i32x4.add(hi, i32x4.extmul_high_i16x8_s(v, w8));
+        if (j + 8 <= OW) {
+          v128.store(orow + (<usize>j << 2), lo);
+          v128.store(orow + (<usize>j << 2), hi, 16);
+        } else {
+          v128.store(stage, lo);
+          v128.store(stage, hi, 16);
+          memory.copy(orow + (<usize>j << 2), stage, <usize>((OW - j) << 2));
+        }
+      }
+    }
+  }
 }
 
 /**
@@ -247,12 +299,40 @@ export function conv2d_int8(acc: usize, x: usize, w: usize, N: i32, C: i32, H: i
   const cg = C / groups, og = OC / groups, Kc = cg * k * k, PB = blockPixels(Kc, P);
   const col = (work + 15) & ~<usize>15, gw = col + ((<usize>(PB * Kc) + 15) & ~<usize>15);
   const plane = <usize>(H * W), zb = <u8>xZero;
+  const k3 = k == 3 && stride == 1, Hp = H + 2 * pad, Wp = W + 2 * pad;
+  const pw = gw + <usize>gemmWork(Kc); // the padded planes (k3): conv2d_int8_workspace counts them
   for (let n = 0; n < N; n++) for (let g = 0; g < groups; g++) {
     const xg = x + (<usize>(n * C + g * cg)) * plane;
     const wg = w + <usize>(g * og) * <usize>Kc;
     const og0 = acc + ((<usize>(n * OC + g * og) * <usize>P) << 2);
+    if (SIMD && k3 && cg == 1) {
+      direct3(og0, xg, wg, og, H, W, pad, OH, OW, zb, pw);
+      continue;
+    }
+    if (k3) {
+      // 3×3 stride 1: the group's planes copied once into pw with an xZero border, so each pixel's
+      // row is nine plain byte copies per channel (no bounds checks).
+      memory.fill(pw, zb, <usize>(cg * Hp * Wp));
+      for (let c = 0; c < cg; c++) for (let h = 0; h < H; h++) memory.copy(pw + <usize>((c * Hp + h + pad) * Wp + pad), xg + <usize>c * plane + <usize>(h * W), <usize>W);
+    }
     for (let p0 = 0; p0 < P; p0 += PB) {
       const pb = min(PB, P - p0);
+      if (k3) {
+        let i = p0 / OW, j = p0 % OW;
+        for (let p = 0; p < pb; p++) {
+          let d = col + <usize>p * <usize>Kc, src = pw + <usize>(i * Wp + j);
+          for (let c = 0; c < cg; c++) {
+            store<u16>(d, load<u16>(src)); store<u8>(d + 2, load<u8>(src + 2));
+            store<u16>(d + 3, load<u16>(src + <usize>Wp)); store<u8>(d + 5, load<u8>(src + <usize>Wp + 2));
+            store<u16>(d + 6, load<u16>(src + <usize>(2 * Wp))); store<u8>(d + 8, load<u8>(src + <usize>(2 * Wp) + 2));
+            d += 9;
+            src += <usize>(Hp * Wp);
+          }
+          if (++j == OW) { j = 0; i++; }
+        }
+        gemm_u8s8(og0 + (<usize>p0 << 2), 1, P, col, Kc, pb, wg, Kc, 0, og, Kc, gw);
+        continue;
+      }
       // col[(p − p0)·Kc + (c·k + a)·k + b] = x̃[c, i·stride − pad + a, j·stride − pad + b], p = i·OW + j
       for (let p = 0; p < pb; p++) {
         const i = (p0 + p) / OW, j = (p0 + p) % OW;
