@@ -177,7 +177,7 @@ for (const [a, b] of pairs) {
 if (opts.json) {
   console.log(JSON.stringify({ workload: opts.workload, batch: opts.batch, rounds, pairs: table }, null, 1));
 } else {
-  const f = (x) => (x === undefined ? '-' : x.toFixed(1));
+  const f = (x) => (x === undefined ? '-' : x < 1 ? x.toPrecision(3) : x.toFixed(1)); // Q's batch-1 rows are tens of µs
   console.log(Q ? `Inference on Q, ms per batch (median) in each of ${opts.rounds} rounds; ratio = first / second within a round (PyTorch int8: its best engine and variant per round)`
     : `${CNN ? 'CNN KD step on C' : 'KD step on W'}, N=${opts.batch}, ms per step (median of ${opts.steps} steps) in each of ${opts.rounds} rounds; ratio = ours / anchor within a round`);
   console.log(['ours (backend:workers)', 'anchor:threads', 'ours ms', 'anchor ms', 'ratios', 'median ratio'].join(' | '));

@@ -224,9 +224,9 @@ for (const key of a.settings.split(',')) {
   const within = (M, pt) => seeds.every((sd) => F.get(sd).accuracy - M.get(sd).accuracy <= pt + 1e-9);
   const meanGap = (M) => fAcc - mean([...M.values()].map((r) => r.accuracy));
   checks.push(
-    `- ${key}: PTQ within 0.5 pt of float32: ${within(P, 0.5) ? 'yes' : 'NO'} on every seed (mean gap ${f2(meanGap(P))} pt)`,
-    `- ${key}: QAT within 0.2 pt of float32: ${within(Q, 0.2) ? 'yes' : 'NO'} on every seed (mean gap ${f2(meanGap(Q))} pt); never worse than PTQ: ${seeds.every((sd) => Q.get(sd).accuracy >= P.get(sd).accuracy) ? 'yes' : 'NO'} (per seed QAT − PTQ: ${seeds.map((sd) => f2(Q.get(sd).accuracy - P.get(sd).accuracy)).join(', ')} pt)`,
-    `- ${key}: 50% structured within 0.5 pt after recovery: ${within(S, 0.5) ? 'yes' : 'NO'} on every seed (mean gap ${f2(meanGap(S))} pt)`,
+    `- ${key}: PTQ within 0.5 pt of float32: ${within(P, 0.5) ? 'yes, on every seed' : 'NO, not on every seed'} (mean gap ${f2(meanGap(P))} pt)`,
+    `- ${key}: QAT within 0.2 pt of float32: ${within(Q, 0.2) ? 'yes, on every seed' : 'NO, not on every seed'} (mean gap ${f2(meanGap(Q))} pt); never worse than PTQ: ${seeds.every((sd) => Q.get(sd).accuracy >= P.get(sd).accuracy) ? 'yes' : 'NO, worse on some seed'} (per seed QAT − PTQ: ${seeds.map((sd) => f2(Q.get(sd).accuracy - P.get(sd).accuracy)).join(', ')} pt)`,
+    `- ${key}: 50% structured within 0.5 pt after recovery: ${within(S, 0.5) ? 'yes, on every seed' : 'NO, not on every seed'} (mean gap ${f2(meanGap(S))} pt)`,
     `- ${key}: int8 file ≤ 0.3× float32: ${P.get(seeds[0]).bytes / fBytes <= 0.3 ? 'yes' : 'NO'} (${(P.get(seeds[0]).bytes / fBytes).toFixed(3)}×)`,
   );
   out.push('');
