@@ -50,6 +50,14 @@ describe('distill prune', () => {
     expect(after.accuracy).toBeGreaterThan(pruned.accuracy + 0.01); // recovery does something
     expect(after.accuracy).toBeGreaterThan(before.accuracy - 0.005); // the issue's target
     expect(r.out).toMatch(/prune: accuracy .* → .*parameters 50890 → 25450/);
+    // speed before/after (prune.json, the summary) and the HTML report with the same numbers
+    const { speed } = JSON.parse(readFileSync(join(out, 'prune.json'), 'utf8')) as { speed: { backend: string; before: { ms128: number; ms1: number }; after: { ms128: number; ms1: number } } };
+    for (const k of ['before', 'after'] as const) for (const b of ['ms128', 'ms1'] as const) expect(speed[k][b]).toBeGreaterThan(0);
+    expect(r.out).toMatch(new RegExp(`prune: speed on ${speed.backend}: batch of 128 ${speed.before.ms128.toFixed(3)} → ${speed.after.ms128.toFixed(3)} ms`));
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('distill prune: structured, sparsity 0.5');
+    expect(html).toContain(`${((784 * 32 + 32 + 32 * 10 + 10) / 50890).toFixed(3)}× the parameters`);
+    expect(html.match(/<svg /g)?.length).toBe(4);
     // the pruned file is a model like any other
     const ev = distill('eval', '--model', join(out, 'model.safetensors'), '--data', 'mnist', '--json');
     expect(ev.code, ev.err).toBe(0);

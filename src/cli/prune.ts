@@ -1,8 +1,9 @@
 // `distill prune MODEL`: structured (whole neurons/channels removed: a smaller model) or
 // unstructured (magnitude masks kept through training) pruning, one-shot or on Zhu & Gupta's
 // cubic schedule, then recovery by KD from the unpruned model (or another teacher) through the
-// same training loop as `distill student`. Prints accuracy, parameters and file bytes before
-// and after, and writes them to OUT/prune.json beside OUT/model.safetensors.
+// same training loop as `distill student`. Prints accuracy, parameters, file bytes and the time
+// of a batch of 128 and of 1 before and after, and writes them to OUT/prune.json and as an HTML
+// report (OUT/report.html) beside OUT/model.safetensors.
 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { validateKd } from '../distill/objectives.js';
 import { PRUNE_CRITERIA, PruneSchedule, checkSparsity, magnitudeMask, sliceModel, structuredPlan, weightSparsity, type PruneCriterion } from '../compress/prune.js';
 import { evaluate, type EvalResult, type Teacher, type TrainConfig } from '../train/trainer.js';
+import { inferenceMs } from '../compress/quantize.js';
+import { commandLine, compareReportHtml } from './report.js';
 import { COMMON, DATA, KD, TRAIN, num, trainConfig, type OptionDoc } from './options.js';
 import { capBatch, data, helpOr, outDir, pickRuntime, runTraining, withSchedule } from './commands.js';
 import { Progress } from './progress.js';
@@ -58,7 +61,7 @@ export async function prune(argv: string[]): Promise<void> {
   let v;
   try {
     v = helpOr(file ? argv.slice(1) : argv, 'distill prune MODEL [--sparsity 0.5] [--structured] [--schedule oneshot|cubic] [--recover-epochs E] [--teacher T] [--data D] [--out DIR]',
-      'Prunes a saved model and recovers its accuracy by knowledge distillation from the unpruned model (or --teacher). --structured removes whole neurons/channels: the model file and the compute shrink (e.g. dense:64 → dense:32, conv:16x3 → conv:8x3). Without it, the smallest-magnitude weights of each weight tensor are set to 0 and kept at 0 through recovery (the file stays dense: the zeros are stored). Writes OUT/model.safetensors, OUT/metrics.jsonl, OUT/checkpoint.safetensors and OUT/prune.json (accuracy, parameters and file bytes before and after).',
+      'Prunes a saved model and recovers its accuracy by knowledge distillation from the unpruned model (or --teacher). --structured removes whole neurons/channels: the model file and the compute shrink (e.g. dense:64 → dense:32, conv:16x3 → conv:8x3). Without it, the smallest-magnitude weights of each weight tensor are set to 0 and kept at 0 through recovery (the file stays dense: the zeros are stored). Writes OUT/model.safetensors, OUT/metrics.jsonl, OUT/checkpoint.safetensors, OUT/prune.json (accuracy, parameters, file bytes and speed before and after) and OUT/report.html (the same as bar charts).',
       PRUNE_DOCS, ['distill prune runs/student/model.safetensors --sparsity 0.5 --structured --recover-epochs 5 --out runs/pruned', 'distill prune runs/cnn/model.safetensors --data fashion-mnist --sparsity 0.8 --schedule cubic --prune-epochs 4 --recover-epochs 8 --teacher runs/big/model.safetensors --out runs/cnn-sparse']);
   } catch (e) {
     // A model file given after the options: parseArgs calls it an unexpected argument.
@@ -154,12 +157,27 @@ export async function prune(argv: string[]): Promise<void> {
   const settings = { sparsity, structured, schedule, pruneEpochs: P, recoverEpochs: E, criterion: structured ? criterion : 'magnitude', teacher: teacherModel ? teacherFile ?? file : null };
   await saveModel(out, model, { role: 'pruned', pruned_from: file, pruning: JSON.stringify(settings) }, info);
   row(E > 0 ? 'after recovery' : 'after pruning', model, evaluate(model, d.test), statSync(out).size);
-  await writeFileAtomic(join(dir, 'prune.json'), JSON.stringify({ model: file, out, settings, rows }, null, 2) + '\n');
   const first = rows[0], last = rows[rows.length - 1];
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  // Speed before and after, eval-mode forward on the run's backend (the model before, copied there).
+  const before = copyModel(orig, be);
+  const speed = { before: { ms128: inferenceMs(before, 128), ms1: inferenceMs(before, 1, 50) }, after: { ms128: inferenceMs(model, 128), ms1: inferenceMs(model, 1, 50) } };
+  before.release();
+  const report = join(dir, 'report.html');
+  await writeFileAtomic(report, compareReportHtml({
+    h1: `distill prune: ${structured ? 'structured' : 'unstructured'}, sparsity ${sparsity}`, title: 'distill prune — before vs after',
+    sub: `${new Date().toISOString()} · ${file} → ${out} · ${E} recovery epoch(s) · timed on ${be.name}`,
+    headline: `after: ${(last.parameters / first.parameters).toFixed(3)}× the parameters, ${(last.bytes! / first.bytes!).toFixed(3)}× the file, ${(speed.before.ms128 / speed.after.ms128).toFixed(2)}× as fast at batch 128; test accuracy ${pct(first.accuracy)} → ${pct(last.accuracy)} (${last.accuracy >= first.accuracy ? '+' : ''}${((last.accuracy - first.accuracy) * 100).toFixed(2)} pt).`,
+    split: 'test',
+    rows: [{ name: 'before', accuracy: first.accuracy, bytes: first.bytes!, parameters: first.parameters, layers: first.layers, ...speed.before }, { name: 'after', accuracy: last.accuracy, bytes: last.bytes!, parameters: last.parameters, layers: last.layers, ...speed.after }],
+    note: structured ? 'Structured pruning removes whole neurons/channels: the model and its compute shrink. Times are medians of single eval-mode forward passes on one backend.' : 'Unstructured pruning zeroes weights inside dense tensors: the file and the compute stay the same size (the zeros are stored and multiplied). Times are medians of single eval-mode forward passes on one backend.',
+    command: commandLine('prune', argv),
+  }));
+  await writeFileAtomic(join(dir, 'prune.json'), JSON.stringify({ model: file, out, settings, rows, speed: { backend: be.name, ...speed } }, null, 2) + '\n');
   console.log(['stage', 'accuracy', 'parameters', 'bytes', 'weights zero', 'layers'].join('\t'));
   for (const r of rows) console.log([r.stage, pct(r.accuracy), r.parameters, r.bytes ?? '-', pct(r.weightSparsity), r.layers].join('\t'));
-  console.log(`prune: accuracy ${pct(first.accuracy)} → ${pct(last.accuracy)} (${((last.accuracy - first.accuracy) * 100).toFixed(2)} pt), parameters ${first.parameters} → ${last.parameters}, file ${first.bytes} → ${last.bytes} bytes${structured ? '' : ` (dense file: the ${pct(last.weightSparsity)} zero weights are stored)`}; saved ${out}`);
+  console.log(`prune: accuracy ${pct(first.accuracy)} → ${pct(last.accuracy)} (${last.accuracy >= first.accuracy ? '+' : ''}${((last.accuracy - first.accuracy) * 100).toFixed(2)} pt), parameters ${first.parameters} → ${last.parameters}, file ${first.bytes} → ${last.bytes} bytes${structured ? '' : ` (dense file: the ${pct(last.weightSparsity)} zero weights are stored)`}; saved ${out}`);
+  console.log(`prune: speed on ${be.name}: batch of 128 ${speed.before.ms128.toFixed(3)} → ${speed.after.ms128.toFixed(3)} ms (${(speed.before.ms128 / speed.after.ms128).toFixed(2)}× as fast); batch of 1 ${speed.before.ms1.toFixed(4)} → ${speed.after.ms1.toFixed(4)} ms; report ${report}`);
   orig.release();
   teacher0?.release();
   teacherModel?.release();

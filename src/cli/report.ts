@@ -363,6 +363,46 @@ export function demoReportHtml(r: DemoReportInput): string {
   return page('distill demo — teacher vs student', s.join('\n'));
 }
 
+/** One model of a before/after report: its test accuracy, file size and speed on one backend. */
+export interface CompareRow {
+  name: string;
+  accuracy: number;
+  bytes: number;
+  ms128: number;
+  ms1: number;
+  parameters?: number;
+  layers?: string;
+}
+
+/** A before/after report (distill quantize, distill prune): a table and bar charts of size, speed and accuracy. */
+export interface CompareReportInput {
+  h1: string;
+  title: string;
+  sub: string;
+  headline: string;
+  split: string;
+  rows: CompareRow[];
+  note: string;
+  command: string;
+}
+
+export function compareReportHtml(r: CompareReportInput): string {
+  const s: string[] = [];
+  const rows = r.rows.map((x, i) => [x, PALETTE[i % PALETTE.length]] as const);
+  const withParams = r.rows.every((x) => x.parameters !== undefined);
+  s.push(`<h1>${esc(r.h1)}</h1>`, `<p class="sub">${esc(r.sub)}</p>`, `<p><b>${esc(r.headline)}</b></p>`);
+  s.push(table(['model', ...(withParams ? ['layers', 'parameters'] : []), 'file', `${r.split} accuracy`, 'ms per batch of 128', 'ms per batch of 1'],
+    rows.map(([x]) => [x.name, ...(withParams ? [x.layers ?? '', fmt(x.parameters!)] : []), fmtBytes(x.bytes), pct(x.accuracy), x.ms128.toFixed(3), x.ms1.toFixed(4)])));
+  const lw = Math.min(220, Math.max(90, ...r.rows.map((x) => textWidth(x.name) + 12)));
+  s.push(barChart('Model file (smaller is better)', rows.map(([x, c]) => ({ label: x.name, value: x.bytes / 1000, text: fmtBytes(x.bytes), color: c })), 'kB', { labelWidth: lw }));
+  s.push(barChart('Time per batch of 128 (less is better)', rows.map(([x, c]) => ({ label: x.name, value: x.ms128, text: `${x.ms128.toFixed(3)} ms`, color: c })), 'ms', { labelWidth: lw }));
+  s.push(barChart('Time per batch of 1 (less is better)', rows.map(([x, c]) => ({ label: x.name, value: x.ms1, text: `${x.ms1.toFixed(4)} ms`, color: c })), 'ms', { labelWidth: lw }));
+  s.push(barChart(`${r.split[0].toUpperCase()}${r.split.slice(1)} accuracy`, rows.map(([x, c]) => ({ label: x.name, value: x.accuracy * 100, text: pct(x.accuracy), color: c })), '%', { labelWidth: lw }));
+  s.push(`<p class="note">${esc(r.note)}</p>`);
+  s.push('<h2>Command</h2>', `<pre>${esc(r.command)}</pre>`);
+  return page(r.title, s.join('\n'));
+}
+
 /** What `distill quantize` measured: the float32 model and its int8 version, side by side. */
 export interface QuantizeReportInput {
   model: string;
@@ -380,20 +420,14 @@ export interface QuantizeReportInput {
 
 /** The HTML report of `distill quantize` (size, accuracy and speed before/after, as bars). */
 export function quantizeReportHtml(r: QuantizeReportInput): string {
-  const s: string[] = [];
-  const rows = [['float32', r.f32, PALETTE[0]], ['int8', r.int8, PALETTE[1]]] as const;
-  s.push('<h1>distill quantize: float32 → int8</h1>');
-  s.push(`<p class="sub">${esc(r.date ?? new Date().toISOString())} · ${esc(r.model)} → ${esc(r.out)} · ${esc(r.calibration)} · timed on ${esc(r.backend)}</p>`);
-  s.push(`<p><b>int8: ${(r.int8.bytes / r.f32.bytes).toFixed(3)}× the file, ${(r.f32.ms128 / r.int8.ms128).toFixed(2)}× as fast at batch 128, ${pct(r.int8.accuracy)} ${r.split} accuracy (${r.int8.accuracy >= r.f32.accuracy ? '+' : ''}${((r.int8.accuracy - r.f32.accuracy) * 100).toFixed(2)} pt); top-1 agreement with float32 ${pct(r.agreement)} on ${fmt(r.n)} rows.</b></p>`);
-  s.push(table(['model', 'file', `${r.split} accuracy`, 'ms per batch of 128', 'ms per batch of 1'],
-    rows.map(([name, x]) => [name, fmtBytes(x.bytes), pct(x.accuracy), x.ms128.toFixed(3), x.ms1.toFixed(4)])));
-  s.push(barChart('Model file (smaller is better)', rows.map(([name, x, c]) => ({ label: name, value: x.bytes / 1000, text: fmtBytes(x.bytes), color: c })), 'kB', { labelWidth: 90 }));
-  s.push(barChart('Time per batch of 128 (less is better)', rows.map(([name, x, c]) => ({ label: name, value: x.ms128, text: `${x.ms128.toFixed(3)} ms`, color: c })), 'ms', { labelWidth: 90 }));
-  s.push(barChart('Time per batch of 1 (less is better)', rows.map(([name, x, c]) => ({ label: name, value: x.ms1, text: `${x.ms1.toFixed(4)} ms`, color: c })), 'ms', { labelWidth: 90 }));
-  s.push(barChart(`${r.split[0].toUpperCase()}${r.split.slice(1)} accuracy`, rows.map(([name, x, c]) => ({ label: name, value: x.accuracy * 100, text: pct(x.accuracy), color: c })), '%', { labelWidth: 90 }));
-  s.push('<p class="note">Times are medians of single forward passes in eval mode on one backend (the input quantized and the logits dequantized inside the int8 timing). Weights int8 per output channel, each dense/conv input uint8 per tensor; see docs/quantization.md.</p>');
-  s.push('<h2>Command</h2>', `<pre>${esc(r.command)}</pre>`);
-  return page('distill quantize — float32 vs int8', s.join('\n'));
+  return compareReportHtml({
+    h1: 'distill quantize: float32 → int8', title: 'distill quantize — float32 vs int8',
+    sub: `${r.date ?? new Date().toISOString()} · ${r.model} → ${r.out} · ${r.calibration} · timed on ${r.backend}`,
+    headline: `int8: ${(r.int8.bytes / r.f32.bytes).toFixed(3)}× the file, ${(r.f32.ms128 / r.int8.ms128).toFixed(2)}× as fast at batch 128, ${pct(r.int8.accuracy)} ${r.split} accuracy (${r.int8.accuracy >= r.f32.accuracy ? '+' : ''}${((r.int8.accuracy - r.f32.accuracy) * 100).toFixed(2)} pt); top-1 agreement with float32 ${pct(r.agreement)} on ${fmt(r.n)} rows.`,
+    split: r.split, rows: [{ name: 'float32', ...r.f32 }, { name: 'int8', ...r.int8 }],
+    note: 'Times are medians of single forward passes in eval mode on one backend (the input quantized and the logits dequantized inside the int8 timing). Weights int8 per output channel, each dense/conv input uint8 per tensor; see docs/quantization.md.',
+    command: r.command,
+  });
 }
 
 // ---- writing, from the CLI commands ----------------------------------------------------------
