@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../dist/data/builtin.js';
 import { subset } from '../dist/data/dataset.js';
-import { evaluate, train } from '../dist/train/trainer.js';
+import { evaluate, forEachEvalBatch, train } from '../dist/train/trainer.js';
 import { Sequential } from '../dist/nn/sequential.js';
 import { chooseRuntime } from '../dist/step/calibrate.js';
 import { loadBackend } from '../dist/backends/index.js';
@@ -112,15 +112,10 @@ function copyTo(m, be) {
   return c;
 }
 
-/** The model's logits (n, K) on a dataset, eval mode, in batches. */
+/** The model's logits (n, K) on a dataset, eval mode, in batches (the trainer's evaluation loop). */
 function logitsOf(m, data) {
-  const B = 500, K = m.classes, C = m.inputs, out = new Float32Array(data.n * K), x = m.backend.alloc(B * C);
-  for (let s = 0; s < data.n; s += B) {
-    const e = Math.min(data.n, s + B);
-    x.set(data.x.subarray(s * C, e * C));
-    out.set(m.forward(x, e - s).subarray(0, (e - s) * K), s * K);
-  }
-  m.backend.free(x);
+  const K = m.classes, out = new Float32Array(data.n * K);
+  forEachEvalBatch(m, data, 500, (z, _y, N, start) => out.set(z.subarray(0, N * K), start * K));
   return out;
 }
 

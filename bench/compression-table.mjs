@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../dist/data/builtin.js';
-import { evaluate, train } from '../dist/train/trainer.js';
+import { evaluate, forEachEvalBatch, train } from '../dist/train/trainer.js';
 import { Sequential } from '../dist/nn/sequential.js';
 import { QuantizedSequential } from '../dist/nn/quantized.js';
 import { describeModel, validateModelConfig } from '../dist/nn/spec.js';
@@ -70,16 +70,10 @@ const cfg = (s, n, epochs, seed, lr, over = {}) => {
   return { epochs, batchSize: s.batch, seed, optimizer: { kind: 'sgd', lr, momentum: 0.9, weightDecay: 5e-4 }, schedule: { kind: 'cosine', totalSteps: epochs * steps, warmupSteps: Math.round(s.warmup * steps) }, ...over };
 };
 
-/** The model's logits (n, K) on a dataset, eval mode, in batches. */
+/** The model's logits (n, K) on a dataset, eval mode, in batches (the trainer's evaluation loop). */
 function logitsOf(m, data) {
-  const B = 500, K = m.classes, C = m.inputs, out = new Float32Array(data.n * K), x = m.backend.alloc(B * C);
-  m.eval();
-  for (let s = 0; s < data.n; s += B) {
-    const e = Math.min(data.n, s + B);
-    x.set(data.x.subarray(s * C, e * C));
-    out.set(m.forward(x, e - s).subarray(0, (e - s) * K), s * K);
-  }
-  m.backend.free(x);
+  const K = m.classes, out = new Float32Array(data.n * K);
+  forEachEvalBatch(m, data, 500, (z, _y, N, start) => out.set(z.subarray(0, N * K), start * K));
   return out;
 }
 

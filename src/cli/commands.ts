@@ -19,7 +19,7 @@ import { QuantizedSequential, type InferenceModel } from '../nn/quantized.js';
 import { existsSync } from 'node:fs';
 import { Sequential } from '../nn/sequential.js';
 import { denseWidths, describeModel, type ModelConfig, type WidthsConfig } from '../nn/spec.js';
-import { COMMON, DATA, KD, QAT, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
+import { COMMON, DATA, KD, MODEL_FLAGS, QAT, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
 import { openOutFolder } from './out-folder.js';
 import { chooseRuntime } from '../step/calibrate.js';
@@ -209,7 +209,7 @@ export async function student(argv: string[]): Promise<void> {
   if (typeof v.teacher !== 'string' && !fromLogits) throw new ConfigError('--teacher (model files from distill teach) or --teacher-logits (a file from distill logits) is required');
   if (typeof v.teacher === 'string' && fromLogits) throw new ConfigError('give --teacher or --teacher-logits, not both');
   // With --init and no model flags, the layers come from the init file (below).
-  const mc0 = typeof v.init === 'string' && !['model', 'arch', 'layers', 'hidden'].some((k) => typeof v[k] === 'string') ? null : modelConfig(v, null);
+  const mc0 = typeof v.init === 'string' && !MODEL_FLAGS.some((k) => typeof v[k] === 'string') ? null : modelConfig(v, null);
   const kd = validateKd({ T: num(v, 'temperature', { min: 1e-6 }), alpha: num(v, 'alpha', { min: 0, max: 1 }), scaleT2: v['no-t2'] !== true }, 'options');
   const mode = v['teacher-mode'];
   if (mode !== 'cached' && mode !== 'online') throw new ConfigError(`--teacher-mode: expected cached or online, got ${JSON.stringify(mode)}`);

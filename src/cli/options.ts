@@ -203,6 +203,9 @@ export function num(v: Values, flag: string, opts: { int?: boolean; min?: number
   return x;
 }
 
+/** The flags that give a model (one of them at most). */
+export const MODEL_FLAGS = ['model', 'arch', 'layers', 'hidden'] as const;
+
 /**
  * The model config from --model (JSON), --arch (layer specs; the input shape from --input, else
  * `features`, the data's feature count) or --layers (widths), else `defaults`. Null when only
@@ -212,7 +215,7 @@ export function modelConfig(v: Values, defaults: ModelConfig | null, features?: 
   // --model is JSON when it starts with '{', else layer specs like --arch.
   const modelSpecs = typeof v.model === 'string' && !v.model.trim().startsWith('{');
   const specsFlag = modelSpecs ? 'model' : 'arch';
-  const given = ['model', 'arch', 'layers', 'hidden'].filter((k) => typeof v[k] === 'string');
+  const given = MODEL_FLAGS.filter((k) => typeof v[k] === 'string');
   if (given.length > 1) throw new ConfigError(`give the model one way: ${given.map((k) => `--${k}`).join(' and ')} were both given`);
   if (typeof v.input === 'string' && typeof v['input-shape'] === 'string') throw new ConfigError('give --input-shape once (--input is its older name)');
   const shapeFlag = typeof v['input-shape'] === 'string' ? 'input-shape' : 'input';

@@ -73,18 +73,33 @@ function parseJsonMeta(file: string, meta: Record<string, string>, key: string):
   }
 }
 
+/** The model config a file's metadata holds, validated; errors name the file. */
+function fileConfig(path: string, metadata: Record<string, string>): ModelConfig {
+  try {
+    return validateModelConfig(parseJsonMeta(path, metadata, 'config'), 'config');
+  } catch (e) {
+    if (e instanceof InputFileError) throw e;
+    throw new InputFileError(path, (e as Error).message);
+  }
+}
+
+/** The input transform and class names a file's metadata holds, checked against the model (released on error). */
+function fileInfo(path: string, metadata: Record<string, string>, model: Sequential | QuantizedSequential): ModelInfo {
+  const optional = (key: string) => (metadata[key] === undefined ? null : parseJsonMeta(path, metadata, key));
+  try {
+    return checkInfo(model, { transform: optional('input_transform') as InputTransform | null, classNames: optional('class_names') as string[] | null }, (msg) => new InputFileError(path, msg));
+  } catch (e) {
+    model.release();
+    throw e;
+  }
+}
+
 /** Reads a model file (format 2, or 1 from earlier versions) into a new Sequential on `backend`; checks every tensor's shape. */
 export async function readModel(path: string, backend: Backend): Promise<{ model: Sequential; meta: Record<string, string>; info: ModelInfo }> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata.format === INT8_MODEL_FORMAT || metadata.dtype === 'int8') throw new InputFileError(path, `is an int8 model (from distill quantize); this needs a float32 model file (the one it was quantized from)`);
   if (metadata.format !== MODEL_FORMAT && metadata.format !== MODEL_FORMAT_1) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${MODEL_FORMAT}" (or "${MODEL_FORMAT_1}")`);
-  let config: ModelConfig;
-  try {
-    config = validateModelConfig(parseJsonMeta(path, metadata, 'config'), 'config');
-  } catch (e) {
-    if (e instanceof InputFileError) throw e;
-    throw new InputFileError(path, (e as Error).message);
-  }
+  const config = fileConfig(path, metadata);
   // Every tensor checked before the model is built: a config that asks for more parameters than
   // the file holds (e.g. a corrupted 'dense:1000000000') fails here instead of allocating them.
   const { params, buffers } = stateShapes(config);
@@ -99,15 +114,7 @@ export async function readModel(path: string, backend: Backend): Promise<{ model
   const model = new Sequential(backend, config, 0);
   for (const spec of model.store.specs) model.store.view(spec).set(tensors[spec.name].data as Float32Array);
   for (const spec of model.buffers.specs) model.buffers.view(spec).set(tensors[spec.name].data as Float32Array);
-  const optional = (key: string) => (metadata[key] === undefined ? null : parseJsonMeta(path, metadata, key));
-  let info: ModelInfo;
-  try {
-    info = checkInfo(model, { transform: optional('input_transform') as InputTransform | null, classNames: optional('class_names') as string[] | null }, (msg) => new InputFileError(path, msg));
-  } catch (e) {
-    model.release();
-    throw e;
-  }
-  return { model, meta: metadata, info };
+  return { model, meta: metadata, info: fileInfo(path, metadata, model) };
 }
 
 /** Writes an int8 model: I8 weights, F32 weight scales and biases, each layer's input scale (F32) and zero point (U8), the config, transform and class names. */
@@ -139,13 +146,7 @@ export async function readQuantizedModel(path: string, backend: Backend): Promis
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata.format === MODEL_FORMAT || metadata.format === MODEL_FORMAT_1) throw new InputFileError(path, `is a float32 model; this needs an int8 model file (make one with distill quantize ${path} --calib DATA --out FILE)`);
   if (metadata.format !== INT8_MODEL_FORMAT) throw new InputFileError(path, `metadata 'format' is ${JSON.stringify(metadata.format)}, expected "${INT8_MODEL_FORMAT}"`);
-  let config: ModelConfig;
-  try {
-    config = validateModelConfig(parseJsonMeta(path, metadata, 'config'), 'config');
-  } catch (e) {
-    if (e instanceof InputFileError) throw e;
-    throw new InputFileError(path, (e as Error).message);
-  }
+  const config = fileConfig(path, metadata);
   const get = (name: string, dtype: string, shape: number[]) => {
     const t = Object.hasOwn(tensors, name) ? tensors[name] : undefined;
     if (!t) throw new InputFileError(path, `tensor '${name}' is missing`);
@@ -185,15 +186,7 @@ export async function readQuantizedModel(path: string, backend: Backend): Promis
   }
   const state: QuantizedState = { config, layers };
   const model = new QuantizedSequential(backend, state);
-  const optional = (key: string) => (metadata[key] === undefined ? null : parseJsonMeta(path, metadata, key));
-  let info: ModelInfo;
-  try {
-    info = checkInfo(model, { transform: optional('input_transform') as InputTransform | null, classNames: optional('class_names') as string[] | null }, (msg) => new InputFileError(path, msg));
-  } catch (e) {
-    model.release();
-    throw e;
-  }
-  return { model, meta: metadata, info };
+  return { model, meta: metadata, info: fileInfo(path, metadata, model) };
 }
 
 /** True when the safetensors metadata is an int8 model's. */

@@ -136,17 +136,7 @@ export function encodeOnnx(model: Sequential, meta: OnnxMeta = {}): Uint8Array {
     g.msg(5, tensor(p.name, p.shape, model.store.view(p)));
     return p.name;
   };
-  // The input transform, (x − offset) / scale, broadcast over the batch: per feature (shaped like
-  // one sample) or one value for all.
-  const t = meta.transform;
-  if (t) {
-    const dims = t.offset.length === 1 ? [1] : model.inputShape;
-    g.msg(5, tensor('input_offset', dims, Float32Array.from(t.offset)));
-    g.msg(5, tensor('input_scale', dims, Float32Array.from(t.scale)));
-    g.msg(1, node('Sub', [cur, 'input_offset'], ['input_centered'], 'transform_sub'));
-    g.msg(1, node('Div', ['input_centered', 'input_scale'], ['input_transformed'], 'transform_div'));
-    cur = 'input_transformed';
-  }
+  cur = inputTransform(g, cur, meta, model.inputShape);
   parsed.forEach((l, i) => {
     const out = i === lastDense ? 'logits' : `${l.kind}${i}`;
     switch (l.kind) {
@@ -205,6 +195,22 @@ export function encodeOnnx(model: Sequential, meta: OnnxMeta = {}): Uint8Array {
 }
 
 /**
+ * The stored input transform, (x − offset) / scale broadcast over the batch (per feature, shaped
+ * like one sample, or one value for all), as Sub and Div nodes after `cur`; returns the name of
+ * the transformed input (or `cur` when there is no transform).
+ */
+function inputTransform(g: Pb, cur: string, meta: OnnxMeta, inputShape: number[]): string {
+  const t = meta.transform;
+  if (!t) return cur;
+  const dims = t.offset.length === 1 ? [1] : inputShape;
+  g.msg(5, tensor('input_offset', dims, Float32Array.from(t.offset)));
+  g.msg(5, tensor('input_scale', dims, Float32Array.from(t.scale)));
+  g.msg(1, node('Sub', [cur, 'input_offset'], ['input_centered'], 'transform_sub'));
+  g.msg(1, node('Div', ['input_centered', 'input_scale'], ['input_transformed'], 'transform_div'));
+  return 'input_transformed';
+}
+
+/**
  * The ONNX bytes of an int8 model as a QDQ graph: each dense/conv layer's float input goes through
  * QuantizeLinear → DequantizeLinear (uint8, its per-tensor scale and zero point), its int8 weight
  * initializer through DequantizeLinear (per output channel, axis 0), then Gemm (transB) or Conv
@@ -216,15 +222,7 @@ export function encodeQdqOnnx(model: QuantizedSequential, meta: OnnxMeta = {}): 
   const { parsed, shapes } = layerShapes(model.config);
   const lastDense = parsed.map((l) => l.kind).lastIndexOf('dense');
   let cur = 'input', k = 0;
-  const t = meta.transform;
-  if (t) {
-    const dims = t.offset.length === 1 ? [1] : model.inputShape;
-    g.msg(5, tensor('input_offset', dims, Float32Array.from(t.offset)));
-    g.msg(5, tensor('input_scale', dims, Float32Array.from(t.scale)));
-    g.msg(1, node('Sub', [cur, 'input_offset'], ['input_centered'], 'transform_sub'));
-    g.msg(1, node('Div', ['input_centered', 'input_scale'], ['input_transformed'], 'transform_div'));
-    cur = 'input_transformed';
-  }
+  cur = inputTransform(g, cur, meta, model.inputShape);
   parsed.forEach((l, i) => {
     const out = i === lastDense ? 'logits' : `${l.kind}${i}`;
     switch (l.kind) {

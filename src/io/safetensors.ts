@@ -3,7 +3,7 @@
 // header length before allocating, the dtypes, the shapes, that every tensor's byte range lies
 // inside the file, and that the ranges neither overlap nor leave holes.
 
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { InputFileError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -144,9 +144,12 @@ export function decodeSafetensors(file: string, buf: Uint8Array): { tensors: Rec
   return { tensors, metadata };
 }
 
-/** Reads and validates a safetensors file. Errors name the file and what is wrong. */
-export async function readSafetensors(path: string): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
-  let fh;
+/**
+ * Opens a safetensors file and checks its 8-byte header length against the file size and the
+ * header limit; runs `body` with the open handle, the file size and that length, then closes it.
+ */
+async function withSafetensorsFile<T>(path: string, body: (fh: FileHandle, size: number, headerBytes: number) => Promise<T>): Promise<T> {
+  let fh: FileHandle;
   try {
     fh = await open(path, 'r');
   } catch (e) {
@@ -160,6 +163,15 @@ export async function readSafetensors(path: string): Promise<{ tensors: Record<s
     const hl = head.readBigUInt64LE(0);
     // Check the header length against the file before allocating anything of that size.
     if (hl > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) throw new InputFileError(path, `safetensors header length ${hl} exceeds the file (${size} bytes) or the ${MAX_HEADER_BYTES}-byte limit`);
+    return await body(fh, size, Number(hl));
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads and validates a safetensors file. Errors name the file and what is wrong. */
+export async function readSafetensors(path: string): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
+  return withSafetensorsFile(path, async (fh, size) => {
     const buf = new Uint8Array(size);
     let off = 0;
     while (off < size) {
@@ -168,27 +180,13 @@ export async function readSafetensors(path: string): Promise<{ tensors: Record<s
       off += bytesRead;
     }
     return decodeSafetensors(path, buf);
-  } finally {
-    await fh.close();
-  }
+  });
 }
 
 /** The metadata of a safetensors file (reads only its header). */
 export async function readSafetensorsMeta(path: string): Promise<Record<string, string>> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw new InputFileError(path, `cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    const size = (await fh.stat()).size;
-    if (size < 8) throw new InputFileError(path, `too short for safetensors (${size} bytes)`);
-    const head = Buffer.alloc(8);
-    await fh.read(head, 0, 8, 0);
-    const hl = head.readBigUInt64LE(0);
-    if (hl > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) throw new InputFileError(path, `safetensors header length ${hl} exceeds the file (${size} bytes) or the ${MAX_HEADER_BYTES}-byte limit`);
-    const json = Buffer.alloc(Number(hl));
+  return withSafetensorsFile(path, async (fh, _size, hl) => {
+    const json = Buffer.alloc(hl);
     await fh.read(json, 0, json.length, 8);
     let h: unknown;
     try {
@@ -198,9 +196,7 @@ export async function readSafetensorsMeta(path: string): Promise<Record<string, 
     }
     const m = (h as { __metadata__?: unknown })?.__metadata__;
     return typeof m === 'object' && m !== null && !Array.isArray(m) ? Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'string')) as Record<string, string> : {};
-  } finally {
-    await fh.close();
-  }
+  });
 }
 
 /**

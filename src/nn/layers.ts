@@ -6,6 +6,7 @@
 import type { Backend } from '../backends/backend.js';
 import { convOut, poolOut, type ConvParams, type F32, type I32, type PoolParams } from '../kernels/signatures.js';
 import type { BufferSpec, BufferStore, ParamSpec, ParamStore } from './params.js';
+import type { ParsedLayer } from './spec.js';
 import type { Rng } from './rng.js';
 
 /** A reusable activation buffer that grows with the batch and frees what it replaces. */
@@ -551,4 +552,28 @@ export class Flatten implements Layer {
     return needInputGrad ? dy : null;
   }
   release(): void {}
+}
+
+/**
+ * The layer of a spec that holds no parameters and behaves the same in every model (max/avg/global
+ * pooling, ReLU, GELU, flatten), for input `shape` (inF values per sample); null for the others
+ * (dense, conv, bn, dropout), which each model builds its own way.
+ */
+export function statelessLayer(backend: Backend, l: ParsedLayer, shape: number[], inF: number): Layer | null {
+  switch (l.kind) {
+    case 'maxpool':
+      return new MaxPool2D(backend, shape, l);
+    case 'avgpool':
+      return new AvgPool2D(backend, shape, l);
+    case 'gap':
+      return new GlobalAvgPool(backend, shape);
+    case 'relu':
+      return new ReLU(backend, inF);
+    case 'gelu':
+      return new GELU(backend, inF);
+    case 'flatten':
+      return new Flatten(inF);
+    default:
+      return null;
+  }
 }

@@ -9,7 +9,7 @@
 import type { Backend } from '../backends/backend.js';
 import { NumericalError, ShapeError } from '../errors.js';
 import type { F32, I32, I8, U8 } from '../kernels/signatures.js';
-import { AvgPool2D, BN_EPS, Flatten, GELU, GlobalAvgPool, MaxPool2D, ReLU, Scratch, type Layer } from './layers.js';
+import { BN_EPS, Flatten, MaxPool2D, ReLU, Scratch, statelessLayer, type Layer } from './layers.js';
 import type { ActQParams } from './qparams.js';
 import { layerShapes, validateModelConfig, type ModelConfig } from './spec.js';
 
@@ -247,27 +247,12 @@ export class QuantizedSequential implements InferenceModel {
             this.layers.push(new FloatBatchNorm(backend, s, C, prod(shape.slice(1))));
             break;
           }
-          case 'maxpool':
-            this.layers.push(new MaxPool2D(backend, shape, l));
-            break;
-          case 'avgpool':
-            this.layers.push(new AvgPool2D(backend, shape, l));
-            break;
-          case 'gap':
-            this.layers.push(new GlobalAvgPool(backend, shape));
-            break;
-          case 'relu':
-            this.layers.push(new ReLU(backend, inF));
-            break;
-          case 'gelu':
-            this.layers.push(new GELU(backend, inF));
-            break;
           case 'dropout':
             this.layers.push(new Identity(inF));
             break;
-          case 'flatten':
-            this.layers.push(new Flatten(inF));
-            break;
+          default:
+            // pools, activations, flatten: the float layers, as in Sequential
+            this.layers.push(statelessLayer(backend, l, shape, inF)!);
         }
         shape = shapes[i];
       });

@@ -9,7 +9,7 @@
 import type { Backend } from '../backends/backend.js';
 import { ShapeError } from '../errors.js';
 import type { F32 } from '../kernels/signatures.js';
-import { AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, GELU, GlobalAvgPool, MaxPool2D, ReLU, type Layer } from './layers.js';
+import { BatchNorm, Conv2D, Dense, Dropout, statelessLayer, type Layer } from './layers.js';
 import { layerShapes, validateModelConfig, widthsForm, type ModelConfig, type ModelSpec } from './spec.js';
 import { BufferStore, ParamStore } from './params.js';
 import { Rng } from './rng.js';
@@ -79,26 +79,13 @@ export class Sequential {
           this.batchNorms.push(b);
           break;
         }
-        case 'maxpool':
-          this.layers.push(new MaxPool2D(backend, shape, l));
-          break;
-        case 'avgpool':
-          this.layers.push(new AvgPool2D(backend, shape, l));
-          break;
-        case 'gap':
-          this.layers.push(new GlobalAvgPool(backend, shape));
-          break;
-        case 'relu':
-        case 'gelu':
-          this.layers.push(l.kind === 'relu' ? new ReLU(backend, inF) : new GELU(backend, inF));
-          this.hiddenIdx.push(this.layers.length - 1);
-          break;
         case 'dropout':
           this.layers.push(new Dropout(backend, inF, l.p, this.rng));
           break;
-        case 'flatten':
-          this.layers.push(new Flatten(inF));
-          break;
+        default:
+          // pools, activations, flatten (shared with the int8 model)
+          this.layers.push(statelessLayer(backend, l, shape, inF)!);
+          if (l.kind === 'relu' || l.kind === 'gelu') this.hiddenIdx.push(this.layers.length - 1);
       }
       shape = shapes[i];
     });
