@@ -23,20 +23,26 @@ import { SIMD } from './simd';
 }
 
 // @ts-ignore: decorator
-@inline function quant4(x: v128, s: v128, lo: v128, hi: v128, zp: v128): v128 {
-  // pmax/pmin keep a NaN lane NaN; trunc_sat makes it 0 (the reference's NaN → zeroPoint)
-  return i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.pmin(f32x4.pmax(f32x4.mul(x, s), lo), hi))), zp);
+@inline function quant4(x: v128, s: v128, lo: v128, hi: v128, magic: v128, bias: v128): v128 {
+  // NaN lanes zeroed (the reference's NaN → zeroPoint), clamped to ±512, then rounded half to even
+  // by adding 1.5·2²³ (the sum's unit in the last place is 1: the FPU rounds it to nearest even)
+  // and reading the integer back from the bits: cheaper than nearest + trunc_sat on x64 (V8
+  // lowers trunc_sat_f32x4_s to a long NaN/overflow-guarding sequence). bias = bits(1.5·2²³) − zeroPoint.
+  let v = f32x4.mul(x, s);
+  v = v128.and(v, f32x4.eq(v, v));
+  v = f32x4.add(f32x4.pmin(f32x4.pmax(v, lo), hi), magic);
+  return i32x4.sub(v, bias);
 }
 
 /** q (n) uint8 = clamp(round_half_even(f32(x·invScale)) + zeroPoint, 0, 255); x (n) float32. */
 export function quantize_int8(q: usize, x: usize, n: i32, invScale: f32, zeroPoint: i32): void {
   let i = 0;
   if (SIMD) {
-    const s = f32x4.splat(invScale), lo = f32x4.splat(-512), hi = f32x4.splat(512), zp = i32x4.splat(zeroPoint);
+    const s = f32x4.splat(invScale), lo = f32x4.splat(-512), hi = f32x4.splat(512), magic = f32x4.splat(12582912), bias = i32x4.sub(magic, i32x4.splat(zeroPoint));
     for (; i + 16 <= n; i += 16) {
       const p = x + (<usize>i << 2);
-      const a = quant4(v128.load(p), s, lo, hi, zp), b = quant4(v128.load(p, 16), s, lo, hi, zp);
-      const c = quant4(v128.load(p, 32), s, lo, hi, zp), d = quant4(v128.load(p, 48), s, lo, hi, zp);
+      const a = quant4(v128.load(p), s, lo, hi, magic, bias), b = quant4(v128.load(p, 16), s, lo, hi, magic, bias);
+      const c = quant4(v128.load(p, 32), s, lo, hi, magic, bias), d = quant4(v128.load(p, 48), s, lo, hi, magic, bias);
       // ±512 + zeroPoint fits int16; the unsigned narrow saturates to [0, 255]
       v128.store(q + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(a, b), i16x8.narrow_i32x4_s(c, d)));
     }
@@ -74,6 +80,14 @@ function dot1(a: usize, w: usize, K: i32): i32 {
   return s;
 }
 
+/** The four horizontal sums of a, b, c, d (wrapping int32), as one int32x4. */
+// @ts-ignore: decorator
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7)); // a0+a2 a1+a3 b0+b2 b1+b3
+  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
+  return i32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
+}
+
 // out[i·sa + j·sw] for one row i of a (uint8, K) against four rows of w (int8, rows ldw bytes apart); sa, sw in bytes.
 function tile1x4(o: usize, sw: usize, a: usize, w: usize, ldw: usize, K: i32): void {
   const w1 = w + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
@@ -100,40 +114,49 @@ function tile1x4(o: usize, sw: usize, a: usize, w: usize, ldw: usize, K: i32): v
   store<i32>(o, s0); store<i32>(o + sw, s1); store<i32>(o + 2 * sw, s2); store<i32>(o + 3 * sw, s3);
 }
 
-// SIMD: out for four int16 rows of a (lda bytes apart) against two int16 rows of w (ldw bytes
-// apart), Kp a multiple of 8 (both zero-padded): 8 int32x4 accumulators, one dot_i16x8_s each per
-// 8 products, plain loads (widened once per block by widen: no per-product extension here).
-function tile4x2(o: usize, sa: usize, sw: usize, a: usize, lda: usize, w: usize, ldw: usize, Kp: i32): void {
-  const a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, w1 = w + ldw;
+// SIMD: out for four int16 rows of a against two int16 rows of w, Kp a multiple of 8 (both
+// zero-padded), each operand packed by widen in groups (a: 4 rows, w: 2 rows) so one step of 8
+// k reads 64 contiguous bytes of a and 32 of w at constant offsets from two pointers: 8 int32x4
+// accumulators, one dot_i16x8_s each per 8 products, plain loads (widened once per block).
+function tile4x2(o: usize, sa: usize, sw: usize, a: usize, w: usize, Kp: i32): void {
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
   let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
-  const end = <usize>Kp << 1;
-  for (let k: usize = 0; k < end; k += 16) {
-    const b0 = v128.load(w + k), b1 = v128.load(w1 + k);
-    let x = v128.load(a + k);
+  const end = a + (<usize>Kp << 3);
+  for (; a < end; a += 64, w += 32) {
+    const b0 = v128.load(w), b1 = v128.load(w, 16);
+    let x = v128.load(a);
     c00 = i32x4.add(c00, i32x4.dot_i16x8_s(x, b0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(x, b1));
-    x = v128.load(a1 + k);
+    x = v128.load(a, 16);
     c10 = i32x4.add(c10, i32x4.dot_i16x8_s(x, b0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(x, b1));
-    x = v128.load(a2 + k);
+    x = v128.load(a, 32);
     c20 = i32x4.add(c20, i32x4.dot_i16x8_s(x, b0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(x, b1));
-    x = v128.load(a3 + k);
+    x = v128.load(a, 48);
     c30 = i32x4.add(c30, i32x4.dot_i16x8_s(x, b0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(x, b1));
   }
-  store<i32>(o, hsum(c00)); store<i32>(o + sw, hsum(c01)); o += sa;
-  store<i32>(o, hsum(c10)); store<i32>(o + sw, hsum(c11)); o += sa;
-  store<i32>(o, hsum(c20)); store<i32>(o + sw, hsum(c21)); o += sa;
-  store<i32>(o, hsum(c30)); store<i32>(o + sw, hsum(c31));
+  // sums (rows 0-3 of column 0) and (rows 0-3 of column 1), stored lane by lane
+  const s0 = hsum4(c00, c10, c20, c30), s1 = hsum4(c01, c11, c21, c31);
+  store<i32>(o, i32x4.extract_lane(s0, 0)); store<i32>(o + sw, i32x4.extract_lane(s1, 0)); o += sa;
+  store<i32>(o, i32x4.extract_lane(s0, 1)); store<i32>(o + sw, i32x4.extract_lane(s1, 1)); o += sa;
+  store<i32>(o, i32x4.extract_lane(s0, 2)); store<i32>(o + sw, i32x4.extract_lane(s1, 2)); o += sa;
+  store<i32>(o, i32x4.extract_lane(s0, 3)); store<i32>(o + sw, i32x4.extract_lane(s1, 3));
 }
 
-/** rows × K bytes (rows ld bytes apart; uint8 when unsigned, else int8) widened to int16 rows of Kp (zero-padded), Kp·2 bytes apart. */
-function widen(dst: usize, src: usize, rows: i32, ld: usize, K: i32, Kp: i32, unsigned: bool): void {
-  const row2 = <usize>Kp << 1;
+/**
+ * rows × K bytes (rows ld bytes apart; uint8 when unsigned, else int8; rows a multiple of g)
+ * widened to int16 and zero-padded to Kp, packed in groups of g rows: group r/g starts at
+ * (r/g)·g·Kp·2 bytes, and in it the 8 values k..k+7 of row r sit at (k/8)·16g + (r%g)·16.
+ */
+function widen(dst: usize, src: usize, rows: i32, ld: usize, K: i32, Kp: i32, unsigned: bool, g: i32): void {
+  const step = <usize>(g << 4);
   for (let r = 0; r < rows; r++) {
-    const s = src + <usize>r * ld, d = dst + <usize>r * row2;
+    const s = src + <usize>r * ld;
+    let d = dst + <usize>(r / g) * <usize>g * (<usize>Kp << 1) + (<usize>(r % g) << 4);
     let k = 0;
-    for (; k + 8 <= K; k += 8) v128.store(d + (<usize>k << 1), unsigned ? v128.load8x8_u(s + <usize>k) : v128.load8x8_s(s + <usize>k));
-    for (; k < K; k++) store<i16>(d + (<usize>k << 1), unsigned ? <i16>load<u8>(s + <usize>k) : <i16>load<i8>(s + <usize>k));
-    for (; k < Kp; k++) store<i16>(d + (<usize>k << 1), 0);
+    for (; k + 8 <= K; k += 8, d += step) v128.store(d, unsigned ? v128.load8x8_u(s + <usize>k) : v128.load8x8_s(s + <usize>k));
+    if (k < K) {
+      // the last partial group of 8, zero-padded
+      for (let t = 0; t < 8; t++, k++) store<i16>(d + (<usize>t << 1), k < K ? (unsigned ? <i16>load<u8>(s + <usize>k) : <i16>load<i8>(s + <usize>k)) : 0);
+    }
   }
 }
 
@@ -169,13 +192,13 @@ export function gemm_u8s8(out: usize, sa: i32, sw: i32, a: usize, lda: i32, M: i
     const M4 = M & ~3;
     for (let jb = j0; jb < j1; jb += nb) {
       const je = min(j1, jb + nb), jp = jb + ((je - jb) & ~1);
-      widen(wp, w + <usize>jb * ldwb, je - jb, ldwb, K, Kp, false);
+      widen(wp, w + <usize>jb * ldwb, jp - jb, ldwb, K, Kp, false, 2);
       for (let ib = 0; ib < M4; ib += mb) {
         const ie = min(M4, ib + mb);
-        widen(ap, a + <usize>ib * ldab, ie - ib, ldab, K, Kp, true);
+        widen(ap, a + <usize>ib * ldab, ie - ib, ldab, K, Kp, true, 4);
         for (let i = ib; i < ie; i += 4) {
           const oi = out + <usize>i * sab, ai = ap + <usize>(i - ib) * row2;
-          for (let j = jb; j < jp; j += 2) tile4x2(oi + <usize>j * swb, sab, swb, ai, row2, wp + <usize>(j - jb) * row2, row2, Kp);
+          for (let j = jb; j < jp; j += 2) tile4x2(oi + <usize>j * swb, sab, swb, ai, wp + <usize>(j - jb) * row2, Kp);
           if (jp < je) {
             const wj = w + <usize>jp * ldwb, oj = oi + <usize>jp * swb;
             for (let r = 0; r < 4; r++) store<i32>(oj + <usize>r * sab, dot1(a + <usize>(i + r) * ldab, wj, K));

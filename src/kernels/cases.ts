@@ -556,12 +556,12 @@ const randI8 = (n: number, seed: number, fill?: number): Data<I8> => once(() => 
   if (fill === undefined && n > 1) a[1] = 127;
   return a;
 });
-/** Values to quantize: ordinary ones over the range and beyond, exact ties (v = k + 0.5 when 1/invScale is a power of 2), and the extremes. */
+/** Values to quantize: ordinary ones over the range and beyond, exact ties (v = k + 0.5 when 1/invScale is a power of 2), the extremes and NaN (→ zeroPoint, either sign). */
 function quantInput(n: number, invScale: number, seed: number): Data<F32> {
   return once(() => {
     const r = rng(seed), a = new Float32Array(n);
     for (let i = 0; i < n; i++) a[i] = i % 3 === 0 ? (Math.floor(r() * 700) - 350 + 0.5) / invScale : ((r() * 2 - 1) * 400) / invScale;
-    const special = [Infinity, -Infinity, 3e38, -3e38, -0, 1e-40, 0.5 / invScale, -0.5 / invScale, 1.5 / invScale, -2.5 / invScale];
+    const special = [Infinity, -Infinity, 3e38, -3e38, -0, 1e-40, 0.5 / invScale, -0.5 / invScale, 1.5 / invScale, -2.5 / invScale, NaN, -NaN, 511.5 / invScale, -512.5 / invScale];
     for (let i = 0; i < special.length && 2 * i + 1 < n; i++) a[2 * i + 1] = special[i];
     return a;
   });
