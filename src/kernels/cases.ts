@@ -888,6 +888,7 @@ export const OP_CASES: Record<KernelName, KernelCases> = {
       // the extremes: every pair 255·(−128) or 255·127 (int16 pair sums would saturate), and the longest K
       matmulInt8Case(4, 3, 1000, randU8(4000, 0, 255), randI8(3000, 0, -128), 'M=4 N=3 K=1000 all 255 × −128'),
       matmulInt8Case(3, 17, 515, randU8(3 * 515, 0, 255), randI8(17 * 515, 0, 127), 'M=3 N=17 K=515 all 255 × 127'),
+      matmulInt8Case(20, 35, 1001, randU8(20 * 1001, 0, 255), randI8(35 * 1001, 0, -128), 'M=20 N=35 K=1001 all 255 × −128 (native: the packed broadcast form)'),
       matmulInt8Case(2, 5, 32768, randU8(2 * 32768, 1350, 255), randI8(5 * 32768, 1351, -128), 'M=2 N=5 K=32768 (the limit) all 255 × −128'),
     ],
     bench: (N) => [{ ...matmulInt8Case(N, HIDDEN, INPUTS, randU8(N * INPUTS, 1), randI8(HIDDEN * INPUTS, 2)), op: 'matmul_int8', shape: `${N}x${HIDDEN}x${INPUTS}`, case: "W's Dense 1 in int8", batch: N, flops: 2 * N * HIDDEN * INPUTS }],
