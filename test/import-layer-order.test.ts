@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = join(import.meta.dirname, '..', 'src');
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'layer-order', 'src');
-export const ORDER = ['index.ts', 'cli', 'train', 'step', 'compress', 'distill', 'io', 'data', 'optim', 'nn', 'backends', 'kernels', 'errors.ts'];
+export const ORDER = ['index.ts', 'cli', 'sweep', 'train', 'step', 'compress', 'distill', 'io', 'data', 'optim', 'nn', 'backends', 'kernels', 'errors.ts'];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

@@ -1,0 +1,98 @@
+// One job of a sweep: train a candidate student by KD from the cached teacher logits (the same
+// trainer as `distill student`), from scratch at rung 0 or continuing from the previous rung's
+// model file; evaluate it on the validation split; write its model file. Runs in the main thread
+// (one at a time, data-parallel over `workers`) or in a sweep worker thread (several candidates
+// at once, one thread each). Also: the latency of an architecture on the deploy backend.
+
+import type { Backend } from '../backends/backend.js';
+import type { Dataset } from '../data/dataset.js';
+import { Sequential } from '../nn/sequential.js';
+import type { WidthsConfig } from '../nn/spec.js';
+import type { OptimizerConfig } from '../optim/optimizer.js';
+import { readModel, saveModel } from '../io/model-file.js';
+import { evaluate, train } from '../train/trainer.js';
+import { inferenceMs } from '../compress/quantize.js';
+import { hiddenOf, type Candidate } from './space.js';
+
+/** Training settings shared by every candidate of a sweep (part of each candidate's hash). */
+export interface SweepTraining {
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  seed: number;
+}
+
+export interface CandidateJob {
+  candidate: Candidate;
+  /** Epochs to train in this job. */
+  epochs: number;
+  rung: number;
+  /** The previous rung's model file to continue from (absent at rung 0). */
+  init?: string;
+  /** Where to write this rung's model file. */
+  out: string;
+  training: SweepTraining;
+  /** Metadata for the model file (data name, teacher, config). */
+  meta: Record<string, string>;
+}
+
+export interface CandidateData {
+  train: Dataset;
+  val: Dataset;
+  /** Teacher logits (train.n, K), in train's order. */
+  logits: Float32Array;
+}
+
+export interface CandidateResult {
+  valAccuracy: number;
+  valLoss: number;
+  params: number;
+  ms: number;
+}
+
+/** The candidate's model config: `depth` dense hidden layers of `width`, the data's input and class counts. */
+export function candidateModel(c: Candidate, inputs: number, classes: number): WidthsConfig {
+  return { layers: [inputs, ...hiddenOf(c), Math.max(classes, 2)], activation: c.activation };
+}
+
+/** Trains one job and writes its model; null when `signal` stopped it first (nothing written). */
+export async function trainCandidate(be: Backend, workers: number, job: CandidateJob, data: CandidateData, signal?: AbortSignal): Promise<CandidateResult | null> {
+  const t0 = performance.now();
+  const { candidate: c, training: t } = job;
+  const mc = candidateModel(c, data.train.features, data.train.classes);
+  // A continued rung draws other batches than rung 0 did (the shuffle seed moves with the rung).
+  const seed = t.seed + 1000 * job.rung;
+  const model = new Sequential(be, mc, seed);
+  try {
+    if (job.init) {
+      const { model: prev } = await readModel(job.init, be);
+      model.store.params.set(prev.store.params);
+      prev.release();
+    }
+    const steps = Math.ceil(data.train.n / Math.min(t.batchSize, data.train.n));
+    const res = await train(model, data.train, null, {
+      epochs: job.epochs, batchSize: t.batchSize, seed, optimizer: t.optimizer,
+      schedule: { kind: 'cosine', totalSteps: job.epochs * steps }, kd: { T: c.T, alpha: c.alpha, scaleT2: true }, workers,
+    }, { signal }, [{ logits: data.logits }]);
+    if (res.stopped) return null;
+    const ev = evaluate(model, data.val);
+    await saveModel(job.out, model, job.meta, { transform: data.train.transform ?? null, classNames: data.train.classNames ? Array.from({ length: model.classes }, (_, k) => data.train.classNames![k] ?? String(k)) : null });
+    return { valAccuracy: ev.accuracy, valLoss: ev.loss, params: model.parameterCount, ms: performance.now() - t0 };
+  } finally {
+    model.release();
+  }
+}
+
+/**
+ * Median ms of one eval-mode forward at batch 1 and at batch 128 of the candidate's architecture
+ * on `be` (inferenceMs: the timing `distill quantize` and `distill prune` report). Dense float32
+ * timing does not depend on the weights' values, so it is measured once per architecture.
+ */
+export function candidateLatency(be: Backend, c: Candidate, inputs: number, classes: number): { ms1: number; ms128: number } {
+  const m = new Sequential(be, candidateModel(c, inputs, classes), 1);
+  try {
+    inferenceMs(m, 128, 3); // warm-up
+    return { ms1: inferenceMs(m, 1, 200), ms128: inferenceMs(m, 128, 30) };
+  } finally {
+    m.release();
+  }
+}
