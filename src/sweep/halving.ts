@@ -154,6 +154,7 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
       await Promise.race(running);
       while (running.size < o.concurrency && startNext()) { /* refill */ }
     }
+    if (o.stopped?.()) break;
     if (rung + 1 < R) {
       const ranked = finished.map((id) => ({ id, s: results.get(resultKey(id, rung))!.score })).sort((a, b) => b.s - a.s || (a.id < b.id ? -1 : 1));
       const k = promoted(ranked.length, o.eta);

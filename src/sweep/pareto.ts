@@ -75,16 +75,23 @@ export function parsePickRule(text: string): PickRule {
   const obj = OBJECTIVES[words[0].toLowerCase()];
   if (!obj) throw new ConfigError(`--pick "${text}": '${words[0]}' is not an objective (one of ${Object.keys(OBJECTIVES).join(', ')})`);
   const conditions: Condition[] = [];
+  let last: 'under' | 'over' | null = null;
   for (let i = 1; i < words.length;) {
     if (conditions.length) {
       if (words[i].toLowerCase() !== 'and') throw new ConfigError(`--pick "${text}": expected 'and' before '${words[i]}'`);
       i++;
     }
-    const op = words[i]?.toLowerCase();
-    if (op !== 'under' && op !== 'over') throw new ConfigError(`--pick "${text}": expected 'under' or 'over', got '${words[i] ?? '(end)'}'`);
+    // "under 1ms@1 and 50KB": a value after 'and' keeps the previous 'under' / 'over'.
+    let op = words[i]?.toLowerCase();
+    if (op !== 'under' && op !== 'over') {
+      if (!last || words[i] === undefined || !/^[\d.]/.test(words[i])) throw new ConfigError(`--pick "${text}": expected 'under' or 'over', got '${words[i] ?? '(end)'}'`);
+      op = last;
+      i--;
+    }
     const val = words[i + 1];
     if (val === undefined) throw new ConfigError(`--pick "${text}": '${op}' needs a value (e.g. under 1ms@1, under 50KB, over 95%)`);
-    conditions.push(parseCondition(op, val, text));
+    conditions.push(parseCondition(op as 'under' | 'over', val, text));
+    last = op as 'under' | 'over';
     i += 2;
   }
   return { objective: obj, conditions, text: t };
