@@ -212,7 +212,7 @@ export async function sweep(argv: string[]): Promise<void> {
         const a = archKey(c);
         if (!latency.has(a)) latency.set(a, candidateLatency(deploy, c, F, K));
       }
-      progress.line(`sweep: latency of ${latency.size} architecture(s) measured on ${deploy.name}`);
+      progress.line(`sweep: latency of ${latency.size} architecture(s) measured on ${deploy.name}; training starts ${((performance.now() - started) / 1000).toFixed(1)} s after the start`);
       const trainBe = choice.mode === 'parallel' ? null : await loadBackend(choice.backend);
       const perSample = (c: Candidate) => (candidateMacs(c, F, K) + 4 * F) / (candidateMacs(mid, F, K) + 4 * F) / choice!.perJob; // s per sample
       mkdirSync(join(dir, 'candidates'), { recursive: true });

@@ -77,7 +77,7 @@ export interface ParallelChoice {
  * With one core, or one candidate to train, only the one-at-a-time way is measured.
  */
 export async function chooseParallelism(o: { shapes: StepShapes; be: Backend; workers: number; pool: SweepPool | null; candidates: number; ms?: number; force?: 'parallel' | 'one-at-a-time' }): Promise<ParallelChoice> {
-  const ms = o.ms ?? 1500, N = o.shapes.N;
+  const ms = o.ms ?? 800, N = o.shapes.N;
   // One at a time: the trainer's backend and worker count, timed in this thread.
   const r = await KdStepRunner.create(o.be, o.workers, o.shapes);
   let seq: number;
