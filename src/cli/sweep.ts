@@ -208,6 +208,7 @@ export async function sweep(argv: string[]): Promise<void> {
       progress.line(`sweep: ${choice.line}`);
       if (choice.mode === 'one-at-a-time' && pool) { await pool.close(); pool = null; }
       // Latency of each architecture still to train, on the deploy backend, with nothing else running.
+      candidateLatency(deploy, candidates[0], F, K); // a first, discarded measurement: the backend's code warmed up
       for (const c of candidates) {
         const a = archKey(c);
         if (!latency.has(a)) latency.set(a, candidateLatency(deploy, c, F, K));

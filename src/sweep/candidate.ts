@@ -90,7 +90,8 @@ export async function trainCandidate(be: Backend, workers: number, job: Candidat
 export function candidateLatency(be: Backend, c: Candidate, inputs: number, classes: number): { ms1: number; ms128: number } {
   const m = new Sequential(be, candidateModel(c, inputs, classes), 1);
   try {
-    inferenceMs(m, 128, 3); // warm-up
+    inferenceMs(m, 128, 5); // warm-up (JIT, caches) at both sizes
+    inferenceMs(m, 1, 50);
     return { ms1: inferenceMs(m, 1, 200), ms128: inferenceMs(m, 128, 30) };
   } finally {
     m.release();
