@@ -119,6 +119,19 @@ describe('distill sweep (CLI)', () => {
     expect(readFileSync(join(dir, 'small', 'best.safetensors')).equals(kept)).toBe(true);
   });
 
+  it('candidates that diverge are recorded (not retrained on rerun) and never picked; if all do, exit 4 says so', () => {
+    const args = ['sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--widths', '8', '--depths', '1,2', '--lr', '1e6', '--max-epochs', '1', '--out', 'diverged', '--backend', 'js', '--workers', '1', '--deploy-backend', 'js'];
+    const r = distill(...args);
+    expect(r.code, r.err).toBe(4);
+    expect(r.err).toMatch(/failed \(.*\); recorded, not promoted/);
+    expect(r.err).toMatch(/every candidate that trained diverged \(2 of them; .*\); try a lower --lr/);
+    const lines = readFileSync(join(dir, 'diverged', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => typeof l.failed)).toEqual(['string', 'string']);
+    const again = distill(...args);
+    expect(again.code).toBe(4);
+    expect(again.err).toMatch(/nothing to train/);
+  });
+
   it('sweep.html renders in headless Chromium: one point per candidate, the config on hover, the front marked, no errors or requests', async (ctx) => {
     const exe = findChromium();
     if (!exe) {

@@ -138,6 +138,15 @@ describe('successive halving', () => {
     expect(r3.trained).toBe(0);
   });
 
+  it('a failed job (diverged) is finished, not promoted, and not final', async () => {
+    const f = fake(6, { cost: () => 1, score: (i) => i / 10 });
+    const r = await successiveHalving({ ids: f.ids, rungEpochs: [1, 3], eta: 3, budgetMs: null, concurrency: 1, now: f.now, estimateMs: f.estimateMs,
+      run: async (j) => { const x = await f.run(j); return j.id === 'c5' ? { ...x, score: 0, failed: true } : x; } });
+    expect(f.runs.filter((j) => j.rung === 1).map((j) => j.id)).toEqual(['c4', 'c3']);
+    expect(r.final.has('c5')).toBe(false);
+    expect(r.final.get('c4')?.rung).toBe(1);
+  });
+
   it('runs `concurrency` jobs at once, never more', async () => {
     let active = 0, most = 0;
     const r = await successiveHalving({

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { defaultBackend, loadBackend, type Backend } from '../backends/index.js';
-import { ConfigError, InputFileError, Interrupted } from '../errors.js';
+import { ConfigError, InputFileError, Interrupted, NumericalError } from '../errors.js';
 import { subset, type Dataset } from '../data/dataset.js';
 import { Rng } from '../nn/rng.js';
 import { evaluate, forEachEvalBatch } from '../train/trainer.js';
@@ -168,7 +168,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const lines = readJournal(journalFile);
   const mine = new Map<string, SweepLine>();
   for (const l of lines) if (byId.has(l.hash) && l.epochs === rungs[l.rung]) mine.set(resultKey(l.hash, l.rung), l);
-  const done = new Map<string, JobResult>([...mine].map(([k, l]) => [k, { score: l.val_accuracy, ms: l.train_seconds * 1000 }]));
+  const done = new Map<string, JobResult>([...mine].map(([k, l]) => [k, { score: l.val_accuracy, ms: l.train_seconds * 1000, ...(l.failed ? { failed: true } : {}) }]));
   if (lines.length) progress.line(`sweep: ${mine.size} finished rung(s) in ${journalFile} are reused${lines.length > mine.size ? `; ${lines.length - mine.size} line(s) of other candidates or settings are kept but not used` : ''}`);
 
   // What is left to train (successive halving on the finished results alone).
@@ -248,13 +248,17 @@ export async function sweep(argv: string[]): Promise<void> {
           const lat = latency.get(archKey(c))!;
           const line: SweepLine = {
             hash: job.id, rung: job.rung, epochs: job.epochs, key: candidateKey(c), config: c,
-            val_accuracy: r.valAccuracy, val_loss: r.valLoss, params: r.params, bytes: statSync(cj.out).size, ms1: lat.ms1, ms128: lat.ms128, deploy_backend: deploy.name,
-            train_seconds: r.ms / 1000, total_train_seconds: r.ms / 1000 + (prev?.total_train_seconds ?? 0), model: relative(dir, cj.out),
-            runtime: { mode: choice!.mode, backend: choice!.backend, workers: choice!.workers }, date: new Date().toISOString(),
+            val_accuracy: r.valAccuracy, val_loss: r.valLoss, params: r.params, bytes: r.failed ? 0 : statSync(cj.out).size, ms1: lat.ms1, ms128: lat.ms128, deploy_backend: deploy.name,
+            train_seconds: r.ms / 1000, total_train_seconds: r.ms / 1000 + (prev?.total_train_seconds ?? 0), model: r.failed ? '' : relative(dir, cj.out),
+            runtime: { mode: choice!.mode, backend: choice!.backend, workers: choice!.workers }, date: new Date().toISOString(), ...(r.failed ? { failed: r.failed } : {}),
           };
           await appendJournal(journalFile, line);
           mine.set(resultKey(job.id, job.rung), line);
           finishedNow++;
+          if (r.failed) {
+            progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: failed (${r.failed.slice(0, 160)}); recorded, not promoted`);
+            return { score: 0, ms: r.ms, failed: true };
+          }
           progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128`);
           return { score: r.valAccuracy, ms: r.ms };
         },
@@ -274,11 +278,13 @@ export async function sweep(argv: string[]): Promise<void> {
   for (const id of ids) {
     for (let r = rungs.length - 1; r >= 0; r--) {
       const l = mine.get(resultKey(id, r));
-      if (!l) continue;
+      if (!l || l.failed) continue;
       rows.push({ id, key: l.key, epochs: l.epochs, rung: r, accuracy: l.val_accuracy, valLoss: l.val_loss, ms1: l.ms1, ms128: l.ms128, bytes: l.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l });
       break;
     }
   }
+  const failedLines = [...mine.values()].filter((l) => l.failed);
+  if (!rows.length && failedLines.length) throw new NumericalError(`every candidate that trained diverged (${failedLines.length} of them; e.g. ${failedLines[0].key}: ${failedLines[0].failed!.slice(0, 200)}); try a lower --lr`);
   if (!rows.length) throw new ConfigError(`no candidate finished a rung${budgetMin !== null ? ` within --budget-minutes ${budgetMin}` : ''}; give a larger budget, fewer or smaller candidates${skipped.length ? ` (skipped: ${skipped.slice(0, 3).join('; ')})` : ''}`);
   const front = paretoFront(rows);
   for (const r of front) r.front = true;
@@ -288,6 +294,7 @@ export async function sweep(argv: string[]): Promise<void> {
   if (skipped.length) {
     console.log(`\nskipped ${skipped.length} job(s) (budget): ${skipped.slice(0, 6).join('; ')}${skipped.length > 6 ? `; ... (all in sweep.json)` : ''}`);
   }
+  if (failedLines.length) console.log(`\n${failedLines.length} job(s) diverged (recorded in sweep.jsonl, never promoted or picked): ${failedLines.slice(0, 4).map((l) => `${l.key}, ${l.epochs} epochs`).join('; ')}${failedLines.length > 4 ? '; ...' : ''}`);
   const summary = `${rows.length} candidates measured (${result === dry ? 0 : result.trained} rung(s) trained now, ${result === dry ? dry.reused : result.reused} reused from sweep.jsonl) in ${elapsed.toFixed(1)} s${budgetMin !== null ? ` of a ${(budgetMin * 60).toFixed(0)} s budget` : ''}; ${front.length} on the Pareto front`;
   console.log(`\nsweep: ${summary}`);
 
@@ -311,7 +318,7 @@ export async function sweep(argv: string[]): Promise<void> {
     command: commandLine('sweep', argv), date: new Date().toISOString(), data: { name: d.train.name, train: trainSet.n, validation: valSet.n, test: d.test.n }, space, sample, rungs, eta,
     budget_seconds: budgetMin === null ? null : budgetMin * 60, elapsed_seconds: elapsed, trained_now: result === dry ? 0 : result.trained, reused: result === dry ? dry.reused : result.reused, abandoned: result === dry ? 0 : result.abandoned,
     parallelism: choice ? { mode: choice.mode, concurrency: choice.concurrency, backend: choice.backend, workers: choice.workers, samples_per_s: choice.measured, line: choice.line } : null,
-    deploy_backend: deploy.name, skipped, pick: { rule: rule.text, picked: chosen ? { key: chosen.key, epochs: chosen.epochs, val_accuracy: chosen.accuracy, test_accuracy: testAcc, model: chosen.line.model } : null, retrain },
+    deploy_backend: deploy.name, skipped, failed: failedLines.map((l) => ({ key: l.key, epochs: l.epochs, reason: l.failed })), pick: { rule: rule.text, picked: chosen ? { key: chosen.key, epochs: chosen.epochs, val_accuracy: chosen.accuracy, test_accuracy: testAcc, model: chosen.line.model } : null, retrain },
     front: front.map((r) => r.line), all: rows.map((r) => r.line),
   };
   await writeFileAtomic(join(dir, 'sweep.json'), JSON.stringify(json, null, 1) + '\n');

@@ -5,6 +5,7 @@
 // at once, one thread each). Also: the latency of an architecture on the deploy backend.
 
 import type { Backend } from '../backends/backend.js';
+import { NumericalError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { Sequential } from '../nn/sequential.js';
 import type { WidthsConfig } from '../nn/spec.js';
@@ -47,6 +48,8 @@ export interface CandidateResult {
   valLoss: number;
   params: number;
   ms: number;
+  /** Set when the training diverged (NumericalError): the message; nothing was written. */
+  failed?: string;
 }
 
 /** The candidate's model config: `depth` dense hidden layers of `width`, the data's input and class counts. */
@@ -69,10 +72,17 @@ export async function trainCandidate(be: Backend, workers: number, job: Candidat
       prev.release();
     }
     const steps = Math.ceil(data.train.n / Math.min(t.batchSize, data.train.n));
-    const res = await train(model, data.train, null, {
-      epochs: job.epochs, batchSize: t.batchSize, seed, optimizer: t.optimizer,
-      schedule: { kind: 'cosine', totalSteps: job.epochs * steps }, kd: { T: c.T, alpha: c.alpha, scaleT2: true }, workers,
-    }, { signal }, [{ logits: data.logits }]);
+    let res;
+    try {
+      res = await train(model, data.train, null, {
+        epochs: job.epochs, batchSize: t.batchSize, seed, optimizer: t.optimizer,
+        schedule: { kind: 'cosine', totalSteps: job.epochs * steps }, kd: { T: c.T, alpha: c.alpha, scaleT2: true }, workers,
+      }, { signal }, [{ logits: data.logits }]);
+    } catch (e) {
+      // A candidate whose training diverges is a result (this setting does not train), not the sweep's failure.
+      if (e instanceof NumericalError) return { valAccuracy: 0, valLoss: NaN, params: model.parameterCount, ms: performance.now() - t0, failed: e.message };
+      throw e;
+    }
     if (res.stopped) return null;
     const ev = evaluate(model, data.val);
     await saveModel(job.out, model, job.meta, { transform: data.train.transform ?? null, classNames: data.train.classNames ? Array.from({ length: model.classes }, (_, k) => data.train.classNames![k] ?? String(k)) : null });

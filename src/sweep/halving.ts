@@ -22,6 +22,8 @@ export interface JobResult {
   score: number;
   /** Wall-clock ms the job took (as measured by the runner). */
   ms: number;
+  /** The job ran but its candidate failed (e.g. diverged): finished, never promoted. */
+  failed?: boolean;
 }
 
 export interface Skip {
@@ -156,17 +158,18 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
     }
     if (o.stopped?.()) break;
     if (rung + 1 < R) {
-      const ranked = finished.map((id) => ({ id, s: results.get(resultKey(id, rung))!.score })).sort((a, b) => b.s - a.s || (a.id < b.id ? -1 : 1));
+      const ranked = finished.filter((id) => !results.get(resultKey(id, rung))!.failed).map((id) => ({ id, s: results.get(resultKey(id, rung))!.score })).sort((a, b) => b.s - a.s || (a.id < b.id ? -1 : 1));
       const k = promoted(ranked.length, o.eta);
       ids = ranked.slice(0, k).map((r) => r.id);
-      log(`rung ${rung} (${epochs} epoch${epochs > 1 ? 's' : ''}): ${finished.length} finished; promoting the best ${k} to ${o.rungEpochs[rung + 1]} epochs`);
+      const failed = finished.length - ranked.length;
+      log(`rung ${rung} (${epochs} epoch${epochs > 1 ? 's' : ''}): ${finished.length} finished${failed ? ` (${failed} failed)` : ''}; promoting the best ${k} to ${o.rungEpochs[rung + 1]} epochs`);
     } else log(`rung ${rung} (${epochs} epochs): ${finished.length} finished`);
   }
   const final = new Map<string, { rung: number; epochs: number; score: number }>();
   for (const id of o.ids) {
     for (let r = R - 1; r >= 0; r--) {
       const res = results.get(resultKey(id, r));
-      if (res) { final.set(id, { rung: r, epochs: o.rungEpochs[r], score: res.score }); break; }
+      if (res && !res.failed) { final.set(id, { rung: r, epochs: o.rungEpochs[r], score: res.score }); break; }
     }
   }
   return { results, final, skipped, trained, reused, abandoned, elapsedMs: o.now() - t0 };

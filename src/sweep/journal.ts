@@ -31,6 +31,8 @@ export interface SweepLine {
   model: string;
   runtime: { mode: 'parallel' | 'one-at-a-time'; backend: string; workers: number };
   date: string;
+  /** The training diverged (the message): a finished result that is never promoted nor picked, and has no model file. */
+  failed?: string;
 }
 
 /** Reads the finished lines (dropping a cut last line, and truncating the file to match). */
