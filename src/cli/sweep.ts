@@ -21,7 +21,7 @@ import { AXES, DEFAULT_SPACE, archKey, candidateHash, candidateKey, candidateMac
 import { resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../sweep/halving.js';
 import { DEFAULT_PICK, paretoFront, parsePickRule, pick, type Point } from '../sweep/pareto.js';
 import { appendJournal, readJournal, type SweepLine } from '../sweep/journal.js';
-import { candidateLatency, candidateModel, trainCandidate, type CandidateData, type CandidateJob, type SweepTraining } from '../sweep/candidate.js';
+import { candidateLatency, candidateModel, trainCandidate, type CandidateJob, type SweepTraining } from '../sweep/candidate.js';
 import { chooseParallelism, SweepPool, type ParallelChoice } from '../sweep/parallel.js';
 import { COMMON, DATA, num, type OptionDoc } from './options.js';
 import { data, helpOr, outDir, pickRuntime } from './commands.js';
