@@ -147,6 +147,12 @@ describe('successive halving', () => {
     expect(r.final.get('c4')?.rung).toBe(1);
   });
 
+  it('an error of a job (not a failed candidate) is the sweep\'s error, with no unhandled rejection', async () => {
+    const f = fake(4, { cost: () => 1, score: () => 0.5 });
+    await expect(successiveHalving({ ids: f.ids, rungEpochs: [1], eta: 3, budgetMs: null, concurrency: 2, now: f.now, estimateMs: f.estimateMs,
+      run: async (j) => { if (j.id === 'c1') throw new Error('disk full'); return f.run(j); } })).rejects.toThrow('disk full');
+  });
+
   it('runs `concurrency` jobs at once, never more', async () => {
     let active = 0, most = 0;
     const r = await successiveHalving({

@@ -53,6 +53,7 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'batch', type: 'string', help: 'batch size', default: '128' },
   { flag: 'optimizer', type: 'string', help: 'sgd or adamw', default: 'sgd' },
   { flag: 'lr', type: 'string', help: 'peak learning rate (cosine decay over each rung)', default: '0.05' },
+  { flag: 'warmup-epochs', type: 'string', help: 'linear lr warm-up at the start of each rung, in epochs (keeps high alpha·T settings from diverging at the peak lr)', default: '0.5' },
   { flag: 'momentum', type: 'string', help: 'SGD momentum', default: '0.9' },
   { flag: 'weight-decay', type: 'string', help: 'weight decay', default: '0' },
   { flag: 'seed', type: 'string', help: 'seed of the validation split, the candidate order and the training', default: '1' },
@@ -92,7 +93,7 @@ export function validationSplit(n: number, fraction: number, seed: number): { tr
 }
 
 /** The `distill student` command that trains `c` on all the training data, as the sweep did on its split. */
-export function retrainCommand(c: Candidate, epochs: number, v: Record<string, string | boolean | undefined>, out: string, inputs: number, classes: number): string {
+export function retrainCommand(c: Candidate, epochs: number, v: Record<string, string | boolean | undefined>, out: string, inputs: number, classes: number, trainN: number): string {
   const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
   const args = ['distill', 'student'];
   if (typeof v.teacher === 'string') args.push('--teacher', v.teacher);
@@ -104,6 +105,10 @@ export function retrainCommand(c: Candidate, epochs: number, v: Record<string, s
   args.push('--temperature', String(c.T), '--alpha', String(c.alpha), '--epochs', String(epochs), '--batch', String(v.batch), '--optimizer', String(v.optimizer), '--lr', String(v.lr));
   if (v.optimizer === 'sgd') args.push('--momentum', String(v.momentum));
   if (Number(v['weight-decay']) !== 0) args.push('--weight-decay', String(v['weight-decay']));
+  // The warm-up in steps of the whole training set, as the sweep's was in epochs.
+  const steps = Math.ceil(trainN / Math.min(Number(v.batch), trainN));
+  const warm = Math.min(Math.round(Number(v['warmup-epochs']) * steps), Math.floor((epochs * steps) / 2));
+  if (warm > 0) args.push('--warmup', String(warm));
   args.push('--seed', String(v.seed), '--out', out);
   return args.map(q).join(' ');
 }
@@ -136,7 +141,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const kind = v.optimizer;
   if (kind !== 'sgd' && kind !== 'adamw') throw new ConfigError(`--optimizer: expected sgd or adamw, got ${JSON.stringify(kind)}`);
   const training: SweepTraining = {
-    batchSize: num(v, 'batch', { int: true, min: 1 }), seed: num(v, 'seed', { int: true }),
+    batchSize: num(v, 'batch', { int: true, min: 1 }), seed: num(v, 'seed', { int: true }), warmupEpochs: num(v, 'warmup-epochs', { min: 0, max: 1000 }),
     optimizer: { kind, lr: num(v, 'lr', { min: 1e-12 }), momentum: num(v, 'momentum', { min: 0, max: 0.999999 }), weightDecay: num(v, 'weight-decay', { min: 0 }) },
   };
   const workersFlag = v.workers === undefined ? undefined : num(v, 'workers', { int: true, min: 1, max: availableParallelism() });
@@ -155,7 +160,7 @@ export async function sweep(argv: string[]): Promise<void> {
   // Teacher logits on the sweep's training split: computed once, cached in DIR.
   const logits = await teacherLogits(teacherFile, !!fromLogits, d.train, trainSet, split.train, K, dir, progress);
   const settings = {
-    data: [d.train.name, d.train.n, F, K], val: [valFraction, valSet.n], seed: training.seed, batch: training.batchSize, optimizer: training.optimizer, rungs,
+    data: [d.train.name, d.train.n, F, K], val: [valFraction, valSet.n], seed: training.seed, batch: training.batchSize, optimizer: training.optimizer, rungs, warmup: training.warmupEpochs,
     teacher: createHash('sha256').update(new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength)).digest('hex').slice(0, 16),
   };
   const byId = new Map<string, Candidate>();
@@ -303,7 +308,7 @@ export async function sweep(argv: string[]): Promise<void> {
   if (chosen) {
     const src = join(dir, chosen.line.model);
     await writeFileAtomic(join(dir, 'best.safetensors'), readFileSync(src));
-    retrain = retrainCommand(chosen.line.config, chosen.epochs, v, retrainOut, F, K);
+    retrain = retrainCommand(chosen.line.config, chosen.epochs, v, retrainOut, F, K, d.train.n);
     const { model } = await readModel(src, deploy);
     try { testAcc = evaluate(model, d.test).accuracy; } finally { model.release(); }
     pickNote = `Picked ${chosen.key} (${chosen.epochs} epochs): validation accuracy ${(chosen.accuracy * 100).toFixed(2)}%; test accuracy ${(testAcc * 100).toFixed(2)}% (the test set, shown only for the picked model; not used to select).`;
@@ -325,7 +330,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const html = sweepReportHtml({
     title: 'distill sweep — the size / accuracy / speed front', sub: `${json.date} · ${d.train.name}: ${trainSet.n} training / ${valSet.n} validation samples · latency on ${deploy.name}`,
     headline: `sweep: ${summary}.`, rows, picked: chosen?.id ?? null, pickRule: rule.text, pickNote, deployBackend: deploy.name, retrain,
-    settings: [['space', AXES.map((a) => `${a}: ${space[a].join(', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; took ${elapsed.toFixed(0)} s`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung), seed ${training.seed}`]],
+    settings: [['space', AXES.map((a) => `${a}: ${space[a].join(', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; took ${elapsed.toFixed(0)} s`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung after a ${training.warmupEpochs}-epoch linear warm-up), seed ${training.seed}`]],
     skipped, command: json.command,
   });
   await writeFileAtomic(join(dir, 'sweep.html'), html);

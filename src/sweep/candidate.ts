@@ -20,6 +20,8 @@ export interface SweepTraining {
   batchSize: number;
   optimizer: OptimizerConfig;
   seed: number;
+  /** Linear lr warm-up at the start of each rung, in epochs (0: none); at most half the rung's steps. */
+  warmupEpochs: number;
 }
 
 export interface CandidateJob {
@@ -76,7 +78,7 @@ export async function trainCandidate(be: Backend, workers: number, job: Candidat
     try {
       res = await train(model, data.train, null, {
         epochs: job.epochs, batchSize: t.batchSize, seed, optimizer: t.optimizer,
-        schedule: { kind: 'cosine', totalSteps: job.epochs * steps }, kd: { T: c.T, alpha: c.alpha, scaleT2: true }, workers,
+        schedule: { kind: 'cosine', totalSteps: job.epochs * steps, warmupSteps: Math.min(Math.round(t.warmupEpochs * steps), Math.floor((job.epochs * steps) / 2)) }, kd: { T: c.T, alpha: c.alpha, scaleT2: true }, workers,
       }, { signal }, [{ logits: data.logits }]);
     } catch (e) {
       // A candidate whose training diverges is a result (this setting does not train), not the sweep's failure.

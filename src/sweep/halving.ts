@@ -146,7 +146,8 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
           finished.push(j.id);
         })();
         running.add(p);
-        void p.finally(() => running.delete(p));
+        // A job's error reaches the caller through Promise.race below; this cleanup chain must not reject on its own.
+        p.then(() => running.delete(p), () => running.delete(p));
         return true;
       }
       return false;
