@@ -253,3 +253,24 @@ describe('sweep.jsonl', () => {
     expect(readJournal(join(dir, 'none.jsonl'))).toEqual([]);
   });
 });
+
+describe('validation split and the retrain command', () => {
+  it('the validation split is seeded, disjoint from the training part, and covers the set', async () => {
+    const { validationSplit } = await import('../src/cli/sweep.js');
+    const a = validationSplit(1000, 0.1, 1), b = validationSplit(1000, 0.1, 1), c = validationSplit(1000, 0.1, 2);
+    expect(a.val).toHaveLength(100);
+    expect(a.train).toHaveLength(900);
+    expect(Array.from(a.val)).toEqual(Array.from(b.val));
+    expect(Array.from(a.val)).not.toEqual(Array.from(c.val));
+    expect(new Set([...a.val, ...a.train]).size).toBe(1000);
+    expect(() => validationSplit(1, 0.5, 1)).toThrow(/--val-fraction 0.5 leaves no training samples of 1/);
+  });
+  it('the retrain command has the candidate, its epochs and the sweep\'s training settings', async () => {
+    const { retrainCommand } = await import('../src/cli/sweep.js');
+    const v = { teacher: 'runs/t model.safetensors', data: 'fashion-mnist', batch: '128', optimizer: 'sgd', lr: '0.05', momentum: '0.9', 'weight-decay': '0', seed: '3', 'warmup-epochs': '0.5' };
+    expect(retrainCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 27, v, 'runs/best', 784, 10, 60000))
+      .toBe("distill student --teacher 'runs/t model.safetensors' --data fashion-mnist --hidden 64,64 --activation gelu --temperature 2 --alpha 0.5 --epochs 27 --batch 128 --optimizer sgd --lr 0.05 --momentum 0.9 --warmup 235 --seed 3 --out runs/best");
+    expect(retrainCommand({ width: 0, depth: 0, activation: 'relu', T: 4, alpha: 0.9 }, 1, { ...v, data: 'mnist', 'warmup-epochs': '0' }, 'o', 784, 10, 8000))
+      .toBe('distill student --teacher \'runs/t model.safetensors\' --layers 784,10 --temperature 4 --alpha 0.9 --epochs 1 --batch 128 --optimizer sgd --lr 0.05 --momentum 0.9 --seed 3 --out o');
+  });
+});
