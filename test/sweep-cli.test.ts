@@ -119,6 +119,27 @@ describe('distill sweep (CLI)', () => {
     expect(readFileSync(join(dir, 'small', 'best.safetensors')).equals(kept)).toBe(true);
   });
 
+  it('--int8: each candidate is also quantized and measured as a point of its own; an int8 pick writes the int8 file and the quantize step', () => {
+    const args = ['sweep', '--teacher', 'digits-teacher/model.safetensors', '--widths', '8,32', '--depths', '1', '--max-epochs', '3', '--int8', '--out', 'int8', '--backend', 'wasm-simd', '--workers', '1', '--deploy-backend', 'wasm-simd'];
+    const r = distill(...args);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/; int8 \d+\.\d\d%, [\d.]+ kB, [\d.]+ ms@1/);
+    const lines = readFileSync(join(dir, 'int8', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const l of lines) {
+      expect(l.int8.bytes).toBe(statSync(join(dir, 'int8', l.int8.model)).size);
+      expect(l.int8.bytes).toBeLessThan(0.4 * l.bytes); // 784 inputs: int8 weights are most of the file
+      expect(l.int8.val_accuracy).toBeGreaterThan(0.3);
+    }
+    const small = distill(...args, '--pick', 'min-size');
+    expect(small.code, small.err).toBe(0);
+    const json = JSON.parse(readFileSync(join(dir, 'int8', 'sweep.json'), 'utf8'));
+    expect(json.pick.picked.int8).toBe(true);
+    expect(json.pick.picked.key).toMatch(/ · int8$/);
+    expect(readFileSync(join(dir, 'int8', 'best.safetensors')).equals(readFileSync(join(dir, 'int8', json.pick.picked.model)))).toBe(true);
+    expect(json.pick.retrain).toMatch(/ && distill quantize \S+model\.safetensors --calib mnist --out \S+model\.int8\.safetensors$/);
+    expect(small.out).toMatch(/0 rung\(s\) trained now/);
+  });
+
   it('candidates that diverge are recorded (not retrained on rerun) and never picked; if all do, exit 4 says so', () => {
     const args = ['sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--widths', '8', '--depths', '1,2', '--lr', '1e6', '--max-epochs', '1', '--out', 'diverged', '--backend', 'js', '--workers', '1', '--deploy-backend', 'js'];
     const r = distill(...args);

@@ -81,7 +81,7 @@ export function scatterChart(rows: SweepRow[], o: { title: string; xLabel: strin
   // Labels of the front's points, where they fit.
   const placed: [number, number, number][] = []; // x0, x1, y of the labels drawn
   for (const r of plane) {
-    const lx = X(o.x(r)) + 7, label = clip(r.key.replace(/ T=.*$/, ''), 18), ly = Y(r.accuracy * 100) - 6, lw = textWidth(label, 10);
+    const lx = X(o.x(r)) + 7, label = clip(r.key.replace(/ T=\S+ alpha=\S+/, ''), 22), ly = Y(r.accuracy * 100) - 6, lw = textWidth(label, 10);
     if (placed.some(([a, b, y]) => lx < b && lx + lw > a && Math.abs(ly - y) < 11)) continue; // would overlap a label: the hover title has it
     placed.push([lx, lx + lw, ly]);
     if (lx + lw < W) out.push(`<text class="ptlabel" x="${f1(lx)}" y="${f1(Y(r.accuracy * 100) - 6)}" font-size="10">${esc(label)}</text>`);

@@ -14,7 +14,7 @@ import { subset, type Dataset } from '../data/dataset.js';
 import { Rng } from '../nn/rng.js';
 import { evaluate, forEachEvalBatch } from '../train/trainer.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readAnyModel, readModel } from '../io/model-file.js';
+import { readAnyModel } from '../io/model-file.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
 import { validateKd } from '../distill/objectives.js';
 import { AXES, DEFAULT_SPACE, archKey, candidateHash, candidateKey, candidateMacs, hiddenOf, parseAxis, parseSpaceText, sampleCandidates, type Axis, type Candidate, type SearchSpace } from '../sweep/space.js';
@@ -49,6 +49,7 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'val-fraction', type: 'string', help: 'share of the training data held out (seeded) to select on; the test set is never used for selection', default: '0.1' },
   { flag: 'deploy-backend', type: 'string', help: 'backend the latency is measured on (native, wasm-simd, wasm-relaxed, wasm, js, ...) (default: native if it loads, else the first that does)' },
   { flag: 'pick', type: 'string', help: 'rule choosing the answer among the Pareto front: OBJECTIVE [under LIMIT | over ACC%] [and ...]; OBJECTIVE max-accuracy, min-latency@1, min-latency@128, min-size, min-params; LIMIT 1ms@1, 250us@1, 20ms@128, 50KB, 2MB, 20kparams', default: DEFAULT_PICK },
+  { flag: 'int8', type: 'boolean', help: 'also quantize every trained candidate to int8 (post-training, as distill quantize does by default: min/max ranges on 1,000 training rows) and measure it as a point of its own (accuracy, file, latency on the int8 kernels)' },
   { flag: 'parallel', type: 'string', help: "'auto': measure several candidates at once (one thread each) against one at a time (all workers) and use the faster; 'on' or 'off' to choose", default: 'auto' },
   { flag: 'batch', type: 'string', help: 'batch size', default: '128' },
   { flag: 'optimizer', type: 'string', help: 'sgd or adamw', default: 'sgd' },
@@ -146,6 +147,7 @@ export async function sweep(argv: string[]): Promise<void> {
   };
   const workersFlag = v.workers === undefined ? undefined : num(v, 'workers', { int: true, min: 1, max: availableParallelism() });
   const rungs = rungEpochs(minEpochs, maxEpochs, eta);
+  const int8 = v.int8 === true;
   const candidates = sampleCandidates(space, { seed: training.seed, max: maxCandidates });
   const deployName = typeof v['deploy-backend'] === 'string' ? v['deploy-backend'] : null;
   const deploy: Backend = deployName ? await loadBackend(deployName) : await loadBackend('native').catch(() => defaultBackend());
@@ -161,6 +163,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const logits = await teacherLogits(teacherFile, !!fromLogits, d.train, trainSet, split.train, K, dir, progress);
   const settings = {
     data: [d.train.name, d.train.n, F, K], val: [valFraction, valSet.n], seed: training.seed, batch: training.batchSize, optimizer: training.optimizer, rungs, warmup: training.warmupEpochs,
+    ...(int8 ? { int8: true } : {}),
     teacher: createHash('sha256').update(new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength)).digest('hex').slice(0, 16),
   };
   const byId = new Map<string, Candidate>();
@@ -217,6 +220,7 @@ export async function sweep(argv: string[]): Promise<void> {
       for (const c of candidates) {
         const a = archKey(c);
         if (!latency.has(a)) latency.set(a, candidateLatency(deploy, c, F, K));
+        if (int8 && !latency.has(`${a}:int8`)) latency.set(`${a}:int8`, candidateLatency(deploy, c, F, K, { x: trainSet.x, n: trainSet.n }));
       }
       progress.line(`sweep: latency of ${latency.size} architecture(s) measured on ${deploy.name}; training starts ${((performance.now() - started) / 1000).toFixed(1)} s after the start`);
       const trainBe = choice.mode === 'parallel' ? null : await loadBackend(choice.backend);
@@ -247,6 +251,7 @@ export async function sweep(argv: string[]): Promise<void> {
             init: prev ? join(dir, prev.model) : undefined,
             out: join(dir, 'candidates', `${job.id}-e${job.epochs}.safetensors`),
             meta: { role: 'student', data: d.train.name, sweep: JSON.stringify({ ...c, epochs: job.epochs }), teachers: JSON.stringify([teacherFile]) },
+            ...(int8 ? { int8: { out: join(dir, 'candidates', `${job.id}-e${job.epochs}.int8.safetensors`) } } : {}),
           };
           const r = trainBe ? await trainCandidate(trainBe, choice!.workers, cj, { train: trainSet, val: valSet, logits }, jobAc.signal) : await pool!.train(choice!.backend, cj, jobAc.signal);
           if (!r) return null;
@@ -257,6 +262,10 @@ export async function sweep(argv: string[]): Promise<void> {
             train_seconds: r.ms / 1000, total_train_seconds: r.ms / 1000 + (prev?.total_train_seconds ?? 0), model: r.failed ? '' : relative(dir, cj.out),
             runtime: { mode: choice!.mode, backend: choice!.backend, workers: choice!.workers }, date: new Date().toISOString(), ...(r.failed ? { failed: r.failed } : {}),
           };
+          if (r.int8 && cj.int8) {
+            const l8 = latency.get(`${archKey(c)}:int8`)!;
+            line.int8 = { val_accuracy: r.int8.valAccuracy, val_loss: r.int8.valLoss, bytes: statSync(cj.int8.out).size, ms1: l8.ms1, ms128: l8.ms128, model: relative(dir, cj.int8.out) };
+          }
           await appendJournal(journalFile, line);
           mine.set(resultKey(job.id, job.rung), line);
           finishedNow++;
@@ -264,7 +273,7 @@ export async function sweep(argv: string[]): Promise<void> {
             progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: failed (${r.failed.slice(0, 160)}); recorded, not promoted`);
             return { score: 0, ms: r.ms, failed: true };
           }
-          progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128`);
+          progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128${line.int8 ? `; int8 ${(line.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(line.int8.bytes)}, ${line.int8.ms1.toFixed(4)} ms@1, ${line.int8.ms128.toFixed(3)} ms@128` : ''}`);
           return { score: r.valAccuracy, ms: r.ms };
         },
       });
@@ -279,12 +288,14 @@ export async function sweep(argv: string[]): Promise<void> {
   if (got) throw new Interrupted(got, `sweep stopped by ${got}: ${mine.size} finished rung(s) are in ${journalFile}; run the same command again to continue`);
 
   // The answer: each candidate's last finished rung, the front, the pick.
-  const rows: (SweepRow & Point & { line: SweepLine })[] = [];
+  // An int8 form (--int8) is a point of its own: the same candidate, another file and other kernels.
+  const rows: (SweepRow & Point & { line: SweepLine; file: string; int8: boolean })[] = [];
   for (const id of ids) {
     for (let r = rungs.length - 1; r >= 0; r--) {
       const l = mine.get(resultKey(id, r));
       if (!l || l.failed) continue;
-      rows.push({ id, key: l.key, epochs: l.epochs, rung: r, accuracy: l.val_accuracy, valLoss: l.val_loss, ms1: l.ms1, ms128: l.ms128, bytes: l.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l });
+      rows.push({ id, key: l.key, epochs: l.epochs, rung: r, accuracy: l.val_accuracy, valLoss: l.val_loss, ms1: l.ms1, ms128: l.ms128, bytes: l.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.model, int8: false });
+      if (l.int8) rows.push({ id: `${id}:int8`, key: `${l.key} · int8`, epochs: l.epochs, rung: r, accuracy: l.int8.val_accuracy, valLoss: l.int8.val_loss, ms1: l.int8.ms1, ms128: l.int8.ms128, bytes: l.int8.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.int8.model, int8: true });
       break;
     }
   }
@@ -306,10 +317,11 @@ export async function sweep(argv: string[]): Promise<void> {
   let retrain: string | null = null, testAcc: number | null = null, pickNote: string;
   const retrainOut = join(relative(process.cwd(), dir) || '.', 'best-retrained');
   if (chosen) {
-    const src = join(dir, chosen.line.model);
+    const src = join(dir, chosen.file);
     await writeFileAtomic(join(dir, 'best.safetensors'), readFileSync(src));
     retrain = retrainCommand(chosen.line.config, chosen.epochs, v, retrainOut, F, K, d.train.n);
-    const { model } = await readModel(src, deploy);
+    if (chosen.int8) retrain += ` && distill quantize ${join(retrainOut, 'model.safetensors')} --calib ${String(v.data)} --out ${join(retrainOut, 'model.int8.safetensors')}`;
+    const { model } = await readAnyModel(src, deploy);
     try { testAcc = evaluate(model, d.test).accuracy; } finally { model.release(); }
     pickNote = `Picked ${chosen.key} (${chosen.epochs} epochs): validation accuracy ${(chosen.accuracy * 100).toFixed(2)}%; test accuracy ${(testAcc * 100).toFixed(2)}% (the test set, shown only for the picked model; not used to select).`;
     await writeFileAtomic(join(dir, 'best.txt'), `# ${pickNote}\n# Retrain it on all the training data (training + validation splits):\n${retrain}\n`);
@@ -323,8 +335,9 @@ export async function sweep(argv: string[]): Promise<void> {
     command: commandLine('sweep', argv), date: new Date().toISOString(), data: { name: d.train.name, train: trainSet.n, validation: valSet.n, test: d.test.n }, space, sample, rungs, eta,
     budget_seconds: budgetMin === null ? null : budgetMin * 60, elapsed_seconds: elapsed, trained_now: result === dry ? 0 : result.trained, reused: result === dry ? dry.reused : result.reused, abandoned: result === dry ? 0 : result.abandoned,
     parallelism: choice ? { mode: choice.mode, concurrency: choice.concurrency, backend: choice.backend, workers: choice.workers, samples_per_s: choice.measured, line: choice.line } : null,
-    deploy_backend: deploy.name, skipped, failed: failedLines.map((l) => ({ key: l.key, epochs: l.epochs, reason: l.failed })), pick: { rule: rule.text, picked: chosen ? { key: chosen.key, epochs: chosen.epochs, val_accuracy: chosen.accuracy, test_accuracy: testAcc, model: chosen.line.model } : null, retrain },
-    front: front.map((r) => r.line), all: rows.map((r) => r.line),
+    deploy_backend: deploy.name, skipped, failed: failedLines.map((l) => ({ key: l.key, epochs: l.epochs, reason: l.failed })), pick: { rule: rule.text, picked: chosen ? { key: chosen.key, epochs: chosen.epochs, val_accuracy: chosen.accuracy, test_accuracy: testAcc, model: chosen.file, int8: chosen.int8 } : null, retrain },
+    front: front.map((r) => ({ key: r.key, int8: r.int8, epochs: r.epochs, val_accuracy: r.accuracy, ms1: r.ms1, ms128: r.ms128, bytes: r.bytes, params: r.params, train_seconds: r.trainSeconds, model: r.file, hash: r.line.hash })),
+    all: rows.filter((r) => !r.int8).map((r) => r.line),
   };
   await writeFileAtomic(join(dir, 'sweep.json'), JSON.stringify(json, null, 1) + '\n');
   const html = sweepReportHtml({

@@ -33,6 +33,8 @@ export interface SweepLine {
   date: string;
   /** The training diverged (the message): a finished result that is never promoted nor picked, and has no model file. */
   failed?: string;
+  /** With --int8: the int8 (post-training quantized) form of the same model, measured the same way. */
+  int8?: { val_accuracy: number; val_loss: number; bytes: number; ms1: number; ms128: number; model: string };
 }
 
 /** Reads the finished lines (dropping a cut last line, and truncating the file to match). */
