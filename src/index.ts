@@ -24,3 +24,8 @@ export * from './distill/objectives.js';
 export * from './compress/prune.js';
 export * from './train/trainer.js';
 export { calibrate, quantizeModel, quantLayers, CALIBRATION_METHODS, type CalibrateOptions, type CalibrationMethod } from './compress/quantize.js';
+export { DEFAULT_SPACE, gridCandidates, sampleCandidates, candidateKey, parseAxis, parseSpaceText, type Candidate, type SearchSpace } from './sweep/space.js';
+export { successiveHalving, rungEpochs, type Job, type JobResult, type HalvingOptions, type HalvingResult } from './sweep/halving.js';
+export { paretoFront, parsePickRule, pick, DEFAULT_PICK, type Point, type PickRule } from './sweep/pareto.js';
+export { readJournal, type SweepLine } from './sweep/journal.js';
+export { trainCandidate, candidateLatency, type CandidateJob, type CandidateResult } from './sweep/candidate.js';

@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'distillery-options-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const run = (...a: string[]) => spawnSync(process.execPath, [BIN, ...a], { cwd: dir, encoding: 'utf8', env: { ...process.env, DISTILLERY_CACHE_DIR: join(dir, 'cache') } });
 
-const COMMANDS = ['teach', 'student', 'logits', 'predict', 'export', 'eval', 'bench', 'demo', 'quantize', 'prune'];
+const COMMANDS = ['teach', 'student', 'logits', 'predict', 'export', 'eval', 'bench', 'demo', 'quantize', 'prune', 'sweep'];
 
 describe('help and suggestions', () => {
   it.each(COMMANDS)('distill %s --help: options with defaults, and two examples', (cmd) => {

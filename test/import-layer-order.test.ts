@@ -1,9 +1,11 @@
 // The layer order of DESIGN.md ("data flows top to bottom; nothing below imports from above"),
 // checked on every relative import and re-export under src/:
-//   cli → train → step → compress → distill → io → data → optim → nn → backends → kernels
+//   cli → sweep → train → step → compress → distill → io → data → optim → nn → backends → kernels
 // src/index.ts (the package's API) sits on top, src/errors.ts (the error classes every layer
 // throws) at the bottom. io and data share a level in DESIGN.md; here io sits just above data
-// (a model or logits file may name a dataset; no reader of data needs io).
+// (a model or logits file may name a dataset; no reader of data needs io). sweep (distill sweep's
+// search, successive halving, Pareto front and pick rule) is not in DESIGN.md: it sits between
+// the CLI and the trainer it drives.
 // The same scan is shown to catch a planted upward import in a fixture tree.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -12,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = join(import.meta.dirname, '..', 'src');
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'layer-order', 'src');
-export const ORDER = ['index.ts', 'cli', 'train', 'step', 'compress', 'distill', 'io', 'data', 'optim', 'nn', 'backends', 'kernels', 'errors.ts'];
+export const ORDER = ['index.ts', 'cli', 'sweep', 'train', 'step', 'compress', 'distill', 'io', 'data', 'optim', 'nn', 'backends', 'kernels', 'errors.ts'];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

@@ -6,6 +6,7 @@ import { closest } from './options.js';
 import { bench } from './bench.js';
 import { quantize } from './quantize.js';
 import { prune } from './prune.js';
+import { sweep } from './sweep.js';
 import { demo, evalCmd, exportCmd, logits, predictCmd, student, teach } from './commands.js';
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; about: string }> = {
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; about: 
   export: { run: exportCmd, about: 'write a saved model as ONNX (with its input transform and class names)' },
   eval: { run: evalCmd, about: 'evaluate a saved model: accuracy, loss, test errors' },
   prune: { run: prune, about: 'prune a saved model (structured: whole neurons/channels; or unstructured masks), then recover it by KD from the unpruned model' },
+  sweep: { run: sweep, about: 'train many candidate students from one cached set of teacher logits under a time budget; the accuracy / latency / size Pareto front and a pick' },
   bench: { run: bench, about: 'every available backend side by side: each kernel and the KD step on workload W; table, --json, HTML report' },
   demo: { run: demo, about: 'teacher → distilled student vs. the same student alone, on the built-in data' },
 };

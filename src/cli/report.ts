@@ -66,7 +66,7 @@ export interface DemoReportInput {
 
 // ---- pieces --------------------------------------------------------------------------------
 
-const pct = (x: number, d = 2) => `${(x * 100).toFixed(d)}%`;
+export const pct = (x: number, d = 2) => `${(x * 100).toFixed(d)}%`;
 const num4 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toPrecision(4));
 
 /** Train loss and its parts per epoch, and the test loss: the loss chart. */
@@ -204,14 +204,14 @@ export function confusionSection(c: Confusion, names: string[]): string {
 }
 
 /** An HTML table; numbers (and "–") align right, text left. */
-function table(head: string[], body: string[][]): string {
+export function table(head: string[], body: string[][]): string {
   const numeric = (x: string) => /^[-+\d.,%/–\s]*$|^[-+\d.,]+ (s|B|kB|MB|GB|samples)$/.test(x);
   const right = head.map((_, j) => body.every((r) => numeric(r[j] ?? '')));
   const cell = (tag: string, x: string, j: number) => `<${tag}${right[j] ? '' : ' class="t"'}>${esc(x)}</${tag}>`;
   return `<table><thead><tr>${head.map((h, j) => cell('th', h, j)).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((x, j) => cell('td', x, j)).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
-function cards(items: [string, string][]): string {
+export function cards(items: [string, string][]): string {
   return `<div class="cards">${items.map(([k, v]) => `<div class="card"><div class="v">${esc(v)}</div><div class="k">${esc(k)}</div></div>`).join('')}</div>`;
 }
 
@@ -225,7 +225,7 @@ svg.confusion .tick{font-size:11px;fill:#333}svg .axislabel{font-size:12px;fill:
 details{margin:8px 0}summary{cursor:pointer;color:#335}
 `;
 
-function page(title: string, body: string): string {
+export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>

@@ -1,0 +1,140 @@
+// One job of a sweep: train a candidate student by KD from the cached teacher logits (the same
+// trainer as `distill student`), from scratch at rung 0 or continuing from the previous rung's
+// model file; evaluate it on the validation split; write its model file. Runs in the main thread
+// (one at a time, data-parallel over `workers`) or in a sweep worker thread (several candidates
+// at once, one thread each); with --int8, also its int8 form (post-training quantization). Also:
+// the latency of an architecture (float32 or int8) on the deploy backend.
+
+import type { Backend } from '../backends/backend.js';
+import { NumericalError } from '../errors.js';
+import type { Dataset } from '../data/dataset.js';
+import { Sequential } from '../nn/sequential.js';
+import type { WidthsConfig } from '../nn/spec.js';
+import type { OptimizerConfig } from '../optim/optimizer.js';
+import { readModel, saveModel, saveQuantizedModel } from '../io/model-file.js';
+import type { InferenceModel, QuantizedSequential } from '../nn/quantized.js';
+import { evaluate, train } from '../train/trainer.js';
+import { calibrate, inferenceMs, quantizeModel } from '../compress/quantize.js';
+import { hiddenOf, type Candidate } from './space.js';
+
+/** Training settings shared by every candidate of a sweep (part of each candidate's hash). */
+export interface SweepTraining {
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  seed: number;
+  /** Linear lr warm-up at the start of each rung, in epochs (0: none); at most half the rung's steps. */
+  warmupEpochs: number;
+}
+
+export interface CandidateJob {
+  candidate: Candidate;
+  /** Epochs to train in this job. */
+  epochs: number;
+  rung: number;
+  /** The previous rung's model file to continue from (absent at rung 0). */
+  init?: string;
+  /** Where to write this rung's model file. */
+  out: string;
+  training: SweepTraining;
+  /** Metadata for the model file (data name, teacher, config). */
+  meta: Record<string, string>;
+  /** Also quantize the trained model (int8 PTQ, as distill quantize does by default) and write it here. */
+  int8?: { out: string };
+}
+
+export interface CandidateData {
+  train: Dataset;
+  val: Dataset;
+  /** Teacher logits (train.n, K), in train's order. */
+  logits: Float32Array;
+}
+
+export interface CandidateResult {
+  valAccuracy: number;
+  valLoss: number;
+  params: number;
+  ms: number;
+  /** Set when the training diverged (NumericalError): the message; nothing was written. */
+  failed?: string;
+  /** With job.int8: the int8 model's validation accuracy and loss. */
+  int8?: { valAccuracy: number; valLoss: number };
+}
+
+/** Rows of the training set that calibrate the int8 activation ranges (distill quantize's default count). */
+export const INT8_CALIB_SAMPLES = 1000;
+
+/** The int8 model of `m` (post-training quantization, min/max ranges on the first rows of `x`). */
+function int8Of(m: Sequential, x: Float32Array, n: number): QuantizedSequential {
+  return quantizeModel(m, calibrate(m, x, Math.min(INT8_CALIB_SAMPLES, n), { method: 'minmax' }));
+}
+
+/** The candidate's model config: `depth` dense hidden layers of `width`, the data's input and class counts. */
+export function candidateModel(c: Candidate, inputs: number, classes: number): WidthsConfig {
+  return { layers: [inputs, ...hiddenOf(c), Math.max(classes, 2)], activation: c.activation };
+}
+
+/** Trains one job and writes its model; null when `signal` stopped it first (nothing written). */
+export async function trainCandidate(be: Backend, workers: number, job: CandidateJob, data: CandidateData, signal?: AbortSignal): Promise<CandidateResult | null> {
+  const t0 = performance.now();
+  const { candidate: c, training: t } = job;
+  const mc = candidateModel(c, data.train.features, data.train.classes);
+  // A continued rung draws other batches than rung 0 did (the shuffle seed moves with the rung).
+  const seed = t.seed + 1000 * job.rung;
+  const model = new Sequential(be, mc, seed);
+  try {
+    if (job.init) {
+      const { model: prev } = await readModel(job.init, be);
+      model.store.params.set(prev.store.params);
+      prev.release();
+    }
+    const steps = Math.ceil(data.train.n / Math.min(t.batchSize, data.train.n));
+    let res;
+    try {
+      res = await train(model, data.train, null, {
+        epochs: job.epochs, batchSize: t.batchSize, seed, optimizer: t.optimizer,
+        schedule: { kind: 'cosine', totalSteps: job.epochs * steps, warmupSteps: Math.min(Math.round(t.warmupEpochs * steps), Math.floor((job.epochs * steps) / 2)) }, kd: { T: c.T, alpha: c.alpha, scaleT2: true }, workers,
+      }, { signal }, [{ logits: data.logits }]);
+    } catch (e) {
+      // A candidate whose training diverges is a result (this setting does not train), not the sweep's failure.
+      if (e instanceof NumericalError) return { valAccuracy: 0, valLoss: NaN, params: model.parameterCount, ms: performance.now() - t0, failed: e.message };
+      throw e;
+    }
+    if (res.stopped) return null;
+    const ev = evaluate(model, data.val);
+    const info = { transform: data.train.transform ?? null, classNames: data.train.classNames ? Array.from({ length: model.classes }, (_, k) => data.train.classNames![k] ?? String(k)) : null };
+    await saveModel(job.out, model, job.meta, info);
+    let int8: CandidateResult['int8'];
+    if (job.int8) {
+      const q = int8Of(model, data.train.x, data.train.n);
+      try {
+        const e8 = evaluate(q, data.val);
+        await saveQuantizedModel(job.int8.out, q, { ...job.meta, role: 'int8', calibration: JSON.stringify({ method: 'minmax', samples: Math.min(INT8_CALIB_SAMPLES, data.train.n) }) }, info);
+        int8 = { valAccuracy: e8.accuracy, valLoss: e8.loss };
+      } finally {
+        q.release();
+      }
+    }
+    return { valAccuracy: ev.accuracy, valLoss: ev.loss, params: model.parameterCount, ms: performance.now() - t0, ...(int8 ? { int8 } : {}) };
+  } finally {
+    model.release();
+  }
+}
+
+/**
+ * Median ms of one eval-mode forward at batch 1 and at batch 128 of the candidate's architecture
+ * on `be` (inferenceMs: the timing `distill quantize` and `distill prune` report). Dense float32
+ * timing does not depend on the weights' values, so it is measured once per architecture.
+ */
+export function candidateLatency(be: Backend, c: Candidate, inputs: number, classes: number, int8?: { x: Float32Array; n: number }): { ms1: number; ms128: number } {
+  const f32 = new Sequential(be, candidateModel(c, inputs, classes), 1);
+  // int8: the same architecture quantized (its timing does not depend on the weights or ranges either).
+  const m: InferenceModel = int8 ? int8Of(f32, int8.x, int8.n) : f32;
+  try {
+    inferenceMs(m, 128, 5); // warm-up (JIT, caches) at both sizes
+    inferenceMs(m, 1, 50);
+    return { ms1: inferenceMs(m, 1, 200), ms128: inferenceMs(m, 128, 30) };
+  } finally {
+    if (m !== f32) m.release();
+    f32.release();
+  }
+}

@@ -1,0 +1,177 @@
+// Successive halving under a wall-clock budget (reference scheduler; pure: the clock, the cost
+// estimate and the training are injected). Every candidate trains rungEpochs[0] epochs; the best
+// 1/eta of those that finished a rung (by score, higher is better) train on to the next rung's
+// epoch count, continuing from their weights; and so on to the last rung. Rung r may use the
+// budget up to the fraction (r+1)/R of it (what an early rung leaves is the later rungs'); a job
+// whose estimated time does not fit before its rung's deadline is not started, and is reported
+// as skipped. Finished jobs (a resumed sweep) count as done without running.
+
+export interface Job {
+  /** The candidate's id (its hash). */
+  id: string;
+  /** Rung index (0-based). */
+  rung: number;
+  /** Epochs the candidate has had after this rung (the rung's total). */
+  epochs: number;
+  /** Epochs it had before (0 at rung 0): this job trains epochs - fromEpochs more. */
+  fromEpochs: number;
+}
+
+export interface JobResult {
+  /** Higher is better (validation accuracy). */
+  score: number;
+  /** Wall-clock ms the job took (as measured by the runner). */
+  ms: number;
+  /** The job ran but its candidate failed (e.g. diverged): finished, never promoted. */
+  failed?: boolean;
+}
+
+export interface Skip {
+  id: string;
+  rung: number;
+  reason: string;
+}
+
+export interface HalvingOptions {
+  ids: string[];
+  /** Epoch totals of the rungs, increasing, e.g. [1, 3, 9]. */
+  rungEpochs: number[];
+  /** Keep the best 1/eta of each rung (at least 1). */
+  eta: number;
+  /** Wall-clock budget in ms from start(); null: none (every rung runs fully). */
+  budgetMs: number | null;
+  /** Kept free at the end of the budget for what follows the training (report, best model). */
+  reserveMs?: number;
+  /** Jobs run at once (parallel candidates). */
+  concurrency: number;
+  now(): number;
+  /** Estimated ms for `epochs` more epochs of candidate `id` before anything of it was measured; refined by the measured rates. */
+  estimateMs(id: string, epochs: number): number;
+  /** Runs one job; null: abandoned (interrupted, or stopped at the budget's end). */
+  run(job: Job): Promise<JobResult | null>;
+  /** Results of jobs finished earlier, keyed `${id}@${rung}`. */
+  done?: Map<string, JobResult>;
+  /** Set: start nothing more (Ctrl-C). */
+  stopped?: () => boolean;
+  log?(msg: string): void;
+}
+
+export interface HalvingResult {
+  /** Every finished job's result (this run's and earlier ones), keyed `${id}@${rung}`. */
+  results: Map<string, JobResult>;
+  /** The highest rung each candidate finished. */
+  final: Map<string, { rung: number; epochs: number; score: number }>;
+  skipped: Skip[];
+  /** Jobs this run trained (not taken from `done`). */
+  trained: number;
+  /** Jobs taken from `done` (a resumed sweep). */
+  reused: number;
+  /** Jobs abandoned in flight (budget end or interrupt). */
+  abandoned: number;
+  elapsedMs: number;
+}
+
+export const resultKey = (id: string, rung: number) => `${id}@${rung}`;
+
+/** How many of `n` finished candidates a rung promotes: ceil(n / eta), at least 1 when n > 0. */
+export const promoted = (n: number, eta: number) => (n > 0 ? Math.max(1, Math.ceil(n / eta)) : 0);
+
+/** The rungs' epoch totals: minEpochs·eta^r up to maxEpochs (the last one clamped to it). */
+export function rungEpochs(minEpochs: number, maxEpochs: number, eta: number): number[] {
+  const out: number[] = [];
+  for (let e = minEpochs; ; e = Math.round(e * eta)) {
+    if (e >= maxEpochs) { out.push(maxEpochs); break; }
+    out.push(e);
+  }
+  return out;
+}
+
+export async function successiveHalving(o: HalvingOptions): Promise<HalvingResult> {
+  if (!(o.eta >= 2)) throw new Error(`eta must be >= 2, got ${o.eta}`);
+  if (!o.rungEpochs.length || o.rungEpochs.some((e, i) => !Number.isInteger(e) || e < 1 || (i > 0 && e <= o.rungEpochs[i - 1]))) throw new Error(`rung epochs must be increasing positive integers, got ${o.rungEpochs}`);
+  const t0 = o.now();
+  const log = o.log ?? (() => {});
+  const R = o.rungEpochs.length;
+  const results = new Map<string, JobResult>();
+  const skipped: Skip[] = [];
+  // Measured ms per epoch: per candidate, and the worst ratio to its estimate (for candidates not yet measured).
+  const rate = new Map<string, number>();
+  // How far off the prior estimates were: the largest actual/estimated ratio of the last 3 first measurements.
+  const ratios: number[] = [];
+  const correction = () => (ratios.length ? Math.max(...ratios.slice(-3)) : 1);
+  let trained = 0, reused = 0, abandoned = 0;
+  const estimate = (id: string, epochs: number) => {
+    const r = rate.get(id);
+    return r !== undefined ? r * epochs : o.estimateMs(id, epochs) * correction();
+  };
+  const deadline = (rung: number) => (o.budgetMs === null ? Infinity : t0 + ((rung + 1) / R) * (o.budgetMs - (o.reserveMs ?? 0)));
+
+  let ids = [...o.ids];
+  for (let rung = 0; rung < R && ids.length; rung++) {
+    const epochs = o.rungEpochs[rung], from = rung ? o.rungEpochs[rung - 1] : 0;
+    const queue = ids.map((id): Job => ({ id, rung, epochs, fromEpochs: from }));
+    const finished: string[] = [];
+    // Earlier results first: they cost nothing.
+    const todo: Job[] = [];
+    for (const j of queue) {
+      const d = o.done?.get(resultKey(j.id, rung));
+      if (d) {
+        results.set(resultKey(j.id, rung), d);
+        rate.set(j.id, d.ms / (epochs - from));
+        finished.push(j.id);
+        reused++;
+      } else todo.push(j);
+    }
+    const end = deadline(rung);
+    // A pool of `concurrency` runners over the queue; each checks the deadline before starting a job.
+    const running = new Set<Promise<void>>();
+    const startNext = (): boolean => {
+      while (todo.length) {
+        const j = todo.shift()!;
+        if (o.stopped?.()) { skipped.push({ id: j.id, rung, reason: 'stopped (interrupt)' }); continue; }
+        const est = estimate(j.id, epochs - from);
+        const left = end - o.now();
+        if (est > left) {
+          skipped.push({ id: j.id, rung, reason: `estimated ${(est / 1000).toFixed(1)} s, ${(Math.max(0, left) / 1000).toFixed(1)} s of rung ${rung}'s budget left` });
+          continue;
+        }
+        const p = (async () => {
+          const r = await o.run(j);
+          if (!r) { abandoned++; skipped.push({ id: j.id, rung, reason: 'abandoned in flight (budget end or interrupt)' }); return; }
+          trained++;
+          results.set(resultKey(j.id, rung), r);
+          const perEpoch = r.ms / (epochs - from);
+          if (!rate.has(j.id)) ratios.push(r.ms / Math.max(1e-9, o.estimateMs(j.id, epochs - from)));
+          rate.set(j.id, perEpoch);
+          finished.push(j.id);
+        })();
+        running.add(p);
+        // A job's error reaches the caller through Promise.race below; this cleanup chain must not reject on its own.
+        p.then(() => running.delete(p), () => running.delete(p));
+        return true;
+      }
+      return false;
+    };
+    while (running.size < o.concurrency && startNext()) { /* fill the slots */ }
+    while (running.size) {
+      await Promise.race(running);
+      while (running.size < o.concurrency && startNext()) { /* refill */ }
+    }
+    if (o.stopped?.()) break;
+    if (rung + 1 < R) {
+      const ranked = finished.filter((id) => !results.get(resultKey(id, rung))!.failed).map((id) => ({ id, s: results.get(resultKey(id, rung))!.score })).sort((a, b) => b.s - a.s || (a.id < b.id ? -1 : 1));
+      const k = promoted(ranked.length, o.eta);
+      ids = ranked.slice(0, k).map((r) => r.id);
+      const failed = finished.length - ranked.length;
+      log(`rung ${rung} (${epochs} epoch${epochs > 1 ? 's' : ''}): ${finished.length} finished${failed ? ` (${failed} failed)` : ''}; promoting the best ${k} to ${o.rungEpochs[rung + 1]} epochs`);
+    } else log(`rung ${rung} (${epochs} epochs): ${finished.length} finished`);
+  }
+  const final = new Map<string, { rung: number; epochs: number; score: number }>();
+  for (const id of o.ids) {
+    for (let r = R - 1; r >= 0; r--) {
+      const res = results.get(resultKey(id, r));
+      if (res && !res.failed) { final.set(id, { rung: r, epochs: o.rungEpochs[r], score: res.score }); break; }
+    }
+  }
+  return { results, final, skipped, trained, reused, abandoned, elapsedMs: o.now() - t0 };
+}

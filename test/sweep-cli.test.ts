@@ -1,0 +1,237 @@
+// `distill sweep` end to end through the binary (dist/): a small sweep on a CSV gives the Pareto
+// table, best.safetensors, best.txt with a retrain command that works, and sweep.html (rendered
+// in headless Chromium: one point per candidate with its config as the hover title, no errors,
+// no requests); rerunning it trains nothing and leaves sweep.jsonl byte for byte; another --pick
+// re-picks without training; bad input fails with exit 2 naming the flag and writes nothing; a
+// budgeted sweep on the built-in digits ends within 10% of its budget and lists what it skipped;
+// Ctrl-C keeps the finished candidates, and the rerun continues from them.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../src/nn/rng.js';
+import { findChromium, openInChromium, problems } from './chromium.js';
+
+const bin = join(import.meta.dirname, '..', 'bin', 'distill.js');
+const dir = mkdtempSync(join(tmpdir(), 'distillery-sweep-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const env = { ...process.env, CI: '1', DISTILLERY_CACHE_DIR: join(dir, 'cache') };
+
+function distill(...args: string[]) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', env });
+  return { code: r.status, out: r.stdout, err: r.stderr, seconds: (performance.now() - t0) / 1000 };
+}
+
+const csv = join(dir, 'blobs.csv');
+beforeAll(() => {
+  const r = new Rng(11), lines = ['f0,f1,f2,f3,f4,f5,label'];
+  for (let i = 0; i < 900; i++) {
+    const c = i % 3;
+    lines.push([...Array.from({ length: 6 }, (_, j) => (r.normal() * 0.9 + (j % 3 === c ? 1.2 : 0)).toFixed(4)), ['cat', 'dog', 'eel'][c]].join(','));
+  }
+  writeFileSync(csv, lines.join('\n') + '\n');
+  const t = distill('teach', '--data', csv, '--hidden', '32', '--epochs', '5', '--out', 'teacher', '--backend', 'js', '--workers', '1', '--quiet');
+  expect(t.code, t.err).toBe(0);
+  const m = distill('teach', '--hidden', '64', '--epochs', '2', '--out', 'digits-teacher', '--quiet');
+  expect(m.code, m.err).toBe(0);
+});
+
+const SMALL = ['sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--widths', '4,16', '--depths', '1,2', '--T', '2,4', '--min-epochs', '2', '--max-epochs', '6', '--out', 'small', '--deploy-backend', 'js'];
+
+describe('distill sweep (CLI)', () => {
+  it('--help lists every option with its default and gives examples; bad input is exit 2 naming the flag, and writes nothing', () => {
+    const h = distill('sweep', '--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/--budget-minutes/);
+    expect(h.out).toMatch(/--pick VALUE.*\(default: max-accuracy\)/);
+    expect(h.out).toMatch(/--eta VALUE.*\(default: 3\)/);
+    expect(h.out).toMatch(/examples:\n {2}distill sweep/);
+    for (const [args, msg] of [
+      [['--widths', '16,x'], /--widths: 'x' is not a width/],
+      [['--pick', 'max-accuracy under 1ms'], /--pick "max-accuracy under 1ms": '1ms' is not a value with a unit/],
+      [['--sample', 'sobol'], /--sample: expected grid or random/],
+      [['--parallel', 'maybe'], /--parallel: expected auto, on or off/],
+      [['--max-epochs', '0'], /--max-epochs: expected an integer >= 1/],
+    ] as [string[], RegExp][]) {
+      const r = distill('sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--out', 'never', ...args);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(msg);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+    }
+    const nf = distill('sweep', '--teacher', 'missing.safetensors', '--out', 'never');
+    expect(nf.code).toBe(2);
+    expect(nf.err).toMatch(/missing\.safetensors.*file not found/);
+    expect(existsSync(join(dir, 'never'))).toBe(false);
+  });
+
+  it('a small sweep: Pareto table, best.safetensors, a retrain command that runs; the rerun trains nothing; another --pick re-picks', () => {
+    const r = distill(...SMALL);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/Pareto front \(validation accuracy up/);
+    expect(r.out).toMatch(/sweep: 8 candidates measured \(\d+ rung\(s\) trained now, 0 reused/);
+    expect(r.err).toMatch(/teacher logits of 648 samples computed once/); // 900 rows: 720 train (test 20%), 10% of them validation
+    expect(r.err).toMatch(/rung 0 \(2 epochs\): 8 finished; promoting the best 3 to 6 epochs/);
+    const lines = readFileSync(join(dir, 'small', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(8 + 3);
+    for (const l of lines) {
+      expect(l.val_accuracy).toBeGreaterThan(0.3);
+      expect(l.ms1).toBeGreaterThan(0);
+      expect(l.ms128).toBeGreaterThan(l.ms1);
+      expect(l.bytes).toBe(statSync(join(dir, 'small', l.model)).size);
+      expect(l.deploy_backend).toBe('js');
+    }
+    const json = JSON.parse(readFileSync(join(dir, 'small', 'sweep.json'), 'utf8'));
+    expect(json.pick.picked.val_accuracy).toBe(Math.max(...json.front.map((l: { val_accuracy: number }) => l.val_accuracy)));
+    expect(json.parallelism.samples_per_s.oneAtATime).toBeGreaterThan(0);
+    expect(json.parallelism.mode).toMatch(/^(parallel|one-at-a-time)$/);
+    const best = readFileSync(join(dir, 'small', 'best.safetensors'));
+    expect(best.equals(readFileSync(join(dir, 'small', json.pick.picked.model)))).toBe(true);
+    const cmd = readFileSync(join(dir, 'small', 'best.txt'), 'utf8').trim().split('\n').at(-1)!;
+    expect(cmd).toMatch(/^distill student --teacher teacher\/model\.safetensors --data \S+blobs\.csv --hidden \d+(,\d+)? --activation relu --temperature \d --alpha 0\.9 --epochs 6 /);
+    // The retrain command works as written (on all the training data).
+    const re = distill(...cmd.replace(/^distill /, '').split(' ').map((a) => a.replace(/^'|'$/g, '')), '--backend', 'js', '--workers', '1', '--quiet');
+    expect(re.code, re.err).toBe(0);
+    expect(re.out).toMatch(/student: test accuracy/);
+
+    // Rerun: nothing trained, the journal byte for byte the same.
+    const before = readFileSync(join(dir, 'small', 'sweep.jsonl'));
+    const again = distill(...SMALL);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toMatch(/11 finished rung\(s\) in .* are reused/);
+    expect(again.err).toMatch(/nothing to train/);
+    expect(again.err).not.toMatch(/calibration|epoch:/);
+    expect(again.out).toMatch(/0 rung\(s\) trained now, 11 reused/);
+    expect(readFileSync(join(dir, 'small', 'sweep.jsonl')).equals(before)).toBe(true);
+
+    // Another rule: re-picked from the journal; a rule nothing meets leaves best.safetensors as it was.
+    const fast = distill(...SMALL, '--pick', 'min-latency@1');
+    expect(fast.code, fast.err).toBe(0);
+    const j2 = JSON.parse(readFileSync(join(dir, 'small', 'sweep.json'), 'utf8'));
+    expect(j2.pick.picked.key).toMatch(/^relu 4 /);
+    expect(fast.out).toMatch(/0 rung\(s\) trained now/);
+    const kept = readFileSync(join(dir, 'small', 'best.safetensors'));
+    const none = distill(...SMALL, '--pick', 'max-accuracy under 10params');
+    expect(none.code, none.err).toBe(0);
+    expect(none.out).toMatch(/No candidate of the Pareto front meets "max-accuracy under 10params"; nothing was picked/);
+    expect(readFileSync(join(dir, 'small', 'best.safetensors')).equals(kept)).toBe(true);
+  });
+
+  it('--int8: each candidate is also quantized and measured as a point of its own; an int8 pick writes the int8 file and the quantize step', () => {
+    const args = ['sweep', '--teacher', 'digits-teacher/model.safetensors', '--widths', '8,32', '--depths', '1', '--max-epochs', '3', '--int8', '--out', 'int8', '--backend', 'wasm-simd', '--workers', '1', '--deploy-backend', 'wasm-simd'];
+    const r = distill(...args);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/; int8 \d+\.\d\d%, [\d.]+ kB, [\d.]+ ms@1/);
+    const lines = readFileSync(join(dir, 'int8', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const l of lines) {
+      expect(l.int8.bytes).toBe(statSync(join(dir, 'int8', l.int8.model)).size);
+      expect(l.int8.bytes).toBeLessThan(0.4 * l.bytes); // 784 inputs: int8 weights are most of the file
+      expect(l.int8.val_accuracy).toBeGreaterThan(0.3);
+    }
+    const small = distill(...args, '--pick', 'min-size');
+    expect(small.code, small.err).toBe(0);
+    const json = JSON.parse(readFileSync(join(dir, 'int8', 'sweep.json'), 'utf8'));
+    expect(json.pick.picked.int8).toBe(true);
+    expect(json.pick.picked.key).toMatch(/ · int8$/);
+    expect(readFileSync(join(dir, 'int8', 'best.safetensors')).equals(readFileSync(join(dir, 'int8', json.pick.picked.model)))).toBe(true);
+    expect(json.pick.retrain).toMatch(/ && distill quantize \S+model\.safetensors --calib mnist --out \S+model\.int8\.safetensors$/);
+    expect(small.out).toMatch(/0 rung\(s\) trained now/);
+  });
+
+  it('candidates that diverge are recorded (not retrained on rerun) and never picked; if all do, exit 4 says so', () => {
+    const args = ['sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--widths', '8', '--depths', '1,2', '--lr', '1e6', '--max-epochs', '1', '--out', 'diverged', '--backend', 'js', '--workers', '1', '--deploy-backend', 'js'];
+    const r = distill(...args);
+    expect(r.code, r.err).toBe(4);
+    expect(r.err).toMatch(/failed \(.*\); recorded, not promoted/);
+    expect(r.err).toMatch(/every candidate that trained diverged \(2 of them; .*\); try a lower --lr/);
+    const lines = readFileSync(join(dir, 'diverged', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => typeof l.failed)).toEqual(['string', 'string']);
+    const again = distill(...args);
+    expect(again.code).toBe(4);
+    expect(again.err).toMatch(/nothing to train/);
+  });
+
+  it('sweep.html renders in headless Chromium: one point per candidate, the config on hover, the front marked, no errors or requests', async (ctx) => {
+    const exe = findChromium();
+    if (!exe) {
+      if (process.env.DISTILLERY_REQUIRE_BROWSER === '1') throw new Error('DISTILLERY_REQUIRE_BROWSER=1: no Chromium found');
+      ctx.skip();
+    }
+    const file = join(dir, 'small', 'sweep.html');
+    // The default pick again (the test before left a rule that picks nothing); this trains nothing.
+    const again = distill(...SMALL);
+    expect(again.code, again.err).toBe(0);
+    expect(existsSync(file)).toBe(true);
+    const probe = `(() => {
+      const charts = [...document.querySelectorAll('svg.scatter')];
+      return charts.map((s) => ({
+        points: s.querySelectorAll('circle.pt').length,
+        front: s.querySelectorAll('circle.pt.front').length,
+        picked: s.querySelectorAll('circle.picked').length,
+        titles: [...s.querySelectorAll('circle.pt title')].map((t) => t.textContent),
+        box: s.getBoundingClientRect().width,
+        spread: (() => { const xs = [...s.querySelectorAll('circle.pt')].map((c) => c.getBoundingClientRect().x); return Math.max(...xs) - Math.min(...xs); })(),
+        axis: [...s.querySelectorAll('.axis .label')].map((t) => t.textContent),
+      }));
+    })()`;
+    const r = await openInChromium(exe!, file, { evaluate: [probe, 'document.querySelectorAll("script, img, iframe, link").length'] });
+    expect(problems(r, file)).toEqual([]);
+    expect(r.console).toEqual([]);
+    expect(r.values[1]).toBe(0);
+    const charts = r.values[0] as { points: number; front: number; picked: number; titles: string[]; box: number; spread: number; axis: string[] }[];
+    expect(charts).toHaveLength(3);
+    for (const c of charts) {
+      expect(c.points).toBe(8);
+      expect(c.front).toBeGreaterThan(0);
+      expect(c.picked).toBe(1);
+      expect(c.box).toBeGreaterThan(300);
+      expect(c.spread).toBeGreaterThan(50);
+      expect(c.axis[0]).toBe('validation accuracy (%)');
+      for (const t of c.titles) expect(t).toMatch(/^relu \d+(-\d+)? T=\d alpha=0\.9, \d epochs: validation \d+\.\d\d%; .* at batch 1, .* at batch 128; .*parameters/);
+    }
+  });
+
+  it('a budgeted sweep on the built-in digits ends within 10% of its budget and says what it skipped', () => {
+    const budget = 30; // seconds
+    const r = distill('sweep', '--teacher', 'digits-teacher/model.safetensors', '--widths', '16,32,64,128,256,512', '--depths', '1,2,3,4', '--activations', 'relu,gelu', '--T', '1,2,4,8', '--alpha', '0.5,0.9', '--max-epochs', '81', '--budget-minutes', String(budget / 60), '--out', 'budget');
+    expect(r.code, r.err).toBe(0);
+    // Node's start and the data's load come before the budget's clock starts: 3 s allowance.
+    expect(r.seconds).toBeLessThanOrEqual(1.1 * budget + 3);
+    const json = JSON.parse(readFileSync(join(dir, 'budget', 'sweep.json'), 'utf8'));
+    expect(json.elapsed_seconds).toBeLessThanOrEqual(1.1 * budget);
+    expect(json.skipped.length).toBeGreaterThan(0); // 384 candidates × 5 rungs do not fit in 30 s (rung 0 gets a fifth of it)
+    expect(r.out).toMatch(/skipped \d+ job\(s\) \(budget\)/);
+    expect(json.all.length).toBeGreaterThanOrEqual(6);
+    expect(existsSync(join(dir, 'budget', 'best.safetensors'))).toBe(true);
+  });
+
+  it('Ctrl-C keeps the finished candidates (valid sweep.jsonl, exit 130); the same command continues from them', async () => {
+    const args = ['sweep', '--teacher', 'digits-teacher/model.safetensors', '--widths', '16,32,64,128', '--depths', '1,2', '--T', '2,4', '--out', 'interrupted', '--parallel', 'off'];
+    const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env });
+    let err = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (b) => {
+        err += b;
+        if (/\[3\] /.test(err) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code, err).toBe(130);
+    expect(err).toMatch(/interrupt \(Ctrl-C\) received/);
+    const text = readFileSync(join(dir, 'interrupted', 'sweep.jsonl'), 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines.length).toBeLessThan(16 + 6);
+    const again = distill(...args);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toContain(`${lines.length} finished rung(s)`);
+    expect(again.out).toMatch(new RegExp(`reused ${lines.length}|${lines.length} reused`));
+    const all = readFileSync(join(dir, 'interrupted', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // Nothing finished before was trained again: every (candidate, rung) appears once.
+    expect(new Set(all.map((l) => `${l.hash}@${l.rung}`)).size).toBe(all.length);
+    expect(all.slice(0, lines.length)).toEqual(lines);
+  });
+});

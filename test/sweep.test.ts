@@ -1,0 +1,276 @@
+// distill sweep's library (src/sweep/): the search space, successive halving under a budget (on
+// an injected clock: deterministic), resume from finished results, the Pareto front, the pick
+// rule, and the sweep.jsonl journal.
+
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/errors.js';
+import { candidateHash, candidateKey, gridCandidates, parseAxis, parseSpaceText, sampleCandidates, type SearchSpace } from '../src/sweep/space.js';
+import { promoted, resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../src/sweep/halving.js';
+import { dominates, paretoFront, parsePickRule, pick, type Point } from '../src/sweep/pareto.js';
+import { appendJournal, readJournal, type SweepLine } from '../src/sweep/journal.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'distillery-sweep-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('search space', () => {
+  const space: SearchSpace = { widths: [16, 32], depths: [1, 2], activations: ['relu', 'gelu'], T: [2, 4], alpha: [0.5] };
+  it('the grid is every combination once; a depth of 0 is one linear candidate per T and alpha', () => {
+    expect(gridCandidates(space)).toHaveLength(2 * 2 * 2 * 2);
+    expect(new Set(gridCandidates(space).map(candidateKey)).size).toBe(16);
+    const lin = gridCandidates({ ...space, depths: [0, 1] });
+    expect(lin.filter((c) => c.depth === 0)).toHaveLength(2); // T 2, 4
+    expect(lin).toHaveLength(2 + 8);
+  });
+  it('sampling is seeded: the same seed gives the same order, a cap takes a prefix of it', () => {
+    const a = sampleCandidates(space, { seed: 3 }).map(candidateKey), b = sampleCandidates(space, { seed: 3 }).map(candidateKey);
+    expect(a).toEqual(b);
+    expect(sampleCandidates(space, { seed: 4 }).map(candidateKey)).not.toEqual(a);
+    expect(sampleCandidates(space, { seed: 3, max: 5 }).map(candidateKey)).toEqual(a.slice(0, 5));
+    expect(new Set(a)).toEqual(new Set(gridCandidates(space).map(candidateKey)));
+  });
+  it('the hash changes with the candidate and with the training settings', () => {
+    const [c1, c2] = gridCandidates(space);
+    expect(candidateHash(c1, { lr: 0.05 })).toBe(candidateHash({ ...c1 }, { lr: 0.05 }));
+    expect(candidateHash(c1, { lr: 0.05 })).not.toBe(candidateHash(c2, { lr: 0.05 }));
+    expect(candidateHash(c1, { lr: 0.05 })).not.toBe(candidateHash(c1, { lr: 0.1 }));
+  });
+  it('axes from text, JSON and YAML; errors name the flag or file and the value at fault', () => {
+    expect(parseAxis('widths', '16, 32,32', '--widths')).toEqual([16, 32]);
+    expect(parseAxis('T', [2, 4], 'f')).toEqual([2, 4]);
+    expect(() => parseAxis('widths', '16,x', '--widths')).toThrow(/--widths: 'x' is not a width/);
+    expect(() => parseAxis('alpha', '0.5,1.5', '--alpha')).toThrow(/--alpha: '1.5' is not an alpha/);
+    expect(() => parseAxis('activations', 'relu,tanh', '--activations')).toThrow(/'tanh' is not an activation/);
+    expect(() => parseAxis('depths', '', '--depths')).toThrow(ConfigError);
+    expect(parseSpaceText('{"widths":[8,16],"T":[2]}', 's.json')).toEqual({ widths: [8, 16], T: [2] });
+    expect(parseSpaceText('# a space\nwidths: [8, 16]\nT: 2,4\nactivations:\n  - relu\n  - gelu\n', 's.yaml')).toEqual({ widths: ['8', '16'], T: ['2', '4'], activations: ['relu', 'gelu'] });
+    expect(() => parseSpaceText('width: [8]', 's.yaml')).toThrow(/s\.yaml: unknown axis 'width'/);
+    expect(() => parseSpaceText('widths [8]', 's.yaml')).toThrow(/s\.yaml:1: expected 'key: value'/);
+    expect(() => parseSpaceText('{"widths": [8', 's.json')).toThrow(/s\.json: not valid JSON/);
+  });
+});
+
+/** A fake sweep: candidate i has score score(i) and costs cost(i) virtual ms per epoch; the clock only moves when a job runs. */
+function fake(n: number, o: { cost: (i: number) => number; score: (i: number, epochs: number) => number; estimateFactor?: number }) {
+  let clock = 0;
+  const runs: Job[] = [];
+  const ids = Array.from({ length: n }, (_, i) => `c${i}`);
+  const idx = (id: string) => Number(id.slice(1));
+  return {
+    ids, runs, now: () => clock,
+    estimateMs: (id: string, epochs: number) => o.cost(idx(id)) * epochs * (o.estimateFactor ?? 1),
+    run: async (j: Job): Promise<JobResult> => {
+      runs.push(j);
+      const ms = o.cost(idx(j.id)) * (j.epochs - j.fromEpochs);
+      clock += ms;
+      return { score: o.score(idx(j.id), j.epochs), ms };
+    },
+  };
+}
+
+describe('successive halving', () => {
+  it('rungs and promotion counts', () => {
+    expect(rungEpochs(1, 9, 3)).toEqual([1, 3, 9]);
+    expect(rungEpochs(1, 10, 3)).toEqual([1, 3, 9, 10]);
+    expect(rungEpochs(2, 2, 3)).toEqual([2]);
+    expect(rungEpochs(1, 8, 2)).toEqual([1, 2, 4, 8]);
+    expect([promoted(0, 3), promoted(1, 3), promoted(9, 3), promoted(10, 3)]).toEqual([0, 1, 3, 4]);
+  });
+
+  it('without a budget: every candidate trains a little, the best 1/eta go on, and the best candidate is the one that gets all epochs', async () => {
+    const f = fake(9, { cost: () => 10, score: (i, e) => i / 10 + e / 1000 }); // c8 is the best at every rung
+    const r = await successiveHalving({ ids: f.ids, rungEpochs: [1, 3, 9], eta: 3, budgetMs: null, concurrency: 1, now: f.now, estimateMs: f.estimateMs, run: f.run });
+    expect(f.runs.filter((j) => j.rung === 0)).toHaveLength(9);
+    expect(f.runs.filter((j) => j.rung === 1).map((j) => j.id).sort()).toEqual(['c6', 'c7', 'c8']);
+    expect(f.runs.filter((j) => j.rung === 2).map((j) => j.id)).toEqual(['c8']);
+    // A continued rung trains only the new epochs.
+    expect(f.runs.find((j) => j.rung === 2)).toMatchObject({ epochs: 9, fromEpochs: 3 });
+    expect(r.final.get('c8')).toMatchObject({ rung: 2, epochs: 9 });
+    expect(r.final.get('c0')).toMatchObject({ rung: 0, epochs: 1 });
+    expect(r.skipped).toEqual([]);
+    expect(r.trained).toBe(13);
+  });
+
+  it('under a budget: stops within it (estimates 2× too low at first), reports what it skipped, and still keeps the best', async () => {
+    // 30 candidates of 20..49 virtual ms per epoch; a budget far below the 30·1 + 10·2 + 4·6 epochs' worth.
+    const f = fake(30, { cost: (i) => 20 + i, score: (i) => (i === 7 ? 0.99 : 0.5 + i / 100), estimateFactor: 0.5 });
+    const budget = 1500;
+    const r = await successiveHalving({ ids: f.ids, rungEpochs: [1, 3, 9], eta: 3, budgetMs: budget, concurrency: 1, now: f.now, estimateMs: f.estimateMs, run: f.run });
+    expect(r.elapsedMs).toBeLessThanOrEqual(1.1 * budget);
+    expect(r.skipped.length).toBeGreaterThan(0);
+    for (const s of r.skipped) expect(s.reason).toMatch(/estimated [\d.]+ s, [\d.]+ s of rung \d's budget left/);
+    expect(r.trained + r.skipped.length).toBeGreaterThan(30); // every rung-0 candidate was either trained or reported skipped, and more
+    // c7 (the best) trained at rung 0 within rung 0's third of the budget, and was promoted to the end.
+    expect(f.runs.some((j) => j.id === 'c7' && j.rung === 0)).toBe(true);
+    expect(r.final.get('c7')?.rung).toBe(2);
+    // The clock never passed a rung's deadline when a job started (each started job fit by its estimate).
+  });
+
+  it('a budget too small for anything trains nothing and skips everything', async () => {
+    const f = fake(5, { cost: () => 100, score: () => 0.5 });
+    const r = await successiveHalving({ ids: f.ids, rungEpochs: [1, 3], eta: 3, budgetMs: 50, concurrency: 1, now: f.now, estimateMs: f.estimateMs, run: f.run });
+    expect(f.runs).toEqual([]);
+    expect(r.skipped).toHaveLength(5);
+    expect(r.elapsedMs).toBe(0);
+  });
+
+  it('resume: finished jobs are not run again, and the rest continues to the same answer', async () => {
+    const score = (i: number, e: number) => ((i * 37) % 11) / 11 + e / 100;
+    const full = fake(12, { cost: () => 5, score });
+    const ref = await successiveHalving({ ids: full.ids, rungEpochs: [1, 3, 9], eta: 3, budgetMs: null, concurrency: 1, now: full.now, estimateMs: full.estimateMs, run: full.run });
+    // A first run stopped after 7 jobs; its results are what sweep.jsonl would hold.
+    const first = fake(12, { cost: () => 5, score });
+    let n = 0;
+    const part = await successiveHalving({ ids: first.ids, rungEpochs: [1, 3, 9], eta: 3, budgetMs: null, concurrency: 1, now: first.now, estimateMs: first.estimateMs, run: async (j) => (n++ < 7 ? first.run(j) : null) });
+    expect(part.trained).toBe(7);
+    const again = fake(12, { cost: () => 5, score });
+    const r = await successiveHalving({ ids: again.ids, rungEpochs: [1, 3, 9], eta: 3, budgetMs: null, concurrency: 1, now: again.now, estimateMs: again.estimateMs, run: again.run, done: part.results });
+    expect(r.reused).toBe(7);
+    for (const j of again.runs) expect(part.results.has(resultKey(j.id, j.rung))).toBe(false);
+    expect(r.trained + r.reused).toBe(ref.trained);
+    expect([...r.final]).toEqual([...ref.final]);
+    // A third run with everything done trains nothing.
+    const none = fake(12, { cost: () => 5, score });
+    const r3 = await successiveHalving({ ids: none.ids, rungEpochs: [1, 3, 9], eta: 3, budgetMs: null, concurrency: 1, now: none.now, estimateMs: none.estimateMs, run: none.run, done: r.results });
+    expect(none.runs).toEqual([]);
+    expect(r3.trained).toBe(0);
+  });
+
+  it('a failed job (diverged) is finished, not promoted, and not final', async () => {
+    const f = fake(6, { cost: () => 1, score: (i) => i / 10 });
+    const r = await successiveHalving({ ids: f.ids, rungEpochs: [1, 3], eta: 3, budgetMs: null, concurrency: 1, now: f.now, estimateMs: f.estimateMs,
+      run: async (j) => { const x = await f.run(j); return j.id === 'c5' ? { ...x, score: 0, failed: true } : x; } });
+    expect(f.runs.filter((j) => j.rung === 1).map((j) => j.id)).toEqual(['c4', 'c3']);
+    expect(r.final.has('c5')).toBe(false);
+    expect(r.final.get('c4')?.rung).toBe(1);
+  });
+
+  it('an error of a job (not a failed candidate) is the sweep\'s error, with no unhandled rejection', async () => {
+    const f = fake(4, { cost: () => 1, score: () => 0.5 });
+    await expect(successiveHalving({ ids: f.ids, rungEpochs: [1], eta: 3, budgetMs: null, concurrency: 2, now: f.now, estimateMs: f.estimateMs,
+      run: async (j) => { if (j.id === 'c1') throw new Error('disk full'); return f.run(j); } })).rejects.toThrow('disk full');
+  });
+
+  it('runs `concurrency` jobs at once, never more', async () => {
+    let active = 0, most = 0;
+    const r = await successiveHalving({
+      ids: Array.from({ length: 7 }, (_, i) => `c${i}`), rungEpochs: [1, 2], eta: 2, budgetMs: null, concurrency: 3, now: () => performance.now(), estimateMs: () => 1,
+      run: async (j) => {
+        active++; most = Math.max(most, active);
+        await new Promise((res) => setTimeout(res, 5 + Number(j.id.slice(1))));
+        active--;
+        return { score: Number(j.id.slice(1)), ms: 5 };
+      },
+    });
+    expect(most).toBe(3);
+    expect(r.trained).toBe(7 + 4);
+    expect(r.final.get('c6')?.rung).toBe(1);
+  });
+
+  it('stopped (Ctrl-C): starts nothing more and lists the rest as skipped', async () => {
+    const f = fake(6, { cost: () => 1, score: () => 0.5 });
+    let stop = false;
+    const r = await successiveHalving({ ids: f.ids, rungEpochs: [1, 3], eta: 3, budgetMs: null, concurrency: 1, now: f.now, estimateMs: f.estimateMs, stopped: () => stop, run: async (j) => { const x = await f.run(j); if (f.runs.length === 2) stop = true; return x; } });
+    expect(r.trained).toBe(2);
+    expect(r.skipped.filter((s) => s.reason.startsWith('stopped'))).toHaveLength(4);
+  });
+});
+
+describe('Pareto front and the pick rule', () => {
+  const P = (id: string, accuracy: number, ms1: number, ms128: number, bytes: number, params = bytes / 4): Point => ({ id, accuracy, ms1, ms128, bytes, params });
+  const pts = [
+    P('tiny', 0.80, 0.005, 0.05, 10_000),
+    P('small', 0.90, 0.01, 0.1, 40_000),
+    P('mid', 0.95, 0.02, 0.3, 200_000),
+    P('big', 0.97, 0.2, 2.5, 2_000_000),
+    P('worse', 0.89, 0.02, 0.3, 200_000), // dominated by mid (and small)
+    P('slow-tiny', 0.80, 0.5, 5, 10_000), // dominated by tiny
+  ];
+  it('the front: nothing on it is dominated, everything off it is', () => {
+    const f = paretoFront(pts);
+    expect(f.map((p) => p.id)).toEqual(['big', 'mid', 'small', 'tiny']);
+    expect(dominates(pts[2], pts[4])).toBe(true);
+    expect(dominates(pts[4], pts[2])).toBe(false);
+    expect(dominates(pts[0], pts[0])).toBe(false);
+  });
+  it('rules pick what they say', () => {
+    const f = paretoFront(pts);
+    expect(pick(f, parsePickRule('max-accuracy'))?.id).toBe('big');
+    expect(pick(f, parsePickRule('max-accuracy under 0.05ms@1'))?.id).toBe('mid');
+    expect(pick(f, parsePickRule('max-accuracy under 15us@1'))?.id).toBe('small');
+    expect(pick(f, parsePickRule('max-accuracy under 50KB'))?.id).toBe('small');
+    expect(pick(f, parsePickRule('max-accuracy under 1ms@128 and 100kB'))?.id).toBe('small');
+    expect(pick(f, parsePickRule('min-latency@128 over 95%'))?.id).toBe('mid');
+    expect(pick(f, parsePickRule('min-latency@1 over 85 %'))?.id).toBe('small');
+    expect(pick(f, parsePickRule('min-size over 96%'))?.id).toBe('big');
+    expect(pick(f, parsePickRule('min-params'))?.id).toBe('tiny');
+    expect(pick(f, parsePickRule('max-accuracy under 20kparams'))?.id).toBe('small');
+    expect(pick(f, parsePickRule('max-accuracy under 1 ms@1'))?.id).toBe('big');
+    expect(pick(f, parsePickRule('max-accuracy under 1us@1'))).toBeNull();
+  });
+  it('a malformed rule is a ConfigError naming the part at fault', () => {
+    const err = (r: string) => { try { parsePickRule(r); } catch (e) { expect(e).toBeInstanceOf(ConfigError); return (e as Error).message; } return 'no error'; };
+    expect(err('')).toMatch(/empty rule/);
+    expect(err('max-acc')).toMatch(/'max-acc' is not an objective/);
+    expect(err('max-accuracy below 1ms@1')).toMatch(/expected 'under' or 'over', got 'below'/);
+    expect(err('max-accuracy under')).toMatch(/'under' needs a value/);
+    expect(err('max-accuracy under 1ms')).toMatch(/'1ms' is not a value with a unit/);
+    expect(err('max-accuracy under 1ms@1 5KB')).toMatch(/expected 'and' before '5KB'/);
+    expect(err('max-accuracy under 1ms@1 and fast')).toMatch(/expected 'under' or 'over', got 'fast'/);
+    expect(err('min-size over 1ms@1')).toMatch(/'over 1ms@1': 'over' takes an accuracy/);
+    expect(err('min-size under 95%')).toMatch(/an accuracy is a floor/);
+    expect(err('min-size over 120%')).toMatch(/at most 100%/);
+  });
+});
+
+describe('sweep.jsonl', () => {
+  const line = (hash: string, rung: number): SweepLine => ({
+    hash, rung, epochs: rung + 1, key: 'relu 8', config: { width: 8, depth: 1, activation: 'relu', T: 4, alpha: 0.9 }, val_accuracy: 0.5, val_loss: 1, params: 10, bytes: 100,
+    ms1: 0.01, ms128: 0.1, deploy_backend: 'js', train_seconds: 1, total_train_seconds: 1, model: 'candidates/x.safetensors', runtime: { mode: 'one-at-a-time', backend: 'js', workers: 1 }, date: '2026-01-01',
+  });
+  it('appends whole lines and reads them back; a cut last line (a crash mid-write) is dropped and the file truncated to match', async () => {
+    const f = join(dir, 'sweep.jsonl');
+    await appendJournal(f, line('a', 0));
+    await appendJournal(f, line('b', 0));
+    expect(readJournal(f).map((l) => l.hash)).toEqual(['a', 'b']);
+    appendFileSync(f, '{"hash":"c","rung":0,"val_acc');
+    expect(readJournal(f).map((l) => l.hash)).toEqual(['a', 'b']);
+    expect(readFileSync(f, 'utf8').endsWith('}\n')).toBe(true);
+    await appendJournal(f, line('c', 1));
+    expect(readJournal(f).map((l) => `${l.hash}@${l.rung}`)).toEqual(['a@0', 'b@0', 'c@1']);
+  });
+  it('a file that is not a sweep journal is an error naming it and the line, and is left as it was', () => {
+    const f = join(dir, 'other.jsonl');
+    writeFileSync(f, '{"hash":"a","rung":0,"val_accuracy":0.5}\nnot json\n');
+    expect(() => readJournal(f)).toThrow(/other\.jsonl.*line 2 is not valid JSON/);
+    writeFileSync(f, '{"x":1}\n');
+    expect(() => readJournal(f)).toThrow(/line 1 is not a sweep result/);
+    expect(readFileSync(f, 'utf8')).toBe('{"x":1}\n');
+  });
+  it('readJournal of a missing file is empty', () => {
+    expect(readJournal(join(dir, 'none.jsonl'))).toEqual([]);
+  });
+});
+
+describe('validation split and the retrain command', () => {
+  it('the validation split is seeded, disjoint from the training part, and covers the set', async () => {
+    const { validationSplit } = await import('../src/cli/sweep.js');
+    const a = validationSplit(1000, 0.1, 1), b = validationSplit(1000, 0.1, 1), c = validationSplit(1000, 0.1, 2);
+    expect(a.val).toHaveLength(100);
+    expect(a.train).toHaveLength(900);
+    expect(Array.from(a.val)).toEqual(Array.from(b.val));
+    expect(Array.from(a.val)).not.toEqual(Array.from(c.val));
+    expect(new Set([...a.val, ...a.train]).size).toBe(1000);
+    expect(() => validationSplit(1, 0.5, 1)).toThrow(/--val-fraction 0.5 leaves no training samples of 1/);
+  });
+  it('the retrain command has the candidate, its epochs and the sweep\'s training settings', async () => {
+    const { retrainCommand } = await import('../src/cli/sweep.js');
+    const v = { teacher: 'runs/t model.safetensors', data: 'fashion-mnist', batch: '128', optimizer: 'sgd', lr: '0.05', momentum: '0.9', 'weight-decay': '0', seed: '3', 'warmup-epochs': '0.5' };
+    expect(retrainCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 27, v, 'runs/best', 784, 10, 60000))
+      .toBe("distill student --teacher 'runs/t model.safetensors' --data fashion-mnist --hidden 64,64 --activation gelu --temperature 2 --alpha 0.5 --epochs 27 --batch 128 --optimizer sgd --lr 0.05 --momentum 0.9 --warmup 235 --seed 3 --out runs/best");
+    expect(retrainCommand({ width: 0, depth: 0, activation: 'relu', T: 4, alpha: 0.9 }, 1, { ...v, data: 'mnist', 'warmup-epochs': '0' }, 'o', 784, 10, 8000))
+      .toBe('distill student --teacher \'runs/t model.safetensors\' --layers 784,10 --temperature 4 --alpha 0.9 --epochs 1 --batch 128 --optimizer sgd --lr 0.05 --momentum 0.9 --seed 3 --out o');
+  });
+});
