@@ -1,9 +1,11 @@
 // native/quant.cc: the int8 kernels (see quant.h). Compiled with -ffp-contract=off (CMakeLists.txt):
 // dequantize_int32 must round twice, f32(f32(acc − zero·wsum)·scale) + bias, never as one FMA.
 //
-// matmul_int8 is computed in dot-product form: acc[m,n] = Σ_k a[m,k]·w[n,k] over rows of A and
-// rows of W, both contiguous in k, so neither operand is packed (W is used in place: no per-call
-// reorder of the weights, which at M = 1 would cost as much as the product). A register tile of
+// matmul_int8 with AVX-512 VNNI, M >= 16 and a row-major C uses the broadcast form (W packed per
+// 32-column panel, see vnni::packed_gemm). Otherwise it is computed in dot-product form:
+// acc[m,n] = Σ_k a[m,k]·w[n,k] over rows of A and rows of W, both contiguous in k, so neither
+// operand is packed (W is used in place: no per-call reorder of the weights, which at M = 1 would
+// cost as much as the product). A register tile of
 // MR rows × 4 columns keeps MR·4 vector accumulators of partial sums; they are reduced to the 4
 // int32 results of each row once, at the end of k.
 // - AVX-512 VNNI: vpdpbusd (u8 × s8, four products summed into each int32 lane). Its sums do not
