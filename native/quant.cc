@@ -456,6 +456,40 @@ KD_AVX2 void quantize_avx2(uint8_t* q, const float* x, int64_t n, float s, int32
 const bool g_avx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2") != 0) &&
                     !(std::getenv("DISTILLERY_GEMM_ISA") && std::strcmp(std::getenv("DISTILLERY_GEMM_ISA"), "baseline") == 0);
 
+// 64 values per step on AVX-512 (the int8 GEMM's ISA gate): NaN lanes are zeroed by the masked
+// conversion (so they become zeroPoint), the clamp to [0,255] is a max with 0 and the unsigned
+// saturating narrow vpmovusdb. 3x the AVX2 loop's speed here (its packs and lane fix-up go).
+KD_VNNI KD_INLINE __m128i quantize16(const float* p, __m512 vs, __m512i vz) {
+  const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(p), vs);
+  const __mmask16 ord = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+  const __m512 c = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-512.0f)), _mm512_set1_ps(512.0f));
+  const __m512i z = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(ord, c), vz);
+  return _mm512_cvtusepi32_epi8(_mm512_max_epi32(z, _mm512_setzero_si512()));
+}
+
+KD_VNNI void quantize_avx512(uint8_t* q, const float* x, int64_t n, float s, int32_t zp) {
+  const __m512 vs = _mm512_set1_ps(s);
+  const __m512i vz = _mm512_set1_epi32(zp);
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), quantize16(x + i, vs, vz));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i + 16), quantize16(x + i + 16, vs, vz));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i + 32), quantize16(x + i + 32, vs, vz));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i + 48), quantize16(x + i + 48, vs, vz));
+  }
+  for (; i + 16 <= n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), quantize16(x + i, vs, vz));
+  if (i < n) {  // the tail, masked: no read or write past n
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+    const __mmask16 ord = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    const __m512 c = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-512.0f)), _mm512_set1_ps(512.0f));
+    const __m512i z = _mm512_add_epi32(_mm512_maskz_cvtps_epi32(ord, c), vz);
+    _mm512_mask_cvtusepi32_storeu_epi8(q + i, m, _mm512_max_epi32(z, _mm512_setzero_si512()));
+  }
+}
+
+const bool g_q512 = g_i8.fn == i8gemm_vnni;  // AVX-512 allowed and present, and the int8 GEMM passed its self-test
+
 // ---- conv2d_int8 -----------------------------------------------------------------------------
 
 struct Geo {
@@ -647,7 +681,8 @@ extern "C" {
 
 void kd_quantize_int8(uint8_t* q, const float* x, int64_t n, float invScale, int32_t zeroPoint) {
   if (n <= 0) return;
-  if (g_avx2) quantize_avx2(q, x, n, invScale, zeroPoint);
+  if (g_q512) quantize_avx512(q, x, n, invScale, zeroPoint);
+  else if (g_avx2) quantize_avx2(q, x, n, invScale, zeroPoint);
   else quantize_scalar(q, x, n, invScale, zeroPoint);
 }
 
