@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { candidateHash, candidateKey, gridCandidates, parseAxis, parseSpaceText, sampleCandidates, type SearchSpace } from '../src/sweep/space.js';
-import { promoted, resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../src/sweep/halving.js';
-import { dominates, paretoFront, parsePickRule, pick, type Point } from '../src/sweep/pareto.js';
+import { promoted, rank, resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../src/sweep/halving.js';
+import { crowdingDistance, dominates, nonDominatedSort, paretoFront, paretoOrder, parsePickRule, pick, type Point } from '../src/sweep/pareto.js';
 import { appendJournal, readJournal, type SweepLine } from '../src/sweep/journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-sweep-'));
@@ -53,7 +53,7 @@ describe('search space', () => {
 });
 
 /** A fake sweep: candidate i has score score(i) and costs cost(i) virtual ms per epoch; the clock only moves when a job runs. */
-function fake(n: number, o: { cost: (i: number) => number; score: (i: number, epochs: number) => number; estimateFactor?: number }) {
+function fake(n: number, o: { cost: (i: number) => number; score: (i: number, epochs: number) => number; estimateFactor?: number; latency?: (i: number) => JobResult['cost'] }) {
   let clock = 0;
   const runs: Job[] = [];
   const ids = Array.from({ length: n }, (_, i) => `c${i}`);
@@ -65,7 +65,7 @@ function fake(n: number, o: { cost: (i: number) => number; score: (i: number, ep
       runs.push(j);
       const ms = o.cost(idx(j.id)) * (j.epochs - j.fromEpochs);
       clock += ms;
-      return { score: o.score(idx(j.id), j.epochs), ms };
+      return { score: o.score(idx(j.id), j.epochs), ms, ...(o.latency ? { cost: o.latency(idx(j.id)) } : {}) };
     },
   };
 }
@@ -106,6 +106,66 @@ describe('successive halving', () => {
     expect(f.runs.some((j) => j.id === 'c7' && j.rung === 0)).toBe(true);
     expect(r.final.get('c7')?.rung).toBe(2);
     // The clock never passed a rung's deadline when a job started (each started job fit by its estimate).
+  });
+
+  describe('promotion by Pareto rank', () => {
+    // c8 > c7 > c6 the most accurate and the slowest; c0 tiny, fast and on the front with 0.80, below
+    // the top third by accuracy; c1..c5 as slow as c6 and less accurate than c0 (dominated).
+    const score = (i: number, e: number) => [0.80, 0.70, 0.71, 0.72, 0.73, 0.74, 0.96, 0.97, 0.98][i] + e / 1000;
+    const latency = (i: number) => (i === 0 ? { ms1: 0.005, ms128: 0.05, size: 10_000 } : i <= 6 ? { ms1: 0.02, ms128: 0.3, size: 200_000 } : i === 7 ? { ms1: 0.1, ms128: 1, size: 1_000_000 } : { ms1: 0.2, ms128: 2.5, size: 2_000_000 });
+    const run = async (promote: 'pareto' | 'accuracy', budgetMs: number | null) => {
+      // c8 costs 3× as much per epoch as c0; the clock is virtual (it moves as jobs run).
+      const f = fake(9, { cost: (i) => (i === 0 ? 10 : i === 8 ? 30 : 20), score, latency });
+      const r = await successiveHalving({ ids: f.ids, rungEpochs: [1, 3, 9], eta: 3, promote, budgetMs, concurrency: 1, now: f.now, estimateMs: f.estimateMs, run: f.run });
+      return { f, r };
+    };
+    it("'pareto' promotes the small fast candidate of the front although its accuracy is below the top 1/eta; the most accurate still gets every rung", async () => {
+      const { f, r } = await run('pareto', null);
+      const rung1 = f.runs.filter((j) => j.rung === 1).map((j) => j.id);
+      expect(rung1).toHaveLength(3);
+      expect(rung1).toContain('c0');
+      expect(rung1).toContain('c8');
+      expect(rung1.filter((id) => ['c1', 'c2', 'c3', 'c4', 'c5'].includes(id))).toEqual([]); // dominated: never promoted while the front has room
+      expect(f.runs.filter((j) => j.rung === 2).map((j) => j.id)).toEqual(['c8']);
+      expect(r.final.get('c8')).toMatchObject({ rung: 2, epochs: 9 });
+      expect(r.final.get('c0')).toMatchObject({ rung: 1, epochs: 3 });
+    });
+    it("'accuracy' promotes by the score alone: the small candidate stops at rung 0", async () => {
+      const { f, r } = await run('accuracy', null);
+      expect(f.runs.filter((j) => j.rung === 1).map((j) => j.id).sort()).toEqual(['c6', 'c7', 'c8']);
+      expect(r.final.get('c0')).toMatchObject({ rung: 0, epochs: 1 });
+      expect(r.final.get('c8')).toMatchObject({ rung: 2, epochs: 9 });
+    });
+    it('under a budget on the injected clock: held to it, and the same promotions', async () => {
+      // All jobs: 9 rung-0 epochs (190 ms), rung 1 (2 more epochs of c0, c8 and one of c6/c7: 120 to 140 ms), rung 2 (6 epochs of c8: 180 ms).
+      const { f, r } = await run('pareto', 600);
+      expect(r.elapsedMs).toBeLessThanOrEqual(600);
+      expect(r.skipped).toEqual([]);
+      expect(f.runs.filter((j) => j.rung === 1).map((j) => j.id)).toContain('c0');
+      expect(r.final.get('c8')?.rung).toBe(2);
+      // Rung 0 alone needs 190 ms, a third of 570: below it, the rung-0 deadline skips candidates and reports them.
+      const tight = await run('pareto', 450);
+      expect(tight.r.elapsedMs).toBeLessThanOrEqual(450);
+      expect(tight.r.skipped.length).toBeGreaterThan(0);
+      expect(tight.r.skipped.every((x) => x.rung === 0)).toBe(true);
+    });
+    it("a result without latency and size is an error under 'pareto'", () => {
+      expect(() => rank([{ id: 'a', r: { score: 1, ms: 1 } }], 'pareto')).toThrow(/promote 'pareto': the result of a has no cost/);
+      expect(rank([{ id: 'b', r: { score: 0.5, ms: 1 } }, { id: 'a', r: { score: 0.9, ms: 1 } }], 'accuracy')).toEqual(['a', 'b']);
+    });
+    it('non-dominated sorting and crowding distance', () => {
+      const O = (accuracy: number, ms1: number, ms128 = ms1 * 10, size = ms1 * 1e6) => ({ accuracy, ms1, ms128, size });
+      const pts = [O(0.9, 1), O(0.8, 0.5), O(0.7, 0.1), O(0.85, 0.5), O(0.6, 1), O(0.5, 2)];
+      // Front 0: 0 (most accurate), 3 (beats 1), 2 (fastest); then 1 (beaten by 3), 4 (beaten by 1), 5 (beaten by 4).
+      expect(nonDominatedSort(pts).map((f) => [...f].sort())).toEqual([[0, 2, 3], [1], [4], [5]]);
+      const cd = crowdingDistance(pts, [0, 2, 3]);
+      expect(cd.get(0)).toBe(Infinity);
+      expect(cd.get(2)).toBe(Infinity);
+      expect(cd.get(3)).toBeGreaterThan(0);
+      expect(Number.isFinite(cd.get(3))).toBe(true);
+      // The order: front by front; the extremes first, the most accurate before the fastest.
+      expect(paretoOrder(pts)).toEqual([0, 2, 3, 1, 4, 5]);
+    });
   });
 
   it('a budget too small for anything trains nothing and skips everything', async () => {

@@ -18,7 +18,7 @@ import { readAnyModel } from '../io/model-file.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
 import { validateKd } from '../distill/objectives.js';
 import { AXES, DEFAULT_SPACE, archKey, candidateHash, candidateKey, candidateMacs, hiddenOf, parseAxis, parseSpaceText, sampleCandidates, type Axis, type Candidate, type SearchSpace } from '../sweep/space.js';
-import { resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../sweep/halving.js';
+import { PROMOTE_MODES, resultKey, rungEpochs, successiveHalving, type Job, type JobResult, type Promote } from '../sweep/halving.js';
 import { DEFAULT_PICK, paretoFront, parsePickRule, pick, type Point } from '../sweep/pareto.js';
 import { appendJournal, readJournal, type SweepLine } from '../sweep/journal.js';
 import { candidateLatency, candidateModel, trainCandidate, type CandidateJob, type SweepTraining } from '../sweep/candidate.js';
@@ -46,6 +46,7 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'min-epochs', type: 'string', help: 'epochs of the first rung (every candidate)', default: '1' },
   { flag: 'max-epochs', type: 'string', help: 'epochs of the last rung', default: '9' },
   { flag: 'eta', type: 'string', help: 'successive halving: each rung keeps the best 1/eta and trains them eta× the epochs', default: '3' },
+  { flag: 'promote', type: 'string', help: "what 'best' means when a rung promotes: 'pareto' (by Pareto rank: non-dominated sorting on validation accuracy up, latency at batch 1 and 128 and size down, then crowding distance, so the small fast candidates of the front train as long as the accurate ones) or 'accuracy' (validation accuracy alone)", default: 'pareto' },
   { flag: 'val-fraction', type: 'string', help: 'share of the training data held out (seeded) to select on; the test set is never used for selection', default: '0.1' },
   { flag: 'deploy-backend', type: 'string', help: 'backend the latency is measured on (native, wasm-simd, wasm-relaxed, wasm, js, ...) (default: native if it loads, else the first that does)' },
   { flag: 'pick', type: 'string', help: 'rule choosing the answer among the Pareto front: OBJECTIVE [under LIMIT | over ACC%] [and ...]; OBJECTIVE max-accuracy, min-latency@1, min-latency@128, min-size, min-params; LIMIT 1ms@1, 250us@1, 20ms@128, 50KB, 2MB, 20kparams', default: DEFAULT_PICK },
@@ -135,6 +136,8 @@ export async function sweep(argv: string[]): Promise<void> {
   const minEpochs = num(v, 'min-epochs', { int: true, min: 1 }), maxEpochs = num(v, 'max-epochs', { int: true, min: 1 });
   if (maxEpochs < minEpochs) throw new ConfigError(`--max-epochs ${maxEpochs} is below --min-epochs ${minEpochs}`);
   const eta = num(v, 'eta', { int: true, min: 2 });
+  const promote = v.promote as Promote;
+  if (!PROMOTE_MODES.includes(promote)) throw new ConfigError(`--promote: expected ${PROMOTE_MODES.join(' or ')}, got ${JSON.stringify(v.promote)}`);
   const valFraction = num(v, 'val-fraction', { min: 1e-6, max: 0.5 });
   const rule = parsePickRule(String(v.pick));
   const par = v.parallel;
@@ -176,11 +179,12 @@ export async function sweep(argv: string[]): Promise<void> {
   const lines = readJournal(journalFile);
   const mine = new Map<string, SweepLine>();
   for (const l of lines) if (byId.has(l.hash) && l.epochs === rungs[l.rung]) mine.set(resultKey(l.hash, l.rung), l);
-  const done = new Map<string, JobResult>([...mine].map(([k, l]) => [k, { score: l.val_accuracy, ms: l.train_seconds * 1000, ...(l.failed ? { failed: true } : {}) }]));
+  const cost = (l: Pick<SweepLine, 'ms1' | 'ms128' | 'params'>) => ({ ms1: l.ms1, ms128: l.ms128, size: l.params });
+  const done = new Map<string, JobResult>([...mine].map(([k, l]) => [k, { score: l.val_accuracy, ms: l.train_seconds * 1000, cost: cost(l), ...(l.failed ? { failed: true } : {}) }]));
   if (lines.length) progress.line(`sweep: ${mine.size} finished rung(s) in ${journalFile} are reused${lines.length > mine.size ? `; ${lines.length - mine.size} line(s) of other candidates or settings are kept but not used` : ''}`);
 
   // What is left to train (successive halving on the finished results alone).
-  const dry = await successiveHalving({ ids, rungEpochs: rungs, eta, budgetMs: null, concurrency: 1, now: () => 0, estimateMs: () => 0, done, run: async () => null });
+  const dry = await successiveHalving({ ids, rungEpochs: rungs, eta, promote, budgetMs: null, concurrency: 1, now: () => 0, estimateMs: () => 0, done, run: async () => null });
   const needed = dry.abandoned;
 
   // Ctrl-C / SIGTERM: abandon the jobs in flight (nothing half-written reaches sweep.jsonl) and start none.
@@ -236,7 +240,7 @@ export async function sweep(argv: string[]): Promise<void> {
       }
       let finishedNow = 0;
       result = await successiveHalving({
-        ids, rungEpochs: rungs, eta, concurrency: choice.concurrency, done,
+        ids, rungEpochs: rungs, eta, promote, concurrency: choice.concurrency, done,
         budgetMs: Number.isFinite(budgetEnd) ? Math.max(0, budgetLeft) : null,
         reserveMs: Number.isFinite(budgetEnd) ? Math.min(15_000, Math.max(2_000, 0.02 * budgetMin! * 60_000)) : 0,
         now: () => performance.now(),
@@ -271,10 +275,10 @@ export async function sweep(argv: string[]): Promise<void> {
           finishedNow++;
           if (r.failed) {
             progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: failed (${r.failed.slice(0, 160)}); recorded, not promoted`);
-            return { score: 0, ms: r.ms, failed: true };
+            return { score: 0, ms: r.ms, failed: true, cost: cost(line) };
           }
           progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128${line.int8 ? `; int8 ${(line.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(line.int8.bytes)}, ${line.int8.ms1.toFixed(4)} ms@1, ${line.int8.ms128.toFixed(3)} ms@128` : ''}`);
-          return { score: r.valAccuracy, ms: r.ms };
+          return { score: r.valAccuracy, ms: r.ms, cost: cost(line) };
         },
       });
     } else progress.line('sweep: every candidate of this sweep is finished in sweep.jsonl; nothing to train');
@@ -294,8 +298,8 @@ export async function sweep(argv: string[]): Promise<void> {
     for (let r = rungs.length - 1; r >= 0; r--) {
       const l = mine.get(resultKey(id, r));
       if (!l || l.failed) continue;
-      rows.push({ id, key: l.key, epochs: l.epochs, rung: r, accuracy: l.val_accuracy, valLoss: l.val_loss, ms1: l.ms1, ms128: l.ms128, bytes: l.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.model, int8: false });
-      if (l.int8) rows.push({ id: `${id}:int8`, key: `${l.key} · int8`, epochs: l.epochs, rung: r, accuracy: l.int8.val_accuracy, valLoss: l.int8.val_loss, ms1: l.int8.ms1, ms128: l.int8.ms128, bytes: l.int8.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.int8.model, int8: true });
+      rows.push({ id, key: l.key, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: l.val_accuracy, valLoss: l.val_loss, ms1: l.ms1, ms128: l.ms128, bytes: l.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.model, int8: false });
+      if (l.int8) rows.push({ id: `${id}:int8`, key: `${l.key} · int8`, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: l.int8.val_accuracy, valLoss: l.int8.val_loss, ms1: l.int8.ms1, ms128: l.int8.ms128, bytes: l.int8.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.int8.model, int8: true });
       break;
     }
   }
@@ -306,7 +310,7 @@ export async function sweep(argv: string[]): Promise<void> {
   for (const r of front) r.front = true;
   const chosen = pick(front, rule);
   const elapsed = (performance.now() - started) / 1000;
-  printTable(front, chosen?.id ?? null, deploy.name);
+  printTable(front, chosen?.id ?? null, deploy.name, rungs[rungs.length - 1]);
   if (skipped.length) {
     console.log(`\nskipped ${skipped.length} job(s) (budget): ${skipped.slice(0, 6).join('; ')}${skipped.length > 6 ? `; ... (all in sweep.json)` : ''}`);
   }
@@ -332,18 +336,18 @@ export async function sweep(argv: string[]): Promise<void> {
     console.log(`sweep: ${pickNote}`);
   }
   const json = {
-    command: commandLine('sweep', argv), date: new Date().toISOString(), data: { name: d.train.name, train: trainSet.n, validation: valSet.n, test: d.test.n }, space, sample, rungs, eta,
+    command: commandLine('sweep', argv), date: new Date().toISOString(), data: { name: d.train.name, train: trainSet.n, validation: valSet.n, test: d.test.n }, space, sample, rungs, eta, promote,
     budget_seconds: budgetMin === null ? null : budgetMin * 60, elapsed_seconds: elapsed, trained_now: result === dry ? 0 : result.trained, reused: result === dry ? dry.reused : result.reused, abandoned: result === dry ? 0 : result.abandoned,
     parallelism: choice ? { mode: choice.mode, concurrency: choice.concurrency, backend: choice.backend, workers: choice.workers, samples_per_s: choice.measured, line: choice.line } : null,
     deploy_backend: deploy.name, skipped, failed: failedLines.map((l) => ({ key: l.key, epochs: l.epochs, reason: l.failed })), pick: { rule: rule.text, picked: chosen ? { key: chosen.key, epochs: chosen.epochs, val_accuracy: chosen.accuracy, test_accuracy: testAcc, model: chosen.file, int8: chosen.int8 } : null, retrain },
-    front: front.map((r) => ({ key: r.key, int8: r.int8, epochs: r.epochs, val_accuracy: r.accuracy, ms1: r.ms1, ms128: r.ms128, bytes: r.bytes, params: r.params, train_seconds: r.trainSeconds, model: r.file, hash: r.line.hash })),
+    front: front.map((r) => ({ key: r.key, int8: r.int8, epochs: r.epochs, reached_last_rung: r.lastRung, val_accuracy: r.accuracy, ms1: r.ms1, ms128: r.ms128, bytes: r.bytes, params: r.params, train_seconds: r.trainSeconds, model: r.file, hash: r.line.hash })),
     all: rows.filter((r) => !r.int8).map((r) => r.line),
   };
   await writeFileAtomic(join(dir, 'sweep.json'), JSON.stringify(json, null, 1) + '\n');
   const html = sweepReportHtml({
     title: 'distill sweep — the size / accuracy / speed front', sub: `${json.date} · ${d.train.name}: ${trainSet.n} training / ${valSet.n} validation samples · latency on ${deploy.name}`,
-    headline: `sweep: ${summary}.`, rows, picked: chosen?.id ?? null, pickRule: rule.text, pickNote, deployBackend: deploy.name, retrain,
-    settings: [['space', AXES.map((a) => `${a}: ${space[a].join(', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; took ${elapsed.toFixed(0)} s`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung after a ${training.warmupEpochs}-epoch linear warm-up), seed ${training.seed}`]],
+    headline: `sweep: ${summary}.`, rows, picked: chosen?.id ?? null, pickRule: rule.text, pickNote, deployBackend: deploy.name, retrain, lastEpochs: rungs[rungs.length - 1],
+    settings: [['space', AXES.map((a) => `${a}: ${space[a].join(', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta}; promoted by ${promote === 'pareto' ? 'Pareto rank' : 'accuracy'})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; took ${elapsed.toFixed(0)} s`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung after a ${training.warmupEpochs}-epoch linear warm-up), seed ${training.seed}`]],
     skipped, command: json.command,
   });
   await writeFileAtomic(join(dir, 'sweep.html'), html);
@@ -389,9 +393,9 @@ async function teacherLogits(file: string, isLogits: boolean, full: Dataset, tra
   }
 }
 
-function printTable(front: (SweepRow & { line: SweepLine })[], picked: string | null, backend: string): void {
+function printTable(front: (SweepRow & { line: SweepLine })[], picked: string | null, backend: string, lastEpochs: number): void {
   const head = ['', 'candidate', 'epochs', 'val acc', `ms@1 (${backend})`, `ms@128 (${backend})`, 'file', 'params', 'train s'];
-  const body = front.map((r) => [r.id === picked ? '*' : '', r.key, String(r.epochs), `${(r.accuracy * 100).toFixed(2)}%`, r.ms1.toFixed(4), r.ms128.toFixed(3), fmtBytes(r.bytes), r.params.toLocaleString('en-US'), r.trainSeconds.toFixed(1)]);
+  const body = front.map((r) => [r.id === picked ? '*' : '', r.key, `${r.epochs}${r.lastRung ? '' : ' †'}`, `${(r.accuracy * 100).toFixed(2)}%`, r.ms1.toFixed(4), r.ms128.toFixed(3), fmtBytes(r.bytes), r.params.toLocaleString('en-US'), r.trainSeconds.toFixed(1)]);
   const all = [head, ...body];
   const w = head.map((_, j) => Math.max(...all.map((r) => r[j].length)));
   console.log('\nPareto front (validation accuracy up; latency at batch 1 and 128 and file size down; * = picked):');
@@ -399,4 +403,5 @@ function printTable(front: (SweepRow & { line: SweepLine })[], picked: string | 
     console.log(r.map((c, j) => (j >= 2 ? c.padStart(w[j]) : c.padEnd(w[j]))).join('  '));
     if (i === 0) console.log(w.map((n) => '-'.repeat(n)).join('  '));
   }
+  if (front.some((r) => !r.lastRung)) console.log(`† did not reach the last rung (${lastEpochs} epochs): not promoted, or skipped for the budget; its accuracy is that of fewer epochs`);
 }
