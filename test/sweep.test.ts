@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
-import { candidateHash, candidateKey, gridCandidates, parseAxis, parseSpaceText, sampleCandidates, type SearchSpace } from '../src/sweep/space.js';
+import { archKey, candidateHash, candidateKey, candidateMacs, gridCandidates, parseAxis, parseSpaceText, prunedCandidate, sampleCandidates, type Candidate, type SearchSpace } from '../src/sweep/space.js';
+import { candidateModel } from '../src/sweep/candidate.js';
+import { createHash } from 'node:crypto';
 import { promoted, rank, resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../src/sweep/halving.js';
 import { crowdingDistance, dominates, nonDominatedSort, paretoFront, paretoOrder, parsePickRule, pick, type Point } from '../src/sweep/pareto.js';
 import { appendJournal, readJournal, type SweepLine } from '../src/sweep/journal.js';
@@ -16,7 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'distillery-sweep-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('search space', () => {
-  const space: SearchSpace = { widths: [16, 32], depths: [1, 2], activations: ['relu', 'gelu'], T: [2, 4], alpha: [0.5] };
+  const space: SearchSpace = { conv: [[]], widths: [16, 32], depths: [1, 2], activations: ['relu', 'gelu'], T: [2, 4], alpha: [0.5] };
   it('the grid is every combination once; a depth of 0 is one linear candidate per T and alpha', () => {
     expect(gridCandidates(space)).toHaveLength(2 * 2 * 2 * 2);
     expect(new Set(gridCandidates(space).map(candidateKey)).size).toBe(16);
@@ -36,6 +38,46 @@ describe('search space', () => {
     expect(candidateHash(c1, { lr: 0.05 })).toBe(candidateHash({ ...c1 }, { lr: 0.05 }));
     expect(candidateHash(c1, { lr: 0.05 })).not.toBe(candidateHash(c2, { lr: 0.05 }));
     expect(candidateHash(c1, { lr: 0.05 })).not.toBe(candidateHash(c1, { lr: 0.1 }));
+  });
+  it('conv stems: parsed from flags, JSON and YAML; a grid axis; an MLP candidate keeps the hash it had before the axis existed', () => {
+    expect(parseAxis('conv', 'none, 8-16,16-32,8-16', '--conv')).toEqual([[], [8, 16], [16, 32]]);
+    expect(parseAxis('conv', [[8, 16], 'none'], 's.json: conv')).toEqual([[8, 16], []]);
+    expect(parseSpaceText('conv: [none, 4-8]\nwidths: 16', 's.yaml')).toEqual({ conv: ['none', '4-8'], widths: ['16'] });
+    expect(() => parseAxis('conv', '8-x', '--conv')).toThrow(/--conv: '8-x' is not a conv stem: the output channels of 1 to 6 blocks/);
+    expect(() => parseAxis('conv', '0', '--conv')).toThrow(/'0' is not a conv stem/);
+    const g = gridCandidates({ ...space, conv: [[], [4, 8]], depths: [0, 1] });
+    expect(g).toHaveLength(2 * (2 + 8)); // each stem: 2 linear heads (T 2, 4) and 8 hidden ones
+    expect(g.filter((c) => c.conv).map(candidateKey)).toContain('conv 4-8 · linear T=2 alpha=0.5');
+    expect(g.filter((c) => c.conv).map(candidateKey)).toContain('conv 4-8 · gelu 32 T=4 alpha=0.5');
+    // The MLP candidates and their order are those of the space without the axis (a sweep without --conv is the same sweep).
+    expect(g.filter((c) => !c.conv).map(candidateKey)).toEqual(gridCandidates({ ...space, depths: [0, 1] }).map(candidateKey));
+    const mlp: Candidate = { width: 16, depth: 1, activation: 'relu', T: 2, alpha: 0.5 };
+    const before = createHash('sha256').update(JSON.stringify({ c: [16, 1, 'relu', 2, 0.5], settings: { lr: 1 } })).digest('hex').slice(0, 16);
+    expect(candidateHash(mlp, { lr: 1 })).toBe(before);
+    expect(candidateHash({ ...mlp, conv: [] }, { lr: 1 })).toBe(before);
+    expect(candidateHash({ ...mlp, conv: [4, 8] }, { lr: 1 })).not.toBe(before);
+    expect(archKey({ ...mlp, conv: [4, 8] })).toBe('conv 4-8 · relu 16');
+  });
+  it('a conv candidate\'s model: k=3 conv → relu → maxpool:2 per block, flatten, the dense head; flat data or too many blocks are ConfigErrors naming --conv', () => {
+    const c: Candidate = { conv: [8, 16], width: 32, depth: 1, activation: 'gelu', T: 4, alpha: 0.9 };
+    const img = { inputs: 784, classes: 10, shape: [1, 28, 28] };
+    expect(candidateModel(c, img)).toEqual({ input: [1, 28, 28], layers: ['conv:8x3', 'relu', 'maxpool:2', 'conv:16x3', 'relu', 'maxpool:2', 'flatten', 'dense:32', 'gelu', 'dense:10'] });
+    expect(candidateModel({ ...c, depth: 0 }, img)).toEqual({ input: [1, 28, 28], layers: ['conv:8x3', 'relu', 'maxpool:2', 'conv:16x3', 'relu', 'maxpool:2', 'flatten', 'dense:10'] });
+    expect(candidateModel({ ...c, conv: undefined }, img)).toEqual({ layers: [784, 32, 10], activation: 'gelu' });
+    expect(() => candidateModel(c, { inputs: 784, classes: 10 })).toThrow(/--conv 8-16: conv candidates need image data with a \(C,H,W\) sample shape; this data's samples are flat \(784 features\); use --conv none/);
+    expect(() => candidateModel({ ...c, conv: [1, 1, 1, 1, 1] }, img)).toThrow(/--conv 1-1-1-1-1: 5 blocks of maxpool:2 do not fit the 1×28×28 images/);
+    // Multiply-adds: 28·28·8·9 + 14·14·16·8·9 for the convs, then 16·7·7 → 32 → 10.
+    expect(candidateMacs(c, img)).toBe(28 * 28 * 8 * 9 + 14 * 14 * 16 * 8 * 9 + 784 * 32 + 32 * 10);
+    expect(candidateMacs({ ...c, conv: undefined }, img)).toBe(784 * 32 + 32 * 10);
+  });
+  it('the pruned architecture of a candidate: round(s·width) neurons and channels removed, the classifier kept; null when nothing can be pruned', () => {
+    const c: Candidate = { conv: [8, 16], width: 32, depth: 2, activation: 'relu', T: 4, alpha: 0.9 };
+    expect(prunedCandidate(c, 0.5)).toEqual({ ...c, conv: [4, 8], width: 16 });
+    expect(prunedCandidate(c, 0.75)).toEqual({ ...c, conv: [2, 4], width: 8 });
+    expect(prunedCandidate({ ...c, conv: undefined }, 0.25)).toEqual({ ...c, conv: undefined, width: 24 });
+    expect(prunedCandidate({ ...c, conv: undefined, depth: 0 }, 0.5)).toBeNull(); // a linear model: nothing to prune
+    expect(prunedCandidate({ ...c, conv: [1, 16] }, 0.5)).toBeNull(); // 1 channel at 50%: round(0.5) = 1 removed, none left
+    expect(prunedCandidate({ ...c, depth: 0 }, 0.5)).toEqual({ ...c, depth: 0, conv: [4, 8] });
   });
   it('axes from text, JSON and YAML; errors name the flag or file and the value at fault', () => {
     expect(parseAxis('widths', '16, 32,32', '--widths')).toEqual([16, 32]);
@@ -328,9 +370,19 @@ describe('validation split and the retrain command', () => {
   it('the retrain command has the candidate, its epochs and the sweep\'s training settings', async () => {
     const { retrainCommand } = await import('../src/cli/sweep.js');
     const v = { teacher: 'runs/t model.safetensors', data: 'fashion-mnist', batch: '128', optimizer: 'sgd', lr: '0.05', momentum: '0.9', 'weight-decay': '0', seed: '3', 'warmup-epochs': '0.5' };
-    expect(retrainCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 27, v, 'runs/best', 784, 10, 60000))
+    const dims = { inputs: 784, classes: 10, shape: [1, 28, 28] };
+    expect(retrainCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 27, v, 'runs/best', dims, 60000))
       .toBe("distill student --teacher 'runs/t model.safetensors' --data fashion-mnist --hidden 64,64 --activation gelu --temperature 2 --alpha 0.5 --epochs 27 --batch 128 --optimizer sgd --lr 0.05 --momentum 0.9 --warmup 235 --seed 3 --out runs/best");
-    expect(retrainCommand({ width: 0, depth: 0, activation: 'relu', T: 4, alpha: 0.9 }, 1, { ...v, data: 'mnist', 'warmup-epochs': '0' }, 'o', 784, 10, 8000))
+    expect(retrainCommand({ width: 0, depth: 0, activation: 'relu', T: 4, alpha: 0.9 }, 1, { ...v, data: 'mnist', 'warmup-epochs': '0' }, 'o', dims, 8000))
       .toBe('distill student --teacher \'runs/t model.safetensors\' --layers 784,10 --temperature 4 --alpha 0.9 --epochs 1 --batch 128 --optimizer sgd --lr 0.05 --momentum 0.9 --seed 3 --out o');
+    // A conv candidate: its layer specs.
+    expect(retrainCommand({ conv: [8, 16], width: 32, depth: 1, activation: 'relu', T: 4, alpha: 0.9 }, 9, { ...v, data: 'mnist' }, 'o', dims, 8000))
+      .toMatch(/^distill student --teacher 'runs\/t model\.safetensors' --arch conv:8x3,relu,maxpool:2,conv:16x3,relu,maxpool:2,flatten,dense:32,relu,dense:10 --temperature 4 --alpha 0\.9 --epochs 9 /);
+    // A pruned pick's second step: distill prune of the retrained model, with the sweep's recovery settings.
+    const { pruneCommand } = await import('../src/cli/sweep.js');
+    expect(pruneCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 0.75, 2, v, 'runs/best', 60000))
+      .toBe("distill prune runs/best/model.safetensors --structured --sparsity 0.75 --criterion io --recover-epochs 2 --teacher 'runs/t model.safetensors' --data fashion-mnist --temperature 2 --alpha 0.5 --batch 128 --optimizer sgd --lr 0.05 --lr-schedule cosine --momentum 0.9 --warmup 235 --seed 3 --out runs/best-pruned");
+    // From a logits file (distill prune takes none): the unpruned model is the recovery's teacher.
+    expect(pruneCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 0.5, 1, { ...v, teacher: undefined, 'teacher-logits': 'l.safetensors' } as Record<string, string | undefined>, 'b', 60000)).not.toMatch(/--teacher/);
   });
 });

@@ -29,6 +29,8 @@ export interface JobResult {
   ms: number;
   /** The job ran but its candidate failed (e.g. diverged): finished, never promoted. */
   failed?: boolean;
+  /** Of `ms`, the part that does not scale with the epochs (e.g. pruning and its recovery): estimates add it per job. */
+  extraMs?: number;
   /** The candidate's latency and size (lower is better): what promote 'pareto' ranks by besides the score. */
   cost?: Omit<Objectives, 'accuracy'>;
 }
@@ -128,9 +130,16 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
   const fam = (id: string) => o.family?.(id) ?? '';
   const correction = (id: string) => { const r = ratios.get(fam(id)) ?? all; return r.length ? Math.max(...r.slice(-3)) : 1; };
   let trained = 0, reused = 0, abandoned = 0;
+  // Measured per-job overhead (JobResult.extraMs), per candidate.
+  const extra = new Map<string, number>();
   const estimate = (id: string, epochs: number) => {
     const r = rate.get(id);
-    return r !== undefined ? r * epochs : o.estimateMs(id, epochs) * correction(id);
+    return r !== undefined ? r * epochs + (extra.get(id) ?? 0) : o.estimateMs(id, epochs) * correction(id);
+  };
+  const measured = (id: string, r: JobResult, epochs: number) => {
+    const x = Math.min(r.extraMs ?? 0, r.ms);
+    rate.set(id, (r.ms - x) / epochs);
+    extra.set(id, x);
   };
   const deadline = (rung: number) => (o.budgetMs === null ? Infinity : t0 + ((rung + 1) / R) * (o.budgetMs - (o.reserveMs ?? 0)));
 
@@ -145,7 +154,7 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
       const d = o.done?.get(resultKey(j.id, rung));
       if (d) {
         results.set(resultKey(j.id, rung), d);
-        rate.set(j.id, d.ms / (epochs - from));
+        measured(j.id, d, epochs - from);
         finished.push(j.id);
         reused++;
       } else todo.push(j);
@@ -168,13 +177,12 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
           if (!r) { abandoned++; skipped.push({ id: j.id, rung, reason: 'abandoned in flight (budget end or interrupt)' }); return; }
           trained++;
           results.set(resultKey(j.id, rung), r);
-          const perEpoch = r.ms / (epochs - from);
           if (!rate.has(j.id)) {
             const x = r.ms / Math.max(1e-9, o.estimateMs(j.id, epochs - from));
             all.push(x);
             ratios.set(fam(j.id), [...(ratios.get(fam(j.id)) ?? []), x]);
           }
-          rate.set(j.id, perEpoch);
+          measured(j.id, r, epochs - from);
           finished.push(j.id);
         })();
         running.add(p);
