@@ -75,6 +75,9 @@ const EXAMPLES = [
   'distill sweep --teacher runs/teacher/model.safetensors --out runs/sweep --pick "min-latency@128 over 97%"   # re-picks from sweep.jsonl; trains nothing new',
 ];
 
+/** An axis's values as written on the command line (conv stems as 8-16, none for no stem). */
+const axisText = (s: SearchSpace, a: Axis, sep: string) => (a === 'conv' ? s.conv.map((c) => (c.length ? c.join('-') : 'none')).join(sep) : (s[a] as unknown[]).join(sep));
+
 /** The search space: defaults, then the --space file's keys, then the flags. */
 export function spaceFrom(v: Record<string, string | boolean | undefined>): SearchSpace {
   const s: SearchSpace = { ...DEFAULT_SPACE };
@@ -220,7 +223,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const byId = new Map<string, Candidate>();
   for (const c of candidates) byId.set(candidateHash(c, settings), c);
   const ids = [...byId.keys()];
-  progress.line(`sweep: ${ids.length} candidates (${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}) of ${AXES.map((a) => `${a} ${space[a].join(',')}`).join('; ')}; rungs of ${rungs.join(', ')} epochs (eta ${eta})${budgetMin !== null ? `; budget ${budgetMin} min` : ''}`);
+  progress.line(`sweep: ${ids.length} candidates (${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}) of ${AXES.map((a) => `${a} ${axisText(space, a, ',')}`).join('; ')}; rungs of ${rungs.join(', ')} epochs (eta ${eta})${budgetMin !== null ? `; budget ${budgetMin} min` : ''}`);
 
   // Earlier results of this sweep (same candidates and settings).
   const journalFile = join(dir, 'sweep.jsonl');
@@ -412,7 +415,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const html = sweepReportHtml({
     title: 'distill sweep — the size / accuracy / speed front', sub: `${json.date} · ${d.train.name}: ${trainSet.n} training / ${valSet.n} validation samples · latency on ${deploy.name}`,
     headline: `sweep: ${summary}.`, rows, picked: chosen?.id ?? null, pickRule: rule.text, pickNote, deployBackend: deploy.name, retrain, lastEpochs: rungs[rungs.length - 1],
-    settings: [['space', AXES.map((a) => `${a}: ${space[a].join(', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta}; promoted by ${promote === 'pareto' ? 'Pareto rank' : 'accuracy'})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; took ${elapsed.toFixed(0)} s`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung after a ${training.warmupEpochs}-epoch linear warm-up), seed ${training.seed}`]],
+    settings: [['space', AXES.map((a) => `${a}: ${axisText(space, a, ', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta}; promoted by ${promote === 'pareto' ? 'Pareto rank' : 'accuracy'})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; took ${elapsed.toFixed(0)} s`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung after a ${training.warmupEpochs}-epoch linear warm-up), seed ${training.seed}`]],
     skipped, command: json.command,
   });
   await writeFileAtomic(join(dir, 'sweep.html'), html);
