@@ -65,12 +65,17 @@ describe('distill sweep (CLI)', () => {
     expect(h.out).toMatch(/--budget-minutes/);
     expect(h.out).toMatch(/--pick VALUE.*\(default: max-accuracy\)/);
     expect(h.out).toMatch(/--eta VALUE.*\(default: 3\)/);
+    expect(h.out).toMatch(/--promote VALUE.*'pareto'.*'accuracy'.*\(default: pareto\)/);
+    expect(h.out).toMatch(/--conv VALUE.*none,8-16,16-32/);
+    expect(h.out).toMatch(/--recover-epochs VALUE.*\(default: 1\)/);
     expect(h.out).toMatch(/examples:\n {2}distill sweep/);
     for (const [args, msg] of [
       [['--widths', '16,x'], /--widths: 'x' is not a width/],
       [['--pick', 'max-accuracy under 1ms'], /--pick "max-accuracy under 1ms": '1ms' is not a value with a unit/],
       [['--sample', 'sobol'], /--sample: expected grid or random/],
       [['--parallel', 'maybe'], /--parallel: expected auto, on or off/],
+      [['--promote', 'best'], /--promote: expected pareto or accuracy, got "best"/],
+      [['--sparsity', '0.5,x'], /--sparsity: 'x' is not a sparsity in \(0, 1\)/],
       [['--max-epochs', '0'], /--max-epochs: expected an integer >= 1/],
     ] as [string[], RegExp][]) {
       const r = distill('sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--out', 'never', ...args);

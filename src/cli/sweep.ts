@@ -36,7 +36,7 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'teacher', type: 'string', help: 'the teacher model file (from distill teach); its logits over the training split are computed once and cached in OUT/teacher-logits.safetensors' },
   { flag: 'teacher-logits', type: 'string', help: 'instead of --teacher: a logits file from distill logits for the whole training set' },
   { flag: 'out', type: 'string', help: 'sweep folder: sweep.jsonl (one line per finished candidate and rung), candidates/, best.safetensors, best.txt, sweep.json, sweep.html', default: 'runs/sweep' },
-  { flag: 'space', type: 'string', help: 'search space file, JSON or YAML, keys widths, depths, activations, T, alpha (each a list); flags override its keys' },
+  { flag: 'space', type: 'string', help: 'search space file, JSON or YAML, keys conv, widths, depths, activations, T, alpha (each a list); flags override its keys' },
   { flag: 'conv', type: 'string', help: "conv stems to try, for image data: each the output channels of its blocks (k=3 conv, relu, maxpool:2) joined by '-', then flatten and the dense head of --widths × --depths; 'none': no conv (an MLP), e.g. none,8-16,16-32 (default: none)" },
   { flag: 'widths', type: 'string', help: `hidden-layer widths to try (default: ${DEFAULT_SPACE.widths.join(',')})` },
   { flag: 'depths', type: 'string', help: `numbers of hidden layers to try (0: a linear model) (default: ${DEFAULT_SPACE.depths.join(',')})` },
@@ -103,7 +103,7 @@ export function validationSplit(n: number, fraction: number, seed: number): { tr
   return { val: order.slice(0, nVal), train: order.slice(nVal) };
 }
 
-/** The `distill student` command that trains `c` on all the training data, as the sweep did on its split. */
+/** A shell word: quoted when it holds anything but plain path and flag characters. */
 const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 /** The data flags of the sweep's command, for the commands it prints (defaults left out). */
