@@ -26,10 +26,21 @@ export interface Point {
   params: number;
 }
 
-/** a dominates b: no worse on every axis, better on one. */
+/**
+ * Files within this many bytes of each other count as the same size: two files of one
+ * architecture differ only by their metadata (the epochs, T, alpha written as text), and a byte
+ * of that must not put a worse model on the front.
+ */
+export const SIZE_SLACK_BYTES = 256;
+
+/** -1, 0 or 1: file size a against b, equal within SIZE_SLACK_BYTES. */
+const sizeCmp = (a: number, b: number) => (Math.abs(a - b) <= SIZE_SLACK_BYTES ? 0 : a < b ? -1 : 1);
+
+/** a dominates b: no worse on every axis, better on one (file sizes equal within SIZE_SLACK_BYTES). */
 export function dominates(a: Point, b: Point): boolean {
-  const noWorse = a.accuracy >= b.accuracy && a.ms1 <= b.ms1 && a.ms128 <= b.ms128 && a.bytes <= b.bytes;
-  const better = a.accuracy > b.accuracy || a.ms1 < b.ms1 || a.ms128 < b.ms128 || a.bytes < b.bytes;
+  const size = sizeCmp(a.bytes, b.bytes);
+  const noWorse = a.accuracy >= b.accuracy && a.ms1 <= b.ms1 && a.ms128 <= b.ms128 && size <= 0;
+  const better = a.accuracy > b.accuracy || a.ms1 < b.ms1 || a.ms128 < b.ms128 || size < 0;
   return noWorse && better;
 }
 
