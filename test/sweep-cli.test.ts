@@ -317,6 +317,13 @@ describe('distill sweep (CLI)', () => {
       child.on('exit', (c) => resolve(c));
     });
     expect(code, err).toBe(130);
+    // --no-train: the answer from the finished lines alone; nothing trained, the journal as it was.
+    const cut = readFileSync(join(dir, 'interrupted', 'sweep.jsonl'));
+    const nt = distill(...args, '--no-train');
+    expect(nt.code, nt.err).toBe(0);
+    expect(nt.err).toMatch(/--no-train: \d+ job\(s\) of this sweep are not finished/);
+    expect(nt.out).toMatch(/0 rung\(s\) trained now/);
+    expect(readFileSync(join(dir, 'interrupted', 'sweep.jsonl')).equals(cut)).toBe(true);
     expect(err).toMatch(/interrupt \(Ctrl-C\) received/);
     const text = readFileSync(join(dir, 'interrupted', 'sweep.jsonl'), 'utf8');
     expect(text.endsWith('\n')).toBe(true);

@@ -56,6 +56,7 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'int8', type: 'boolean', help: 'also quantize every trained candidate to int8 (post-training, as distill quantize does by default: min/max ranges on 1,000 training rows) and measure it as a point of its own (accuracy, file, latency on the int8 kernels)' },
   { flag: 'sparsity', type: 'string', help: "structured-pruning sparsities, e.g. 0.5,0.75: every trained candidate is also pruned (as distill prune --structured --criterion io: that share of the neurons of each hidden dense layer and of the channels of each conv removed, the classifier kept), recovered by KD from the same teacher logits for --recover-epochs, and measured as a point of its own (accuracy, file, latency of the smaller architecture) (default: none)" },
   { flag: 'recover-epochs', type: 'string', help: 'with --sparsity: epochs of KD recovery after pruning', default: '1' },
+  { flag: 'no-train', type: 'boolean', help: 'train nothing: make the front, the pick and the files from the finished rungs in sweep.jsonl alone (e.g. another --pick for a sweep whose budget skipped jobs, which a plain rerun would go on to train)' },
   { flag: 'parallel', type: 'string', help: "'auto': measure several candidates at once (one thread each) against one at a time (all workers) and use the faster; 'on' or 'off' to choose", default: 'auto' },
   { flag: 'batch', type: 'string', help: 'batch size', default: '128' },
   { flag: 'optimizer', type: 'string', help: 'sgd or adamw', default: 'sgd' },
@@ -72,7 +73,7 @@ const EXAMPLES = [
   'distill sweep --teacher runs/teacher/model.safetensors --widths 16,32,64,128 --depths 1,2 --activations relu,gelu --T 2,4,8 --alpha 0.5,0.9 --budget-minutes 30 --out runs/sweep-big',
   'distill sweep --teacher runs/teacher/model.safetensors --conv none,8-16,16-32 --widths 32,64,128 --depths 0,1 --sparsity 0.5 --recover-epochs 1 --budget-minutes 4 --out runs/sweep-cnn',
   'distill sweep --teacher runs/fm/model.safetensors --data fashion-mnist --space space.yaml --pick "max-accuracy under 0.05ms@1" --deploy-backend wasm-simd --out runs/fm-sweep',
-  'distill sweep --teacher runs/teacher/model.safetensors --out runs/sweep --pick "min-latency@128 over 97%"   # re-picks from sweep.jsonl; trains nothing new',
+  'distill sweep --teacher runs/teacher/model.safetensors --out runs/sweep --pick "min-latency@128 over 97%" --no-train   # re-picks from sweep.jsonl; trains nothing',
 ];
 
 /** An axis's values as written on the command line (conv stems as 8-16, none for no stem). */
@@ -258,7 +259,8 @@ export async function sweep(argv: string[]): Promise<void> {
   const budgetEnd = budgetMin === null ? Infinity : started + budgetMin * 60_000;
   let hardStop: NodeJS.Timeout | null = null;
   try {
-    if (needed > 0) {
+    if (needed > 0 && v['no-train'] === true) progress.line(`sweep: --no-train: ${needed} job(s) of this sweep are not finished (skipped for a budget, or interrupted); the answer is made from the ${mine.size} finished rung(s) alone`);
+    else if (needed > 0) {
       // The runtime: the trainer's measured choice for a middle-sized candidate, then one at a time against several at once.
       const sized = [...candidates].sort((a, b) => candidateMacs(a, dims) - candidateMacs(b, dims));
       const mid = sized[Math.floor(sized.length / 2)];
