@@ -4,7 +4,9 @@
 // no requests); rerunning it trains nothing and leaves sweep.jsonl byte for byte; another --pick
 // re-picks without training; bad input fails with exit 2 naming the flag and writes nothing; a
 // budgeted sweep on the built-in digits ends within 10% of its budget and lists what it skipped;
-// Ctrl-C keeps the finished candidates, and the rerun continues from them.
+// Ctrl-C keeps the finished candidates, and the rerun continues from them. On a subset of the
+// digits (IDX files): --conv candidates (conv stems, their retrain command) and --sparsity points
+// (structured-pruned forms, latency of the smaller architecture, a pick of one and its prune step).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/nn/rng.js';
+import { loadMnist } from '../src/data/builtin.js';
 import { findChromium, openInChromium, problems } from './chromium.js';
 
 const bin = join(import.meta.dirname, '..', 'bin', 'distill.js');
@@ -26,7 +29,7 @@ function distill(...args: string[]) {
 }
 
 const csv = join(dir, 'blobs.csv');
-beforeAll(() => {
+beforeAll(async () => {
   const r = new Rng(11), lines = ['f0,f1,f2,f3,f4,f5,label'];
   for (let i = 0; i < 900; i++) {
     const c = i % 3;
@@ -37,7 +40,21 @@ beforeAll(() => {
   expect(t.code, t.err).toBe(0);
   const m = distill('teach', '--hidden', '64', '--epochs', '2', '--out', 'digits-teacher', '--quiet');
   expect(m.code, m.err).toBe(0);
+  // A subset of the built-in digits as raw IDX files: 1,500 training and 300 test images.
+  const { train, test } = await loadMnist();
+  const u8 = (x: Float32Array) => Uint8Array.from(x, (v) => Math.round(v * 255));
+  const idx = (dims: number[], data: Uint8Array) => {
+    const h = Buffer.alloc(4 + 4 * dims.length);
+    h.writeUInt32BE(0x0800 + dims.length, 0);
+    dims.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
+    return Buffer.concat([h, data]);
+  };
+  writeFileSync(join(dir, 'tr-img'), idx([1500, 28, 28], u8(train.x.subarray(0, 1500 * 784))));
+  writeFileSync(join(dir, 'tr-lab'), idx([1500], Uint8Array.from(train.y.subarray(0, 1500))));
+  writeFileSync(join(dir, 'te-img'), idx([300, 28, 28], u8(test.x.subarray(0, 300 * 784))));
+  writeFileSync(join(dir, 'te-lab'), idx([300], Uint8Array.from(test.y.subarray(0, 300))));
 });
+const DIGITS_SUBSET = 'idx:tr-img,tr-lab,te-img,te-lab';
 
 const SMALL = ['sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--widths', '4,16', '--depths', '1,2', '--T', '2,4', '--min-epochs', '2', '--max-epochs', '6', '--out', 'small', '--deploy-backend', 'js'];
 
@@ -48,12 +65,17 @@ describe('distill sweep (CLI)', () => {
     expect(h.out).toMatch(/--budget-minutes/);
     expect(h.out).toMatch(/--pick VALUE.*\(default: max-accuracy\)/);
     expect(h.out).toMatch(/--eta VALUE.*\(default: 3\)/);
+    expect(h.out).toMatch(/--promote VALUE.*'pareto'.*'accuracy'.*\(default: pareto\)/);
+    expect(h.out).toMatch(/--conv VALUE.*none,8-16,16-32/);
+    expect(h.out).toMatch(/--recover-epochs VALUE.*\(default: 1\)/);
     expect(h.out).toMatch(/examples:\n {2}distill sweep/);
     for (const [args, msg] of [
       [['--widths', '16,x'], /--widths: 'x' is not a width/],
       [['--pick', 'max-accuracy under 1ms'], /--pick "max-accuracy under 1ms": '1ms' is not a value with a unit/],
       [['--sample', 'sobol'], /--sample: expected grid or random/],
       [['--parallel', 'maybe'], /--parallel: expected auto, on or off/],
+      [['--promote', 'best'], /--promote: expected pareto or accuracy, got "best"/],
+      [['--sparsity', '0.5,x'], /--sparsity: 'x' is not a sparsity in \(0, 1\)/],
       [['--max-epochs', '0'], /--max-epochs: expected an integer >= 1/],
     ] as [string[], RegExp][]) {
       const r = distill('sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--out', 'never', ...args);
@@ -73,7 +95,7 @@ describe('distill sweep (CLI)', () => {
     expect(r.out).toMatch(/Pareto front \(validation accuracy up/);
     expect(r.out).toMatch(/sweep: 8 candidates measured \(\d+ rung\(s\) trained now, 0 reused/);
     expect(r.err).toMatch(/teacher logits of 648 samples computed once/); // 900 rows: 720 train (test 20%), 10% of them validation
-    expect(r.err).toMatch(/rung 0 \(2 epochs\): 8 finished; promoting the best 3 to 6 epochs/);
+    expect(r.err).toMatch(/rung 0 \(2 epochs\): 8 finished; promoting the best 3 by Pareto rank to 6 epochs/);
     const lines = readFileSync(join(dir, 'small', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(8 + 3);
     for (const l of lines) {
@@ -140,6 +162,81 @@ describe('distill sweep (CLI)', () => {
     expect(small.out).toMatch(/0 rung\(s\) trained now/);
   });
 
+  it('--conv: conv-stem candidates on image data (k=3 conv, relu, maxpool:2 per block, then the dense head); their retrain command has the layer specs; flat data or a stem too deep is exit 2 naming --conv', () => {
+    const args = ['sweep', '--teacher', 'digits-teacher/model.safetensors', '--data', DIGITS_SUBSET, '--conv', 'none,4-8', '--widths', '16', '--depths', '0,1', '--T', '4', '--batch', '32', '--min-epochs', '2', '--max-epochs', '4', '--eta', '2', '--out', 'conv', '--backend', 'wasm-simd', '--workers', '1', '--deploy-backend', 'wasm-simd'];
+    const r = distill(...args);
+    expect(r.code, r.err).toBe(0);
+    const lines = readFileSync(join(dir, 'conv', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const byKey = new Map(lines.filter((l) => l.rung === 0).map((l) => [l.key, l]));
+    expect([...byKey.keys()].sort()).toEqual(['conv 4-8 · linear T=4 alpha=0.9', 'conv 4-8 · relu 16 T=4 alpha=0.9', 'linear T=4 alpha=0.9', 'relu 16 T=4 alpha=0.9']);
+    // conv:4x3 (40) → conv:8x3 (296) → flatten (8·7·7 = 392) → dense:10 (3,930): 4,266 parameters; with dense:16 first, 40 + 296 + 6,288 + 170.
+    expect(byKey.get('conv 4-8 · linear T=4 alpha=0.9')!.params).toBe(4266);
+    expect(byKey.get('conv 4-8 · relu 16 T=4 alpha=0.9')!.params).toBe(6794);
+    expect(byKey.get('conv 4-8 · linear T=4 alpha=0.9')!.config.conv).toEqual([4, 8]);
+    for (const l of lines) {
+      expect(l.val_accuracy).toBeGreaterThan(0.3);
+      expect(l.ms1).toBeGreaterThan(0);
+    }
+    // A conv candidate's latency is its own (a conv forward is not an MLP's of the same parameters).
+    expect(byKey.get('conv 4-8 · linear T=4 alpha=0.9')!.ms128).not.toBe(byKey.get('linear T=4 alpha=0.9')!.ms128);
+    const p = distill(...args, '--pick', 'max-accuracy under 20KB');
+    expect(p.code, p.err).toBe(0);
+    const json = JSON.parse(readFileSync(join(dir, 'conv', 'sweep.json'), 'utf8'));
+    expect(json.pick.picked.key).toMatch(/^conv 4-8 · /);
+    expect(json.pick.retrain).toMatch(/^distill student --teacher digits-teacher\/model\.safetensors --data idx:tr-img,tr-lab,te-img,te-lab --arch conv:4x3,relu,maxpool:2,conv:8x3,relu,maxpool:2,flatten,(dense:16,relu,)?dense:10 --temperature 4 /);
+    const re = distill(...json.pick.retrain.replace(/^distill /, '').split(' '), '--backend', 'wasm-simd', '--workers', '1', '--quiet');
+    expect(re.code, re.err).toBe(0);
+    expect(re.out).toMatch(/student: test accuracy/);
+    for (const [a, msg] of [
+      [['--data', csv, '--conv', '4-8'], /--conv 4-8: conv candidates need image data with a \(C,H,W\) sample shape; this data's samples are flat \(6 features\); use --conv none/],
+      [['--conv', '1-1-1-1-1'], /--conv 1-1-1-1-1: 5 blocks of maxpool:2 do not fit the 1×28×28 images/],
+      [['--conv', '8-x'], /--conv: '8-x' is not a conv stem/],
+    ] as [string[], RegExp][]) {
+      const e = distill('sweep', '--teacher', 'digits-teacher/model.safetensors', '--out', 'never', ...a);
+      expect(e.code, e.err).toBe(2);
+      expect(e.err).toMatch(msg);
+    }
+    expect(existsSync(join(dir, 'never'))).toBe(false);
+  });
+
+  it('--sparsity: each candidate\'s structured-pruned form, recovered by KD, is a point of its own with the smaller architecture\'s latency; a pick of it writes the pruned file and the prune step', () => {
+    const args = ['sweep', '--teacher', 'digits-teacher/model.safetensors', '--data', DIGITS_SUBSET, '--widths', '16,32', '--depths', '1', '--T', '4', '--max-epochs', '2', '--sparsity', '0.5', '--recover-epochs', '1', '--out', 'pruned', '--backend', 'wasm-simd', '--workers', '1', '--deploy-backend', 'wasm-simd'];
+    const r = distill(...args);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/; pruned 0\.5: \d+\.\d\d%, [\d.]+ kB, [\d.]+ ms@1/);
+    const lines = readFileSync(join(dir, 'pruned', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const r0 = new Map(lines.filter((l) => l.rung === 0).map((l) => [l.key, l]));
+    const w32 = r0.get('relu 32 T=4 alpha=0.9')!, w16 = r0.get('relu 16 T=4 alpha=0.9')!;
+    for (const l of lines) {
+      expect(l.pruned).toHaveLength(1);
+      expect(l.pruned[0]).toMatchObject({ sparsity: 0.5, recover_epochs: 1 });
+      expect(l.pruned[0].bytes).toBe(statSync(join(dir, 'pruned', l.pruned[0].model)).size);
+      expect(l.pruned[0].val_accuracy).toBeGreaterThan(0.3);
+    }
+    // relu 32 at 50%: 16 hidden neurons, the parameters of relu 16, and the latency measured for that architecture.
+    expect(w32.pruned[0].params).toBe(w16.params);
+    expect(w32.pruned[0].ms1).toBe(w16.ms1);
+    expect(w32.pruned[0].ms128).toBe(w16.ms128);
+    expect(w16.pruned[0].params).toBe(784 * 8 + 8 + 8 * 10 + 10);
+    const small = distill(...args, '--pick', 'min-params');
+    expect(small.code, small.err).toBe(0);
+    expect(small.out).toMatch(/0 rung\(s\) trained now/);
+    const json = JSON.parse(readFileSync(join(dir, 'pruned', 'sweep.json'), 'utf8'));
+    expect(json.pick.picked).toMatchObject({ sparsity: 0.5, key: 'relu 16 T=4 alpha=0.9 · pruned 50%' });
+    expect(readFileSync(join(dir, 'pruned', 'best.safetensors')).equals(readFileSync(join(dir, 'pruned', json.pick.picked.model)))).toBe(true);
+    const [student, prune] = json.pick.retrain.split(' && ');
+    expect(prune).toMatch(/^distill prune pruned\/best-retrained\/model\.safetensors --structured --sparsity 0\.5 --criterion io --recover-epochs 1 --teacher digits-teacher\/model\.safetensors --data idx:\S+ --temperature 4 --alpha 0\.9 .* --out pruned\/best-retrained-pruned$/);
+    // Both steps run as written.
+    for (const c of [student, prune]) {
+      const x = distill(...c.replace(/^distill /, '').split(' '), '--backend', 'wasm-simd', '--workers', '1', '--quiet');
+      expect(x.code, x.err).toBe(0);
+    }
+    expect(existsSync(join(dir, 'pruned', 'best-retrained-pruned', 'model.safetensors'))).toBe(true);
+    const bad = distill(...args, '--sparsity', '1');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--sparsity/);
+  });
+
   it('candidates that diverge are recorded (not retrained on rerun) and never picked; if all do, exit 4 says so', () => {
     const args = ['sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--widths', '8', '--depths', '1,2', '--lr', '1e6', '--max-epochs', '1', '--out', 'diverged', '--backend', 'js', '--workers', '1', '--deploy-backend', 'js'];
     const r = distill(...args);
@@ -189,7 +286,8 @@ describe('distill sweep (CLI)', () => {
       expect(c.box).toBeGreaterThan(300);
       expect(c.spread).toBeGreaterThan(50);
       expect(c.axis[0]).toBe('validation accuracy (%)');
-      for (const t of c.titles) expect(t).toMatch(/^relu \d+(-\d+)? T=\d alpha=0\.9, \d epochs: validation \d+\.\d\d%; .* at batch 1, .* at batch 128; .*parameters/);
+      // A candidate stopped before the last rung (6 epochs) says so.
+      for (const t of c.titles) expect(t).toMatch(/^relu \d+(-\d+)? T=\d alpha=0\.9, (6 epochs|2 epochs \(did not reach the last rung\)): validation \d+\.\d\d%; .* at batch 1, .* at batch 128; .*parameters/);
     }
   });
 
@@ -219,6 +317,13 @@ describe('distill sweep (CLI)', () => {
       child.on('exit', (c) => resolve(c));
     });
     expect(code, err).toBe(130);
+    // --no-train: the answer from the finished lines alone; nothing trained, the journal as it was.
+    const cut = readFileSync(join(dir, 'interrupted', 'sweep.jsonl'));
+    const nt = distill(...args, '--no-train');
+    expect(nt.code, nt.err).toBe(0);
+    expect(nt.err).toMatch(/--no-train: \d+ job\(s\) of this sweep are not finished/);
+    expect(nt.out).toMatch(/0 rung\(s\) trained now/);
+    expect(readFileSync(join(dir, 'interrupted', 'sweep.jsonl')).equals(cut)).toBe(true);
     expect(err).toMatch(/interrupt \(Ctrl-C\) received/);
     const text = readFileSync(join(dir, 'interrupted', 'sweep.jsonl'), 'utf8');
     expect(text.endsWith('\n')).toBe(true);

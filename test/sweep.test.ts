@@ -7,16 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
-import { candidateHash, candidateKey, gridCandidates, parseAxis, parseSpaceText, sampleCandidates, type SearchSpace } from '../src/sweep/space.js';
-import { promoted, resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../src/sweep/halving.js';
-import { dominates, paretoFront, parsePickRule, pick, type Point } from '../src/sweep/pareto.js';
+import { archKey, candidateHash, candidateKey, candidateMacs, gridCandidates, parseAxis, parseSpaceText, prunedCandidate, sampleCandidates, type Candidate, type SearchSpace } from '../src/sweep/space.js';
+import { candidateModel } from '../src/sweep/candidate.js';
+import { createHash } from 'node:crypto';
+import { promoted, rank, resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../src/sweep/halving.js';
+import { crowdingDistance, dominates, nonDominatedSort, paretoFront, paretoOrder, parsePickRule, pick, type Point } from '../src/sweep/pareto.js';
 import { appendJournal, readJournal, type SweepLine } from '../src/sweep/journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-sweep-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('search space', () => {
-  const space: SearchSpace = { widths: [16, 32], depths: [1, 2], activations: ['relu', 'gelu'], T: [2, 4], alpha: [0.5] };
+  const space: SearchSpace = { conv: [[]], widths: [16, 32], depths: [1, 2], activations: ['relu', 'gelu'], T: [2, 4], alpha: [0.5] };
   it('the grid is every combination once; a depth of 0 is one linear candidate per T and alpha', () => {
     expect(gridCandidates(space)).toHaveLength(2 * 2 * 2 * 2);
     expect(new Set(gridCandidates(space).map(candidateKey)).size).toBe(16);
@@ -37,6 +39,46 @@ describe('search space', () => {
     expect(candidateHash(c1, { lr: 0.05 })).not.toBe(candidateHash(c2, { lr: 0.05 }));
     expect(candidateHash(c1, { lr: 0.05 })).not.toBe(candidateHash(c1, { lr: 0.1 }));
   });
+  it('conv stems: parsed from flags, JSON and YAML; a grid axis; an MLP candidate keeps the hash it had before the axis existed', () => {
+    expect(parseAxis('conv', 'none, 8-16,16-32,8-16', '--conv')).toEqual([[], [8, 16], [16, 32]]);
+    expect(parseAxis('conv', [[8, 16], 'none'], 's.json: conv')).toEqual([[8, 16], []]);
+    expect(parseSpaceText('conv: [none, 4-8]\nwidths: 16', 's.yaml')).toEqual({ conv: ['none', '4-8'], widths: ['16'] });
+    expect(() => parseAxis('conv', '8-x', '--conv')).toThrow(/--conv: '8-x' is not a conv stem: the output channels of 1 to 6 blocks/);
+    expect(() => parseAxis('conv', '0', '--conv')).toThrow(/'0' is not a conv stem/);
+    const g = gridCandidates({ ...space, conv: [[], [4, 8]], depths: [0, 1] });
+    expect(g).toHaveLength(2 * (2 + 8)); // each stem: 2 linear heads (T 2, 4) and 8 hidden ones
+    expect(g.filter((c) => c.conv).map(candidateKey)).toContain('conv 4-8 · linear T=2 alpha=0.5');
+    expect(g.filter((c) => c.conv).map(candidateKey)).toContain('conv 4-8 · gelu 32 T=4 alpha=0.5');
+    // The MLP candidates and their order are those of the space without the axis (a sweep without --conv is the same sweep).
+    expect(g.filter((c) => !c.conv).map(candidateKey)).toEqual(gridCandidates({ ...space, depths: [0, 1] }).map(candidateKey));
+    const mlp: Candidate = { width: 16, depth: 1, activation: 'relu', T: 2, alpha: 0.5 };
+    const before = createHash('sha256').update(JSON.stringify({ c: [16, 1, 'relu', 2, 0.5], settings: { lr: 1 } })).digest('hex').slice(0, 16);
+    expect(candidateHash(mlp, { lr: 1 })).toBe(before);
+    expect(candidateHash({ ...mlp, conv: [] }, { lr: 1 })).toBe(before);
+    expect(candidateHash({ ...mlp, conv: [4, 8] }, { lr: 1 })).not.toBe(before);
+    expect(archKey({ ...mlp, conv: [4, 8] })).toBe('conv 4-8 · relu 16');
+  });
+  it('a conv candidate\'s model: k=3 conv → relu → maxpool:2 per block, flatten, the dense head; flat data or too many blocks are ConfigErrors naming --conv', () => {
+    const c: Candidate = { conv: [8, 16], width: 32, depth: 1, activation: 'gelu', T: 4, alpha: 0.9 };
+    const img = { inputs: 784, classes: 10, shape: [1, 28, 28] };
+    expect(candidateModel(c, img)).toEqual({ input: [1, 28, 28], layers: ['conv:8x3', 'relu', 'maxpool:2', 'conv:16x3', 'relu', 'maxpool:2', 'flatten', 'dense:32', 'gelu', 'dense:10'] });
+    expect(candidateModel({ ...c, depth: 0 }, img)).toEqual({ input: [1, 28, 28], layers: ['conv:8x3', 'relu', 'maxpool:2', 'conv:16x3', 'relu', 'maxpool:2', 'flatten', 'dense:10'] });
+    expect(candidateModel({ ...c, conv: undefined }, img)).toEqual({ layers: [784, 32, 10], activation: 'gelu' });
+    expect(() => candidateModel(c, { inputs: 784, classes: 10 })).toThrow(/--conv 8-16: conv candidates need image data with a \(C,H,W\) sample shape; this data's samples are flat \(784 features\); use --conv none/);
+    expect(() => candidateModel({ ...c, conv: [1, 1, 1, 1, 1] }, img)).toThrow(/--conv 1-1-1-1-1: 5 blocks of maxpool:2 do not fit the 1×28×28 images/);
+    // Multiply-adds: 28·28·8·9 + 14·14·16·8·9 for the convs, then 16·7·7 → 32 → 10.
+    expect(candidateMacs(c, img)).toBe(28 * 28 * 8 * 9 + 14 * 14 * 16 * 8 * 9 + 784 * 32 + 32 * 10);
+    expect(candidateMacs({ ...c, conv: undefined }, img)).toBe(784 * 32 + 32 * 10);
+  });
+  it('the pruned architecture of a candidate: round(s·width) neurons and channels removed, the classifier kept; null when nothing can be pruned', () => {
+    const c: Candidate = { conv: [8, 16], width: 32, depth: 2, activation: 'relu', T: 4, alpha: 0.9 };
+    expect(prunedCandidate(c, 0.5)).toEqual({ ...c, conv: [4, 8], width: 16 });
+    expect(prunedCandidate(c, 0.75)).toEqual({ ...c, conv: [2, 4], width: 8 });
+    expect(prunedCandidate({ ...c, conv: undefined }, 0.25)).toEqual({ ...c, conv: undefined, width: 24 });
+    expect(prunedCandidate({ ...c, conv: undefined, depth: 0 }, 0.5)).toBeNull(); // a linear model: nothing to prune
+    expect(prunedCandidate({ ...c, conv: [1, 16] }, 0.5)).toBeNull(); // 1 channel at 50%: round(0.5) = 1 removed, none left
+    expect(prunedCandidate({ ...c, depth: 0 }, 0.5)).toEqual({ ...c, depth: 0, conv: [4, 8] });
+  });
   it('axes from text, JSON and YAML; errors name the flag or file and the value at fault', () => {
     expect(parseAxis('widths', '16, 32,32', '--widths')).toEqual([16, 32]);
     expect(parseAxis('T', [2, 4], 'f')).toEqual([2, 4]);
@@ -53,7 +95,7 @@ describe('search space', () => {
 });
 
 /** A fake sweep: candidate i has score score(i) and costs cost(i) virtual ms per epoch; the clock only moves when a job runs. */
-function fake(n: number, o: { cost: (i: number) => number; score: (i: number, epochs: number) => number; estimateFactor?: number }) {
+function fake(n: number, o: { cost: (i: number) => number; score: (i: number, epochs: number) => number; estimateFactor?: number; latency?: (i: number) => JobResult['cost'] }) {
   let clock = 0;
   const runs: Job[] = [];
   const ids = Array.from({ length: n }, (_, i) => `c${i}`);
@@ -65,7 +107,7 @@ function fake(n: number, o: { cost: (i: number) => number; score: (i: number, ep
       runs.push(j);
       const ms = o.cost(idx(j.id)) * (j.epochs - j.fromEpochs);
       clock += ms;
-      return { score: o.score(idx(j.id), j.epochs), ms };
+      return { score: o.score(idx(j.id), j.epochs), ms, ...(o.latency ? { cost: o.latency(idx(j.id)) } : {}) };
     },
   };
 }
@@ -106,6 +148,66 @@ describe('successive halving', () => {
     expect(f.runs.some((j) => j.id === 'c7' && j.rung === 0)).toBe(true);
     expect(r.final.get('c7')?.rung).toBe(2);
     // The clock never passed a rung's deadline when a job started (each started job fit by its estimate).
+  });
+
+  describe('promotion by Pareto rank', () => {
+    // c8 > c7 > c6 the most accurate and the slowest; c0 tiny, fast and on the front with 0.80, below
+    // the top third by accuracy; c1..c5 as slow as c6 and less accurate than c0 (dominated).
+    const score = (i: number, e: number) => [0.80, 0.70, 0.71, 0.72, 0.73, 0.74, 0.96, 0.97, 0.98][i] + e / 1000;
+    const latency = (i: number) => (i === 0 ? { ms1: 0.005, ms128: 0.05, size: 10_000 } : i <= 6 ? { ms1: 0.02, ms128: 0.3, size: 200_000 } : i === 7 ? { ms1: 0.1, ms128: 1, size: 1_000_000 } : { ms1: 0.2, ms128: 2.5, size: 2_000_000 });
+    const run = async (promote: 'pareto' | 'accuracy', budgetMs: number | null) => {
+      // c8 costs 3× as much per epoch as c0; the clock is virtual (it moves as jobs run).
+      const f = fake(9, { cost: (i) => (i === 0 ? 10 : i === 8 ? 30 : 20), score, latency });
+      const r = await successiveHalving({ ids: f.ids, rungEpochs: [1, 3, 9], eta: 3, promote, budgetMs, concurrency: 1, now: f.now, estimateMs: f.estimateMs, run: f.run });
+      return { f, r };
+    };
+    it("'pareto' promotes the small fast candidate of the front although its accuracy is below the top 1/eta; the most accurate still gets every rung", async () => {
+      const { f, r } = await run('pareto', null);
+      const rung1 = f.runs.filter((j) => j.rung === 1).map((j) => j.id);
+      expect(rung1).toHaveLength(3);
+      expect(rung1).toContain('c0');
+      expect(rung1).toContain('c8');
+      expect(rung1.filter((id) => ['c1', 'c2', 'c3', 'c4', 'c5'].includes(id))).toEqual([]); // dominated: never promoted while the front has room
+      expect(f.runs.filter((j) => j.rung === 2).map((j) => j.id)).toEqual(['c8']);
+      expect(r.final.get('c8')).toMatchObject({ rung: 2, epochs: 9 });
+      expect(r.final.get('c0')).toMatchObject({ rung: 1, epochs: 3 });
+    });
+    it("'accuracy' promotes by the score alone: the small candidate stops at rung 0", async () => {
+      const { f, r } = await run('accuracy', null);
+      expect(f.runs.filter((j) => j.rung === 1).map((j) => j.id).sort()).toEqual(['c6', 'c7', 'c8']);
+      expect(r.final.get('c0')).toMatchObject({ rung: 0, epochs: 1 });
+      expect(r.final.get('c8')).toMatchObject({ rung: 2, epochs: 9 });
+    });
+    it('under a budget on the injected clock: held to it, and the same promotions', async () => {
+      // All jobs: 9 rung-0 epochs (190 ms), rung 1 (2 more epochs of c0, c8 and one of c6/c7: 120 to 140 ms), rung 2 (6 epochs of c8: 180 ms).
+      const { f, r } = await run('pareto', 600);
+      expect(r.elapsedMs).toBeLessThanOrEqual(600);
+      expect(r.skipped).toEqual([]);
+      expect(f.runs.filter((j) => j.rung === 1).map((j) => j.id)).toContain('c0');
+      expect(r.final.get('c8')?.rung).toBe(2);
+      // Rung 0 alone needs 190 ms, a third of 570: below it, the rung-0 deadline skips candidates and reports them.
+      const tight = await run('pareto', 450);
+      expect(tight.r.elapsedMs).toBeLessThanOrEqual(450);
+      expect(tight.r.skipped.length).toBeGreaterThan(0);
+      expect(tight.r.skipped.every((x) => x.rung === 0)).toBe(true);
+    });
+    it("a result without latency and size is an error under 'pareto'", () => {
+      expect(() => rank([{ id: 'a', r: { score: 1, ms: 1 } }], 'pareto')).toThrow(/promote 'pareto': the result of a has no cost/);
+      expect(rank([{ id: 'b', r: { score: 0.5, ms: 1 } }, { id: 'a', r: { score: 0.9, ms: 1 } }], 'accuracy')).toEqual(['a', 'b']);
+    });
+    it('non-dominated sorting and crowding distance', () => {
+      const O = (accuracy: number, ms1: number, ms128 = ms1 * 10, size = ms1 * 1e6) => ({ accuracy, ms1, ms128, size });
+      const pts = [O(0.9, 1), O(0.8, 0.5), O(0.7, 0.1), O(0.85, 0.5), O(0.6, 1), O(0.5, 2)];
+      // Front 0: 0 (most accurate), 3 (beats 1), 2 (fastest); then 1 (beaten by 3), 4 (beaten by 1), 5 (beaten by 4).
+      expect(nonDominatedSort(pts).map((f) => [...f].sort())).toEqual([[0, 2, 3], [1], [4], [5]]);
+      const cd = crowdingDistance(pts, [0, 2, 3]);
+      expect(cd.get(0)).toBe(Infinity);
+      expect(cd.get(2)).toBe(Infinity);
+      expect(cd.get(3)).toBeGreaterThan(0);
+      expect(Number.isFinite(cd.get(3))).toBe(true);
+      // The order: front by front; the extremes first, the most accurate before the fastest.
+      expect(paretoOrder(pts)).toEqual([0, 2, 3, 1, 4, 5]);
+    });
   });
 
   it('a budget too small for anything trains nothing and skips everything', async () => {
@@ -194,6 +296,10 @@ describe('Pareto front and the pick rule', () => {
     expect(dominates(pts[2], pts[4])).toBe(true);
     expect(dominates(pts[4], pts[2])).toBe(false);
     expect(dominates(pts[0], pts[0])).toBe(false);
+    // One architecture's files differ by a few bytes of metadata: a less accurate one that is 1 byte smaller is still dominated.
+    expect(dominates(P('81 epochs', 0.9, 0.01, 0.6, 14_900), P('3 epochs', 0.1, 0.01, 0.6, 14_899))).toBe(true);
+    expect(paretoFront([P('81 epochs', 0.9, 0.01, 0.6, 14_900), P('3 epochs', 0.1, 0.01, 0.6, 14_899)]).map((p) => p.id)).toEqual(['81 epochs']);
+    expect(dominates(P('a', 0.9, 0.01, 0.6, 14_900), P('b', 0.1, 0.01, 0.6, 10_000))).toBe(false); // truly smaller
   });
   it('rules pick what they say', () => {
     const f = paretoFront(pts);
@@ -268,9 +374,19 @@ describe('validation split and the retrain command', () => {
   it('the retrain command has the candidate, its epochs and the sweep\'s training settings', async () => {
     const { retrainCommand } = await import('../src/cli/sweep.js');
     const v = { teacher: 'runs/t model.safetensors', data: 'fashion-mnist', batch: '128', optimizer: 'sgd', lr: '0.05', momentum: '0.9', 'weight-decay': '0', seed: '3', 'warmup-epochs': '0.5' };
-    expect(retrainCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 27, v, 'runs/best', 784, 10, 60000))
+    const dims = { inputs: 784, classes: 10, shape: [1, 28, 28] };
+    expect(retrainCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 27, v, 'runs/best', dims, 60000))
       .toBe("distill student --teacher 'runs/t model.safetensors' --data fashion-mnist --hidden 64,64 --activation gelu --temperature 2 --alpha 0.5 --epochs 27 --batch 128 --optimizer sgd --lr 0.05 --momentum 0.9 --warmup 235 --seed 3 --out runs/best");
-    expect(retrainCommand({ width: 0, depth: 0, activation: 'relu', T: 4, alpha: 0.9 }, 1, { ...v, data: 'mnist', 'warmup-epochs': '0' }, 'o', 784, 10, 8000))
+    expect(retrainCommand({ width: 0, depth: 0, activation: 'relu', T: 4, alpha: 0.9 }, 1, { ...v, data: 'mnist', 'warmup-epochs': '0' }, 'o', dims, 8000))
       .toBe('distill student --teacher \'runs/t model.safetensors\' --layers 784,10 --temperature 4 --alpha 0.9 --epochs 1 --batch 128 --optimizer sgd --lr 0.05 --momentum 0.9 --seed 3 --out o');
+    // A conv candidate: its layer specs.
+    expect(retrainCommand({ conv: [8, 16], width: 32, depth: 1, activation: 'relu', T: 4, alpha: 0.9 }, 9, { ...v, data: 'mnist' }, 'o', dims, 8000))
+      .toMatch(/^distill student --teacher 'runs\/t model\.safetensors' --arch conv:8x3,relu,maxpool:2,conv:16x3,relu,maxpool:2,flatten,dense:32,relu,dense:10 --temperature 4 --alpha 0\.9 --epochs 9 /);
+    // A pruned pick's second step: distill prune of the retrained model, with the sweep's recovery settings.
+    const { pruneCommand } = await import('../src/cli/sweep.js');
+    expect(pruneCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 0.75, 2, v, 'runs/best', 60000))
+      .toBe("distill prune runs/best/model.safetensors --structured --sparsity 0.75 --criterion io --recover-epochs 2 --teacher 'runs/t model.safetensors' --data fashion-mnist --temperature 2 --alpha 0.5 --batch 128 --optimizer sgd --lr 0.05 --lr-schedule cosine --momentum 0.9 --warmup 235 --seed 3 --out runs/best-pruned");
+    // From a logits file (distill prune takes none): the unpruned model is the recovery's teacher.
+    expect(pruneCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 0.5, 1, { ...v, teacher: undefined, 'teacher-logits': 'l.safetensors' } as Record<string, string | undefined>, 'b', 60000)).not.toMatch(/--teacher/);
   });
 });

@@ -11,6 +11,8 @@ export interface SweepRow {
   key: string;
   epochs: number;
   rung: number;
+  /** Whether this is the sweep's last rung (false: not promoted that far, or skipped for the budget). */
+  lastRung: boolean;
   accuracy: number;
   valLoss: number;
   ms1: number;
@@ -31,6 +33,8 @@ export interface SweepReportInput {
   pickNote: string;
   deployBackend: string;
   retrain: string | null;
+  /** Epochs of the last rung. */
+  lastEpochs: number;
   settings: [string, string][];
   skipped: string[];
   command: string;
@@ -74,7 +78,7 @@ export function scatterChart(rows: SweepRow[], o: { title: string; xLabel: strin
   if (plane.length > 1) out.push(`<path class="front" d="${plane.map((r, i) => `${i ? `L${f1(X(o.x(r)))} ${f1(Y(plane[i - 1].accuracy * 100))}L` : 'M'}${f1(X(o.x(r)))} ${f1(Y(r.accuracy * 100))}`).join('')}" fill="none" stroke="${PALETTE[0]}" stroke-width="1.2" stroke-dasharray="4 3"/>`);
   // Dominated points first, so the front draws on top.
   for (const r of [...rows].sort((a, b) => Number(a.front) - Number(b.front))) {
-    const tip = `${r.key}, ${r.epochs} epoch${r.epochs > 1 ? 's' : ''}: validation ${pct(r.accuracy)}; ${fmtMs(r.ms1)} at batch 1, ${fmtMs(r.ms128)} at batch 128; ${fmtBytes(r.bytes)}, ${fmt(r.params)} parameters${r.front ? ' (Pareto front)' : ''}${r.id === o.picked ? ' (picked)' : ''}`;
+    const tip = `${r.key}, ${r.epochs} epoch${r.epochs > 1 ? 's' : ''}${r.lastRung ? '' : ' (did not reach the last rung)'}: validation ${pct(r.accuracy)}; ${fmtMs(r.ms1)} at batch 1, ${fmtMs(r.ms128)} at batch 128; ${fmtBytes(r.bytes)}, ${fmt(r.params)} parameters${r.front ? ' (Pareto front)' : ''}${r.id === o.picked ? ' (picked)' : ''}`;
     out.push(`<circle class="pt${r.front ? ' front' : ''}" data-id="${esc(r.id)}" cx="${f1(X(o.x(r)))}" cy="${f1(Y(r.accuracy * 100))}" r="${r.front ? 5 : 4}" fill="${r.front ? PALETTE[0] : '#bbb'}" fill-opacity="0.9"><title>${esc(tip)}</title></circle>`);
     if (r.id === o.picked) out.push(`<circle class="picked" cx="${f1(X(o.x(r)))}" cy="${f1(Y(r.accuracy * 100))}" r="9" fill="none" stroke="#e15759" stroke-width="2"><title>${esc(`picked: ${tip}`)}</title></circle>`);
   }
@@ -103,8 +107,10 @@ export function sweepReportHtml(r: SweepReportInput): string {
   s.push(scatterChart(r.rows, { title: 'Accuracy vs model file size', xLabel: 'model file (kB)', x: (x) => x.bytes / 1000, xText: (v) => String(Number(v.toPrecision(2))), picked: r.picked }));
   s.push('</div>');
   const head = ['candidate', 'epochs', 'validation accuracy', 'ms, batch 1', 'ms, batch 128', 'file', 'parameters', 'training s'];
-  const line = (x: SweepRow) => [`${x.id === r.picked ? '★ ' : ''}${x.key}`, String(x.epochs), pct(x.accuracy), x.ms1.toFixed(4), x.ms128.toFixed(3), fmtBytes(x.bytes), fmt(x.params), x.trainSeconds.toFixed(1)];
+  const line = (x: SweepRow) => [`${x.id === r.picked ? '★ ' : ''}${x.key}`, `${x.epochs}${x.lastRung ? '' : ' †'}`, pct(x.accuracy), x.ms1.toFixed(4), x.ms128.toFixed(3), fmtBytes(x.bytes), fmt(x.params), x.trainSeconds.toFixed(1)];
   s.push('<h3>Pareto front (validation accuracy up; latency at 1 and 128, file size down)</h3>', table(head, front.map(line)));
+  const short = `† did not reach the last rung (${r.lastEpochs} epochs): not promoted, or skipped for the budget; its accuracy is that of fewer epochs.`;
+  if (front.some((x) => !x.lastRung)) s.push(`<p class="note">${esc(short)}</p>`);
   s.push('<h2>Pick</h2>', `<p>Rule: <code>${esc(r.pickRule)}</code>. ${esc(r.pickNote)}</p>`);
   if (r.retrain) s.push('<p>To retrain it on all the training data (training and validation splits):</p>', `<pre>${esc(r.retrain)}</pre>`);
   s.push('<h2>All candidates</h2>', table(head, [...r.rows].sort((a, b) => b.accuracy - a.accuracy).map(line)));

@@ -17,13 +17,15 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { readAnyModel } from '../io/model-file.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
 import { validateKd } from '../distill/objectives.js';
-import { AXES, DEFAULT_SPACE, archKey, candidateHash, candidateKey, candidateMacs, hiddenOf, parseAxis, parseSpaceText, sampleCandidates, type Axis, type Candidate, type SearchSpace } from '../sweep/space.js';
-import { resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../sweep/halving.js';
+import { AXES, DEFAULT_SPACE, archKey, candidateHash, candidateKey, candidateMacs, convOf, hiddenOf, parseAxis, parseSpaceText, prunedCandidate, sampleCandidates, type Axis, type Candidate, type DataDims, type SearchSpace } from '../sweep/space.js';
+import { PROMOTE_MODES, resultKey, rungEpochs, successiveHalving, type Job, type JobResult, type Promote } from '../sweep/halving.js';
 import { DEFAULT_PICK, paretoFront, parsePickRule, pick, type Point } from '../sweep/pareto.js';
 import { appendJournal, readJournal, type SweepLine } from '../sweep/journal.js';
-import { candidateLatency, candidateModel, trainCandidate, type CandidateJob, type SweepTraining } from '../sweep/candidate.js';
+import { SWEEP_PRUNE_CRITERION, candidateLatency, candidateModel, trainCandidate, type CandidateJob, type SweepTraining } from '../sweep/candidate.js';
+import { checkSparsity } from '../compress/prune.js';
 import { chooseParallelism, SweepPool, type ParallelChoice } from '../sweep/parallel.js';
 import { COMMON, DATA, num, type OptionDoc } from './options.js';
+import type { ModelConfig } from '../nn/spec.js';
 import { data, helpOr, outDir, pickRuntime } from './commands.js';
 import { Progress } from './progress.js';
 import { commandLine } from './report.js';
@@ -34,7 +36,8 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'teacher', type: 'string', help: 'the teacher model file (from distill teach); its logits over the training split are computed once and cached in OUT/teacher-logits.safetensors' },
   { flag: 'teacher-logits', type: 'string', help: 'instead of --teacher: a logits file from distill logits for the whole training set' },
   { flag: 'out', type: 'string', help: 'sweep folder: sweep.jsonl (one line per finished candidate and rung), candidates/, best.safetensors, best.txt, sweep.json, sweep.html', default: 'runs/sweep' },
-  { flag: 'space', type: 'string', help: 'search space file, JSON or YAML, keys widths, depths, activations, T, alpha (each a list); flags override its keys' },
+  { flag: 'space', type: 'string', help: 'search space file, JSON or YAML, keys conv, widths, depths, activations, T, alpha (each a list); flags override its keys' },
+  { flag: 'conv', type: 'string', help: "conv stems to try, for image data: each the output channels of its blocks (k=3 conv, relu, maxpool:2) joined by '-', then flatten and the dense head of --widths × --depths; 'none': no conv (an MLP), e.g. none,8-16,16-32 (default: none)" },
   { flag: 'widths', type: 'string', help: `hidden-layer widths to try (default: ${DEFAULT_SPACE.widths.join(',')})` },
   { flag: 'depths', type: 'string', help: `numbers of hidden layers to try (0: a linear model) (default: ${DEFAULT_SPACE.depths.join(',')})` },
   { flag: 'activations', type: 'string', help: `activations to try: relu, gelu (default: ${DEFAULT_SPACE.activations.join(',')})` },
@@ -46,10 +49,14 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'min-epochs', type: 'string', help: 'epochs of the first rung (every candidate)', default: '1' },
   { flag: 'max-epochs', type: 'string', help: 'epochs of the last rung', default: '9' },
   { flag: 'eta', type: 'string', help: 'successive halving: each rung keeps the best 1/eta and trains them eta× the epochs', default: '3' },
+  { flag: 'promote', type: 'string', help: "what 'best' means when a rung promotes: 'pareto' (by Pareto rank: non-dominated sorting on validation accuracy up, latency at batch 1 and 128 and size down, then crowding distance, so the small fast candidates of the front train as long as the accurate ones) or 'accuracy' (validation accuracy alone)", default: 'pareto' },
   { flag: 'val-fraction', type: 'string', help: 'share of the training data held out (seeded) to select on; the test set is never used for selection', default: '0.1' },
   { flag: 'deploy-backend', type: 'string', help: 'backend the latency is measured on (native, wasm-simd, wasm-relaxed, wasm, js, ...) (default: native if it loads, else the first that does)' },
   { flag: 'pick', type: 'string', help: 'rule choosing the answer among the Pareto front: OBJECTIVE [under LIMIT | over ACC%] [and ...]; OBJECTIVE max-accuracy, min-latency@1, min-latency@128, min-size, min-params; LIMIT 1ms@1, 250us@1, 20ms@128, 50KB, 2MB, 20kparams', default: DEFAULT_PICK },
   { flag: 'int8', type: 'boolean', help: 'also quantize every trained candidate to int8 (post-training, as distill quantize does by default: min/max ranges on 1,000 training rows) and measure it as a point of its own (accuracy, file, latency on the int8 kernels)' },
+  { flag: 'sparsity', type: 'string', help: "structured-pruning sparsities, e.g. 0.5,0.75: every trained candidate is also pruned (as distill prune --structured --criterion io: that share of the neurons of each hidden dense layer and of the channels of each conv removed, the classifier kept), recovered by KD from the same teacher logits for --recover-epochs, and measured as a point of its own (accuracy, file, latency of the smaller architecture) (default: none)" },
+  { flag: 'recover-epochs', type: 'string', help: 'with --sparsity: epochs of KD recovery after pruning', default: '1' },
+  { flag: 'no-train', type: 'boolean', help: 'train nothing: make the front, the pick and the files from the finished rungs in sweep.jsonl alone (e.g. another --pick for a sweep whose budget skipped jobs, which a plain rerun would go on to train)' },
   { flag: 'parallel', type: 'string', help: "'auto': measure several candidates at once (one thread each) against one at a time (all workers) and use the faster; 'on' or 'off' to choose", default: 'auto' },
   { flag: 'batch', type: 'string', help: 'batch size', default: '128' },
   { flag: 'optimizer', type: 'string', help: 'sgd or adamw', default: 'sgd' },
@@ -64,9 +71,13 @@ export const SWEEP_DOCS: OptionDoc[] = [
 const EXAMPLES = [
   'distill sweep --teacher runs/teacher/model.safetensors --out runs/sweep --budget-minutes 4',
   'distill sweep --teacher runs/teacher/model.safetensors --widths 16,32,64,128 --depths 1,2 --activations relu,gelu --T 2,4,8 --alpha 0.5,0.9 --budget-minutes 30 --out runs/sweep-big',
+  'distill sweep --teacher runs/teacher/model.safetensors --conv none,8-16,16-32 --widths 32,64,128 --depths 0,1 --sparsity 0.5 --recover-epochs 1 --budget-minutes 4 --out runs/sweep-cnn',
   'distill sweep --teacher runs/fm/model.safetensors --data fashion-mnist --space space.yaml --pick "max-accuracy under 0.05ms@1" --deploy-backend wasm-simd --out runs/fm-sweep',
-  'distill sweep --teacher runs/teacher/model.safetensors --out runs/sweep --pick "min-latency@128 over 97%"   # re-picks from sweep.jsonl; trains nothing new',
+  'distill sweep --teacher runs/teacher/model.safetensors --out runs/sweep --pick "min-latency@128 over 97%" --no-train   # re-picks from sweep.jsonl; trains nothing',
 ];
+
+/** An axis's values as written on the command line (conv stems as 8-16, none for no stem). */
+const axisText = (s: SearchSpace, a: Axis, sep: string) => (a === 'conv' ? s.conv.map((c) => (c.length ? c.join('-') : 'none')).join(sep) : (s[a] as unknown[]).join(sep));
 
 /** The search space: defaults, then the --space file's keys, then the flags. */
 export function spaceFrom(v: Record<string, string | boolean | undefined>): SearchSpace {
@@ -93,22 +104,54 @@ export function validationSplit(n: number, fraction: number, seed: number): { tr
   return { val: order.slice(0, nVal), train: order.slice(nVal) };
 }
 
+/** A shell word: quoted when it holds anything but plain path and flag characters. */
+const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/** The data flags of the sweep's command, for the commands it prints (defaults left out). */
+function dataArgs(v: Record<string, string | boolean | undefined>): string[] {
+  const args: string[] = [];
+  for (const f of ['data', 'test', 'test-fraction', 'label-column', 'delimiter']) if (typeof v[f] === 'string' && !(f === 'data' && v[f] === 'mnist') && !(f === 'test-fraction' && v[f] === '0.2') && !(f === 'delimiter' && v[f] === ',')) args.push(`--${f}`, v[f] as string);
+  if (v['no-header'] === true) args.push('--no-header');
+  return args;
+}
+
+/** The warm-up of `epochs` epochs in steps of the whole training set, as the sweep's was in epochs. */
+function warmupSteps(v: Record<string, string | boolean | undefined>, epochs: number, trainN: number): number {
+  const steps = Math.ceil(trainN / Math.min(Number(v.batch), trainN));
+  return Math.min(Math.round(Number(v['warmup-epochs']) * steps), Math.floor((epochs * steps) / 2));
+}
+
+/**
+ * The `distill prune` command that does to the retrained model (OUT/model.safetensors) what the
+ * sweep did to the candidate: structured pruning at `sparsity`, then KD recovery. With --teacher,
+ * from the same teacher; with --teacher-logits (distill prune takes no logits file), from the
+ * unpruned model, distill prune's default.
+ */
+export function pruneCommand(c: Candidate, sparsity: number, recoverEpochs: number, v: Record<string, string | boolean | undefined>, out: string, trainN: number): string {
+  const args = ['distill', 'prune', join(out, 'model.safetensors'), '--structured', '--sparsity', String(sparsity), '--criterion', SWEEP_PRUNE_CRITERION, '--recover-epochs', String(recoverEpochs)];
+  if (typeof v.teacher === 'string') args.push('--teacher', v.teacher);
+  args.push(...dataArgs(v), '--temperature', String(c.T), '--alpha', String(c.alpha), '--batch', String(v.batch), '--optimizer', String(v.optimizer), '--lr', String(v.lr), '--lr-schedule', 'cosine');
+  if (v.optimizer === 'sgd') args.push('--momentum', String(v.momentum));
+  if (Number(v['weight-decay']) !== 0) args.push('--weight-decay', String(v['weight-decay']));
+  const warm = warmupSteps(v, recoverEpochs, trainN);
+  if (warm > 0) args.push('--warmup', String(warm));
+  args.push('--seed', String(v.seed), '--out', `${out}-pruned`);
+  return args.map(q).join(' ');
+}
+
 /** The `distill student` command that trains `c` on all the training data, as the sweep did on its split. */
-export function retrainCommand(c: Candidate, epochs: number, v: Record<string, string | boolean | undefined>, out: string, inputs: number, classes: number, trainN: number): string {
-  const q = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+export function retrainCommand(c: Candidate, epochs: number, v: Record<string, string | boolean | undefined>, out: string, d: DataDims, trainN: number): string {
   const args = ['distill', 'student'];
   if (typeof v.teacher === 'string') args.push('--teacher', v.teacher);
   else args.push('--teacher-logits', String(v['teacher-logits']));
-  for (const f of ['data', 'test', 'test-fraction', 'label-column', 'delimiter']) if (typeof v[f] === 'string' && !(f === 'data' && v[f] === 'mnist') && !(f === 'test-fraction' && v[f] === '0.2') && !(f === 'delimiter' && v[f] === ',')) args.push(`--${f}`, v[f] as string);
-  if (v['no-header'] === true) args.push('--no-header');
-  if (c.depth === 0) args.push('--layers', `${inputs},${classes}`);
+  args.push(...dataArgs(v));
+  if (convOf(c).length) args.push('--arch', (candidateModel(c, d) as ModelConfig).layers.join(','));
+  else if (c.depth === 0) args.push('--layers', `${d.inputs},${d.classes}`);
   else args.push('--hidden', hiddenOf(c).join(','), '--activation', c.activation);
   args.push('--temperature', String(c.T), '--alpha', String(c.alpha), '--epochs', String(epochs), '--batch', String(v.batch), '--optimizer', String(v.optimizer), '--lr', String(v.lr));
   if (v.optimizer === 'sgd') args.push('--momentum', String(v.momentum));
   if (Number(v['weight-decay']) !== 0) args.push('--weight-decay', String(v['weight-decay']));
-  // The warm-up in steps of the whole training set, as the sweep's was in epochs.
-  const steps = Math.ceil(trainN / Math.min(Number(v.batch), trainN));
-  const warm = Math.min(Math.round(Number(v['warmup-epochs']) * steps), Math.floor((epochs * steps) / 2));
+  const warm = warmupSteps(v, epochs, trainN);
   if (warm > 0) args.push('--warmup', String(warm));
   args.push('--seed', String(v.seed), '--out', out);
   return args.map(q).join(' ');
@@ -116,7 +159,7 @@ export function retrainCommand(c: Candidate, epochs: number, v: Record<string, s
 
 export async function sweep(argv: string[]): Promise<void> {
   const v = helpOr(argv, 'distill sweep (--teacher FILE | --teacher-logits FILE) [--data mnist] [space flags] [--budget-minutes M] [--out DIR]',
-    'Trains candidate students (hidden widths × depths × activations × T × alpha) by KD from one cached set of teacher logits, with successive halving under a wall-clock budget: every candidate trains --min-epochs, the best 1/eta train on (eta× the epochs) up to --max-epochs. Measures each one\'s validation accuracy (a seeded split of the training data; never the test set), parameters, file size, latency at batch 1 and 128 on --deploy-backend, and training time. Every finished candidate and rung is one line of OUT/sweep.jsonl: rerunning the same command skips them and continues; Ctrl-C keeps them. Prints the Pareto table; writes OUT/sweep.html (the front as scatter plots), OUT/best.safetensors (the --pick), OUT/best.txt (the command that retrains it on all data) and OUT/sweep.json.',
+    'Trains candidate students (conv stems × hidden widths × depths × activations × T × alpha) by KD from one cached set of teacher logits, with successive halving under a wall-clock budget: every candidate trains --min-epochs, the best 1/eta (by Pareto rank, or by accuracy with --promote accuracy) train on (eta× the epochs) up to --max-epochs. With --int8 and --sparsity, each trained candidate\'s int8 and structured-pruned forms are points of their own. Measures each one\'s validation accuracy (a seeded split of the training data; never the test set), parameters, file size, latency at batch 1 and 128 on --deploy-backend, and training time. Every finished candidate and rung is one line of OUT/sweep.jsonl: rerunning the same command skips them and continues; Ctrl-C keeps them. Prints the Pareto table; writes OUT/sweep.html (the front as scatter plots), OUT/best.safetensors (the --pick), OUT/best.txt (the command that retrains it on all data) and OUT/sweep.json.',
     SWEEP_DOCS, EXAMPLES);
   if (!v) return;
   const started = performance.now();
@@ -135,6 +178,8 @@ export async function sweep(argv: string[]): Promise<void> {
   const minEpochs = num(v, 'min-epochs', { int: true, min: 1 }), maxEpochs = num(v, 'max-epochs', { int: true, min: 1 });
   if (maxEpochs < minEpochs) throw new ConfigError(`--max-epochs ${maxEpochs} is below --min-epochs ${minEpochs}`);
   const eta = num(v, 'eta', { int: true, min: 2 });
+  const promote = v.promote as Promote;
+  if (!PROMOTE_MODES.includes(promote)) throw new ConfigError(`--promote: expected ${PROMOTE_MODES.join(' or ')}, got ${JSON.stringify(v.promote)}`);
   const valFraction = num(v, 'val-fraction', { min: 1e-6, max: 0.5 });
   const rule = parsePickRule(String(v.pick));
   const par = v.parallel;
@@ -148,15 +193,24 @@ export async function sweep(argv: string[]): Promise<void> {
   const workersFlag = v.workers === undefined ? undefined : num(v, 'workers', { int: true, min: 1, max: availableParallelism() });
   const rungs = rungEpochs(minEpochs, maxEpochs, eta);
   const int8 = v.int8 === true;
+  const sparsities = typeof v.sparsity === 'string' ? [...new Set(v.sparsity.split(',').map((x) => {
+    const t = x.trim(), n = Number(t);
+    if (t === '' || !Number.isFinite(n) || n <= 0) throw new ConfigError(`--sparsity: '${x}' is not a sparsity in (0, 1) (e.g. --sparsity 0.5,0.75)`);
+    return checkSparsity(n, '--sparsity');
+  }))].sort((a, b) => a - b) : [];
+  const recoverEpochs = num(v, 'recover-epochs', { int: true, min: 0 });
   const candidates = sampleCandidates(space, { seed: training.seed, max: maxCandidates });
   const deployName = typeof v['deploy-backend'] === 'string' ? v['deploy-backend'] : null;
   const deploy: Backend = deployName ? await loadBackend(deployName) : await loadBackend('native').catch(() => defaultBackend());
 
-  const dir = outDir(v, 'runs/sweep', progress);
   const d = await data(v, progress);
   const split = validationSplit(d.train.n, valFraction, training.seed);
   const trainSet = subset(d.train, split.train, `${d.train.name}[sweep-train]`), valSet = subset(d.train, split.val, `${d.train.name}[validation]`);
   const K = Math.max(d.train.classes, 2), F = d.train.features;
+  const dims: DataDims = { inputs: F, classes: K, shape: d.train.shape };
+  // Every conv stem against the data's image shape, before anything is computed (a clear error naming the stem).
+  for (const conv of space.conv) if (conv.length) candidateModel({ conv, width: 1, depth: 0, activation: 'relu', T: 1, alpha: 0 }, dims);
+  const dir = outDir(v, 'runs/sweep', progress);
   progress.line(`sweep: ${trainSet.n} training / ${valSet.n} validation samples (seeded split of the training set; the ${d.test.n} test samples are not used to select)`);
 
   // Teacher logits on the sweep's training split: computed once, cached in DIR.
@@ -164,23 +218,25 @@ export async function sweep(argv: string[]): Promise<void> {
   const settings = {
     data: [d.train.name, d.train.n, F, K], val: [valFraction, valSet.n], seed: training.seed, batch: training.batchSize, optimizer: training.optimizer, rungs, warmup: training.warmupEpochs,
     ...(int8 ? { int8: true } : {}),
+    ...(sparsities.length ? { sparsity: sparsities, recover: recoverEpochs, criterion: SWEEP_PRUNE_CRITERION } : {}),
     teacher: createHash('sha256').update(new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength)).digest('hex').slice(0, 16),
   };
   const byId = new Map<string, Candidate>();
   for (const c of candidates) byId.set(candidateHash(c, settings), c);
   const ids = [...byId.keys()];
-  progress.line(`sweep: ${ids.length} candidates (${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}) of ${AXES.map((a) => `${a} ${space[a].join(',')}`).join('; ')}; rungs of ${rungs.join(', ')} epochs (eta ${eta})${budgetMin !== null ? `; budget ${budgetMin} min` : ''}`);
+  progress.line(`sweep: ${ids.length} candidates (${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}) of ${AXES.map((a) => `${a} ${axisText(space, a, ',')}`).join('; ')}; rungs of ${rungs.join(', ')} epochs (eta ${eta})${budgetMin !== null ? `; budget ${budgetMin} min` : ''}`);
 
   // Earlier results of this sweep (same candidates and settings).
   const journalFile = join(dir, 'sweep.jsonl');
   const lines = readJournal(journalFile);
   const mine = new Map<string, SweepLine>();
   for (const l of lines) if (byId.has(l.hash) && l.epochs === rungs[l.rung]) mine.set(resultKey(l.hash, l.rung), l);
-  const done = new Map<string, JobResult>([...mine].map(([k, l]) => [k, { score: l.val_accuracy, ms: l.train_seconds * 1000, ...(l.failed ? { failed: true } : {}) }]));
+  const cost = (l: Pick<SweepLine, 'ms1' | 'ms128' | 'params'>) => ({ ms1: l.ms1, ms128: l.ms128, size: l.params });
+  const done = new Map<string, JobResult>([...mine].map(([k, l]) => [k, { score: l.val_accuracy, ms: l.train_seconds * 1000, extraMs: (l.extra_seconds ?? 0) * 1000, cost: cost(l), ...(l.failed ? { failed: true } : {}) }]));
   if (lines.length) progress.line(`sweep: ${mine.size} finished rung(s) in ${journalFile} are reused${lines.length > mine.size ? `; ${lines.length - mine.size} line(s) of other candidates or settings are kept but not used` : ''}`);
 
   // What is left to train (successive halving on the finished results alone).
-  const dry = await successiveHalving({ ids, rungEpochs: rungs, eta, budgetMs: null, concurrency: 1, now: () => 0, estimateMs: () => 0, done, run: async () => null });
+  const dry = await successiveHalving({ ids, rungEpochs: rungs, eta, promote, budgetMs: null, concurrency: 1, now: () => 0, estimateMs: () => 0, done, run: async () => null });
   const needed = dry.abandoned;
 
   // Ctrl-C / SIGTERM: abandon the jobs in flight (nothing half-written reaches sweep.jsonl) and start none.
@@ -203,11 +259,12 @@ export async function sweep(argv: string[]): Promise<void> {
   const budgetEnd = budgetMin === null ? Infinity : started + budgetMin * 60_000;
   let hardStop: NodeJS.Timeout | null = null;
   try {
-    if (needed > 0) {
+    if (needed > 0 && v['no-train'] === true) progress.line(`sweep: --no-train: ${needed} job(s) of this sweep are not finished (skipped for a budget, or interrupted); the answer is made from the ${mine.size} finished rung(s) alone`);
+    else if (needed > 0) {
       // The runtime: the trainer's measured choice for a middle-sized candidate, then one at a time against several at once.
-      const sized = [...candidates].sort((a, b) => candidateMacs(a, F, K) - candidateMacs(b, F, K));
+      const sized = [...candidates].sort((a, b) => candidateMacs(a, dims) - candidateMacs(b, dims));
       const mid = sized[Math.floor(sized.length / 2)];
-      const shapes = { teachers: [], student: candidateModel(mid, F, K), N: Math.min(training.batchSize, trainSet.n), kd: validateKd({ T: mid.T, alpha: mid.alpha }), optimizer: training.optimizer };
+      const shapes = { teachers: [], student: candidateModel(mid, dims), N: Math.min(training.batchSize, trainSet.n), kd: validateKd({ T: mid.T, alpha: mid.alpha }), optimizer: training.optimizer };
       const rt = await pickRuntime({ ...v, workers: workersFlag === undefined ? undefined : String(workersFlag) }, progress, shapes);
       const cores = availableParallelism();
       const threads = Math.min(cores, ids.length);
@@ -216,15 +273,22 @@ export async function sweep(argv: string[]): Promise<void> {
       progress.line(`sweep: ${choice.line}`);
       if (choice.mode === 'one-at-a-time' && pool) { await pool.close(); pool = null; }
       // Latency of each architecture still to train, on the deploy backend, with nothing else running.
-      candidateLatency(deploy, candidates[0], F, K); // a first, discarded measurement: the backend's code warmed up
+      // Untrained weights: float32 dense and conv time does not depend on the values; a pruned form is its own (smaller) architecture.
+      candidateLatency(deploy, candidates[0], dims); // a first, discarded measurement: the backend's code warmed up
       for (const c of candidates) {
         const a = archKey(c);
-        if (!latency.has(a)) latency.set(a, candidateLatency(deploy, c, F, K));
-        if (int8 && !latency.has(`${a}:int8`)) latency.set(`${a}:int8`, candidateLatency(deploy, c, F, K, { x: trainSet.x, n: trainSet.n }));
+        if (!latency.has(a)) latency.set(a, candidateLatency(deploy, c, dims));
+        if (int8 && !latency.has(`${a}:int8`)) latency.set(`${a}:int8`, candidateLatency(deploy, c, dims, { x: trainSet.x, n: trainSet.n }));
+        for (const sp of sparsities) {
+          const pc = prunedCandidate(c, sp);
+          if (pc && !latency.has(archKey(pc))) latency.set(archKey(pc), candidateLatency(deploy, pc, dims));
+        }
       }
       progress.line(`sweep: latency of ${latency.size} architecture(s) measured on ${deploy.name}; training starts ${((performance.now() - started) / 1000).toFixed(1)} s after the start`);
       const trainBe = choice.mode === 'parallel' ? null : await loadBackend(choice.backend);
-      const perSample = (c: Candidate) => (candidateMacs(c, F, K) + 4 * F) / (candidateMacs(mid, F, K) + 4 * F) / choice!.perJob; // s per sample
+      const perSample = (c: Candidate) => (candidateMacs(c, dims) + 4 * F) / (candidateMacs(mid, dims) + 4 * F) / choice!.perJob; // s per sample
+      // The pruned forms' recovery epochs, in epochs of the full candidate (a pruned model trains about (1 - s) as fast... or faster).
+      const recoverShare = (c: Candidate) => sparsities.reduce((a, sp) => a + (prunedCandidate(c, sp) ? recoverEpochs * (candidateMacs(prunedCandidate(c, sp)!, dims) + 4 * F) / (candidateMacs(c, dims) + 4 * F) : 0), 0);
       mkdirSync(join(dir, 'candidates'), { recursive: true });
       const budgetLeft = budgetEnd - performance.now();
       if (budgetLeft < 0) progress.line('sweep: the budget was spent before training (data, teacher logits, measurements); nothing is trained');
@@ -236,11 +300,12 @@ export async function sweep(argv: string[]): Promise<void> {
       }
       let finishedNow = 0;
       result = await successiveHalving({
-        ids, rungEpochs: rungs, eta, concurrency: choice.concurrency, done,
+        ids, rungEpochs: rungs, eta, promote, concurrency: choice.concurrency, done,
         budgetMs: Number.isFinite(budgetEnd) ? Math.max(0, budgetLeft) : null,
         reserveMs: Number.isFinite(budgetEnd) ? Math.min(15_000, Math.max(2_000, 0.02 * budgetMin! * 60_000)) : 0,
         now: () => performance.now(),
-        estimateMs: (id, epochs) => 1000 * (epochs * trainSet.n * perSample(byId.get(id)!) * 1.25 + 0.5),
+        estimateMs: (id, epochs) => 1000 * ((epochs + recoverShare(byId.get(id)!)) * trainSet.n * perSample(byId.get(id)!) * 1.25 + 0.5),
+        family: (id) => (convOf(byId.get(id)!).length ? 'conv' : 'mlp'),
         stopped: () => ac.signal.aborted,
         log: (m) => progress.line(`sweep: ${m}`),
         run: async (job: Job) => {
@@ -252,6 +317,7 @@ export async function sweep(argv: string[]): Promise<void> {
             out: join(dir, 'candidates', `${job.id}-e${job.epochs}.safetensors`),
             meta: { role: 'student', data: d.train.name, sweep: JSON.stringify({ ...c, epochs: job.epochs }), teachers: JSON.stringify([teacherFile]) },
             ...(int8 ? { int8: { out: join(dir, 'candidates', `${job.id}-e${job.epochs}.int8.safetensors`) } } : {}),
+            ...(sparsities.length ? { recoverEpochs, pruned: sparsities.filter((sp) => prunedCandidate(c, sp)).map((sp) => ({ sparsity: sp, out: join(dir, 'candidates', `${job.id}-e${job.epochs}.s${sp}.safetensors`) })) } : {}),
           };
           const r = trainBe ? await trainCandidate(trainBe, choice!.workers, cj, { train: trainSet, val: valSet, logits }, jobAc.signal) : await pool!.train(choice!.backend, cj, jobAc.signal);
           if (!r) return null;
@@ -259,22 +325,28 @@ export async function sweep(argv: string[]): Promise<void> {
           const line: SweepLine = {
             hash: job.id, rung: job.rung, epochs: job.epochs, key: candidateKey(c), config: c,
             val_accuracy: r.valAccuracy, val_loss: r.valLoss, params: r.params, bytes: r.failed ? 0 : statSync(cj.out).size, ms1: lat.ms1, ms128: lat.ms128, deploy_backend: deploy.name,
-            train_seconds: r.ms / 1000, total_train_seconds: r.ms / 1000 + (prev?.total_train_seconds ?? 0), model: r.failed ? '' : relative(dir, cj.out),
+            train_seconds: r.ms / 1000, ...(r.extraMs ? { extra_seconds: r.extraMs / 1000 } : {}), total_train_seconds: r.ms / 1000 + (prev?.total_train_seconds ?? 0), model: r.failed ? '' : relative(dir, cj.out),
             runtime: { mode: choice!.mode, backend: choice!.backend, workers: choice!.workers }, date: new Date().toISOString(), ...(r.failed ? { failed: r.failed } : {}),
           };
           if (r.int8 && cj.int8) {
             const l8 = latency.get(`${archKey(c)}:int8`)!;
             line.int8 = { val_accuracy: r.int8.valAccuracy, val_loss: r.int8.valLoss, bytes: statSync(cj.int8.out).size, ms1: l8.ms1, ms128: l8.ms128, model: relative(dir, cj.int8.out) };
           }
+          if (r.pruned && cj.pruned) {
+            line.pruned = r.pruned.map((p) => {
+              const lp = latency.get(archKey(prunedCandidate(c, p.sparsity)!))!, out = cj.pruned!.find((q) => q.sparsity === p.sparsity)!.out;
+              return { sparsity: p.sparsity, recover_epochs: recoverEpochs, val_accuracy: p.valAccuracy, val_loss: p.valLoss, params: p.params, bytes: p.failed ? 0 : statSync(out).size, ms1: lp.ms1, ms128: lp.ms128, model: p.failed ? '' : relative(dir, out), ...(p.failed ? { failed: p.failed } : {}) };
+            });
+          }
           await appendJournal(journalFile, line);
           mine.set(resultKey(job.id, job.rung), line);
           finishedNow++;
           if (r.failed) {
             progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: failed (${r.failed.slice(0, 160)}); recorded, not promoted`);
-            return { score: 0, ms: r.ms, failed: true };
+            return { score: 0, ms: r.ms, failed: true, cost: cost(line) };
           }
-          progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128${line.int8 ? `; int8 ${(line.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(line.int8.bytes)}, ${line.int8.ms1.toFixed(4)} ms@1, ${line.int8.ms128.toFixed(3)} ms@128` : ''}`);
-          return { score: r.valAccuracy, ms: r.ms };
+          progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128${line.int8 ? `; int8 ${(line.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(line.int8.bytes)}, ${line.int8.ms1.toFixed(4)} ms@1, ${line.int8.ms128.toFixed(3)} ms@128` : ''}${(line.pruned ?? []).map((p) => `; pruned ${p.sparsity}: ${p.failed ? 'diverged' : `${(p.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(p.bytes)}, ${p.ms1.toFixed(4)} ms@1, ${p.ms128.toFixed(3)} ms@128`}`).join('')}`);
+          return { score: r.valAccuracy, ms: r.ms, extraMs: r.extraMs, cost: cost(line) };
         },
       });
     } else progress.line('sweep: every candidate of this sweep is finished in sweep.jsonl; nothing to train');
@@ -288,14 +360,15 @@ export async function sweep(argv: string[]): Promise<void> {
   if (got) throw new Interrupted(got, `sweep stopped by ${got}: ${mine.size} finished rung(s) are in ${journalFile}; run the same command again to continue`);
 
   // The answer: each candidate's last finished rung, the front, the pick.
-  // An int8 form (--int8) is a point of its own: the same candidate, another file and other kernels.
-  const rows: (SweepRow & Point & { line: SweepLine; file: string; int8: boolean })[] = [];
+  // An int8 form (--int8) and a pruned form (--sparsity) are points of their own: the same candidate, another file and other kernels or a smaller architecture.
+  const rows: (SweepRow & Point & { line: SweepLine; file: string; int8: boolean; sparsity?: number })[] = [];
   for (const id of ids) {
     for (let r = rungs.length - 1; r >= 0; r--) {
       const l = mine.get(resultKey(id, r));
       if (!l || l.failed) continue;
-      rows.push({ id, key: l.key, epochs: l.epochs, rung: r, accuracy: l.val_accuracy, valLoss: l.val_loss, ms1: l.ms1, ms128: l.ms128, bytes: l.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.model, int8: false });
-      if (l.int8) rows.push({ id: `${id}:int8`, key: `${l.key} · int8`, epochs: l.epochs, rung: r, accuracy: l.int8.val_accuracy, valLoss: l.int8.val_loss, ms1: l.int8.ms1, ms128: l.int8.ms128, bytes: l.int8.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.int8.model, int8: true });
+      rows.push({ id, key: l.key, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: l.val_accuracy, valLoss: l.val_loss, ms1: l.ms1, ms128: l.ms128, bytes: l.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.model, int8: false });
+      for (const p of l.pruned ?? []) if (!p.failed) rows.push({ id: `${id}:s${p.sparsity}`, key: `${l.key} · pruned ${+(p.sparsity * 100).toFixed(2)}%`, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: p.val_accuracy, valLoss: p.val_loss, ms1: p.ms1, ms128: p.ms128, bytes: p.bytes, params: p.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: p.model, int8: false, sparsity: p.sparsity });
+      if (l.int8) rows.push({ id: `${id}:int8`, key: `${l.key} · int8`, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: l.int8.val_accuracy, valLoss: l.int8.val_loss, ms1: l.int8.ms1, ms128: l.int8.ms128, bytes: l.int8.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.int8.model, int8: true });
       break;
     }
   }
@@ -306,7 +379,7 @@ export async function sweep(argv: string[]): Promise<void> {
   for (const r of front) r.front = true;
   const chosen = pick(front, rule);
   const elapsed = (performance.now() - started) / 1000;
-  printTable(front, chosen?.id ?? null, deploy.name);
+  printTable(front, chosen?.id ?? null, deploy.name, rungs[rungs.length - 1]);
   if (skipped.length) {
     console.log(`\nskipped ${skipped.length} job(s) (budget): ${skipped.slice(0, 6).join('; ')}${skipped.length > 6 ? `; ... (all in sweep.json)` : ''}`);
   }
@@ -319,7 +392,8 @@ export async function sweep(argv: string[]): Promise<void> {
   if (chosen) {
     const src = join(dir, chosen.file);
     await writeFileAtomic(join(dir, 'best.safetensors'), readFileSync(src));
-    retrain = retrainCommand(chosen.line.config, chosen.epochs, v, retrainOut, F, K, d.train.n);
+    retrain = retrainCommand(chosen.line.config, chosen.epochs, v, retrainOut, dims, d.train.n);
+    if (chosen.sparsity !== undefined) retrain += ` && ${pruneCommand(chosen.line.config, chosen.sparsity, recoverEpochs, v, retrainOut, d.train.n)}`;
     if (chosen.int8) retrain += ` && distill quantize ${join(retrainOut, 'model.safetensors')} --calib ${String(v.data)} --out ${join(retrainOut, 'model.int8.safetensors')}`;
     const { model } = await readAnyModel(src, deploy);
     try { testAcc = evaluate(model, d.test).accuracy; } finally { model.release(); }
@@ -332,18 +406,18 @@ export async function sweep(argv: string[]): Promise<void> {
     console.log(`sweep: ${pickNote}`);
   }
   const json = {
-    command: commandLine('sweep', argv), date: new Date().toISOString(), data: { name: d.train.name, train: trainSet.n, validation: valSet.n, test: d.test.n }, space, sample, rungs, eta,
+    command: commandLine('sweep', argv), date: new Date().toISOString(), data: { name: d.train.name, train: trainSet.n, validation: valSet.n, test: d.test.n }, space, sample, rungs, eta, promote,
     budget_seconds: budgetMin === null ? null : budgetMin * 60, elapsed_seconds: elapsed, trained_now: result === dry ? 0 : result.trained, reused: result === dry ? dry.reused : result.reused, abandoned: result === dry ? 0 : result.abandoned,
     parallelism: choice ? { mode: choice.mode, concurrency: choice.concurrency, backend: choice.backend, workers: choice.workers, samples_per_s: choice.measured, line: choice.line } : null,
-    deploy_backend: deploy.name, skipped, failed: failedLines.map((l) => ({ key: l.key, epochs: l.epochs, reason: l.failed })), pick: { rule: rule.text, picked: chosen ? { key: chosen.key, epochs: chosen.epochs, val_accuracy: chosen.accuracy, test_accuracy: testAcc, model: chosen.file, int8: chosen.int8 } : null, retrain },
-    front: front.map((r) => ({ key: r.key, int8: r.int8, epochs: r.epochs, val_accuracy: r.accuracy, ms1: r.ms1, ms128: r.ms128, bytes: r.bytes, params: r.params, train_seconds: r.trainSeconds, model: r.file, hash: r.line.hash })),
-    all: rows.filter((r) => !r.int8).map((r) => r.line),
+    deploy_backend: deploy.name, skipped, failed: failedLines.map((l) => ({ key: l.key, epochs: l.epochs, reason: l.failed })), pick: { rule: rule.text, picked: chosen ? { key: chosen.key, epochs: chosen.epochs, val_accuracy: chosen.accuracy, test_accuracy: testAcc, model: chosen.file, int8: chosen.int8, sparsity: chosen.sparsity ?? null } : null, retrain },
+    front: front.map((r) => ({ key: r.key, int8: r.int8, sparsity: r.sparsity ?? null, epochs: r.epochs, reached_last_rung: r.lastRung, val_accuracy: r.accuracy, ms1: r.ms1, ms128: r.ms128, bytes: r.bytes, params: r.params, train_seconds: r.trainSeconds, model: r.file, hash: r.line.hash })),
+    all: rows.filter((r) => !r.int8 && r.sparsity === undefined).map((r) => r.line),
   };
   await writeFileAtomic(join(dir, 'sweep.json'), JSON.stringify(json, null, 1) + '\n');
   const html = sweepReportHtml({
     title: 'distill sweep — the size / accuracy / speed front', sub: `${json.date} · ${d.train.name}: ${trainSet.n} training / ${valSet.n} validation samples · latency on ${deploy.name}`,
-    headline: `sweep: ${summary}.`, rows, picked: chosen?.id ?? null, pickRule: rule.text, pickNote, deployBackend: deploy.name, retrain,
-    settings: [['space', AXES.map((a) => `${a}: ${space[a].join(', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; took ${elapsed.toFixed(0)} s`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung after a ${training.warmupEpochs}-epoch linear warm-up), seed ${training.seed}`]],
+    headline: `sweep: ${summary}.`, rows, picked: chosen?.id ?? null, pickRule: rule.text, pickNote, deployBackend: deploy.name, retrain, lastEpochs: rungs[rungs.length - 1],
+    settings: [['space', AXES.map((a) => `${a}: ${axisText(space, a, ', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta}; promoted by ${promote === 'pareto' ? 'Pareto rank' : 'accuracy'})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; took ${elapsed.toFixed(0)} s`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung after a ${training.warmupEpochs}-epoch linear warm-up), seed ${training.seed}`]],
     skipped, command: json.command,
   });
   await writeFileAtomic(join(dir, 'sweep.html'), html);
@@ -389,9 +463,9 @@ async function teacherLogits(file: string, isLogits: boolean, full: Dataset, tra
   }
 }
 
-function printTable(front: (SweepRow & { line: SweepLine })[], picked: string | null, backend: string): void {
+function printTable(front: (SweepRow & { line: SweepLine })[], picked: string | null, backend: string, lastEpochs: number): void {
   const head = ['', 'candidate', 'epochs', 'val acc', `ms@1 (${backend})`, `ms@128 (${backend})`, 'file', 'params', 'train s'];
-  const body = front.map((r) => [r.id === picked ? '*' : '', r.key, String(r.epochs), `${(r.accuracy * 100).toFixed(2)}%`, r.ms1.toFixed(4), r.ms128.toFixed(3), fmtBytes(r.bytes), r.params.toLocaleString('en-US'), r.trainSeconds.toFixed(1)]);
+  const body = front.map((r) => [r.id === picked ? '*' : '', r.key, `${r.epochs}${r.lastRung ? '' : ' †'}`, `${(r.accuracy * 100).toFixed(2)}%`, r.ms1.toFixed(4), r.ms128.toFixed(3), fmtBytes(r.bytes), r.params.toLocaleString('en-US'), r.trainSeconds.toFixed(1)]);
   const all = [head, ...body];
   const w = head.map((_, j) => Math.max(...all.map((r) => r[j].length)));
   console.log('\nPareto front (validation accuracy up; latency at batch 1 and 128 and file size down; * = picked):');
@@ -399,4 +473,5 @@ function printTable(front: (SweepRow & { line: SweepLine })[], picked: string | 
     console.log(r.map((c, j) => (j >= 2 ? c.padStart(w[j]) : c.padEnd(w[j]))).join('  '));
     if (i === 0) console.log(w.map((n) => '-'.repeat(n)).join('  '));
   }
+  if (front.some((r) => !r.lastRung)) console.log(`† did not reach the last rung (${lastEpochs} epochs): not promoted, or skipped for the budget; its accuracy is that of fewer epochs`);
 }

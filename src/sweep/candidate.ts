@@ -2,20 +2,23 @@
 // trainer as `distill student`), from scratch at rung 0 or continuing from the previous rung's
 // model file; evaluate it on the validation split; write its model file. Runs in the main thread
 // (one at a time, data-parallel over `workers`) or in a sweep worker thread (several candidates
-// at once, one thread each); with --int8, also its int8 form (post-training quantization). Also:
-// the latency of an architecture (float32 or int8) on the deploy backend.
+// at once, one thread each); with --int8, also its int8 form (post-training quantization); with
+// --sparsity, also its structured-pruned forms (channels and neurons removed as distill prune
+// --structured does, then a few epochs of KD recovery from the same teacher logits). Also: the
+// latency of an architecture (float32 or int8) on the deploy backend.
 
 import type { Backend } from '../backends/backend.js';
-import { NumericalError } from '../errors.js';
+import { ConfigError, NumericalError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { Sequential } from '../nn/sequential.js';
-import type { WidthsConfig } from '../nn/spec.js';
+import { layerShapes, type ModelConfig, type ModelSpec } from '../nn/spec.js';
 import type { OptimizerConfig } from '../optim/optimizer.js';
 import { readModel, saveModel, saveQuantizedModel } from '../io/model-file.js';
 import type { InferenceModel, QuantizedSequential } from '../nn/quantized.js';
 import { evaluate, train } from '../train/trainer.js';
 import { calibrate, inferenceMs, quantizeModel } from '../compress/quantize.js';
-import { hiddenOf, type Candidate } from './space.js';
+import { sliceModel, structuredPlan } from '../compress/prune.js';
+import { candidateKey, convOf, hiddenOf, type Candidate, type DataDims } from './space.js';
 
 /** Training settings shared by every candidate of a sweep (part of each candidate's hash). */
 export interface SweepTraining {
@@ -40,7 +43,13 @@ export interface CandidateJob {
   meta: Record<string, string>;
   /** Also quantize the trained model (int8 PTQ, as distill quantize does by default) and write it here. */
   int8?: { out: string };
+  /** Also prune the trained model (structured, criterion io) at each sparsity, recover it by KD for `recoverEpochs`, and write it to `out`. */
+  pruned?: { sparsity: number; out: string }[];
+  recoverEpochs?: number;
 }
+
+/** The structured criterion of the pruned points (distill prune's default). */
+export const SWEEP_PRUNE_CRITERION = 'io';
 
 export interface CandidateData {
   train: Dataset;
@@ -58,6 +67,10 @@ export interface CandidateResult {
   failed?: string;
   /** With job.int8: the int8 model's validation accuracy and loss. */
   int8?: { valAccuracy: number; valLoss: number };
+  /** With job.pruned: each pruned model's validation accuracy and loss and parameters (a recovery that diverged: failed, nothing written). */
+  pruned?: { sparsity: number; valAccuracy: number; valLoss: number; params: number; failed?: string }[];
+  /** ms of `ms` that do not scale with the epochs (pruning, recovery, quantization): the scheduler's per-job overhead. */
+  extraMs?: number;
 }
 
 /** Rows of the training set that calibrate the int8 activation ranges (distill quantize's default count). */
@@ -68,41 +81,61 @@ function int8Of(m: Sequential, x: Float32Array, n: number): QuantizedSequential 
   return quantizeModel(m, calibrate(m, x, Math.min(INT8_CALIB_SAMPLES, n), { method: 'minmax' }));
 }
 
-/** The candidate's model config: `depth` dense hidden layers of `width`, the data's input and class counts. */
-export function candidateModel(c: Candidate, inputs: number, classes: number): WidthsConfig {
-  return { layers: [inputs, ...hiddenOf(c), Math.max(classes, 2)], activation: c.activation };
+/**
+ * The candidate's model config. An MLP: `depth` dense hidden layers of `width` (the widths form, as
+ * distill student --hidden builds it). With a conv stem: per block conv:OCx3 → relu → maxpool:2 on
+ * the data's (C,H,W), then flatten and the same dense head. A stem on data with no image shape,
+ * or one that pools the image to nothing, is a ConfigError naming the stem.
+ */
+export function candidateModel(c: Candidate, d: DataDims): ModelSpec {
+  const K = Math.max(d.classes, 2), conv = convOf(c);
+  if (!conv.length) return { layers: [d.inputs, ...hiddenOf(c), K], activation: c.activation };
+  if (!d.shape || d.shape.length !== 3) throw new ConfigError(`--conv ${conv.join('-')}: conv candidates need image data with a (C,H,W) sample shape; this data's samples are flat (${d.inputs} features${d.shape ? `, shape [${d.shape}]` : ''}); use --conv none`);
+  const layers = [...conv.flatMap((ch) => [`conv:${ch}x3`, 'relu', 'maxpool:2']), 'flatten', ...hiddenOf(c).flatMap((w) => [`dense:${w}`, c.activation]), `dense:${K}`];
+  const cfg: ModelConfig = { input: d.shape, layers };
+  try {
+    layerShapes(cfg);
+  } catch (e) {
+    throw new ConfigError(`--conv ${conv.join('-')}: ${conv.length} blocks of maxpool:2 do not fit the ${d.shape.join('×')} images (${(e as Error).message}); use fewer blocks`);
+  }
+  return cfg;
 }
 
-/** Trains one job and writes its model; null when `signal` stopped it first (nothing written). */
+/** Trains `model` on (data.train, data.logits) by KD for `epochs` (cosine after a warm-up); null when stopped. */
+async function kdTrain(model: Sequential, c: Candidate, t: SweepTraining, epochs: number, seed: number, workers: number, data: CandidateData, signal?: AbortSignal) {
+  const steps = Math.ceil(data.train.n / Math.min(t.batchSize, data.train.n));
+  const res = await train(model, data.train, null, {
+    epochs, batchSize: t.batchSize, seed, optimizer: t.optimizer,
+    schedule: { kind: 'cosine', totalSteps: epochs * steps, warmupSteps: Math.min(Math.round(t.warmupEpochs * steps), Math.floor((epochs * steps) / 2)) }, kd: { T: c.T, alpha: c.alpha, scaleT2: true }, workers,
+  }, { signal }, [{ logits: data.logits }]);
+  return res.stopped ? null : res;
+}
+
+/** Trains one job and writes its model (and its int8 and pruned forms when asked); null when `signal` stopped it first (nothing written). */
 export async function trainCandidate(be: Backend, workers: number, job: CandidateJob, data: CandidateData, signal?: AbortSignal): Promise<CandidateResult | null> {
   const t0 = performance.now();
   const { candidate: c, training: t } = job;
-  const mc = candidateModel(c, data.train.features, data.train.classes);
+  const dims: DataDims = { inputs: data.train.features, classes: data.train.classes, shape: data.train.shape };
   // A continued rung draws other batches than rung 0 did (the shuffle seed moves with the rung).
   const seed = t.seed + 1000 * job.rung;
-  const model = new Sequential(be, mc, seed);
+  const model = new Sequential(be, candidateModel(c, dims), seed);
   try {
     if (job.init) {
       const { model: prev } = await readModel(job.init, be);
       model.store.params.set(prev.store.params);
       prev.release();
     }
-    const steps = Math.ceil(data.train.n / Math.min(t.batchSize, data.train.n));
-    let res;
     try {
-      res = await train(model, data.train, null, {
-        epochs: job.epochs, batchSize: t.batchSize, seed, optimizer: t.optimizer,
-        schedule: { kind: 'cosine', totalSteps: job.epochs * steps, warmupSteps: Math.min(Math.round(t.warmupEpochs * steps), Math.floor((job.epochs * steps) / 2)) }, kd: { T: c.T, alpha: c.alpha, scaleT2: true }, workers,
-      }, { signal }, [{ logits: data.logits }]);
+      if (!(await kdTrain(model, c, t, job.epochs, seed, workers, data, signal))) return null;
     } catch (e) {
       // A candidate whose training diverges is a result (this setting does not train), not the sweep's failure.
       if (e instanceof NumericalError) return { valAccuracy: 0, valLoss: NaN, params: model.parameterCount, ms: performance.now() - t0, failed: e.message };
       throw e;
     }
-    if (res.stopped) return null;
     const ev = evaluate(model, data.val);
     const info = { transform: data.train.transform ?? null, classNames: data.train.classNames ? Array.from({ length: model.classes }, (_, k) => data.train.classNames![k] ?? String(k)) : null };
     await saveModel(job.out, model, job.meta, info);
+    const tExtra = performance.now();
     let int8: CandidateResult['int8'];
     if (job.int8) {
       const q = int8Of(model, data.train.x, data.train.n);
@@ -114,7 +147,27 @@ export async function trainCandidate(be: Backend, workers: number, job: Candidat
         q.release();
       }
     }
-    return { valAccuracy: ev.accuracy, valLoss: ev.loss, params: model.parameterCount, ms: performance.now() - t0, ...(int8 ? { int8 } : {}) };
+    const pruned: NonNullable<CandidateResult['pruned']> = [];
+    for (const p of job.pruned ?? []) {
+      // Structured pruning as distill prune --structured (one-shot), then KD recovery from the same teacher logits.
+      const small = sliceModel(model, structuredPlan(model, p.sparsity, SWEEP_PRUNE_CRITERION));
+      try {
+        const E = job.recoverEpochs ?? 0;
+        try {
+          if (E > 0 && !(await kdTrain(small, c, t, E, seed + 7, workers, data, signal))) return null;
+        } catch (e) {
+          if (e instanceof NumericalError) { pruned.push({ sparsity: p.sparsity, valAccuracy: 0, valLoss: NaN, params: small.parameterCount, failed: e.message }); continue; }
+          throw e;
+        }
+        const ep = evaluate(small, data.val);
+        await saveModel(p.out, small, { ...job.meta, role: 'pruned', prune: JSON.stringify({ sparsity: p.sparsity, structured: true, criterion: SWEEP_PRUNE_CRITERION, recoverEpochs: E, of: candidateKey(c) }) }, info);
+        pruned.push({ sparsity: p.sparsity, valAccuracy: ep.accuracy, valLoss: ep.loss, params: small.parameterCount });
+      } finally {
+        small.release();
+      }
+    }
+    const end = performance.now();
+    return { valAccuracy: ev.accuracy, valLoss: ev.loss, params: model.parameterCount, ms: end - t0, extraMs: end - tExtra, ...(int8 ? { int8 } : {}), ...(job.pruned?.length ? { pruned } : {}) };
   } finally {
     model.release();
   }
@@ -122,11 +175,12 @@ export async function trainCandidate(be: Backend, workers: number, job: Candidat
 
 /**
  * Median ms of one eval-mode forward at batch 1 and at batch 128 of the candidate's architecture
- * on `be` (inferenceMs: the timing `distill quantize` and `distill prune` report). Dense float32
- * timing does not depend on the weights' values, so it is measured once per architecture.
+ * on `be` (inferenceMs: the timing `distill quantize` and `distill prune` report), on untrained
+ * weights: float32 dense and conv timing does not depend on the weights' values, so it is
+ * measured once per architecture (a pruned form is measured as its own, smaller architecture).
  */
-export function candidateLatency(be: Backend, c: Candidate, inputs: number, classes: number, int8?: { x: Float32Array; n: number }): { ms1: number; ms128: number } {
-  const f32 = new Sequential(be, candidateModel(c, inputs, classes), 1);
+export function candidateLatency(be: Backend, c: Candidate, d: DataDims, int8?: { x: Float32Array; n: number }): { ms1: number; ms128: number } {
+  const f32 = new Sequential(be, candidateModel(c, d), 1);
   // int8: the same architecture quantized (its timing does not depend on the weights or ranges either).
   const m: InferenceModel = int8 ? int8Of(f32, int8.x, int8.n) : f32;
   try {

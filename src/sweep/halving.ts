@@ -1,10 +1,15 @@
 // Successive halving under a wall-clock budget (reference scheduler; pure: the clock, the cost
 // estimate and the training are injected). Every candidate trains rungEpochs[0] epochs; the best
-// 1/eta of those that finished a rung (by score, higher is better) train on to the next rung's
-// epoch count, continuing from their weights; and so on to the last rung. Rung r may use the
-// budget up to the fraction (r+1)/R of it (what an early rung leaves is the later rungs'); a job
-// whose estimated time does not fit before its rung's deadline is not started, and is reported
-// as skipped. Finished jobs (a resumed sweep) count as done without running.
+// 1/eta of those that finished a rung train on to the next rung's epoch count, continuing from
+// their weights; and so on to the last rung. "Best" is by Pareto rank (promote 'pareto':
+// non-dominated sorting on the score (up) and the job's latencies and size (down), then crowding
+// distance, so that the fast end of the front trains as long as the accurate end) or by the
+// score alone (promote 'accuracy'). Rung r may use the budget up to the fraction (r+1)/R of it
+// (what an early rung leaves is the later rungs'); a job whose estimated time does not fit before
+// its rung's deadline is not started, and is reported as skipped. Finished jobs (a resumed
+// sweep) count as done without running.
+
+import { paretoOrder, type Objectives } from './pareto.js';
 
 export interface Job {
   /** The candidate's id (its hash). */
@@ -24,7 +29,15 @@ export interface JobResult {
   ms: number;
   /** The job ran but its candidate failed (e.g. diverged): finished, never promoted. */
   failed?: boolean;
+  /** Of `ms`, the part that does not scale with the epochs (e.g. pruning and its recovery): estimates add it per job. */
+  extraMs?: number;
+  /** The candidate's latency and size (lower is better): what promote 'pareto' ranks by besides the score. */
+  cost?: Omit<Objectives, 'accuracy'>;
 }
+
+/** How a rung chooses the candidates it promotes. */
+export type Promote = 'pareto' | 'accuracy';
+export const PROMOTE_MODES: readonly Promote[] = ['pareto', 'accuracy'];
 
 export interface Skip {
   id: string;
@@ -44,6 +57,10 @@ export interface HalvingOptions {
   reserveMs?: number;
   /** Jobs run at once (parallel candidates). */
   concurrency: number;
+  /** 'pareto': by Pareto rank of (score, cost), every result needs `cost`; 'accuracy' (the default): by score. */
+  promote?: Promote;
+  /** The candidates' kinds whose cost per MAC differs (e.g. 'mlp', 'conv'): each kind's prior estimates are corrected by its own measurements (default: one kind). */
+  family?(id: string): string;
   now(): number;
   /** Estimated ms for `epochs` more epochs of candidate `id` before anything of it was measured; refined by the measured rates. */
   estimateMs(id: string, epochs: number): number;
@@ -86,6 +103,17 @@ export function rungEpochs(minEpochs: number, maxEpochs: number, eta: number): n
   return out;
 }
 
+/** The ids of a rung's finished (not failed) jobs, best first: by score, or by Pareto rank of score and cost (ties: by id). */
+export function rank(jobs: { id: string; r: JobResult }[], promote: Promote): string[] {
+  const sorted = [...jobs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (promote === 'accuracy') return sorted.sort((a, b) => b.r.score - a.r.score).map((j) => j.id);
+  const pts = sorted.map((j) => {
+    if (!j.r.cost) throw new Error(`promote 'pareto': the result of ${j.id} has no cost (latency, size)`);
+    return { accuracy: j.r.score, ...j.r.cost };
+  });
+  return paretoOrder(pts).map((i) => sorted[i].id);
+}
+
 export async function successiveHalving(o: HalvingOptions): Promise<HalvingResult> {
   if (!(o.eta >= 2)) throw new Error(`eta must be >= 2, got ${o.eta}`);
   if (!o.rungEpochs.length || o.rungEpochs.some((e, i) => !Number.isInteger(e) || e < 1 || (i > 0 && e <= o.rungEpochs[i - 1]))) throw new Error(`rung epochs must be increasing positive integers, got ${o.rungEpochs}`);
@@ -96,13 +124,22 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
   const skipped: Skip[] = [];
   // Measured ms per epoch: per candidate, and the worst ratio to its estimate (for candidates not yet measured).
   const rate = new Map<string, number>();
-  // How far off the prior estimates were: the largest actual/estimated ratio of the last 3 first measurements.
-  const ratios: number[] = [];
-  const correction = () => (ratios.length ? Math.max(...ratios.slice(-3)) : 1);
+  // How far off the prior estimates were: the largest actual/estimated ratio of the last 3 first
+  // measurements of the candidate's family (of any family while its own has none).
+  const ratios = new Map<string, number[]>(), all: number[] = [];
+  const fam = (id: string) => o.family?.(id) ?? '';
+  const correction = (id: string) => { const r = ratios.get(fam(id)) ?? all; return r.length ? Math.max(...r.slice(-3)) : 1; };
   let trained = 0, reused = 0, abandoned = 0;
+  // Measured per-job overhead (JobResult.extraMs), per candidate.
+  const extra = new Map<string, number>();
   const estimate = (id: string, epochs: number) => {
     const r = rate.get(id);
-    return r !== undefined ? r * epochs : o.estimateMs(id, epochs) * correction();
+    return r !== undefined ? r * epochs + (extra.get(id) ?? 0) : o.estimateMs(id, epochs) * correction(id);
+  };
+  const measured = (id: string, r: JobResult, epochs: number) => {
+    const x = Math.min(r.extraMs ?? 0, r.ms);
+    rate.set(id, (r.ms - x) / epochs);
+    extra.set(id, x);
   };
   const deadline = (rung: number) => (o.budgetMs === null ? Infinity : t0 + ((rung + 1) / R) * (o.budgetMs - (o.reserveMs ?? 0)));
 
@@ -117,7 +154,7 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
       const d = o.done?.get(resultKey(j.id, rung));
       if (d) {
         results.set(resultKey(j.id, rung), d);
-        rate.set(j.id, d.ms / (epochs - from));
+        measured(j.id, d, epochs - from);
         finished.push(j.id);
         reused++;
       } else todo.push(j);
@@ -140,9 +177,12 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
           if (!r) { abandoned++; skipped.push({ id: j.id, rung, reason: 'abandoned in flight (budget end or interrupt)' }); return; }
           trained++;
           results.set(resultKey(j.id, rung), r);
-          const perEpoch = r.ms / (epochs - from);
-          if (!rate.has(j.id)) ratios.push(r.ms / Math.max(1e-9, o.estimateMs(j.id, epochs - from)));
-          rate.set(j.id, perEpoch);
+          if (!rate.has(j.id)) {
+            const x = r.ms / Math.max(1e-9, o.estimateMs(j.id, epochs - from));
+            all.push(x);
+            ratios.set(fam(j.id), [...(ratios.get(fam(j.id)) ?? []), x]);
+          }
+          measured(j.id, r, epochs - from);
           finished.push(j.id);
         })();
         running.add(p);
@@ -159,11 +199,11 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
     }
     if (o.stopped?.()) break;
     if (rung + 1 < R) {
-      const ranked = finished.filter((id) => !results.get(resultKey(id, rung))!.failed).map((id) => ({ id, s: results.get(resultKey(id, rung))!.score })).sort((a, b) => b.s - a.s || (a.id < b.id ? -1 : 1));
+      const ranked = rank(finished.filter((id) => !results.get(resultKey(id, rung))!.failed).map((id) => ({ id, r: results.get(resultKey(id, rung))! })), o.promote ?? 'accuracy');
       const k = promoted(ranked.length, o.eta);
-      ids = ranked.slice(0, k).map((r) => r.id);
+      ids = ranked.slice(0, k);
       const failed = finished.length - ranked.length;
-      log(`rung ${rung} (${epochs} epoch${epochs > 1 ? 's' : ''}): ${finished.length} finished${failed ? ` (${failed} failed)` : ''}; promoting the best ${k} to ${o.rungEpochs[rung + 1]} epochs`);
+      log(`rung ${rung} (${epochs} epoch${epochs > 1 ? 's' : ''}): ${finished.length} finished${failed ? ` (${failed} failed)` : ''}; promoting the best ${k} ${o.promote === 'pareto' ? 'by Pareto rank' : 'by accuracy'} to ${o.rungEpochs[rung + 1]} epochs`);
     } else log(`rung ${rung} (${epochs} epochs): ${finished.length} finished`);
   }
   const final = new Map<string, { rung: number; epochs: number; score: number }>();

@@ -33,6 +33,10 @@ export interface SweepLine {
   date: string;
   /** The training diverged (the message): a finished result that is never promoted nor picked, and has no model file. */
   failed?: string;
+  /** Seconds of train_seconds spent on the int8 and pruned forms (they do not scale with the epochs). */
+  extra_seconds?: number;
+  /** With --sparsity: the structured-pruned forms of the same model (after KD recovery), each measured as its own architecture. */
+  pruned?: { sparsity: number; recover_epochs: number; val_accuracy: number; val_loss: number; params: number; bytes: number; ms1: number; ms128: number; model: string; failed?: string }[];
   /** With --int8: the int8 (post-training quantized) form of the same model, measured the same way. */
   int8?: { val_accuracy: number; val_loss: number; bytes: number; ms1: number; ms128: number; model: string };
 }

@@ -26,16 +26,97 @@ export interface Point {
   params: number;
 }
 
-/** a dominates b: no worse on every axis, better on one. */
+/**
+ * Files within this many bytes of each other count as the same size: two files of one
+ * architecture differ only by their metadata (the epochs, T, alpha written as text), and a byte
+ * of that must not put a worse model on the front.
+ */
+export const SIZE_SLACK_BYTES = 256;
+
+/** -1, 0 or 1: file size a against b, equal within SIZE_SLACK_BYTES. */
+const sizeCmp = (a: number, b: number) => (Math.abs(a - b) <= SIZE_SLACK_BYTES ? 0 : a < b ? -1 : 1);
+
+/** a dominates b: no worse on every axis, better on one (file sizes equal within SIZE_SLACK_BYTES). */
 export function dominates(a: Point, b: Point): boolean {
-  const noWorse = a.accuracy >= b.accuracy && a.ms1 <= b.ms1 && a.ms128 <= b.ms128 && a.bytes <= b.bytes;
-  const better = a.accuracy > b.accuracy || a.ms1 < b.ms1 || a.ms128 < b.ms128 || a.bytes < b.bytes;
+  const size = sizeCmp(a.bytes, b.bytes);
+  const noWorse = a.accuracy >= b.accuracy && a.ms1 <= b.ms1 && a.ms128 <= b.ms128 && size <= 0;
+  const better = a.accuracy > b.accuracy || a.ms1 < b.ms1 || a.ms128 < b.ms128 || size < 0;
   return noWorse && better;
 }
 
 /** The points no other point dominates, most accurate first. */
 export function paretoFront<P extends Point>(points: P[]): P[] {
   return points.filter((p) => !points.some((q) => q !== p && dominates(q, p))).sort((a, b) => b.accuracy - a.accuracy || a.ms1 - b.ms1 || (a.id < b.id ? -1 : 1));
+}
+
+/** The objectives successive halving ranks by (accuracy up; latency at 1 and 128, size down). */
+export interface Objectives {
+  accuracy: number;
+  ms1: number;
+  ms128: number;
+  /** Model size; the sweep passes the parameter count (proportional to the file, without the metadata's few bytes of noise). */
+  size: number;
+}
+
+const AXES4 = [(o: Objectives) => -o.accuracy, (o: Objectives) => o.ms1, (o: Objectives) => o.ms128, (o: Objectives) => o.size];
+
+function dominatesObj(a: Objectives, b: Objectives): boolean {
+  let better = false;
+  for (const f of AXES4) {
+    if (f(a) > f(b)) return false;
+    if (f(a) < f(b)) better = true;
+  }
+  return better;
+}
+
+/** Non-dominated sorting (Deb et al., NSGA-II): fronts[0] is the points no other dominates, fronts[1] those only fronts[0] dominates, and so on (indices into `pts`). */
+export function nonDominatedSort(pts: Objectives[]): number[][] {
+  const n = pts.length, count = new Array<number>(n).fill(0), beats: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
+    if (dominatesObj(pts[i], pts[j])) { beats[i].push(j); count[j]++; } else if (dominatesObj(pts[j], pts[i])) { beats[j].push(i); count[i]++; }
+  }
+  const fronts: number[][] = [];
+  let cur = count.map((c, i) => (c === 0 ? i : -1)).filter((i) => i >= 0);
+  while (cur.length) {
+    fronts.push(cur);
+    const next: number[] = [];
+    for (const i of cur) for (const j of beats[i]) if (--count[j] === 0) next.push(j);
+    cur = next;
+  }
+  return fronts;
+}
+
+/** Crowding distance (NSGA-II) of each point of one front (indices into `pts`): the sum over the objectives of the normalized gap between its neighbours; the extremes of each objective get Infinity. */
+export function crowdingDistance(pts: Objectives[], front: number[]): Map<number, number> {
+  const d = new Map<number, number>(front.map((i) => [i, 0]));
+  for (const f of AXES4) {
+    const s = [...front].sort((a, b) => f(pts[a]) - f(pts[b]) || a - b);
+    const lo = f(pts[s[0]]), hi = f(pts[s[s.length - 1]]);
+    d.set(s[0], Infinity);
+    d.set(s[s.length - 1], Infinity);
+    if (hi === lo) continue;
+    for (let k = 1; k < s.length - 1; k++) d.set(s[k], d.get(s[k])! + (f(pts[s[k + 1]]) - f(pts[s[k - 1]])) / (hi - lo));
+  }
+  return d;
+}
+
+/**
+ * The order successive halving promotes in by Pareto rank: the points of the first non-dominated
+ * front, then the second, ...; within a front, larger crowding distance first (the extremes of
+ * each objective, then the points in the sparsest parts of the front), ties by higher accuracy,
+ * then by `ids`' order. The most accurate point is first of all when it is unique: it is on the
+ * first front and an extreme.
+ */
+export function paretoOrder(pts: Objectives[]): number[] {
+  const out: number[] = [];
+  for (const front of nonDominatedSort(pts)) {
+    const cd = crowdingDistance(pts, front);
+    out.push(...[...front].sort((a, b) => {
+      const da = cd.get(a)!, db = cd.get(b)!;
+      return (da === db ? 0 : db > da ? 1 : -1) || pts[b].accuracy - pts[a].accuracy || a - b;
+    }));
+  }
+  return out;
 }
 
 export type Metric = 'accuracy' | 'ms1' | 'ms128' | 'bytes' | 'params';

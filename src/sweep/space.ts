@@ -1,4 +1,4 @@
-// The search space of `distill sweep`: axes (hidden width, depth, activation, T, alpha), the
+// The search space of `distill sweep`: axes (conv blocks, hidden width, depth, activation, T, alpha), the
 // candidates they span (the full grid, or a seeded random sample of it), a canonical key and hash
 // per candidate, and the space read from flags or from a JSON / simple YAML file. Pure functions.
 
@@ -7,6 +7,8 @@ import { ConfigError } from '../errors.js';
 import { Rng } from '../nn/rng.js';
 
 export interface SearchSpace {
+  /** Conv stems: each the output channels of its blocks (k=3 conv, relu, maxpool:2); [] is none (an MLP). */
+  conv: number[][];
   widths: number[];
   depths: number[];
   activations: ('relu' | 'gelu')[];
@@ -14,8 +16,13 @@ export interface SearchSpace {
   alpha: number[];
 }
 
-/** One student to try: `depth` hidden dense layers of `width` units, and its KD settings. */
+/**
+ * One student to try: `depth` hidden dense layers of `width` units (after `conv`'s blocks and a
+ * flatten, when given), and its KD settings.
+ */
 export interface Candidate {
+  /** Output channels of the conv blocks (k=3 conv → relu → maxpool:2 each); absent or empty: an MLP. */
+  conv?: number[];
   width: number;
   depth: number;
   activation: 'relu' | 'gelu';
@@ -23,16 +30,26 @@ export interface Candidate {
   alpha: number;
 }
 
-export const DEFAULT_SPACE: SearchSpace = { widths: [16, 32, 64, 128], depths: [1, 2], activations: ['relu'], T: [4], alpha: [0.9] };
+export const DEFAULT_SPACE: SearchSpace = { conv: [[]], widths: [16, 32, 64, 128], depths: [1, 2], activations: ['relu'], T: [4], alpha: [0.9] };
 
-export const AXES = ['widths', 'depths', 'activations', 'T', 'alpha'] as const;
+export const AXES = ['conv', 'widths', 'depths', 'activations', 'T', 'alpha'] as const;
 export type Axis = (typeof AXES)[number];
 
 /** The values of one axis from text ("16,32,64") or a JSON array; `where` names the flag or file key at fault. */
 export function parseAxis(axis: Axis, raw: unknown, where: string): SearchSpace[Axis] {
-  const items = Array.isArray(raw) ? raw.map((x) => String(x).trim()) : typeof raw === 'string' || typeof raw === 'number' ? String(raw).split(',').map((s) => s.trim()) : null;
+  const items = Array.isArray(raw) ? raw.map((x) => (Array.isArray(x) ? x.join('-') : String(x).trim())) : typeof raw === 'string' || typeof raw === 'number' ? String(raw).split(',').map((s) => s.trim()) : null;
   if (!items || !items.length || items.some((s) => s === '')) throw new ConfigError(`${where}: expected a comma-separated list (e.g. ${example(axis)}), got ${JSON.stringify(raw)}`);
   const uniq = <T>(a: T[]) => [...new Set(a)];
+  if (axis === 'conv') {
+    const out = new Map<string, number[]>();
+    for (const s of items) {
+      if (s === 'none') { out.set('', []); continue; }
+      const ch = s.split('-').map((x) => Number(x.trim()));
+      if (!ch.length || ch.length > 6 || ch.some((x) => !Number.isInteger(x) || x < 1 || x > 4096)) throw new ConfigError(`${where}: '${s}' is not a conv stem: the output channels of 1 to 6 blocks (each k=3 conv, relu, maxpool:2) joined by '-', e.g. 8-16, or 'none' for no conv`);
+      out.set(ch.join('-'), ch);
+    }
+    return [...out.values()];
+  }
   if (axis === 'activations') {
     const bad = items.find((s) => s !== 'relu' && s !== 'gelu');
     if (bad !== undefined) throw new ConfigError(`${where}: '${bad}' is not an activation (relu or gelu)`);
@@ -51,7 +68,7 @@ export function parseAxis(axis: Axis, raw: unknown, where: string): SearchSpace[
 }
 
 function example(axis: Axis): string {
-  return { widths: '16,32,64', depths: '1,2', activations: 'relu,gelu', T: '2,4,8', alpha: '0.5,0.9' }[axis];
+  return { conv: 'none,8-16,16-32', widths: '16,32,64', depths: '1,2', activations: 'relu,gelu', T: '2,4,8', alpha: '0.5,0.9' }[axis];
 }
 
 /**
@@ -93,12 +110,16 @@ export function parseSpaceText(text: string, file: string): Partial<Record<Axis,
   return raw as Partial<Record<Axis, unknown>>;
 }
 
-/** Every combination of the axes, in a fixed order (widths fastest). A depth of 0 has no width or activation: one candidate per T and alpha. */
+/**
+ * Every combination of the axes, in a fixed order (widths fastest, conv slowest). A depth of 0 has
+ * no width or activation: one candidate per conv stem, T and alpha.
+ */
 export function gridCandidates(s: SearchSpace): Candidate[] {
   const out: Candidate[] = [];
   const seen = new Set<string>();
-  for (const alpha of s.alpha) for (const T of s.T) for (const activation of s.activations) for (const depth of s.depths) for (const width of s.widths) {
-    const c = depth === 0 ? { width: 0, depth, activation: 'relu' as const, T, alpha } : { width, depth, activation, T, alpha };
+  for (const conv of s.conv) for (const alpha of s.alpha) for (const T of s.T) for (const activation of s.activations) for (const depth of s.depths) for (const width of s.widths) {
+    const c0: Candidate = depth === 0 ? { width: 0, depth, activation: 'relu' as const, T, alpha } : { width, depth, activation, T, alpha };
+    const c = conv.length ? { conv, ...c0 } : c0;
     const k = candidateKey(c);
     if (!seen.has(k)) { seen.add(k); out.push(c); }
   }
@@ -117,26 +138,75 @@ export function sampleCandidates(s: SearchSpace, o: { seed: number; max?: number
   return o.max !== undefined ? all.slice(0, o.max) : all;
 }
 
+/** The conv stem of a candidate ([] for an MLP). */
+export const convOf = (c: Candidate): number[] => c.conv ?? [];
+
 /** The canonical text of a candidate: the same candidate always gives the same key. */
 export function candidateKey(c: Candidate): string {
-  return c.depth === 0 ? `linear T=${c.T} alpha=${c.alpha}` : `${c.activation} ${Array(c.depth).fill(c.width).join('-')} T=${c.T} alpha=${c.alpha}`;
+  const stem = convOf(c).length ? `conv ${convOf(c).join('-')} · ` : '';
+  return `${stem}${c.depth === 0 ? 'linear' : `${c.activation} ${Array(c.depth).fill(c.width).join('-')}`} T=${c.T} alpha=${c.alpha}`;
 }
 
-/** sha256 (16 hex) of a candidate and the settings that change what training it gives. */
+/** sha256 (16 hex) of a candidate and the settings that change what training it gives (an MLP's hash is what it was before conv stems existed). */
 export function candidateHash(c: Candidate, settings: unknown): string {
-  return createHash('sha256').update(JSON.stringify({ c: [c.width, c.depth, c.activation, c.T, c.alpha], settings })).digest('hex').slice(0, 16);
+  const key = [c.width, c.depth, c.activation, c.T, c.alpha, ...(convOf(c).length ? [convOf(c)] : [])];
+  return createHash('sha256').update(JSON.stringify({ c: key, settings })).digest('hex').slice(0, 16);
 }
 
 /** The hidden widths of a candidate (empty for a linear model). */
 export const hiddenOf = (c: Candidate): number[] => Array(c.depth).fill(c.width);
 
 /** The architecture part of a candidate (what inference speed depends on), as a key. */
-export const archKey = (c: Candidate): string => (c.depth === 0 ? 'linear' : `${c.activation} ${hiddenOf(c).join('-')}`);
+export const archKey = (c: Candidate): string => `${convOf(c).length ? `conv ${convOf(c).join('-')} · ` : ''}${c.depth === 0 ? 'linear' : `${c.activation} ${hiddenOf(c).join('-')}`}`;
 
-/** Multiply-adds per sample of the candidate's dense layers (its training cost, up to a constant). */
-export function candidateMacs(c: Candidate, inputs: number, classes: number): number {
-  const dims = [inputs, ...hiddenOf(c), classes];
-  let m = 0;
+/** What the data must give a candidate's model: the feature count, the class count, and the image shape (C,H,W) for conv stems. */
+export interface DataDims {
+  inputs: number;
+  classes: number;
+  shape?: number[];
+}
+
+/** The (C,H,W) after each conv block of `conv` (same-size k=3 conv, then maxpool:2 halving H and W, rounded down). */
+export function convShapes(conv: number[], shape: number[]): number[][] {
+  const out: number[][] = [];
+  let [, H, W] = shape;
+  for (const ch of conv) {
+    H = Math.floor(H / 2);
+    W = Math.floor(W / 2);
+    out.push([ch, H, W]);
+  }
+  return out;
+}
+
+/** Multiply-adds per sample of the candidate's conv and dense layers (its training cost, up to a constant per kind). */
+export function candidateMacs(c: Candidate, d: DataDims): number {
+  let m = 0, flat = d.inputs;
+  const conv = convOf(c);
+  if (conv.length && d.shape) {
+    let [C, H, W] = d.shape;
+    for (const [ch, h, w] of convShapes(conv, d.shape)) {
+      m += H * W * ch * C * 9;
+      [C, H, W] = [ch, h, w];
+    }
+    flat = C * H * W;
+  }
+  const dims = [flat, ...hiddenOf(c), d.classes];
   for (let i = 1; i < dims.length; i++) m += dims[i - 1] * dims[i];
   return m;
+}
+
+/**
+ * The architecture structured pruning at `sparsity` leaves of a candidate (distill prune
+ * --structured: round(sparsity·width) neurons of each hidden dense layer and channels of each conv
+ * removed; the classifier kept), as a candidate; null when nothing can be pruned (a linear model)
+ * or a layer would be left with nothing.
+ */
+export function prunedCandidate(c: Candidate, sparsity: number): Candidate | null {
+  const keep = (w: number) => w - Math.round(sparsity * w);
+  const conv = convOf(c).map(keep);
+  if (!conv.length && c.depth === 0) return null;
+  if (conv.some((x) => x < 1) || (c.depth > 0 && keep(c.width) < 1)) return null;
+  const p: Candidate = { ...c, width: c.depth > 0 ? keep(c.width) : c.width };
+  if (conv.length) p.conv = conv;
+  return p;
 }
