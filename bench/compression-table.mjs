@@ -1,5 +1,5 @@
 // The compression table of docs/compression.md (issue 18). Per seed, --val-fraction of the training
-// set is held out (a seeded split: distill sweep's validationSplit) to select on; the students train
+// set is held out (a seeded split: validationSplit, as distill sweep and --val-fraction use) to select on; the students train
 // on the rest, and the test set is only measured, never used to choose. For each setting, per seed,
 // a student distilled in float32 from a teacher, then
 //   PTQ int8          the float student quantized (distill quantize: min/max ranges over the first
@@ -44,8 +44,7 @@ import { loadBackend } from '../dist/backends/index.js';
 import { saveModel, saveQuantizedModel } from '../dist/io/model-file.js';
 import { calibrate, quantizedState } from '../dist/compress/quantize.js';
 import { allocatedPlan, sliceModel } from '../dist/compress/prune.js';
-import { subset } from '../dist/data/dataset.js';
-import { validationSplit } from '../dist/cli/sweep.js';
+import { subset, validationSplit } from '../dist/data/dataset.js';
 
 const { values: a } = parseArgs({ options: {
   settings: { type: 'string', default: 'digits,fashion' }, seeds: { type: 'string', default: '1,2,3' },

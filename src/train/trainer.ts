@@ -402,11 +402,12 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     if (i >= 0 || j >= 0) throw new NumericalError(`${i >= 0 ? `parameter ${model.store.specs.find((sp) => i >= sp.offset && i < sp.offset + sp.size)?.name ?? i}` : 'a hint adapter parameter'} became ${i >= 0 ? model.store.params[i] : hints!.store.params[j]} at step ${step} (lr ${lrAt(Math.max(0, step - 1))}); try a lower learning rate. The last checkpoint is kept as it was.`);
   };
   // Model selection (cfg.selectBy): the best point so far (by errors on the selection set, ties to
-  // the earliest), its weights, buffers and QAT ranges, and every point's errors (NaN: not counted).
+  // the earliest), its weights, buffers and QAT ranges, and every point's errors (-1: not counted;
+  // checkpoints hold finite values only).
   const nb = model.buffers.length;
   const sel = cfg.selectBy ? { epoch: -1, errors: Infinity, params: new Float32Array(model.store.length), buffers: new Float32Array(nb), ranges: qat ? new Float32Array(qat.ranges.length) : null, scores: [] as number[] } : null;
   const selectState = (): Record<string, Float32Array> => sel ? {
-    'select.state': Float32Array.from([sel.epoch, sel.errors, ...sel.scores]), 'select.params': sel.params,
+    'select.state': Float32Array.from([sel.epoch, Number.isFinite(sel.errors) ? sel.errors : -1, ...sel.scores]), 'select.params': sel.params,
     ...(nb ? { 'select.buffers': sel.buffers } : {}), ...(sel.ranges ? { 'select.qat': sel.ranges } : {}),
   } : {};
   if (sel && resumedExtra) {
@@ -416,7 +417,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       qat?.detach();
       throw new ShapeError(`${cfg.checkpointPath}: the checkpoint's model-selection state ('select.*') is missing or of the wrong size`);
     }
-    sel.epoch = st[0]; sel.errors = st[1]; sel.scores = Array.from(st.subarray(2));
+    sel.epoch = st[0]; sel.errors = st[1] < 0 ? Infinity : st[1]; sel.scores = Array.from(st.subarray(2));
     sel.params.set(p);
     if (nb) sel.buffers.set(b);
     if (sel.ranges) sel.ranges.set(r);
@@ -425,7 +426,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   const consider = (point: number) => {
     if (!sel) return;
     const counts = !qat || point > qcfg!.startEpoch || (point === 0 && qcfg!.startEpoch === 0);
-    sel.scores[point] = NaN;
+    sel.scores[point] = -1;
     if (!counts) return;
     const ev = evaluate(model, cfg.selectBy!, cfg.evalBatchSize ?? 500);
     sel.scores[point] = ev.errors;
@@ -602,7 +603,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       }
       if (qat) qat.setEnabled(sel.epoch > qcfg!.startEpoch || (sel.epoch === 0 && qcfg!.startEpoch === 0));
       const N = cfg.selectBy!.n;
-      selected = { epoch: sel.epoch, accuracy: 1 - sel.errors / N, scores: sel.scores.map((e) => (Number.isNaN(e) ? null : 1 - e / N)) };
+      selected = { epoch: sel.epoch, accuracy: 1 - sel.errors / N, scores: sel.scores.map((e) => (e < 0 ? null : 1 - e / N)) };
     }
     return { history, stopped, steps: step, ...(qat ? { qat } : {}), ...(selected ? { selected } : {}) };
   } catch (e) {
