@@ -9,11 +9,12 @@
 //                     the teacher, starting from the PTQ ranges (so its start point is the PTQ
 //                     model), observers frozen after the first epoch, cosine lr; the point (start
 //                     included) with the best validation accuracy is kept (distill student --init
-//                     FLOAT --qat --qat-calib 1000 --qat-freeze-epoch 2 --select-val F);
+//                     FLOAT --qat --qat-calib 1000 --qat-freeze-epoch 2 --val-fraction F);
 //   50% structured    the float student with 50% of its parameters removed as whole neurons/channels
-//                     (global allocation, io criterion) and recovered by KD from the teacher, the
-//                     recovery epoch kept by validation accuracy (distill prune --structured
-//                     --allocation global --teacher T --select-val F);
+//                     (global allocation, io criterion; on Fashion-MNIST gradually, cubic over 4
+//                     epochs) and recovered by KD from the teacher, the recovery epoch kept by
+//                     validation accuracy (distill prune --structured --allocation global
+//                     [--schedule cubic --prune-epochs 4] --teacher T --val-fraction F);
 //   pruned + int8     that pruned student through PTQ.
 // Columns: file bytes, parameters, test accuracy (mean and per seed), ms per batch of 128 and of 1
 // (eval-mode forward, median) on native and on WASM (the relaxed-SIMD build where it loads, else
@@ -43,7 +44,7 @@ import { describeModel, validateModelConfig } from '../dist/nn/spec.js';
 import { loadBackend } from '../dist/backends/index.js';
 import { saveModel, saveQuantizedModel } from '../dist/io/model-file.js';
 import { calibrate, quantizedState } from '../dist/compress/quantize.js';
-import { allocatedPlan, sliceModel } from '../dist/compress/prune.js';
+import { PruneSchedule, allocatedPlan, sliceModel } from '../dist/compress/prune.js';
 import { subset, validationSplit } from '../dist/data/dataset.js';
 
 const { values: a } = parseArgs({ options: {
@@ -68,14 +69,15 @@ const SETTINGS = {
   digits: {
     data: 'mnist', cacheName: 'mnist-mlp256', title: 'MLP 784-64-10 on the built-in digits (8,000 train / 2,000 test)',
     teacher: { input: [784], layers: ['dense:256', 'relu', 'dropout:0.2', 'dense:10'] }, teacherEpochs: 8,
-    student: { input: [784], layers: ['dense:64', 'relu', 'dense:10'] }, epochs: 8, recoverEpochs: 8, qatEpochs: 4, qatLr: 0.002, qatFreeze: 1,
+    student: { input: [784], layers: ['dense:64', 'relu', 'dense:10'] }, epochs: 8, recoverEpochs: 8, pruneEpochs: 0, qatEpochs: 4, qatLr: 0.01, qatFreeze: 1,
     batch: 64, lr: 0.05, recoverLr: 0.03, allocation: 'global', warmup: 0, kd: { T: 4, alpha: 0.9, scaleT2: true },
   },
   fashion: {
     data: 'fashion-mnist', cacheName: 'fashion-mnist', title: 'small CNN conv8-pool-conv16-pool-fc10 on Fashion-MNIST (60,000 / 10,000)',
     teacher: { input: [1, 28, 28], layers: ['conv:32x3', 'bn', 'relu', 'maxpool:2', 'conv:64x3', 'bn', 'relu', 'maxpool:2', 'flatten', 'dropout:0.3', 'dense:128', 'relu', 'dense:10'] }, teacherEpochs: 12,
-    student: { input: [1, 28, 28], layers: ['conv:8x3', 'relu', 'maxpool:2', 'conv:16x3', 'relu', 'maxpool:2', 'flatten', 'dense:10'] }, epochs: 15, recoverEpochs: 8, qatEpochs: 4, qatLr: 0.002, qatFreeze: 1,
-    // The CNN table's recipe for this student (docs/cnn.md): T = 2, alpha = 0.5.
+    student: { input: [1, 28, 28], layers: ['conv:8x3', 'relu', 'maxpool:2', 'conv:16x3', 'relu', 'maxpool:2', 'flatten', 'dense:10'] }, epochs: 15, recoverEpochs: 12, pruneEpochs: 4, qatEpochs: 4, qatLr: 0.01, qatFreeze: 1,
+    // The CNN table's recipe for this student (docs/cnn.md): T = 2, alpha = 0.5. The QAT and
+    // pruning recipes were chosen on seed 1's validation split (docs/compression.md).
     batch: 128, lr: 0.05, recoverLr: 0.02, allocation: 'global', warmup: 1, kd: { T: 2, alpha: 0.5, scaleT2: true },
   },
 };
@@ -211,11 +213,26 @@ for (const key of a.settings.split(',')) {
     add('QAT int8', { accuracy: acc(qq), val: acc(qq, val), selected: r.selected.epoch, selectScores: r.selected.scores, params: qm.parameterCount, bytes: await fileBytes((p) => saveQuantizedModel(p, qq)), speed: speeds(null, qatState, test.x) });
     qq.release();
     qm.release();
-    // 50% structured pruning (of the parameters, s.allocation) + KD recovery, the best validation epoch kept
-    const small = sliceModel(float, allocatedPlan(float, 0.5, 'io', s.allocation));
-    const right = acc(small);
-    const rr = await train(small, tr, null, cfg(s, tr.n, s.recoverEpochs, seed, s.recoverLr, { kd: s.kd, selectBy: val }), {}, teachers);
-    add('50% structured + KD', { accuracy: acc(small), val: acc(small, val), selected: rr.selected.epoch, pruned: right, params: small.parameterCount, bytes: await fileBytes((p) => saveModel(p, small)), layers: describeModel(small.config), speed: speeds(small, null, test.x) });
+    // 50% structured pruning (of the parameters, s.allocation) + KD recovery, the best validation
+    // epoch kept: one-shot, or (pruneEpochs > 0) cubic over pruneEpochs of KD on the full-size
+    // model with channels masked, sliced, then recoverEpochs − pruneEpochs of KD (each phase its own
+    // cosine schedule, as distill prune --schedule cubic --prune-epochs P --recover-epochs E does)
+    let small, right = null, rr;
+    if (!s.pruneEpochs) {
+      small = sliceModel(float, allocatedPlan(float, 0.5, 'io', s.allocation));
+      right = acc(small);
+      rr = await train(small, tr, null, cfg(s, tr.n, s.recoverEpochs, seed, s.recoverLr, { kd: s.kd, selectBy: val }), {}, teachers);
+    } else {
+      const m = new Sequential(trainBe, s.student, seed);
+      m.store.params.set(float.store.params);
+      const steps = Math.ceil(tr.n / s.batch);
+      const sched = new PruneSchedule({ sparsity: 0.5, structured: true, schedule: 'cubic', pruneSteps: s.pruneEpochs * steps, criterion: 'io', allocation: s.allocation });
+      await train(m, tr, null, cfg({ ...s, warmup: 0 }, tr.n, s.pruneEpochs, seed, s.recoverLr, { kd: s.kd, prune: sched }), {}, teachers);
+      small = sliceModel(m, sched.finalPlan());
+      m.release();
+      rr = await train(small, tr, null, cfg({ ...s, warmup: 0 }, tr.n, s.recoverEpochs - s.pruneEpochs, seed, s.recoverLr, { kd: s.kd, selectBy: val }), {}, teachers);
+    }
+    add('50% structured + KD', { accuracy: acc(small), val: acc(small, val), selected: rr.selected.epoch, pruned: right, recoverSeconds: rr.history.reduce((t, h) => t + h.seconds, 0), params: small.parameterCount, bytes: await fileBytes((p) => saveModel(p, small)), layers: describeModel(small.config), speed: speeds(small, null, test.x) });
     // pruned + int8 (PTQ of the recovered pruned student)
     const pqState = quantizedState(small, calibrate(small, calibX, CALIB, { method: 'minmax' }));
     const pq = new QuantizedSequential(trainBe, pqState);
@@ -235,7 +252,7 @@ for (const key of a.settings.split(',')) {
   const fl = R.filter((r) => r.kind === 'float32');
   const Q0 = R.filter((r) => r.kind === 'QAT int8'), S0 = R.filter((r) => r.kind === '50% structured + KD');
   const picked = (k) => k.map((r) => (r.selected === 0 ? 'start' : `epoch ${r.selected}`)).join(', ');
-  out.push(`### ${s.title}`, '', `Teacher ${describeModel(validateModelConfig(s.teacher))}: ${fl.map((r) => f2(r.teacher)).join(', ')}% (seeds ${seeds.join(', ')}; trained on all ${fl[0].trainN + fl[0].valN} training rows). Students train on ${fl[0].trainN} of them; the other ${fl[0].valN} (a seeded split per seed) are the validation set the selections below use. Student ${fl[0].layers}; KD T=${s.kd.T}, alpha=${s.kd.alpha}, ${s.epochs} epochs, SGD lr ${s.lr} momentum 0.9, batch ${s.batch}, cosine${s.warmup ? ` with ${s.warmup} warm-up epoch` : ''}. QAT: the float student fine-tuned up to ${s.qatEpochs} epochs with fake-quant int8 from the PTQ ranges (KD from the teacher, lr ${s.qatLr} cosine${s.qatFreeze ? `, observers frozen after epoch ${s.qatFreeze}` : ''}), the best validation point kept (per seed: ${picked(Q0)}), converted with its ranges. Pruning: 50% of the parameters removed (${s.allocation} allocation, io criterion), up to ${s.recoverEpochs} recovery epochs of KD from the teacher (lr ${s.recoverLr}), the best validation epoch kept (per seed: ${picked(S0)}).`, '');
+  out.push(`### ${s.title}`, '', `Teacher ${describeModel(validateModelConfig(s.teacher))}: ${fl.map((r) => f2(r.teacher)).join(', ')}% (seeds ${seeds.join(', ')}; trained on all ${fl[0].trainN + fl[0].valN} training rows). Students train on ${fl[0].trainN} of them; the other ${fl[0].valN} (a seeded split per seed) are the validation set the selections below use. Student ${fl[0].layers}; KD T=${s.kd.T}, alpha=${s.kd.alpha}, ${s.epochs} epochs, SGD lr ${s.lr} momentum 0.9, batch ${s.batch}, cosine${s.warmup ? ` with ${s.warmup} warm-up epoch` : ''}. QAT: the float student fine-tuned up to ${s.qatEpochs} epochs with fake-quant int8 from the PTQ ranges (KD from the teacher, lr ${s.qatLr} cosine${s.qatFreeze ? `, observers frozen after epoch ${s.qatFreeze}` : ''}), the best validation point kept (per seed: ${picked(Q0)}), converted with its ranges. Pruning: 50% of the parameters removed (${s.allocation} allocation, io criterion), ${s.pruneEpochs ? `gradually (cubic) over ${s.pruneEpochs} epochs of KD, then up to ${s.recoverEpochs - s.pruneEpochs} recovery epochs` : `at once, then up to ${s.recoverEpochs} recovery epochs`} of KD from the teacher (lr ${s.recoverLr}), the best validation point of the recovery kept (per seed: ${picked(S0)}).`, '');
   const heads = timers.map((t) => `${t.label} ms/128 | ${t.label} ms/1`).join(' | ');
   out.push(`| model | file bytes | vs float | parameters | test accuracy % (mean) | per seed | vs float | validation % (mean) | ${heads} |`, `| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ${timers.map(() => '---: | ---:').join(' | ')} |`);
   const fAcc = mean(fl.map((r) => r.accuracy)), fBytes = fl[0].bytes;
