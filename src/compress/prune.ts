@@ -232,8 +232,12 @@ export function prunedParameterCount(config: ModelConfig, counts: ReadonlyMap<nu
  * most (1 − fraction) of its parameters, over by less than one channel's worth. `previous`:
  * channels already removed stay removed (a gradual schedule). A fraction that the layers at one
  * channel each cannot reach is an error naming the most that can be removed.
+ * `finish` (default true) allows the last-step rule; a gradual schedule passes false for its
+ * intermediate steps: their budgets grow a little at a time, so the last-step rule would decide
+ * nearly every removal by importance alone and drift to a uniform-like allocation (measured: a
+ * cubic run on the small CNN ended at conv4/conv8, the uniform plan, with it on every step).
  */
-export function globalStructuredPlan(model: Sequential, fraction: number, criterion: PruneCriterion = 'l2', previous?: KeepPlan): KeepPlan {
+export function globalStructuredPlan(model: Sequential, fraction: number, criterion: PruneCriterion = 'l2', previous?: KeepPlan, finish = true): KeepPlan {
   checkSparsity(fraction);
   const cfg = model.config;
   const { groups } = channelGroups(cfg);
@@ -268,7 +272,7 @@ export function globalStructuredPlan(model: Sequential, fraction: number, criter
     }
     // Least importance per parameter saved; but when some removals complete the budget, the least
     // important of those (the budget no longer needs the parameters, only the accuracy matters).
-    const done = cands.filter((c) => total - c.after >= target);
+    const done = finish ? cands.filter((c) => total - c.after >= target) : [];
     const pick = done.length
       ? done.reduce((a, c) => (c.imp < a.imp ? c : a))
       : cands.reduce((a, c) => (c.ratio < a.ratio ? c : a));
@@ -282,9 +286,9 @@ export function globalStructuredPlan(model: Sequential, fraction: number, criter
 }
 
 /** The structured plan of an allocation: structuredPlan (uniform) or globalStructuredPlan (global). */
-export function allocatedPlan(model: Sequential, sparsity: number, criterion: PruneCriterion = 'l2', allocation: StructuredAllocation = 'uniform', previous?: KeepPlan): KeepPlan {
+export function allocatedPlan(model: Sequential, sparsity: number, criterion: PruneCriterion = 'l2', allocation: StructuredAllocation = 'uniform', previous?: KeepPlan, finish = true): KeepPlan {
   if (!STRUCTURED_ALLOCATIONS.includes(allocation)) throw new ConfigError(`structured allocation must be one of ${STRUCTURED_ALLOCATIONS.join(', ')}, got ${JSON.stringify(allocation)}`);
-  return allocation === 'global' ? globalStructuredPlan(model, sparsity, criterion, previous) : structuredPlan(model, sparsity, criterion, previous);
+  return allocation === 'global' ? globalStructuredPlan(model, sparsity, criterion, previous, finish) : structuredPlan(model, sparsity, criterion, previous);
 }
 
 /**
@@ -521,7 +525,8 @@ export class PruneSchedule implements TrainMask {
   private recompute(model: Sequential, step: number): void {
     const s = this.target(step);
     if (this.cfg.structured) {
-      this.plan = allocatedPlan(model, s, this.cfg.criterion, this.cfg.allocation, this.plan);
+      // Global: the last-step rule only for the final budget (see globalStructuredPlan).
+      this.plan = allocatedPlan(model, s, this.cfg.criterion, this.cfg.allocation, this.plan, s >= this.cfg.sparsity);
       this.mask = channelMask(model, this.plan);
     } else this.mask = magnitudeMask(model, s, this.mask ?? undefined);
   }
