@@ -81,6 +81,19 @@ describe('global structured allocation (a parameter budget)', () => {
     small.release(); uniform.release(); m.release();
   });
 
+  it('intermediate budgets of a gradual schedule (finish = false) follow one order: each plan removes what the smaller budgets removed', () => {
+    const m = randomModel(CNN, 4);
+    let prev: Set<string> | null = null;
+    for (let f = 0.05; f < 0.9; f += 0.05) {
+      const plan = globalStructuredPlan(m, f, 'io', undefined, false);
+      expect(m.parameterCount - prunedParameterCount(m.config, new Map([...plan].map(([l, k]) => [l, k.length])))).toBeGreaterThanOrEqual(Math.round(f * m.parameterCount));
+      const gone = new Set(channelGroups(m.config).groups.flatMap((g) => Array.from({ length: g.width }, (_, j) => j).filter((j) => !plan.get(g.layer)!.includes(j)).map((j) => `${g.layer}:${j}`)));
+      if (prev) for (const c of prev) expect(gone.has(c)).toBe(true);
+      prev = gone;
+    }
+    m.release();
+  });
+
   it('a fraction the layers at one channel each cannot reach is an error naming the layers; bad allocations are refused', () => {
     const m = randomModel(CNN, 2);
     // One channel per conv leaves 10 + 10 + 49·10 + 10 = 520 of 9,098 parameters: at most 94.3% can go.
