@@ -10,7 +10,7 @@ import { readNpy } from '../data/npy.js';
 import { readIdx } from '../data/idx.js';
 import { loadModel, type Model } from '../io/predictor.js';
 import { loadDataset } from '../data/builtin.js';
-import { subset, type Dataset } from '../data/dataset.js';
+import { subset, validationSplit, type Dataset } from '../data/dataset.js';
 import { evaluate, forEachEvalBatch, train, type EpochMetrics, type TrainConfig, type TrainResult, type Teacher } from '../train/trainer.js';
 import { validateKd } from '../distill/objectives.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -19,7 +19,7 @@ import { QuantizedSequential, type InferenceModel } from '../nn/quantized.js';
 import { existsSync } from 'node:fs';
 import { Sequential } from '../nn/sequential.js';
 import { denseWidths, describeModel, type ModelConfig, type WidthsConfig } from '../nn/spec.js';
-import { COMMON, DATA, KD, MODEL_FLAGS, QAT, TRAIN, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
+import { COMMON, DATA, KD, MODEL_FLAGS, QAT, TRAIN, VAL_FRACTION, helpText, modelConfig, num, parse, trainConfig, type OptionDoc, type Values } from './options.js';
 import { Progress } from './progress.js';
 import { openOutFolder } from './out-folder.js';
 import { chooseRuntime } from '../step/calibrate.js';
@@ -27,7 +27,7 @@ import type { StepShapes } from '../step/kd-step.js';
 import type { KdSchedule, ValueSchedule } from '../distill/schedules.js';
 import type { HintConfig } from '../distill/hints.js';
 import { rangesToMeta, validateQat, type QatConfig } from '../compress/qat.js';
-import { quantizeModel } from '../compress/quantize.js';
+import { calibrate, quantizeModel } from '../compress/quantize.js';
 import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
 import { saveOnnx, saveQdqOnnx } from '../io/onnx.js';
 import { onnxTeacherLogits } from '../distill/onnx-teacher.js';
@@ -107,6 +107,27 @@ export async function data(v: Values, progress: Progress): Promise<{ train: Data
   });
   progress.line(`data: ${d.train.name}: ${d.train.n} train / ${d.test.n} test samples, ${d.train.features} features, ${d.train.classes} classes${d.train.classNames ? ` (${d.train.classNames.slice(0, 6).join(', ')}${d.train.classNames.length > 6 ? ', ...' : ''})` : ''}`);
   return d;
+}
+
+/**
+ * --val-fraction F: the training set without a seeded held-out share (by `seed`), and that share
+ * as the selection set (TrainConfig.selectBy); F = 0: the training set as it is, no selection.
+ * `rows`: the training rows kept (to split precomputed teacher logits the same way).
+ */
+export function holdOut(train: Dataset, fraction: number, seed: number, progress: Progress): { train: Dataset; selectBy?: Dataset; rows?: Uint32Array } {
+  if (!(fraction > 0)) return { train };
+  const split = validationSplit(train.n, fraction, seed);
+  const t = subset(train, split.train, `${train.name}[train]`);
+  const val = subset(train, split.val, `${train.name}[validation]`);
+  progress.line(`data: ${val.n} of the ${train.n} training samples held out for selection (--val-fraction ${fraction}, seeded by --seed); training on ${t.n}`);
+  return { train: t, selectBy: val, rows: split.train };
+}
+
+/** Rows `rows` of an (n, K) row-major array. */
+export function gatherRows(a: Float32Array, rows: ArrayLike<number>, K: number): Float32Array {
+  const out = new Float32Array(rows.length * K);
+  for (let i = 0; i < rows.length; i++) out.set(a.subarray(rows[i] * K, rows[i] * K + K), i * K);
+  return out;
 }
 
 /** --batch larger than the training set: the whole set per step (said once, before anything is sized by it). */
@@ -200,9 +221,9 @@ export async function teach(argv: string[]): Promise<void> {
 }
 
 const INIT: OptionDoc = { flag: 'init', type: 'string', help: "start from this float32 model file's weights instead of a random init (the same layers; without --layers/--arch/--model the student's layers are taken from it), e.g. to fine-tune a trained student with --qat" };
-const STUDENT_DOCS = [...KD, INIT, ...QAT, ...DATA, ...TRAIN, ...COMMON];
+const STUDENT_DOCS = [...KD, INIT, ...QAT, VAL_FRACTION, ...DATA, ...TRAIN, ...COMMON];
 export async function student(argv: string[]): Promise<void> {
-  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2', 'distill student --teacher runs/cnn/model.safetensors --model "conv:8x3,bn,relu,maxpool:2,flatten,dense:10" --out runs/cnn-student', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --qat --out runs/student-qat', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --epochs 12 --qat --qat-start-epoch 9 --qat-freeze-epoch 12 --out runs/student-qat2', 'distill student --teacher runs/teacher/model.safetensors --init runs/student/model.safetensors --qat --epochs 4 --lr 0.01 --out runs/student-qat3   # QAT fine-tuning']);
+  const v = helpOr(argv, 'distill student (--teacher FILE[,FILE] | --teacher-logits FILE) [options]', 'Distills a student from saved teacher(s), or from their logits precomputed by distill logits: loss = alpha·T²·KL(p_teacher ‖ p_student) + (1−alpha)·CE. Writes OUT/model.safetensors, OUT/checkpoint.safetensors, OUT/metrics.jsonl and OUT/report.html (curves, T and alpha, confusion matrix; opens offline).', STUDENT_DOCS, ['distill student --teacher runs/teacher/model.safetensors --layers 784,32,10 --temperature 4 --alpha 0.9 --out runs/student', 'distill student --teacher a.safetensors,b.safetensors --teacher-fusion probs --hints 0:0 --hidden 64 --out runs/student2', 'distill student --teacher runs/cnn/model.safetensors --model "conv:8x3,bn,relu,maxpool:2,flatten,dense:10" --out runs/cnn-student', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --qat --out runs/student-qat', 'distill student --teacher runs/teacher/model.safetensors --layers 784,64,10 --epochs 12 --qat --qat-start-epoch 9 --qat-freeze-epoch 12 --out runs/student-qat2', 'distill student --teacher runs/teacher/model.safetensors --init runs/student/model.safetensors --qat --epochs 4 --lr 0.01 --out runs/student-qat3   # QAT fine-tuning', 'distill student --teacher runs/teacher/model.safetensors --init runs/student/model.safetensors --qat --qat-calib 1000 --qat-freeze-epoch 2 --epochs 4 --lr 0.002 --val-fraction 0.1 --out runs/student-qat4   # from the PTQ model, best validation point kept']);
   if (!v) return;
   const progress = new Progress('student', process.stderr, v.quiet === true);
   const fromLogits = typeof v['teacher-logits'] === 'string' ? v['teacher-logits'] : null;
@@ -236,6 +257,9 @@ export async function student(argv: string[]): Promise<void> {
   const cfg0 = trainConfig(v, { epochs: 10 });
   for (const f of ['qat-freeze-epoch']) if (v[f] !== undefined && v.qat !== true) throw new ConfigError(`--${f} needs --qat`);
   if (v.qat !== true && v['qat-start-epoch'] !== '1') throw new ConfigError('--qat-start-epoch needs --qat');
+  const qatCalib = num(v, 'qat-calib', { int: true, min: 0 });
+  if (v.qat !== true && qatCalib !== 0) throw new ConfigError('--qat-calib needs --qat');
+  const valFraction = num(v, 'val-fraction', { min: 0, max: 0.5 });
   const qat: QatConfig | undefined = v.qat === true ? {
     startEpoch: num(v, 'qat-start-epoch', { int: true, min: 1, max: cfg0.epochs }) - 1,
     freezeEpoch: v['qat-freeze-epoch'] === undefined ? undefined : num(v, 'qat-freeze-epoch', { int: true, min: 2, max: cfg0.epochs }) - 1,
@@ -286,12 +310,16 @@ export async function student(argv: string[]): Promise<void> {
   const temps = typeof v['teacher-temperatures'] === 'string' ? v['teacher-temperatures'].split(',').map(Number) : null;
   if (temps && (temps.length !== loaded.length || temps.some((t) => !(t > 0)))) throw new ConfigError(`--teacher-temperatures: need ${loaded.length} positive numbers, got ${JSON.stringify(v['teacher-temperatures'])}`);
   loaded.forEach((t, i) => { t.weight = weights[i]; t.temperature = temps?.[i]; });
+  // --val-fraction: the student trains on the rest; precomputed teacher logits follow the split.
+  const { train: trainSet, selectBy, rows } = holdOut(d.train, valFraction, cfg0.seed, progress);
+  if (rows) for (const t of loaded) if (t.logits) t.logits = gatherRows(t.logits, rows, denseWidths(mc).at(-1)!);
+  const dd = { train: trainSet, test: d.test };
   const modelTeachers = loaded.flatMap((t) => (t.model ? [t.model.config] : []));
   // The measured step has the run's shapes: the teachers when they run per batch (online mode, image
   // shifts, hints), the student, and the hint adapters.
   const { be, workers } = await pickRuntime(v, progress, { teachers: mode === 'online' || shift || hints ? modelTeachers : [], student: mc, N: cfg0.batchSize, kd, optimizer: cfg0.optimizer, hints }, dir);
   const teachers = loaded.map((t) => (t.model ? { ...t, model: onBackend(t.model, be) } : t));
-  const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, qat, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, d.train.n);
+  const cfg = withSchedule({ ...cfg0, workers, kd, teacherFusion: fusion, kdSchedule, teacherMode: mode, augment: shift ? { shift } : undefined, hints, qat, selectBy, checkpointPath: join(dir, 'checkpoint.safetensors'), metricsPath: join(dir, 'metrics.jsonl') }, dd.train.n);
   const model = new Sequential(be, mc, cfg.seed);
   if (init) {
     if (init.store.params.length !== model.store.params.length || init.buffers.data.length !== model.buffers.data.length) throw new ConfigError(`--init ${initFile}: ${init.store.params.length} parameters, the student has ${model.store.params.length}`);
@@ -300,12 +328,19 @@ export async function student(argv: string[]): Promise<void> {
     init.release();
     progress.line(`student: weights from ${initFile}`);
   }
+  if (qat && qatCalib > 0) {
+    // The PTQ calibration of distill quantize (min/max over the first rows) as QAT's first ranges.
+    const rows = Math.min(qatCalib, dd.train.n);
+    qat.initRanges = calibrate(model, dd.train.x, rows, { method: 'minmax' });
+    progress.line(`student: QAT ranges start from min/max calibration over the first ${rows} training rows`);
+  }
   progress.line(`student: layers ${describeModel(mc)}, ${model.parameterCount.toLocaleString('en-US')} parameters; T=${kd.T}, alpha=${kd.alpha}${kd.scaleT2 ? ', T² scaling' : ''}${qat ? `; QAT (int8) from epoch ${(qat.startEpoch ?? 0) + 1}` : ''}`);
-  const res = await runTraining('student', model, d, cfg, progress, teachers);
+  const res = await runTraining('student', model, dd, cfg, progress, teachers);
   if (res.stopped) {
     res.qat?.detach();
     return;
   }
+  if (res.selected) progress.line(`student: kept the ${res.selected.epoch === 0 ? 'start point' : `model after epoch ${res.selected.epoch}`}: validation accuracy ${(res.selected.accuracy * 100).toFixed(2)}% on ${selectBy!.n} held-out training rows`);
   // QAT: the float weights with the observed activation ranges (what int8 conversion needs),
   // and the int8-simulated accuracy beside the float one.
   const q = res.qat;
@@ -329,7 +364,7 @@ export async function student(argv: string[]): Promise<void> {
     }
   }
   const ev = evaluate(model, d.test);
-  const report = await writeRunReport({ role: 'student', dir, argv, d, model, cfg, backend: be, workers, history: res.history, samplesPerSec: res.samplesPerSec, evaluation: ev, teachers: { sources, list: teachers } });
+  const report = await writeRunReport({ role: 'student', dir, argv, d: dd, model, cfg, backend: be, workers, history: res.history, samplesPerSec: res.samplesPerSec, evaluation: ev, teachers: { sources, list: teachers } });
   console.log(`student: test accuracy ${(ev.accuracy * 100).toFixed(2)}% (${ev.errors} errors of ${ev.n}); saved ${join(dir, 'model.safetensors')}`);
   console.log(`student: report ${report}`);
 }

@@ -70,7 +70,11 @@ export const QAT: OptionDoc[] = [
   { flag: 'qat', type: 'boolean', help: 'quantization-aware training: every dense/conv layer fake-quantizes its weights (int8, per output channel) and input (uint8, per tensor, EMA-observed range) in the forward, straight-through estimator in the backward; OUT/model.safetensors then holds the float weights and the activation ranges (metadata qat_ranges)' },
   { flag: 'qat-start-epoch', type: 'string', help: 'with --qat: first epoch (1-based) with fake-quant; earlier epochs train in float', default: '1' },
   { flag: 'qat-freeze-epoch', type: 'string', help: 'with --qat: from this epoch (1-based) on, the activation ranges stop moving (default: they follow the EMA to the end)' },
+  { flag: 'qat-calib', type: 'string', help: 'with --qat: start the activation ranges from min/max calibration over the first N training rows (what distill quantize does), so with --init the first fake-quant forward is the PTQ int8 model; 0: from the first QAT batch', default: '0' },
 ];
+
+/** Model selection on a held-out share of the training data (distill student, distill prune). */
+export const VAL_FRACTION: OptionDoc = { flag: 'val-fraction', type: 'string', help: 'hold out this share of the training data (a seeded split by --seed; not trained on) and keep the point, the start or an epoch end, with the best accuracy on it (ties: the earliest; with --qat only points with fake-quant on count); the test set is never used to choose. 0: train on all of it and keep the last epoch', default: '0' };
 
 export const KD: OptionDoc[] = [
   { flag: 'teacher', type: 'string', help: 'teacher model file(s), comma-separated: .safetensors from distill teach, or .onnx classifiers (needs onnxruntime-node)' },

@@ -14,12 +14,12 @@ import { describeModel } from '../nn/spec.js';
 import { readModel, saveModel } from '../io/model-file.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { validateKd } from '../distill/objectives.js';
-import { PRUNE_CRITERIA, PruneSchedule, checkSparsity, magnitudeMask, sliceModel, structuredPlan, weightSparsity, type PruneCriterion } from '../compress/prune.js';
+import { PRUNE_CRITERIA, PruneSchedule, STRUCTURED_ALLOCATIONS, allocatedPlan, checkSparsity, magnitudeMask, sliceModel, weightSparsity, type PruneCriterion, type StructuredAllocation } from '../compress/prune.js';
 import { evaluate, type EvalResult, type Teacher, type TrainConfig } from '../train/trainer.js';
 import { inferenceMs } from '../compress/quantize.js';
 import { commandLine, compareReportHtml } from './report.js';
-import { COMMON, DATA, KD, TRAIN, num, trainConfig, type OptionDoc } from './options.js';
-import { capBatch, data, helpOr, outDir, pickRuntime, runTraining, withSchedule } from './commands.js';
+import { COMMON, DATA, KD, TRAIN, VAL_FRACTION, num, trainConfig, type OptionDoc } from './options.js';
+import { capBatch, data, helpOr, holdOut, outDir, pickRuntime, runTraining, withSchedule } from './commands.js';
 import { Progress } from './progress.js';
 
 const pickDocs = (docs: OptionDoc[], flags: string[], defaults: Record<string, string> = {}) =>
@@ -30,8 +30,9 @@ const pickDocs = (docs: OptionDoc[], flags: string[], defaults: Record<string, s
   });
 
 export const PRUNE_DOCS: OptionDoc[] = [
-  { flag: 'sparsity', type: 'string', help: 'the fraction removed, in [0, 1): structured, of the neurons/channels of each prunable layer (rounded; the classifier layer is never pruned); unstructured, of the entries of each dense/conv weight tensor', default: '0.5' },
+  { flag: 'sparsity', type: 'string', help: "the fraction removed, in [0, 1). Structured with --allocation uniform: of the neurons/channels of each prunable layer (round(sparsity·width) each). Structured with --allocation global: of the model's parameters (all of them, classifier included: at least round(sparsity·parameters) go, over by less than one channel's worth). Unstructured: of the entries of each dense/conv weight tensor. The classifier layer is never pruned", default: '0.5' },
   { flag: 'structured', type: 'boolean', help: 'remove whole hidden neurons (dense) and output channels (conv) with everything downstream that reads them: a smaller file and less compute. Without it: unstructured magnitude masks, zeros kept through training, stored in a dense file' },
+  { flag: 'allocation', type: 'string', help: "structured: 'uniform' (the same fraction of every prunable layer's channels) or 'global' (channels from any layer, the least important per parameter saved first, until --sparsity of the parameters is removed; importance is the --criterion score over its layer's mean; every layer keeps at least one channel)", default: 'uniform' },
   { flag: 'schedule', type: 'string', help: "'oneshot' (prune at once, then recover) or 'cubic' (sparsity s_f·(1−(1−t/T)³) over the first --prune-epochs; structured: channels are masked as they go and removed at the end of those epochs)", default: 'oneshot' },
   { flag: 'prune-epochs', type: 'string', help: 'cubic: the recovery epochs over which sparsity rises from 0 to --sparsity (default: half of --recover-epochs, at least 1)' },
   { flag: 'prune-every', type: 'string', help: 'cubic: optimizer steps between mask updates (default: 1/16 of the pruning steps)' },
@@ -39,6 +40,7 @@ export const PRUNE_DOCS: OptionDoc[] = [
   { flag: 'recover-epochs', type: 'string', help: 'epochs of KD training after pruning (0: prune only)', default: '10' },
   { flag: 'teacher', type: 'string', help: 'teacher model file for the recovery KD (default: the unpruned MODEL itself)' },
   { flag: 'no-kd', type: 'boolean', help: 'recover on the hard labels alone (cross-entropy), without a teacher' },
+  { ...VAL_FRACTION, help: `${VAL_FRACTION.help}. In distill prune the recovery (after the gradual pruning epochs with --schedule cubic) is what selects; the pruning itself uses the rest of the training data` },
   ...pickDocs(KD, ['temperature', 'alpha', 'no-t2', 'teacher-mode']),
   ...DATA,
   ...pickDocs(TRAIN, ['batch', 'optimizer', 'lr', 'momentum', 'nesterov', 'weight-decay', 'schedule', 'warmup', 'step-size', 'gamma', 'seed', 'out', 'resume', 'force-resume', 'checkpoint-every'], { lr: '0.03' }).map((d) => (d.flag === 'schedule' ? { ...d, flag: 'lr-schedule' } : d)),
@@ -62,7 +64,7 @@ export async function prune(argv: string[]): Promise<void> {
   try {
     v = helpOr(file ? argv.slice(1) : argv, 'distill prune MODEL [--sparsity 0.5] [--structured] [--schedule oneshot|cubic] [--recover-epochs E] [--teacher T] [--data D] [--out DIR]',
       'Prunes a saved model and recovers its accuracy by knowledge distillation from the unpruned model (or --teacher). --structured removes whole neurons/channels: the model file and the compute shrink (e.g. dense:64 → dense:32, conv:16x3 → conv:8x3). Without it, the smallest-magnitude weights of each weight tensor are set to 0 and kept at 0 through recovery (the file stays dense: the zeros are stored). Writes OUT/model.safetensors, OUT/metrics.jsonl, OUT/checkpoint.safetensors, OUT/prune.json (accuracy, parameters, file bytes and speed before and after) and OUT/report.html (the same as bar charts).',
-      PRUNE_DOCS, ['distill prune runs/student/model.safetensors --sparsity 0.5 --structured --recover-epochs 5 --out runs/pruned', 'distill prune runs/cnn/model.safetensors --data fashion-mnist --sparsity 0.8 --schedule cubic --prune-epochs 4 --recover-epochs 8 --teacher runs/big/model.safetensors --out runs/cnn-sparse']);
+      PRUNE_DOCS, ['distill prune runs/student/model.safetensors --sparsity 0.5 --structured --recover-epochs 5 --out runs/pruned', 'distill prune runs/cnn/model.safetensors --data fashion-mnist --sparsity 0.8 --schedule cubic --prune-epochs 4 --recover-epochs 8 --teacher runs/big/model.safetensors --out runs/cnn-sparse', 'distill prune runs/cnn/model.safetensors --data fashion-mnist --structured --allocation global --sparsity 0.5 --recover-epochs 8 --lr 0.02 --val-fraction 0.1 --teacher runs/big/model.safetensors --out runs/cnn-half   # half the parameters']);
   } catch (e) {
     // A model file given after the options: parseArgs calls it an unexpected argument.
     if (!file && /Unexpected argument/.test((e as Error).message)) throw needModel();
@@ -80,6 +82,10 @@ export async function prune(argv: string[]): Promise<void> {
   const structured = v.structured === true;
   const schedule = v.schedule;
   if (schedule !== 'oneshot' && schedule !== 'cubic') throw new ConfigError(`--schedule: expected oneshot or cubic, got ${JSON.stringify(schedule)}`);
+  const allocation = v.allocation as StructuredAllocation;
+  if (!STRUCTURED_ALLOCATIONS.includes(allocation)) throw new ConfigError(`--allocation: expected ${STRUCTURED_ALLOCATIONS.join(' or ')}, got ${JSON.stringify(v.allocation)}`);
+  if (allocation !== 'uniform' && !structured) throw new ConfigError('--allocation needs --structured (unstructured pruning masks each weight tensor at --sparsity)');
+  const valFraction = num(v, 'val-fraction', { min: 0, max: 0.5 });
   const criterion = v.criterion as PruneCriterion;
   if (!PRUNE_CRITERIA.includes(criterion)) throw new ConfigError(`--criterion: expected ${PRUNE_CRITERIA.join(', ')}, got ${JSON.stringify(v.criterion)}`);
   const E = num(v, 'recover-epochs', { int: true, min: 0 });
@@ -99,9 +105,12 @@ export async function prune(argv: string[]): Promise<void> {
   const js = await loadBackend('js');
   const { model: orig, info } = await readModel(file, js);
   // Structured plans are checked (zero width) before anything is loaded or written.
-  if (structured) structuredPlan(orig, sparsity, criterion);
+  if (structured) allocatedPlan(orig, sparsity, criterion, allocation);
   const dir = outDir(v, 'runs/pruned', progress);
-  const d = await data(v, progress);
+  const d0 = await data(v, progress);
+  // --val-fraction: training (pruning and recovery) on the rest; the recovery keeps its best point on the held-out share.
+  const { train: trainSet, selectBy } = holdOut(d0.train, valFraction, num(v, 'seed', { int: true }), progress);
+  const d = { train: trainSet, test: d0.test };
   if (orig.inputs !== d.train.features) throw new ShapeError(`${file}: the model takes ${orig.inputs} inputs, but '${d.train.name}' has ${d.train.features} features per sample (give the --data it was trained on)`);
   const teacher0 = teacherFile ? (await readModel(teacherFile, js)).model : null;
 
@@ -123,24 +132,30 @@ export async function prune(argv: string[]): Promise<void> {
     ...cfg0, schedule: { ...cfg0.schedule }, epochs, workers, ...(teacherModel ? { kd, teacherMode: mode } : {}),
     checkpointPath: join(dir, `${name}.safetensors`), metricsPath: join(dir, name === 'checkpoint' ? 'metrics.jsonl' : `metrics-${name.replace('checkpoint-', '')}.jsonl`), ...extra,
   }, d.train.n);
-  progress.line(`prune: ${structured ? 'structured' : 'unstructured'}, sparsity ${sparsity}, ${schedule}${schedule === 'cubic' ? ` over ${P} epoch(s)` : ''}; recovery ${E} epoch(s) ${teacherModel ? `of KD from ${teacherFile ?? 'the unpruned model'} (T=${kd.T}, alpha=${kd.alpha})` : 'on the labels alone'}`);
+  progress.line(`prune: ${structured ? `structured (${allocation} allocation)` : 'unstructured'}, sparsity ${sparsity}, ${schedule}${schedule === 'cubic' ? ` over ${P} epoch(s)` : ''}; recovery ${E} epoch(s) ${teacherModel ? `of KD from ${teacherFile ?? 'the unpruned model'} (T=${kd.T}, alpha=${kd.alpha})` : 'on the labels alone'}`);
 
+  /** The recovery run; true when it stopped early (interrupted). Says which point selection kept. */
+  const recover = async (m: Sequential, c: TrainConfig): Promise<boolean> => {
+    const res = await runTraining('recover', m, d, c, progress, teachers);
+    if (res.selected) progress.line(`prune: recovery kept the ${res.selected.epoch === 0 ? 'start point' : `model after epoch ${res.selected.epoch}`} (validation accuracy ${(res.selected.accuracy * 100).toFixed(2)}% on ${selectBy!.n} held-out training rows)`);
+    return res.stopped;
+  };
   let model = copyModel(orig, be);
   const prunedTag = structured ? 'pruned (channels removed)' : 'pruned (masked)';
   if (structured && schedule === 'oneshot') {
-    const small = sliceModel(model, structuredPlan(model, sparsity, criterion));
+    const small = sliceModel(model, allocatedPlan(model, sparsity, criterion, allocation));
     model.release();
     model = small;
     row(prunedTag, model, evaluate(model, d.test), null);
-    if (E > 0 && (await runTraining('recover', model, d, phase(E, 'checkpoint'), progress, teachers)).stopped) return;
+    if (E > 0 && (await recover(model, phase(E, 'checkpoint', { selectBy })))) return;
   } else if (structured) {
-    const sched = new PruneSchedule({ sparsity, structured: true, schedule: 'cubic', pruneSteps: P * batches, every, criterion });
+    const sched = new PruneSchedule({ sparsity, structured: true, schedule: 'cubic', pruneSteps: P * batches, every, criterion, allocation });
     if ((await runTraining('prune', model, d, phase(P, 'checkpoint-prune', { prune: sched }), progress, teachers)).stopped) return;
     const small = sliceModel(model, sched.finalPlan());
     model.release();
     model = small;
     row(`${prunedTag} after ${P} epoch(s) of gradual pruning`, model, evaluate(model, d.test), null);
-    if (E > P && (await runTraining('recover', model, d, phase(E - P, 'checkpoint'), progress, teachers)).stopped) return;
+    if (E > P && (await recover(model, phase(E - P, 'checkpoint', { selectBy })))) return;
   } else {
     if (schedule === 'oneshot') {
       const probe = copyModel(model, js);
@@ -150,11 +165,11 @@ export async function prune(argv: string[]): Promise<void> {
     }
     if (E > 0) {
       const sched = new PruneSchedule({ sparsity, structured: false, schedule, pruneSteps: schedule === 'cubic' ? P * batches : undefined, every, criterion });
-      if ((await runTraining('recover', model, d, phase(E, 'checkpoint', { prune: sched }), progress, teachers)).stopped) return;
+      if (await recover(model, phase(E, 'checkpoint', { prune: sched, selectBy }))) return;
     } else magnitudeMask(model, sparsity).apply(model.store.params);
   }
   const out = join(dir, 'model.safetensors');
-  const settings = { sparsity, structured, schedule, pruneEpochs: P, recoverEpochs: E, criterion: structured ? criterion : 'magnitude', teacher: teacherModel ? teacherFile ?? file : null };
+  const settings = { sparsity, structured, ...(structured ? { allocation } : {}), schedule, pruneEpochs: P, recoverEpochs: E, criterion: structured ? criterion : 'magnitude', teacher: teacherModel ? teacherFile ?? file : null, valFraction };
   await saveModel(out, model, { role: 'pruned', pruned_from: file, pruning: JSON.stringify(settings) }, info);
   row(E > 0 ? 'after recovery' : 'after pruning', model, evaluate(model, d.test), statSync(out).size);
   const first = rows[0], last = rows[rows.length - 1];

@@ -10,8 +10,9 @@ import { join, relative, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { defaultBackend, loadBackend, type Backend } from '../backends/index.js';
 import { ConfigError, InputFileError, Interrupted, NumericalError } from '../errors.js';
-import { subset, type Dataset } from '../data/dataset.js';
-import { Rng } from '../nn/rng.js';
+import { subset, validationSplit, type Dataset } from '../data/dataset.js';
+
+export { validationSplit };
 import { evaluate, forEachEvalBatch } from '../train/trainer.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readAnyModel } from '../io/model-file.js';
@@ -94,14 +95,6 @@ export function spaceFrom(v: Record<string, string | boolean | undefined>): Sear
   }
   for (const axis of AXES) if (typeof v[axis] === 'string') set(axis, v[axis], `--${axis}`);
   return s;
-}
-
-/** Validation split: a seeded shuffle of the training set's indices, the first `fraction` held out. */
-export function validationSplit(n: number, fraction: number, seed: number): { train: Uint32Array; val: Uint32Array } {
-  const order = new Rng(seed ^ 0x7a11d).shuffle(Uint32Array.from({ length: n }, (_, i) => i));
-  const nVal = Math.max(1, Math.round(n * fraction));
-  if (nVal >= n) throw new ConfigError(`--val-fraction ${fraction} leaves no training samples of ${n}`);
-  return { val: order.slice(0, nVal), train: order.slice(nVal) };
 }
 
 /** A shell word: quoted when it holds anything but plain path and flag characters. */

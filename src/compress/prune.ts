@@ -14,7 +14,7 @@ import { ConfigError, ShapeError } from '../errors.js';
 import type { Backend } from '../backends/backend.js';
 import type { F32 } from '../kernels/signatures.js';
 import { Sequential } from '../nn/sequential.js';
-import { layerShapes, type ModelConfig, type ParsedLayer } from '../nn/spec.js';
+import { layerShapes, stateShapes, type ModelConfig, type ParsedLayer } from '../nn/spec.js';
 
 /** How the channels of a layer are ranked for structured pruning (lowest score removed first). */
 export type PruneCriterion = 'l1' | 'l2' | 'io';
@@ -171,6 +171,124 @@ export function structuredPlan(model: Sequential, sparsity: number, criterion: P
     plan.set(g.layer, keepIndices(channelScores(model, g, criterion), remove, forced));
   }
   return plan;
+}
+
+/**
+ * How structured pruning spreads the removal over the prunable layers: 'uniform' removes the
+ * same fraction of the channels of every layer; 'global' removes channels from any layer, the
+ * least important per parameter saved first, until the asked fraction of the model's parameters
+ * is gone (see globalStructuredPlan).
+ */
+export type StructuredAllocation = 'uniform' | 'global';
+export const STRUCTURED_ALLOCATIONS: readonly StructuredAllocation[] = ['uniform', 'global'];
+
+/**
+ * The layer specs of `config` once the prunable layers of `counts` (config layer index → channels
+ * kept) are narrowed: what sliceModel builds, without any weights.
+ */
+export function prunedLayerSpecs(config: ModelConfig, counts: ReadonlyMap<number, number>): string[] {
+  const { parsed, shapes } = layerShapes(config);
+  const layers = [...config.layers];
+  let shape = config.input, cur: number | null = null;
+  parsed.forEach((l, i) => {
+    if (l.kind === 'dense') {
+      const u = counts.get(i) ?? l.units;
+      layers[i] = `dense:${u}`;
+      cur = counts.has(i) ? u : null;
+    } else if (l.kind === 'conv') {
+      const spec = config.layers[i].trim();
+      if (l.groups === 'dw') {
+        if (cur !== null) {
+          cur = cur * (shapes[i][0] / shape[0]);
+          if (!spec.startsWith('dwconv')) layers[i] = spec.replace(/^conv:\d+x/, `conv:${cur}x`);
+        }
+      } else {
+        const oc = counts.get(i) ?? shapes[i][0];
+        layers[i] = spec.replace(/^conv:\d+x/, `conv:${oc}x`);
+        cur = counts.has(i) ? oc : null;
+      }
+    }
+    shape = shapes[i];
+  });
+  return layers;
+}
+
+/** Parameters of `config` with the prunable layers of `counts` narrowed (see prunedLayerSpecs). */
+export function prunedParameterCount(config: ModelConfig, counts: ReadonlyMap<number, number>): number {
+  const layers = prunedLayerSpecs(config, counts);
+  return stateShapes({ ...config, layers }).params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+}
+
+/**
+ * Parameter-budgeted global structured pruning: channels are removed one at a time, from any
+ * prunable layer, until at least round(fraction · parameters) of the model's parameters are
+ * gone (every parameter counts: weights, biases, batch norm, the classifier's inputs). Each
+ * step removes, among the lowest-scored remaining channel of every layer, the one with the
+ * least normalized importance per parameter its removal saves (the last step: of the removals
+ * that complete the budget, the least important); the importance is the channel's score
+ * (channelScores, `criterion`) divided by the mean score of its layer's remaining channels, so
+ * layers of different scales compare. A layer keeps at least one channel; the classifier is never pruned.
+ * The removal is the smallest in this order that reaches the target, so the model ends with at
+ * most (1 − fraction) of its parameters, over by less than one channel's worth. `previous`:
+ * channels already removed stay removed (a gradual schedule). A fraction that the layers at one
+ * channel each cannot reach is an error naming the most that can be removed.
+ * `finish` (default true) allows the last-step rule; a gradual schedule passes false for its
+ * intermediate steps: their budgets grow a little at a time, so the last-step rule would decide
+ * nearly every removal by importance alone and drift to a uniform-like allocation (measured: a
+ * cubic run on the small CNN ended at conv4/conv8, the uniform plan, with it on every step).
+ */
+export function globalStructuredPlan(model: Sequential, fraction: number, criterion: PruneCriterion = 'l2', previous?: KeepPlan, finish = true): KeepPlan {
+  checkSparsity(fraction);
+  const cfg = model.config;
+  const { groups } = channelGroups(cfg);
+  const total = model.parameterCount, target = Math.round(fraction * total);
+  const kept = groups.map((g) => {
+    const prev = previous?.get(g.layer);
+    if (prev && prev.length === 0) throw new ConfigError(`global structured pruning: the previous plan keeps no channel of layers[${g.layer}] '${g.spec}'`);
+    return new Set(prev ?? range(g.width));
+  });
+  const norm = groups.map((g, k) => {
+    const s = channelScores(model, g, criterion);
+    let mean = 0;
+    for (const c of kept[k]) mean += s[c] / kept[k].size;
+    return Float64Array.from(s, (v) => (mean > 0 ? v / mean : 0));
+  });
+  const counts = () => new Map(groups.map((g, k) => [g.layer, kept[k].size]));
+  let params = prunedParameterCount(cfg, counts());
+  while (total - params < target) {
+    // Each layer's candidate: its least important remaining channel, and what removing it saves.
+    const cands: { k: number; j: number; imp: number; after: number; ratio: number }[] = [];
+    groups.forEach((g, k) => {
+      if (kept[k].size <= 1) return;
+      let j = -1;
+      for (const c of kept[k]) if (j < 0 || norm[k][c] < norm[k][j] || (norm[k][c] === norm[k][j] && c < j)) j = c;
+      const m = counts();
+      m.set(g.layer, kept[k].size - 1);
+      const after = prunedParameterCount(cfg, m);
+      cands.push({ k, j, imp: norm[k][j], after, ratio: norm[k][j] / Math.max(params - after, 1) });
+    });
+    if (!cands.length) {
+      throw new ConfigError(`global structured pruning: removing ${fraction} of the ${total} parameters needs ${target} removed, but with one channel left in each prunable layer (${groups.map((g) => `layers[${g.layer}] '${g.spec}'`).join(', ')}) only ${total - params} can be; use a lower --sparsity`);
+    }
+    // Least importance per parameter saved; but when some removals complete the budget, the least
+    // important of those (the budget no longer needs the parameters, only the accuracy matters).
+    const done = finish ? cands.filter((c) => total - c.after >= target) : [];
+    const pick = done.length
+      ? done.reduce((a, c) => (c.imp < a.imp ? c : a))
+      : cands.reduce((a, c) => (c.ratio < a.ratio ? c : a));
+    const best = pick.k, bestJ = pick.j, bestParams = pick.after;
+    kept[best].delete(bestJ);
+    params = bestParams;
+  }
+  const plan: KeepPlan = new Map();
+  groups.forEach((g, k) => plan.set(g.layer, [...kept[k]].sort((a, b) => a - b)));
+  return plan;
+}
+
+/** The structured plan of an allocation: structuredPlan (uniform) or globalStructuredPlan (global). */
+export function allocatedPlan(model: Sequential, sparsity: number, criterion: PruneCriterion = 'l2', allocation: StructuredAllocation = 'uniform', previous?: KeepPlan, finish = true): KeepPlan {
+  if (!STRUCTURED_ALLOCATIONS.includes(allocation)) throw new ConfigError(`structured allocation must be one of ${STRUCTURED_ALLOCATIONS.join(', ')}, got ${JSON.stringify(allocation)}`);
+  return allocation === 'global' ? globalStructuredPlan(model, sparsity, criterion, previous, finish) : structuredPlan(model, sparsity, criterion, previous);
 }
 
 /**
@@ -372,6 +490,8 @@ export interface PruneScheduleConfig {
   /** Cubic: steps between mask updates (default: pruneSteps/16, at least 1). */
   every?: number;
   criterion?: PruneCriterion;
+  /** Structured: how the removal is spread over the layers (default 'uniform'). */
+  allocation?: StructuredAllocation;
 }
 
 /**
@@ -391,7 +511,10 @@ export class PruneSchedule implements TrainMask {
     if (cfg.schedule === 'cubic' && !(Number.isInteger(cfg.pruneSteps) && cfg.pruneSteps! > 0)) throw new ConfigError(`cubic pruning needs a positive whole number of pruning steps, got ${cfg.pruneSteps}`);
     this.every = cfg.every ?? Math.max(1, Math.floor((cfg.pruneSteps ?? 16) / 16));
     if (!Number.isInteger(this.every) || this.every < 1) throw new ConfigError(`pruning: steps between mask updates must be a positive integer, got ${cfg.every}`);
-    this.key = { ...cfg, every: this.every, criterion: cfg.criterion ?? 'l2' };
+    // 'uniform' (the default) stays out of the key: checkpoints from before the option still resume.
+    const { allocation, ...rest } = cfg;
+    this.key = { ...rest, every: this.every, criterion: cfg.criterion ?? 'l2', ...(allocation && allocation !== 'uniform' ? { allocation } : {}) };
+    if (cfg.allocation !== undefined && !STRUCTURED_ALLOCATIONS.includes(cfg.allocation)) throw new ConfigError(`structured allocation must be one of ${STRUCTURED_ALLOCATIONS.join(', ')}, got ${JSON.stringify(cfg.allocation)}`);
   }
 
   /** The sparsity the schedule asks for after `step` updates. */
@@ -402,7 +525,8 @@ export class PruneSchedule implements TrainMask {
   private recompute(model: Sequential, step: number): void {
     const s = this.target(step);
     if (this.cfg.structured) {
-      this.plan = structuredPlan(model, s, this.cfg.criterion, this.plan);
+      // Global: the last-step rule only for the final budget (see globalStructuredPlan).
+      this.plan = allocatedPlan(model, s, this.cfg.criterion, this.cfg.allocation, this.plan, s >= this.cfg.sparsity);
       this.mask = channelMask(model, this.plan);
     } else this.mask = magnitudeMask(model, s, this.mask ?? undefined);
   }

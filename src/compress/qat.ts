@@ -35,14 +35,22 @@ export interface QatConfig {
   freezeEpoch?: number;
   /** EMA averaging constant of the range observers, in (0, 1]. Default 0.01. */
   averaging?: number;
+  /**
+   * The activation ranges to start from, one per dense/conv layer (e.g. the PTQ calibration's,
+   * quantize.ts calibrate): with the float weights, the first fake-quant forward then computes
+   * what the PTQ int8 model computes. Default: one calibration forward on the first QAT batch.
+   */
+  initRanges?: ActRange[];
 }
 
-export function validateQat(c: QatConfig, epochs: number): Required<Omit<QatConfig, 'freezeEpoch'>> & { freezeEpoch: number | null } {
+export function validateQat(c: QatConfig, epochs: number): Required<Omit<QatConfig, 'freezeEpoch' | 'initRanges'>> & { freezeEpoch: number | null; initRanges: ActRange[] | null } {
   const startEpoch = c.startEpoch ?? 0, averaging = c.averaging ?? QAT_AVERAGING, freezeEpoch = c.freezeEpoch ?? null;
   if (!Number.isInteger(startEpoch) || startEpoch < 0 || startEpoch >= epochs) throw new ConfigError(`qat start epoch must be an integer in [0, ${epochs - 1}] (epochs ${epochs}), got ${startEpoch}`);
   if (freezeEpoch !== null && (!Number.isInteger(freezeEpoch) || freezeEpoch <= startEpoch)) throw new ConfigError(`qat freeze epoch must be an integer after the start epoch ${startEpoch}, got ${freezeEpoch}`);
   if (!(averaging > 0 && averaging <= 1)) throw new ConfigError(`qat averaging constant must be in (0, 1], got ${averaging}`);
-  return { startEpoch, freezeEpoch, averaging };
+  const initRanges = c.initRanges ?? null;
+  if (initRanges) checkRanges(initRanges, initRanges.length, 'qat initial ranges');
+  return { startEpoch, freezeEpoch, averaging, initRanges };
 }
 
 /** One layer's fake-quant: the QuantHook that Dense/Conv2D call. */
@@ -225,6 +233,13 @@ export class Qat {
     return this.hooks.map((h) => h.range);
   }
 
+  /** Sets every layer's range (e.g. from PTQ calibration) and marks the ranges initialized. */
+  setRanges(r: ActRange[], what = 'qat initial ranges'): void {
+    checkRanges(r, this.layers.length, what);
+    r.forEach((x, i) => { this.ranges[2 * i] = x.min; this.ranges[2 * i + 1] = x.max; });
+    this.ranges[2 * this.layers.length] = 1;
+  }
+
   /** Checkpoint state: the ranges and the initialized flag. */
   state(): Float32Array {
     return this.ranges;
@@ -256,4 +271,12 @@ export function rangesFromMeta(s: string, layers: number, what: string): ActRang
     throw new ShapeError(`${what}: qat_ranges must be ${layers} [min, max] pairs (one per dense/conv layer)`);
   }
   return (v as [number, number][]).map(([min, max]) => ({ min, max }));
+}
+
+/** Checks `r` is `layers` finite [min, max] ranges with min ≤ max. */
+function checkRanges(r: ActRange[], layers: number, what: string): void {
+  if (!Array.isArray(r) || r.length !== layers) throw new ShapeError(`${what}: ${Array.isArray(r) ? r.length : 'no'} ranges, the model needs ${layers} (one per dense/conv layer)`);
+  r.forEach((x, i) => {
+    if (!x || !Number.isFinite(x.min) || !Number.isFinite(x.max) || x.min > x.max) throw new ShapeError(`${what}: range ${i} is ${JSON.stringify(x)}; need finite min ≤ max`);
+  });
 }

@@ -1,6 +1,7 @@
 // In-memory classification datasets: N samples of C float features (row-major) and int labels.
 
-import { InputFileError } from '../errors.js';
+import { ConfigError, InputFileError } from '../errors.js';
+import { Rng } from '../nn/rng.js';
 import type { InputTransform } from './transforms.js';
 
 export interface Dataset {
@@ -62,4 +63,15 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
   }
   const labeled = ds.labeled ? Uint8Array.from(indices as ArrayLike<number>, (j) => ds.labeled![j]) : undefined;
   return { name, x, y, n, features: F, shape: ds.shape, classes: ds.classes, classNames: ds.classNames, labeled, transform: ds.transform };
+}
+
+/**
+ * Validation split: a seeded shuffle of the training set's indices, the first `fraction` held out
+ * (distill sweep, and --val-fraction of distill student / distill prune for model selection).
+ */
+export function validationSplit(n: number, fraction: number, seed: number): { train: Uint32Array; val: Uint32Array } {
+  const order = new Rng(seed ^ 0x7a11d).shuffle(Uint32Array.from({ length: n }, (_, i) => i));
+  const nVal = Math.max(1, Math.round(n * fraction));
+  if (nVal >= n) throw new ConfigError(`--val-fraction ${fraction} leaves no training samples of ${n}`);
+  return { val: order.slice(0, nVal), train: order.slice(nVal) };
 }

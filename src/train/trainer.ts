@@ -73,6 +73,15 @@ export interface TrainConfig {
    * those epochs is the int8-simulated one. The hooks stay on the model (TrainResult.qat).
    */
   qat?: QatConfig;
+  /**
+   * Model selection on held-out data (never the test set): the model's accuracy on this set is
+   * measured at the start and after every epoch, and the run ends with the weights (batch-norm
+   * statistics, QAT ranges) of the best of those points; ties go to the earliest, so a start
+   * point that no epoch beats is kept. With QAT, only points where fake-quant is on count (the
+   * start only when QAT starts at epoch 0; its ranges are initRanges or, without them, the
+   * calibration on the first batch that the first step would do anyway).
+   */
+  selectBy?: Dataset;
 }
 
 export interface Teacher {
@@ -132,6 +141,11 @@ export interface TrainResult {
   steps: number;
   /** With cfg.qat: the fake-quant hooks (still attached, enabled when QAT had started) and the observed activation ranges. */
   qat?: Qat;
+  /**
+   * With cfg.selectBy: the point kept (0 = the start, k = after epoch k) and its accuracy on the
+   * selection set, and every point's accuracy (null where it did not count: before QAT started).
+   */
+  selected?: { epoch: number; accuracy: number; scores: (number | null)[] };
 }
 
 export interface EvalResult {
@@ -199,16 +213,23 @@ function fingerprint(model: Sequential, ds: Dataset, cfg: TrainConfig, teachers:
     ...(cfg.augment ? { augment: cfg.augment } : {}),
     ...(cfg.hints ? { hints: cfg.hints } : {}),
     ...(cfg.prune ? { prune: cfg.prune.key } : {}),
-    ...(cfg.qat ? { qat: validateQat(cfg.qat, cfg.epochs) } : {}),
+    ...(cfg.qat ? { qat: qatKey(validateQat(cfg.qat, cfg.epochs)) } : {}),
+    ...(cfg.selectBy ? { selectBy: [cfg.selectBy.name, cfg.selectBy.n] } : {}),
     ...(teachers.length > 1 || cfg.kdSchedule ? { fusion: cfg.teacherFusion ?? 'logits', kdSchedule: cfg.kdSchedule ?? null } : {}),
   };
   return { hash: createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16), key };
 }
 
+/** QAT settings in a fingerprint: initial ranges only when given (earlier checkpoints resume). */
+function qatKey(q: ReturnType<typeof validateQat>): Record<string, unknown> {
+  const { initRanges, ...rest } = q;
+  return initRanges ? { ...rest, initRanges } : rest;
+}
+
 /** The settings that differ between a checkpoint's fingerprint key and this run's, for the resume error. */
 function settingsDiff(was: Record<string, unknown> | undefined, now: Record<string, unknown>): string {
   if (!was) return 'model/data/optimizer/seed settings';
-  const names: Record<string, string> = { model: 'the model', data: 'the data', batchSize: 'the batch size', seed: 'the seed', optimizer: 'the optimizer settings', schedule: 'the lr schedule (with cosine: also the epoch count)', kd: 'T/alpha', teachers: 'the teachers', augment: 'augmentation', hints: 'hints', prune: 'the pruning settings', qat: 'quantization-aware training', fusion: 'teacher fusion', kdSchedule: 'the T/alpha schedules' };
+  const names: Record<string, string> = { model: 'the model', data: 'the data', batchSize: 'the batch size', seed: 'the seed', optimizer: 'the optimizer settings', schedule: 'the lr schedule (with cosine: also the epoch count)', kd: 'T/alpha', teachers: 'the teachers', augment: 'augmentation', hints: 'hints', prune: 'the pruning settings', qat: 'quantization-aware training', selectBy: 'the selection set', fusion: 'teacher fusion', kdSchedule: 'the T/alpha schedules' };
   const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => JSON.stringify(was[k]) !== JSON.stringify(now[k]));
   return keys.map((k) => `${names[k] ?? k} (${JSON.stringify(was[k]) ?? 'none'} → ${JSON.stringify(now[k]) ?? 'none'})`.slice(0, 240)).join('; ') || 'settings';
 }
@@ -255,6 +276,10 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
   }
   const kdBase = teachers.length ? validateKd(cfg.kd ?? {}) : null;
   const qcfg = cfg.qat ? validateQat(cfg.qat, cfg.epochs) : null;
+  if (cfg.selectBy) {
+    checkData(model, cfg.selectBy, 'selection data');
+    if (cfg.selectBy === trainSet || cfg.selectBy === testSet) throw new ConfigError(`selection data '${cfg.selectBy.name}' must be held out: not the training set${testSet ? ' nor the test set' : ''}`);
+  }
   for (let e = 0; kdBase && e < cfg.epochs; e++) kdForEpoch(kdBase, cfg.kdSchedule, e, cfg.epochs); // validate every epoch up front
   const be: Backend = model.backend;
   const log = hooks.log ?? (() => {});
@@ -331,7 +356,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     const saved = resumedExtra['qat.ranges'];
     if (!saved) { qat.detach(); throw new ShapeError(`${cfg.checkpointPath}: the checkpoint has no QAT ranges ('qat.ranges')`); }
     qat.load(saved, cfg.checkpointPath!);
-  }
+  } else if (qat && qcfg!.initRanges) qat.setRanges(qcfg!.initRanges);
   let dp: DataParallel | null;
   try {
     dp = workers > 1 ? new DataParallel(be, model, dpTeachers, { qat: qat?.area, workers, optimizer: opt, maxBatch: B, fusion, log, faultAt: hooks.faultAt, barrierTimeoutMs: hooks.barrierTimeoutMs, hints: hints ?? undefined }) : null;
@@ -376,6 +401,43 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     if (b >= 0 && i < 0 && j < 0) throw new NumericalError(`buffer ${model.buffers.specs.find((sp) => b >= sp.offset && b < sp.offset + sp.size)?.name ?? b} became ${model.buffers.data[b]} at step ${step} (lr ${lrAt(Math.max(0, step - 1))}); try a lower learning rate. The last checkpoint is kept as it was.`);
     if (i >= 0 || j >= 0) throw new NumericalError(`${i >= 0 ? `parameter ${model.store.specs.find((sp) => i >= sp.offset && i < sp.offset + sp.size)?.name ?? i}` : 'a hint adapter parameter'} became ${i >= 0 ? model.store.params[i] : hints!.store.params[j]} at step ${step} (lr ${lrAt(Math.max(0, step - 1))}); try a lower learning rate. The last checkpoint is kept as it was.`);
   };
+  // Model selection (cfg.selectBy): the best point so far (by errors on the selection set, ties to
+  // the earliest), its weights, buffers and QAT ranges, and every point's errors (-1: not counted;
+  // checkpoints hold finite values only).
+  const nb = model.buffers.length;
+  const sel = cfg.selectBy ? { epoch: -1, errors: Infinity, params: new Float32Array(model.store.length), buffers: new Float32Array(nb), ranges: qat ? new Float32Array(qat.ranges.length) : null, scores: [] as number[] } : null;
+  const selectState = (): Record<string, Float32Array> => sel ? {
+    'select.state': Float32Array.from([sel.epoch, Number.isFinite(sel.errors) ? sel.errors : -1, ...sel.scores]), 'select.params': sel.params,
+    ...(nb ? { 'select.buffers': sel.buffers } : {}), ...(sel.ranges ? { 'select.qat': sel.ranges } : {}),
+  } : {};
+  if (sel && resumedExtra) {
+    const st = resumedExtra['select.state'], p = resumedExtra['select.params'], b = resumedExtra['select.buffers'], r = resumedExtra['select.qat'];
+    if (!st || st.length < 2 || !p || p.length !== sel.params.length || (nb && (!b || b.length !== nb)) || (sel.ranges && (!r || r.length !== sel.ranges.length))) {
+      await releaseAll();
+      qat?.detach();
+      throw new ShapeError(`${cfg.checkpointPath}: the checkpoint's model-selection state ('select.*') is missing or of the wrong size`);
+    }
+    sel.epoch = st[0]; sel.errors = st[1] < 0 ? Infinity : st[1]; sel.scores = Array.from(st.subarray(2));
+    sel.params.set(p);
+    if (nb) sel.buffers.set(b);
+    if (sel.ranges) sel.ranges.set(r);
+  }
+  /** Scores point `point` (0 = start, k = after epoch k) on the selection set; keeps it when best. */
+  const consider = (point: number) => {
+    if (!sel) return;
+    const counts = !qat || point > qcfg!.startEpoch || (point === 0 && qcfg!.startEpoch === 0);
+    sel.scores[point] = -1;
+    if (!counts) return;
+    const ev = evaluate(model, cfg.selectBy!, cfg.evalBatchSize ?? 500);
+    sel.scores[point] = ev.errors;
+    if (ev.errors < sel.errors) {
+      sel.epoch = point; sel.errors = ev.errors;
+      sel.params.set(model.store.params);
+      if (nb) sel.buffers.set(model.buffers.data.subarray(0, nb));
+      if (qat) sel.ranges!.set(qat.ranges);
+    }
+    log(`selection: ${point === 0 ? 'start' : `epoch ${point}`}: ${((1 - ev.errors / ev.n) * 100).toFixed(2)}% on '${cfg.selectBy!.name}' (${ev.errors} errors)${sel.epoch === point ? ', best so far' : ''}`);
+  };
   let firstLoss = NaN;
   const checkpoint = async () => {
     checkFinite();
@@ -386,7 +448,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       buffers: model.buffers.length ? model.buffers.data.subarray(0, model.buffers.length) : undefined,
       optimizer: { kind: opt.kind, stepCount: opt.stepCount, state: opt.state() },
       position: { step, epoch, batchInEpoch, rng: model.rng.getState(), fingerprint: fp, settings: fpKey, history, partial: batchInEpoch ? sums : undefined, runtime: { backend: be.name, workers } },
-      extra: { ...hintState(), ...(cfg.prune ? { 'prune.mask': cfg.prune.save() } : {}), ...(qat ? { 'qat.ranges': qat.state() } : {}) },
+      extra: { ...hintState(), ...(cfg.prune ? { 'prune.mask': cfg.prune.save() } : {}), ...(qat ? { 'qat.ranges': qat.state() } : {}), ...selectState() },
     };
     await saveCheckpoint(cfg.checkpointPath, ck);
   };
@@ -405,6 +467,21 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       if (run.length) log(`teacher logits cached for ${n} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
 
+    // The start point of model selection, as the first step would see the model (QAT from epoch 0:
+    // fake-quant on, its ranges the initial ones or the first batch's calibration).
+    if (sel && step === 0 && !resumedExtra) {
+      if (qat && qcfg!.startEpoch === 0) {
+        if (!qat.initialized) {
+          const N0 = Math.min(B, n);
+          gatherBatch(trainSet, epochOrder(n, cfg.seed, 0), 0, N0, x, y);
+          if (cfg.augment) shiftImages(x, N0, side, cfg.augment.shift, (Math.imul(cfg.seed, 0x27d4eb2f) ^ Math.imul(1, 0x165667b1)) >>> 0);
+          qat.calibrate(x, N0);
+          log(`QAT: fake-quant on from epoch 1; activation ranges initialized on ${N0} samples`);
+        }
+        qat.setEnabled(true);
+      }
+      consider(0);
+    }
     let stopped = false;
     let lastYield = performance.now();
     for (; epoch < epochs && !stopped; epoch++, batchInEpoch = 0) {
@@ -507,6 +584,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       history.push(m);
       hooks.onEpoch?.(m);
       if (cfg.metricsPath) await writeFileAtomic(cfg.metricsPath, history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+      consider(epoch + 1);
       // Position after this epoch: the next one, from its first batch.
       epoch++;
       batchInEpoch = 0;
@@ -514,7 +592,20 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       epoch--;
     }
     checkFinite(); // the caller saves the model next
-    return { history, stopped, steps: step, ...(qat ? { qat } : {}) };
+    let selected: TrainResult['selected'];
+    if (sel && !stopped && sel.epoch >= 0) {
+      const last = sel.scores.length - 1;
+      if (sel.epoch !== last) {
+        model.store.params.set(sel.params);
+        if (nb) model.buffers.data.set(sel.buffers, 0);
+        if (qat) qat.ranges.set(sel.ranges!);
+        log(`selection: kept the ${sel.epoch === 0 ? 'start point' : `model after epoch ${sel.epoch}`} (${sel.errors} errors on '${cfg.selectBy!.name}'), not the last epoch's`);
+      }
+      if (qat) qat.setEnabled(sel.epoch > qcfg!.startEpoch || (sel.epoch === 0 && qcfg!.startEpoch === 0));
+      const N = cfg.selectBy!.n;
+      selected = { epoch: sel.epoch, accuracy: 1 - sel.errors / N, scores: sel.scores.map((e) => (e < 0 ? null : 1 - e / N)) };
+    }
+    return { history, stopped, steps: step, ...(qat ? { qat } : {}), ...(selected ? { selected } : {}) };
   } catch (e) {
     qat?.detach();
     throw e;
