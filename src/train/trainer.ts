@@ -422,10 +422,12 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
     if (nb) sel.buffers.set(b);
     if (sel.ranges) sel.ranges.set(r);
   }
+  /** Whether fake-quant is on at selection point `point` (0 = the start, k = after epoch k). */
+  const qatOnAt = (point: number) => point > qcfg!.startEpoch || (point === 0 && qcfg!.startEpoch === 0);
   /** Scores point `point` (0 = start, k = after epoch k) on the selection set; keeps it when best. */
   const consider = (point: number) => {
     if (!sel) return;
-    const counts = !qat || point > qcfg!.startEpoch || (point === 0 && qcfg!.startEpoch === 0);
+    const counts = !qat || qatOnAt(point);
     sel.scores[point] = -1;
     if (!counts) return;
     const ev = evaluate(model, cfg.selectBy!, cfg.evalBatchSize ?? 500);
@@ -467,14 +469,18 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       if (run.length) log(`teacher logits cached for ${n} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
 
+    /** Rows start..end of `order` into x, y, augmented as optimizer step `st` sees them. */
+    const loadBatch = (order: Uint32Array, start: number, end: number, st: number) => {
+      gatherBatch(trainSet, order, start, end, x, y);
+      if (cfg.augment) shiftImages(x, end - start, side, cfg.augment.shift, (Math.imul(cfg.seed, 0x27d4eb2f) ^ Math.imul(st + 1, 0x165667b1)) >>> 0);
+    };
     // The start point of model selection, as the first step would see the model (QAT from epoch 0:
     // fake-quant on, its ranges the initial ones or the first batch's calibration).
     if (sel && step === 0 && !resumedExtra) {
       if (qat && qcfg!.startEpoch === 0) {
         if (!qat.initialized) {
           const N0 = Math.min(B, n);
-          gatherBatch(trainSet, epochOrder(n, cfg.seed, 0), 0, N0, x, y);
-          if (cfg.augment) shiftImages(x, N0, side, cfg.augment.shift, (Math.imul(cfg.seed, 0x27d4eb2f) ^ Math.imul(1, 0x165667b1)) >>> 0);
+          loadBatch(epochOrder(n, cfg.seed, 0), 0, N0, 0);
           qat.calibrate(x, N0);
           log(`QAT: fake-quant on from epoch 1; activation ranges initialized on ${N0} samples`);
         }
@@ -494,8 +500,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
       model.train();
       for (; batchInEpoch < batches; ) {
         const start = batchInEpoch * B, end = Math.min(n, start + B), N = end - start;
-        gatherBatch(trainSet, order, start, end, x, y);
-        if (cfg.augment) shiftImages(x, N, side, cfg.augment.shift, (Math.imul(cfg.seed, 0x27d4eb2f) ^ Math.imul(step + 1, 0x165667b1)) >>> 0);
+        loadBatch(order, start, end, step);
         const t = tB.subarray(0, N * K);
         let labeled = 0;
         if (partly) for (let i = 0; i < N; i++) labeled += mask[i] = partly[order[start + i]] ? 1 : 0;
@@ -601,7 +606,7 @@ export async function train(model: Sequential, trainSet: Dataset, testSet: Datas
         if (qat) qat.ranges.set(sel.ranges!);
         log(`selection: kept the ${sel.epoch === 0 ? 'start point' : `model after epoch ${sel.epoch}`} (${sel.errors} errors on '${cfg.selectBy!.name}'), not the last epoch's`);
       }
-      if (qat) qat.setEnabled(sel.epoch > qcfg!.startEpoch || (sel.epoch === 0 && qcfg!.startEpoch === 0));
+      if (qat) qat.setEnabled(qatOnAt(sel.epoch));
       const N = cfg.selectBy!.n;
       selected = { epoch: sel.epoch, accuracy: 1 - sel.errors / N, scores: sel.scores.map((e) => (e < 0 ? null : 1 - e / N)) };
     }
