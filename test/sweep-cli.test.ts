@@ -3,7 +3,8 @@
 // in headless Chromium: one point per candidate with its config as the hover title, no errors,
 // no requests); rerunning it trains nothing and leaves sweep.jsonl byte for byte; another --pick
 // re-picks without training; bad input fails with exit 2 naming the flag and writes nothing; a
-// budgeted sweep on the built-in digits ends within 10% of its budget and lists what it skipped;
+// budgeted sweep on the built-in digits ends within 10% of its budget and lists what it skipped, its
+// rerun redoes nothing (the budget counts every run) and a larger budget trains on;
 // Ctrl-C keeps the finished candidates, and the rerun continues from them. On a subset of the
 // digits (IDX files): --conv candidates (conv stems, their retrain command) and --sparsity points
 // (structured-pruned forms, latency of the smaller architecture, a pick of one and its prune step).
@@ -291,9 +292,10 @@ describe('distill sweep (CLI)', () => {
     }
   });
 
-  it('a budgeted sweep on the built-in digits ends within 10% of its budget and says what it skipped', () => {
+  it('a budgeted sweep on the built-in digits ends within 10% of its budget and says what it skipped; rerun, it redoes nothing; a larger budget trains on',  () => {
     const budget = 30; // seconds
-    const r = distill('sweep', '--teacher', 'digits-teacher/model.safetensors', '--widths', '16,32,64,128,256,512', '--depths', '1,2,3,4', '--activations', 'relu,gelu', '--T', '1,2,4,8', '--alpha', '0.5,0.9', '--max-epochs', '81', '--budget-minutes', String(budget / 60), '--out', 'budget');
+    const args = ['sweep', '--teacher', 'digits-teacher/model.safetensors', '--widths', '16,32,64,128,256,512', '--depths', '1,2,3,4', '--activations', 'relu,gelu', '--T', '1,2,4,8', '--alpha', '0.5,0.9', '--max-epochs', '81', '--budget-minutes', String(budget / 60), '--out', 'budget'];
+    const r = distill(...args);
     expect(r.code, r.err).toBe(0);
     // Node's start and the data's load come before the budget's clock starts: 3 s allowance.
     expect(r.seconds).toBeLessThanOrEqual(1.1 * budget + 3);
@@ -303,6 +305,27 @@ describe('distill sweep (CLI)', () => {
     expect(r.out).toMatch(/skipped \d+ job\(s\) \(budget\)/);
     expect(json.all.length).toBeGreaterThanOrEqual(6);
     expect(existsSync(join(dir, 'budget', 'best.safetensors'))).toBe(true);
+    // The budget is the sweep's: the same command again redoes nothing (the skipped jobs are settled for this budget).
+    const journal = readFileSync(join(dir, 'budget', 'sweep.jsonl'));
+    const again = distill(...args);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toMatch(/ended within its 0\.5-min budget in an earlier run .* nothing is redone/);
+    expect(again.out).toMatch(/0 rung\(s\) trained now/);
+    expect(readFileSync(join(dir, 'budget', 'sweep.jsonl')).equals(journal)).toBe(true);
+    const state = JSON.parse(readFileSync(join(dir, 'budget', 'sweep.state.json'), 'utf8'));
+    expect(state.complete).toBe(true);
+    expect(state.spent_seconds).toBeGreaterThan(0);
+    expect(state.spent_seconds).toBeLessThanOrEqual(1.1 * budget);
+    // A larger budget trains on with what the earlier run left of it, and the total stays within it.
+    const more = 50;
+    const longer = distill(...args.slice(0, -4), '--budget-minutes', String(more / 60), '--out', 'budget');
+    expect(longer.code, longer.err).toBe(0);
+    expect(longer.err).toMatch(/earlier runs of this sweep spent \d+ s of the 50 s budget; \d+ s are left for this run/);
+    const j2 = JSON.parse(readFileSync(join(dir, 'budget', 'sweep.json'), 'utf8'));
+    expect(j2.trained_now).toBeGreaterThan(0);
+    expect(j2.earlier_runs_seconds).toBeCloseTo(state.spent_seconds, 3);
+    expect(j2.earlier_runs_seconds + j2.elapsed_seconds).toBeLessThanOrEqual(1.1 * more);
+    expect(readFileSync(join(dir, 'budget', 'sweep.jsonl')).subarray(0, journal.length).equals(journal)).toBe(true);
   });
 
   it('Ctrl-C keeps the finished candidates (valid sweep.jsonl, exit 130); the same command continues from them', async () => {

@@ -11,7 +11,7 @@ import { archKey, candidateHash, candidateKey, candidateMacs, gridCandidates, pa
 import { candidateModel } from '../src/sweep/candidate.js';
 import { createHash } from 'node:crypto';
 import { promoted, rank, resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../src/sweep/halving.js';
-import { crowdingDistance, dominates, nonDominatedSort, paretoFront, paretoOrder, parsePickRule, pick, type Point } from '../src/sweep/pareto.js';
+import { crowdingDistance, dominates, learntFront, nonDominatedSort, paretoFront, paretoOrder, parsePickRule, pick, type Point } from '../src/sweep/pareto.js';
 import { appendJournal, readJournal, type SweepLine } from '../src/sweep/journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-sweep-'));
@@ -191,6 +191,15 @@ describe('successive halving', () => {
       expect(tight.r.skipped.length).toBeGreaterThan(0);
       expect(tight.r.skipped.every((x) => x.rung === 0)).toBe(true);
     });
+    it('a score at or below the floor (chance level) ranks after every score above it: the tiny candidate that learnt nothing is not promoted', async () => {
+      const f = fake(9, { cost: () => 20, score, latency });
+      await successiveHalving({ ids: f.ids, rungEpochs: [1, 3, 9], eta: 3, promote: 'pareto', floor: 0.9, budgetMs: null, concurrency: 1, now: f.now, estimateMs: f.estimateMs, run: f.run });
+      expect(f.runs.filter((j) => j.rung === 1).map((j) => j.id).sort()).toEqual(['c6', 'c7', 'c8']);
+      // Only while nothing above the floor is left: with every score below it, the Pareto order decides again.
+      const g = fake(9, { cost: () => 20, score, latency });
+      await successiveHalving({ ids: g.ids, rungEpochs: [1, 3, 9], eta: 3, promote: 'pareto', floor: 0.99, budgetMs: null, concurrency: 1, now: g.now, estimateMs: g.estimateMs, run: g.run });
+      expect(g.runs.filter((j) => j.rung === 1).map((j) => j.id)).toContain('c0');
+    });
     it("a result without latency and size is an error under 'pareto'", () => {
       expect(() => rank([{ id: 'a', r: { score: 1, ms: 1 } }], 'pareto')).toThrow(/promote 'pareto': the result of a has no cost/);
       expect(rank([{ id: 'b', r: { score: 0.5, ms: 1 } }, { id: 'a', r: { score: 0.9, ms: 1 } }], 'accuracy')).toEqual(['a', 'b']);
@@ -300,6 +309,18 @@ describe('Pareto front and the pick rule', () => {
     expect(dominates(P('81 epochs', 0.9, 0.01, 0.6, 14_900), P('3 epochs', 0.1, 0.01, 0.6, 14_899))).toBe(true);
     expect(paretoFront([P('81 epochs', 0.9, 0.01, 0.6, 14_900), P('3 epochs', 0.1, 0.01, 0.6, 14_899)]).map((p) => p.id)).toEqual(['81 epochs']);
     expect(dominates(P('a', 0.9, 0.01, 0.6, 14_900), P('b', 0.1, 0.01, 0.6, 10_000))).toBe(false); // truly smaller
+  });
+  it('a point no better than always answering the most frequent class is left off the front, however small', () => {
+    const labels = Int32Array.from({ length: 100 }, (_, i) => (i < 30 ? 0 : 1 + (i % 7))); // class 0 is 30%
+    const chanceLevel = P('chance-tiny', 0.30, 0.001, 0.01, 1_000); // smallest and fastest of all: on the plain front
+    const justAbove = P('learnt-tiny', 0.31, 0.001, 0.01, 1_000);
+    expect(paretoFront([...pts, chanceLevel]).map((p) => p.id)).toContain('chance-tiny');
+    const r = learntFront([...pts, chanceLevel], labels);
+    expect(r.chance).toBeCloseTo(0.3, 12);
+    expect(r.front.map((p) => p.id)).toEqual(['big', 'mid', 'small', 'tiny']);
+    expect(r.unlearnt.map((p) => p.id)).toEqual(['chance-tiny']);
+    expect(learntFront([...pts, justAbove], labels).front.map((p) => p.id)).toContain('learnt-tiny');
+    expect(learntFront([chanceLevel], labels).front).toEqual([]);
   });
   it('rules pick what they say', () => {
     const f = paretoFront(pts);

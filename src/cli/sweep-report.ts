@@ -60,7 +60,7 @@ export function scatterChart(rows: SweepRow[], o: { title: string; xLabel: strin
   const f1 = (v: number) => v.toFixed(1);
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" class="chart scatter" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(o.title)}">`,
     `<text x="0" y="16" class="title">${esc(o.title)}</text>`,
-    `<g class="legend"><circle cx="6" cy="34" r="4" fill="${PALETTE[0]}"/><text x="14" y="38">Pareto front</text><circle cx="112" cy="34" r="4" fill="#bbb"/><text x="120" y="38">dominated</text><circle cx="204" cy="34" r="6" fill="none" stroke="#e15759" stroke-width="2"/><text x="214" y="38">picked</text></g>`];
+    `<g class="legend"><circle cx="6" cy="34" r="4" fill="${PALETTE[0]}"/><text x="14" y="38">Pareto front</text><circle cx="112" cy="34" r="4" fill="#bbb"/><text x="120" y="38">not on the front</text><circle cx="236" cy="34" r="6" fill="none" stroke="#e15759" stroke-width="2"/><text x="246" y="38">picked</text></g>`];
   // Grid and axes: accuracy ticks; x ticks at powers of 10 (and 2×, 5×) on a log axis.
   out.push(`<g class="grid">${yt.values.map((v) => `<line x1="${left}" x2="${left + pw}" y1="${f1(Y(v))}" y2="${f1(Y(v))}"/>`).join('')}</g>`);
   let xticks: number[];

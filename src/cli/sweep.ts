@@ -20,8 +20,8 @@ import { loadTeacherLogits, saveTeacherLogits } from '../io/logits-file.js';
 import { validateKd } from '../distill/objectives.js';
 import { AXES, DEFAULT_SPACE, archKey, candidateHash, candidateKey, candidateMacs, convOf, hiddenOf, parseAxis, parseSpaceText, prunedCandidate, sampleCandidates, type Axis, type Candidate, type DataDims, type SearchSpace } from '../sweep/space.js';
 import { PROMOTE_MODES, resultKey, rungEpochs, successiveHalving, type Job, type JobResult, type Promote } from '../sweep/halving.js';
-import { DEFAULT_PICK, paretoFront, parsePickRule, pick, type Point } from '../sweep/pareto.js';
-import { appendJournal, readJournal, type SweepLine } from '../sweep/journal.js';
+import { DEFAULT_PICK, learntFront, parsePickRule, pick, type Point } from '../sweep/pareto.js';
+import { appendJournal, readJournal, readSweepState, type SweepLine, type SweepState } from '../sweep/journal.js';
 import { SWEEP_PRUNE_CRITERION, candidateLatency, candidateModel, trainCandidate, type CandidateJob, type SweepTraining } from '../sweep/candidate.js';
 import { checkSparsity } from '../compress/prune.js';
 import { chooseParallelism, SweepPool, type ParallelChoice } from '../sweep/parallel.js';
@@ -46,7 +46,7 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'alpha', type: 'string', help: `KD weights alpha to try (default: ${DEFAULT_SPACE.alpha.join(',')})` },
   { flag: 'sample', type: 'string', help: "'grid': every combination (run in a seeded random order, so a budget that ends early skips a spread of them); 'random': --max-candidates of them drawn at random", default: 'grid' },
   { flag: 'max-candidates', type: 'string', help: 'try at most N candidates (with --sample random: default 16)' },
-  { flag: 'budget-minutes', type: 'string', help: 'wall-clock budget of the whole command; candidates and rungs that would not fit are skipped and listed (default: none, every rung runs)' },
+  { flag: 'budget-minutes', type: 'string', help: 'wall-clock budget of the sweep, counted over all its runs (OUT/sweep.state.json): candidates and rungs that would not fit are skipped and listed; rerunning a sweep that ended within its budget redoes nothing, a stopped one (Ctrl-C) goes on with what is left, and a larger budget trains on (default: none, every rung runs)' },
   { flag: 'min-epochs', type: 'string', help: 'epochs of the first rung (every candidate)', default: '1' },
   { flag: 'max-epochs', type: 'string', help: 'epochs of the last rung', default: '9' },
   { flag: 'eta', type: 'string', help: 'successive halving: each rung keeps the best 1/eta and trains them eta× the epochs', default: '3' },
@@ -57,7 +57,7 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'int8', type: 'boolean', help: 'also quantize every trained candidate to int8 (post-training, as distill quantize does by default: min/max ranges on 1,000 training rows) and measure it as a point of its own (accuracy, file, latency on the int8 kernels)' },
   { flag: 'sparsity', type: 'string', help: "structured-pruning sparsities, e.g. 0.5,0.75: every trained candidate is also pruned (as distill prune --structured --criterion io: that share of the neurons of each hidden dense layer and of the channels of each conv removed, the classifier kept), recovered by KD from the same teacher logits for --recover-epochs, and measured as a point of its own (accuracy, file, latency of the smaller architecture) (default: none)" },
   { flag: 'recover-epochs', type: 'string', help: 'with --sparsity: epochs of KD recovery after pruning', default: '1' },
-  { flag: 'no-train', type: 'boolean', help: 'train nothing: make the front, the pick and the files from the finished rungs in sweep.jsonl alone (e.g. another --pick for a sweep whose budget skipped jobs, which a plain rerun would go on to train)' },
+  { flag: 'no-train', type: 'boolean', help: 'train nothing: make the front, the pick and the files from the finished rungs in sweep.jsonl alone (e.g. another --pick, or the answer of a stopped sweep without going on with it)' },
   { flag: 'parallel', type: 'string', help: "'auto': measure several candidates at once (one thread each) against one at a time (all workers) and use the faster; 'on' or 'off' to choose", default: 'auto' },
   { flag: 'batch', type: 'string', help: 'batch size', default: '128' },
   { flag: 'optimizer', type: 'string', help: 'sgd or adamw', default: 'sgd' },
@@ -200,6 +200,8 @@ export async function sweep(argv: string[]): Promise<void> {
   const split = validationSplit(d.train.n, valFraction, training.seed);
   const trainSet = subset(d.train, split.train, `${d.train.name}[sweep-train]`), valSet = subset(d.train, split.val, `${d.train.name}[validation]`);
   const K = Math.max(d.train.classes, 2), F = d.train.features;
+  // The accuracy of always answering the validation split's most frequent class: a result at or below it learnt nothing.
+  const chanceLevel = learntFront([], valSet.y).chance;
   const dims: DataDims = { inputs: F, classes: K, shape: d.train.shape };
   // Every conv stem against the data's image shape, before anything is computed (a clear error naming the stem).
   for (const conv of space.conv) if (conv.length) candidateModel({ conv, width: 1, depth: 0, activation: 'relu', T: 1, alpha: 0 }, dims);
@@ -229,8 +231,21 @@ export async function sweep(argv: string[]): Promise<void> {
   if (lines.length) progress.line(`sweep: ${mine.size} finished rung(s) in ${journalFile} are reused${lines.length > mine.size ? `; ${lines.length - mine.size} line(s) of other candidates or settings are kept but not used` : ''}`);
 
   // What is left to train (successive halving on the finished results alone).
-  const dry = await successiveHalving({ ids, rungEpochs: rungs, eta, promote, budgetMs: null, concurrency: 1, now: () => 0, estimateMs: () => 0, done, run: async () => null });
+  const dry = await successiveHalving({ ids, rungEpochs: rungs, eta, promote, floor: chanceLevel, budgetMs: null, concurrency: 1, now: () => 0, estimateMs: () => 0, done, run: async () => null });
   const needed = dry.abandoned;
+
+  // The budget is the sweep's, over all its runs (DIR/sweep.state.json): a stopped run leaves the
+  // rest to the next; a run that ended normally settles what its budget skipped, so rerunning the
+  // same command redoes nothing and only a larger --budget-minutes trains on.
+  const stateFile = join(dir, 'sweep.state.json');
+  const stateKey = createHash('sha256').update(JSON.stringify({ ids: [...ids].sort(), rungs, eta, promote })).digest('hex').slice(0, 16);
+  const prior = readSweepState(stateFile);
+  const before = prior?.key === stateKey ? prior : null;
+  const spentBefore = before?.spent_seconds ?? 0;
+  const settled = needed > 0 && before?.complete === true && (budgetMin === null ? before.budget_seconds === null : before.budget_seconds !== null && budgetMin * 60 <= before.budget_seconds + 1e-6);
+  const saveState = (complete: boolean, skippedJobs: number) => writeFileAtomic(stateFile, JSON.stringify({
+    key: stateKey, budget_seconds: budgetMin === null ? null : budgetMin * 60, spent_seconds: +(spentBefore + (performance.now() - started) / 1000).toFixed(3), complete, skipped: skippedJobs, date: new Date().toISOString(),
+  } satisfies SweepState) + '\n');
 
   // Ctrl-C / SIGTERM: abandon the jobs in flight (nothing half-written reaches sweep.jsonl) and start none.
   const ac = new AbortController();
@@ -249,11 +264,13 @@ export async function sweep(argv: string[]): Promise<void> {
   let pool: SweepPool | null = null;
   const latency = new Map<string, { ms1: number; ms128: number }>();
   let result: Awaited<ReturnType<typeof successiveHalving>> = dry;
-  const budgetEnd = budgetMin === null ? Infinity : started + budgetMin * 60_000;
+  const budgetEnd = budgetMin === null ? Infinity : started + budgetMin * 60_000 - spentBefore * 1000;
   let hardStop: NodeJS.Timeout | null = null;
   try {
     if (needed > 0 && v['no-train'] === true) progress.line(`sweep: --no-train: ${needed} job(s) of this sweep are not finished (skipped for a budget, or interrupted); the answer is made from the ${mine.size} finished rung(s) alone`);
+    else if (settled) progress.line(`sweep: this sweep ended within its ${budgetMin !== null ? `${budgetMin}-min budget` : 'settings'} in an earlier run (${spentBefore.toFixed(0)} s over its runs; ${before!.skipped} job(s) skipped for the budget): nothing is redone. A larger --budget-minutes trains on with what the earlier runs left of it (the budget counts every run of this sweep)`);
     else if (needed > 0) {
+      if (spentBefore > 0 && Number.isFinite(budgetEnd)) progress.line(`sweep: earlier runs of this sweep spent ${spentBefore.toFixed(0)} s of the ${(budgetMin! * 60).toFixed(0)} s budget; ${Math.max(0, (budgetEnd - performance.now()) / 1000).toFixed(0)} s are left for this run`);
       // The runtime: the trainer's measured choice for a middle-sized candidate, then one at a time against several at once.
       const sized = [...candidates].sort((a, b) => candidateMacs(a, dims) - candidateMacs(b, dims));
       const mid = sized[Math.floor(sized.length / 2)];
@@ -293,7 +310,7 @@ export async function sweep(argv: string[]): Promise<void> {
       }
       let finishedNow = 0;
       result = await successiveHalving({
-        ids, rungEpochs: rungs, eta, promote, concurrency: choice.concurrency, done,
+        ids, rungEpochs: rungs, eta, promote, floor: chanceLevel, concurrency: choice.concurrency, done,
         budgetMs: Number.isFinite(budgetEnd) ? Math.max(0, budgetLeft) : null,
         reserveMs: Number.isFinite(budgetEnd) ? Math.min(15_000, Math.max(2_000, 0.02 * budgetMin! * 60_000)) : 0,
         now: () => performance.now(),
@@ -333,6 +350,7 @@ export async function sweep(argv: string[]): Promise<void> {
           }
           await appendJournal(journalFile, line);
           mine.set(resultKey(job.id, job.rung), line);
+          await saveState(false, 0);
           finishedNow++;
           if (r.failed) {
             progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: failed (${r.failed.slice(0, 160)}); recorded, not promoted`);
@@ -342,6 +360,7 @@ export async function sweep(argv: string[]): Promise<void> {
           return { score: r.valAccuracy, ms: r.ms, extraMs: r.extraMs, cost: cost(line) };
         },
       });
+      await saveState(!ac.signal.aborted, result.skipped.length);
     } else progress.line('sweep: every candidate of this sweep is finished in sweep.jsonl; nothing to train');
   } finally {
     if (hardStop) clearTimeout(hardStop);
@@ -368,7 +387,10 @@ export async function sweep(argv: string[]): Promise<void> {
   const failedLines = [...mine.values()].filter((l) => l.failed);
   if (!rows.length && failedLines.length) throw new NumericalError(`every candidate that trained diverged (${failedLines.length} of them; e.g. ${failedLines[0].key}: ${failedLines[0].failed!.slice(0, 200)}); try a lower --lr`);
   if (!rows.length) throw new ConfigError(`no candidate finished a rung${budgetMin !== null ? ` within --budget-minutes ${budgetMin}` : ''}; give a larger budget, fewer or smaller candidates${skipped.length ? ` (skipped: ${skipped.slice(0, 3).join('; ')})` : ''}`);
-  const front = paretoFront(rows);
+  // A point no better than always answering the validation split's most frequent class has learnt
+  // nothing: it stays in sweep.json and the plots but is left off the front (never picked for being small).
+  const { front, chance, unlearnt } = learntFront(rows, valSet.y);
+  if (!front.length) throw new ConfigError(`no candidate did better on the validation split than always answering its most frequent class (${(chance * 100).toFixed(2)}%); train longer (--min-epochs, --max-epochs, a larger budget) or check the data and the teacher`);
   for (const r of front) r.front = true;
   const chosen = pick(front, rule);
   const elapsed = (performance.now() - started) / 1000;
@@ -376,8 +398,9 @@ export async function sweep(argv: string[]): Promise<void> {
   if (skipped.length) {
     console.log(`\nskipped ${skipped.length} job(s) (budget): ${skipped.slice(0, 6).join('; ')}${skipped.length > 6 ? `; ... (all in sweep.json)` : ''}`);
   }
+  if (unlearnt.length) console.log(`\n${unlearnt.length} point(s) no better than always answering the most frequent class (${(chance * 100).toFixed(2)}% of the validation split) are left off the front: ${unlearnt.slice(0, 4).map((r) => `${r.key}, ${r.epochs} epochs`).join('; ')}${unlearnt.length > 4 ? '; ...' : ''}`);
   if (failedLines.length) console.log(`\n${failedLines.length} job(s) diverged (recorded in sweep.jsonl, never promoted or picked): ${failedLines.slice(0, 4).map((l) => `${l.key}, ${l.epochs} epochs`).join('; ')}${failedLines.length > 4 ? '; ...' : ''}`);
-  const summary = `${rows.length} candidates measured (${result === dry ? 0 : result.trained} rung(s) trained now, ${result === dry ? dry.reused : result.reused} reused from sweep.jsonl) in ${elapsed.toFixed(1)} s${budgetMin !== null ? ` of a ${(budgetMin * 60).toFixed(0)} s budget` : ''}; ${front.length} on the Pareto front`;
+  const summary = `${rows.length} candidates measured (${result === dry ? 0 : result.trained} rung(s) trained now, ${result === dry ? dry.reused : result.reused} reused from sweep.jsonl) in ${elapsed.toFixed(1)} s${budgetMin !== null ? ` of a ${(budgetMin * 60).toFixed(0)} s budget${spentBefore > 0 ? ` (${(spentBefore + (result === dry ? 0 : elapsed)).toFixed(0)} s over this sweep's runs)` : ''}` : ''}; ${front.length} on the Pareto front`;
   console.log(`\nsweep: ${summary}`);
 
   let retrain: string | null = null, testAcc: number | null = null, pickNote: string;
@@ -400,7 +423,7 @@ export async function sweep(argv: string[]): Promise<void> {
   }
   const json = {
     command: commandLine('sweep', argv), date: new Date().toISOString(), data: { name: d.train.name, train: trainSet.n, validation: valSet.n, test: d.test.n }, space, sample, rungs, eta, promote,
-    budget_seconds: budgetMin === null ? null : budgetMin * 60, elapsed_seconds: elapsed, trained_now: result === dry ? 0 : result.trained, reused: result === dry ? dry.reused : result.reused, abandoned: result === dry ? 0 : result.abandoned,
+    budget_seconds: budgetMin === null ? null : budgetMin * 60, elapsed_seconds: elapsed, earlier_runs_seconds: spentBefore, trained_now: result === dry ? 0 : result.trained, reused: result === dry ? dry.reused : result.reused, abandoned: result === dry ? 0 : result.abandoned,
     parallelism: choice ? { mode: choice.mode, concurrency: choice.concurrency, backend: choice.backend, workers: choice.workers, samples_per_s: choice.measured, line: choice.line } : null,
     deploy_backend: deploy.name, skipped, failed: failedLines.map((l) => ({ key: l.key, epochs: l.epochs, reason: l.failed })), pick: { rule: rule.text, picked: chosen ? { key: chosen.key, epochs: chosen.epochs, val_accuracy: chosen.accuracy, test_accuracy: testAcc, model: chosen.file, int8: chosen.int8, sparsity: chosen.sparsity ?? null } : null, retrain },
     front: front.map((r) => ({ key: r.key, int8: r.int8, sparsity: r.sparsity ?? null, epochs: r.epochs, reached_last_rung: r.lastRung, val_accuracy: r.accuracy, ms1: r.ms1, ms128: r.ms128, bytes: r.bytes, params: r.params, train_seconds: r.trainSeconds, model: r.file, hash: r.line.hash })),
@@ -410,7 +433,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const html = sweepReportHtml({
     title: 'distill sweep — the size / accuracy / speed front', sub: `${json.date} · ${d.train.name}: ${trainSet.n} training / ${valSet.n} validation samples · latency on ${deploy.name}`,
     headline: `sweep: ${summary}.`, rows, picked: chosen?.id ?? null, pickRule: rule.text, pickNote, deployBackend: deploy.name, retrain, lastEpochs: rungs[rungs.length - 1],
-    settings: [['space', AXES.map((a) => `${a}: ${axisText(space, a, ', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta}; promoted by ${promote === 'pareto' ? 'Pareto rank' : 'accuracy'})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; took ${elapsed.toFixed(0)} s`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung after a ${training.warmupEpochs}-epoch linear warm-up), seed ${training.seed}`]],
+    settings: [['space', AXES.map((a) => `${a}: ${axisText(space, a, ', ')}`).join('\n')], ['sampling', `${sample}${maxCandidates !== undefined ? `, at most ${maxCandidates}` : ''}`], ['rungs (epochs)', `${rungs.join(', ')} (eta ${eta}; promoted by ${promote === 'pareto' ? 'Pareto rank' : 'accuracy'})`], ['budget', budgetMin === null ? 'none' : `${budgetMin} min; this run took ${elapsed.toFixed(0)} s${spentBefore > 0 ? `, earlier runs ${spentBefore.toFixed(0)} s` : ''}`], ['parallelism', choice?.line ?? 'nothing trained in this run'], ['training', `batch ${training.batchSize}, ${training.optimizer.kind} lr ${training.optimizer.lr} (cosine per rung after a ${training.warmupEpochs}-epoch linear warm-up), seed ${training.seed}`]],
     skipped, command: json.command,
   });
   await writeFileAtomic(join(dir, 'sweep.html'), html);

@@ -4,7 +4,8 @@
 // their weights; and so on to the last rung. "Best" is by Pareto rank (promote 'pareto':
 // non-dominated sorting on the score (up) and the job's latencies and size (down), then crowding
 // distance, so that the fast end of the front trains as long as the accurate end) or by the
-// score alone (promote 'accuracy'). Rung r may use the budget up to the fraction (r+1)/R of it
+// score alone (promote 'accuracy'); a score at or below `floor` (chance level) ranks after every
+// score above it. Rung r may use the budget up to the fraction (r+1)/R of it
 // (what an early rung leaves is the later rungs'); a job whose estimated time does not fit before
 // its rung's deadline is not started, and is reported as skipped. Finished jobs (a resumed
 // sweep) count as done without running.
@@ -59,6 +60,8 @@ export interface HalvingOptions {
   concurrency: number;
   /** 'pareto': by Pareto rank of (score, cost), every result needs `cost`; 'accuracy' (the default): by score. */
   promote?: Promote;
+  /** Scores at or below this (e.g. the accuracy of always answering the most frequent class) rank after every score above it: a job that learnt nothing is promoted only while nothing better is left. */
+  floor?: number;
   /** The candidates' kinds whose cost per MAC differs (e.g. 'mlp', 'conv'): each kind's prior estimates are corrected by its own measurements (default: one kind). */
   family?(id: string): string;
   now(): number;
@@ -199,7 +202,9 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
     }
     if (o.stopped?.()) break;
     if (rung + 1 < R) {
-      const ranked = rank(finished.filter((id) => !results.get(resultKey(id, rung))!.failed).map((id) => ({ id, r: results.get(resultKey(id, rung))! })), o.promote ?? 'accuracy');
+      const ok = finished.filter((id) => !results.get(resultKey(id, rung))!.failed).map((id) => ({ id, r: results.get(resultKey(id, rung))! }));
+      const floor = o.floor ?? -Infinity;
+      const ranked = [...rank(ok.filter((j) => j.r.score > floor), o.promote ?? 'accuracy'), ...rank(ok.filter((j) => !(j.r.score > floor)), o.promote ?? 'accuracy')];
       const k = promoted(ranked.length, o.eta);
       ids = ranked.slice(0, k);
       const failed = finished.length - ranked.length;

@@ -85,3 +85,36 @@ export async function appendJournal(file: string, line: SweepLine): Promise<void
     await fh?.close().catch(() => {});
   }
 }
+
+/**
+ * DIR/sweep.state.json: what the runs of one sweep (one set of candidates and settings, `key`)
+ * have spent of its budget. The budget is the sweep's, not each run's: a run that is stopped
+ * (Ctrl-C, kill) leaves the rest of the budget to the next run, and a run that ended normally
+ * with the budget it was given ("complete") leaves nothing to redo: rerunning the same command
+ * trains nothing, and only a larger --budget-minutes trains on (for what the earlier runs left).
+ */
+export interface SweepState {
+  /** Hash of the candidates' ids and the halving settings: a state of another sweep is ignored. */
+  key: string;
+  /** The budget of the last run, seconds (null: none). */
+  budget_seconds: number | null;
+  /** Wall-clock seconds of every run of this sweep so far. */
+  spent_seconds: number;
+  /** The last run ended normally (not interrupted): its skipped jobs are settled for its budget. */
+  complete: boolean;
+  /** Jobs the last complete run skipped (for the message of a rerun). */
+  skipped: number;
+  date: string;
+}
+
+/** The state file's contents, or null (none, or not a state file: it is then rewritten). */
+export function readSweepState(file: string): SweepState | null {
+  if (!existsSync(file)) return null;
+  try {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as SweepState;
+    if (typeof s !== 'object' || s === null || typeof s.key !== 'string' || !(typeof s.spent_seconds === 'number' && s.spent_seconds >= 0) || typeof s.complete !== 'boolean') return null;
+    return s;
+  } catch {
+    return null;
+  }
+}

@@ -49,6 +49,18 @@ export function paretoFront<P extends Point>(points: P[]): P[] {
   return points.filter((p) => !points.some((q) => q !== p && dominates(q, p))).sort((a, b) => b.accuracy - a.accuracy || a.ms1 - b.ms1 || (a.id < b.id ? -1 : 1));
 }
 
+/**
+ * The front of the points that learnt something: a point no better than always answering the most
+ * frequent of `labels` (the validation split's) is left off it (`chance` is that share), e.g. a
+ * pruned form after too short a recovery, which would otherwise sit on the front for being small.
+ */
+export function learntFront<P extends Point>(points: P[], labels: ArrayLike<number>): { front: P[]; chance: number; unlearnt: P[] } {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
+  const chance = labels.length ? Math.max(...counts.values()) / labels.length : 0;
+  return { front: paretoFront(points.filter((p) => p.accuracy > chance)), chance, unlearnt: points.filter((p) => !(p.accuracy > chance)) };
+}
+
 /** The objectives successive halving ranks by (accuracy up; latency at 1 and 128, size down). */
 export interface Objectives {
   accuracy: number;
