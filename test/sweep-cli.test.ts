@@ -312,6 +312,7 @@ describe('distill sweep (CLI)', () => {
     expect(again.err).toMatch(/ended within its 0\.5-min budget in an earlier run .* nothing is redone/);
     expect(again.out).toMatch(/0 rung\(s\) trained now/);
     expect(readFileSync(join(dir, 'budget', 'sweep.jsonl')).equals(journal)).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'budget', 'sweep.json'), 'utf8')).skipped).toEqual(json.skipped); // listed again, as the settling run skipped them
     const state = JSON.parse(readFileSync(join(dir, 'budget', 'sweep.state.json'), 'utf8'));
     expect(state.complete).toBe(true);
     expect(state.spent_seconds).toBeGreaterThan(0);

@@ -243,8 +243,9 @@ export async function sweep(argv: string[]): Promise<void> {
   const before = prior?.key === stateKey ? prior : null;
   const spentBefore = before?.spent_seconds ?? 0;
   const settled = needed > 0 && before?.complete === true && (budgetMin === null ? before.budget_seconds === null : before.budget_seconds !== null && budgetMin * 60 <= before.budget_seconds + 1e-6);
-  const saveState = (complete: boolean, skippedJobs: number) => writeFileAtomic(stateFile, JSON.stringify({
-    key: stateKey, budget_seconds: budgetMin === null ? null : budgetMin * 60, spent_seconds: +(spentBefore + (performance.now() - started) / 1000).toFixed(3), complete, skipped: skippedJobs, date: new Date().toISOString(),
+  const skipText = (sk: { id: string; rung: number; reason: string }) => `${byId.get(sk.id) ? candidateKey(byId.get(sk.id)!) : sk.id}, rung ${sk.rung} (${rungs[sk.rung]} epochs): ${sk.reason}`;
+  const saveState = (complete: boolean, skippedJobs: string[]) => writeFileAtomic(stateFile, JSON.stringify({
+    key: stateKey, budget_seconds: budgetMin === null ? null : budgetMin * 60, spent_seconds: +(spentBefore + (performance.now() - started) / 1000).toFixed(3), complete, skipped: skippedJobs.length, skipped_jobs: skippedJobs, date: new Date().toISOString(),
   } satisfies SweepState) + '\n');
 
   // Ctrl-C / SIGTERM: abandon the jobs in flight (nothing half-written reaches sweep.jsonl) and start none.
@@ -350,7 +351,7 @@ export async function sweep(argv: string[]): Promise<void> {
           }
           await appendJournal(journalFile, line);
           mine.set(resultKey(job.id, job.rung), line);
-          await saveState(false, 0);
+          await saveState(false, []);
           finishedNow++;
           if (r.failed) {
             progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: failed (${r.failed.slice(0, 160)}); recorded, not promoted`);
@@ -360,7 +361,7 @@ export async function sweep(argv: string[]): Promise<void> {
           return { score: r.valAccuracy, ms: r.ms, extraMs: r.extraMs, cost: cost(line) };
         },
       });
-      await saveState(!ac.signal.aborted, result.skipped.length);
+      await saveState(!ac.signal.aborted, result.skipped.map(skipText));
     } else progress.line('sweep: every candidate of this sweep is finished in sweep.jsonl; nothing to train');
   } finally {
     if (hardStop) clearTimeout(hardStop);
@@ -368,7 +369,8 @@ export async function sweep(argv: string[]): Promise<void> {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   }
-  const skipped = result === dry ? [] : result.skipped.map((s) => `${byId.get(s.id) ? candidateKey(byId.get(s.id)!) : s.id}, rung ${s.rung} (${rungs[s.rung]} epochs): ${s.reason}`);
+  // A settled sweep's skipped jobs are those of the run that settled it.
+  const skipped = result !== dry ? result.skipped.map(skipText) : settled ? [...(before!.skipped_jobs ?? [])] : [];
   if (got) throw new Interrupted(got, `sweep stopped by ${got}: ${mine.size} finished rung(s) are in ${journalFile}; run the same command again to continue`);
 
   // The answer: each candidate's last finished rung, the front, the pick.

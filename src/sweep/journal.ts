@@ -102,8 +102,9 @@ export interface SweepState {
   spent_seconds: number;
   /** The last run ended normally (not interrupted): its skipped jobs are settled for its budget. */
   complete: boolean;
-  /** Jobs the last complete run skipped (for the message of a rerun). */
+  /** How many jobs the last run skipped, and which (as the output lists them): a settled sweep's rerun lists them again. */
   skipped: number;
+  skipped_jobs?: string[];
   date: string;
 }
 
