@@ -150,6 +150,33 @@ describe('successive halving', () => {
     // The clock never passed a rung's deadline when a job started (each started job fit by its estimate).
   });
 
+  it('what the rungs leave of the budget goes to a second bracket over the candidates rung 0 skipped; still within the budget, nothing trained twice', async () => {
+    // 30 candidates of 10 ms per epoch, rungs 1, 3, 9, budget 600 ms: rung 0 (until 200 ms) trains c0..c19 and skips
+    // c20..c29; rungs 1 and 2 (7 × 2 and 3 × 6 epochs) end at 520 ms, which leaves 80 ms for a second bracket.
+    const f = fake(30, { cost: () => 10, score: (i, e) => i / 100 + e / 1000 });
+    const logs: string[] = [];
+    const r = await successiveHalving({ ids: f.ids, rungEpochs: [1, 3, 9], eta: 3, budgetMs: 600, concurrency: 1, now: f.now, estimateMs: f.estimateMs, run: f.run, log: (m) => logs.push(m) });
+    expect(r.elapsedMs).toBeLessThanOrEqual(600);
+    const rung0 = f.runs.filter((j) => j.rung === 0).map((j) => j.id);
+    expect(rung0.slice(0, 20)).toEqual(f.ids.slice(0, 20));
+    expect(rung0.length).toBeGreaterThan(20); // the second bracket trained some of c20..c29
+    expect(logs).toContain('bracket 2: 10 candidate(s) rung 0 skipped, in the 0.1 s the rungs left of the budget'); // 80 ms
+    expect(logs.some((m) => /^bracket 2, rung 0/.test(m))).toBe(true);
+    // Nothing trained twice; a skipped job is one that never ran; the final results cover every trained candidate.
+    expect(new Set(f.runs.map((j) => `${j.id}@${j.rung}`)).size).toBe(f.runs.length);
+    for (const x of r.skipped) expect(f.runs.some((j) => j.id === x.id && j.rung === x.rung)).toBe(false);
+    expect(r.final.size).toBe(rung0.length);
+    expect(r.trained + r.skipped.length).toBeGreaterThanOrEqual(30);
+    // The best of the second bracket is promoted among its own candidates.
+    const b2 = rung0.slice(20);
+    expect(f.runs.some((j) => j.rung === 1 && b2.includes(j.id))).toBe(true);
+    // Without a budget there is nothing to skip and no second bracket.
+    const g = fake(30, { cost: () => 10, score: (i, e) => i / 100 + e / 1000 });
+    const glogs: string[] = [];
+    await successiveHalving({ ids: g.ids, rungEpochs: [1, 3, 9], eta: 3, budgetMs: null, concurrency: 1, now: g.now, estimateMs: g.estimateMs, run: g.run, log: (m) => glogs.push(m) });
+    expect(glogs.some((m) => m.startsWith('bracket'))).toBe(false);
+  });
+
   describe('promotion by Pareto rank', () => {
     // c8 > c7 > c6 the most accurate and the slowest; c0 tiny, fast and on the front with 0.80, below
     // the top third by accuracy; c1..c5 as slow as c6 and less accurate than c0 (dominated).

@@ -7,7 +7,9 @@
 // score alone (promote 'accuracy'); a score at or below `floor` (chance level) ranks after every
 // score above it. Rung r may use the budget up to the fraction (r+1)/R of it
 // (what an early rung leaves is the later rungs'); a job whose estimated time does not fit before
-// its rung's deadline is not started, and is reported as skipped. Finished jobs (a resumed
+// its rung's deadline is not started, and is reported as skipped. What the rungs leave of the
+// budget goes to further brackets (the same halving over the candidates rung 0 skipped, ranked
+// among themselves, in the time left) while a bracket trains something. Finished jobs (a resumed
 // sweep) count as done without running.
 
 import { paretoOrder, type Objectives } from './pareto.js';
@@ -44,6 +46,8 @@ export interface Skip {
   id: string;
   rung: number;
   reason: string;
+  /** Skipped because its estimate did not fit the time left (not an interrupt). */
+  budget?: boolean;
 }
 
 export interface HalvingOptions {
@@ -144,72 +148,90 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
     rate.set(id, (r.ms - x) / epochs);
     extra.set(id, x);
   };
-  const deadline = (rung: number) => (o.budgetMs === null ? Infinity : t0 + ((rung + 1) / R) * (o.budgetMs - (o.reserveMs ?? 0)));
-
-  let ids = [...o.ids];
-  for (let rung = 0; rung < R && ids.length; rung++) {
-    const epochs = o.rungEpochs[rung], from = rung ? o.rungEpochs[rung - 1] : 0;
-    const queue = ids.map((id): Job => ({ id, rung, epochs, fromEpochs: from }));
-    const finished: string[] = [];
-    // Earlier results first: they cost nothing.
-    const todo: Job[] = [];
-    for (const j of queue) {
-      const d = o.done?.get(resultKey(j.id, rung));
-      if (d) {
-        results.set(resultKey(j.id, rung), d);
-        measured(j.id, d, epochs - from);
-        finished.push(j.id);
-        reused++;
-      } else todo.push(j);
-    }
-    const end = deadline(rung);
-    // A pool of `concurrency` runners over the queue; each checks the deadline before starting a job.
-    const running = new Set<Promise<void>>();
-    const startNext = (): boolean => {
-      while (todo.length) {
-        const j = todo.shift()!;
-        if (o.stopped?.()) { skipped.push({ id: j.id, rung, reason: 'stopped (interrupt)' }); continue; }
-        const est = estimate(j.id, epochs - from);
-        const left = end - o.now();
-        if (est > left) {
-          skipped.push({ id: j.id, rung, reason: `estimated ${(est / 1000).toFixed(1)} s, ${(Math.max(0, left) / 1000).toFixed(1)} s of rung ${rung}'s budget left` });
-          continue;
-        }
-        const p = (async () => {
-          const r = await o.run(j);
-          if (!r) { abandoned++; skipped.push({ id: j.id, rung, reason: 'abandoned in flight (budget end or interrupt)' }); return; }
-          trained++;
-          results.set(resultKey(j.id, rung), r);
-          if (!rate.has(j.id)) {
-            const x = r.ms / Math.max(1e-9, o.estimateMs(j.id, epochs - from));
-            all.push(x);
-            ratios.set(fam(j.id), [...(ratios.get(fam(j.id)) ?? []), x]);
-          }
-          measured(j.id, r, epochs - from);
+  // One bracket of successive halving over `bracketIds`, from `start` with `budgetMs` (null: none).
+  const bracket = async (bracketIds: string[], start: number, budgetMs: number | null, tag: string) => {
+    const deadline = (rung: number) => (budgetMs === null ? Infinity : start + ((rung + 1) / R) * (budgetMs - (o.reserveMs ?? 0)));
+    let ids = [...bracketIds];
+    for (let rung = 0; rung < R && ids.length; rung++) {
+      const epochs = o.rungEpochs[rung], from = rung ? o.rungEpochs[rung - 1] : 0;
+      const queue = ids.map((id): Job => ({ id, rung, epochs, fromEpochs: from }));
+      const finished: string[] = [];
+      // Earlier results first: they cost nothing.
+      const todo: Job[] = [];
+      for (const j of queue) {
+        const d = o.done?.get(resultKey(j.id, rung));
+        if (d) {
+          results.set(resultKey(j.id, rung), d);
+          measured(j.id, d, epochs - from);
           finished.push(j.id);
-        })();
-        running.add(p);
-        // A job's error reaches the caller through Promise.race below; this cleanup chain must not reject on its own.
-        p.then(() => running.delete(p), () => running.delete(p));
-        return true;
+          reused++;
+        } else todo.push(j);
       }
-      return false;
-    };
-    while (running.size < o.concurrency && startNext()) { /* fill the slots */ }
-    while (running.size) {
-      await Promise.race(running);
-      while (running.size < o.concurrency && startNext()) { /* refill */ }
+      const end = deadline(rung);
+      // A pool of `concurrency` runners over the queue; each checks the deadline before starting a job.
+      const running = new Set<Promise<void>>();
+      const startNext = (): boolean => {
+        while (todo.length) {
+          const j = todo.shift()!;
+          if (o.stopped?.()) { skipped.push({ id: j.id, rung, reason: 'stopped (interrupt)' }); continue; }
+          const est = estimate(j.id, epochs - from);
+          const left = end - o.now();
+          if (est > left) {
+            skipped.push({ id: j.id, rung, budget: true, reason: `estimated ${(est / 1000).toFixed(1)} s, ${(Math.max(0, left) / 1000).toFixed(1)} s of rung ${rung}'s budget left` });
+            continue;
+          }
+          const p = (async () => {
+            const r = await o.run(j);
+            if (!r) { abandoned++; skipped.push({ id: j.id, rung, reason: 'abandoned in flight (budget end or interrupt)' }); return; }
+            trained++;
+            results.set(resultKey(j.id, rung), r);
+            if (!rate.has(j.id)) {
+              const x = r.ms / Math.max(1e-9, o.estimateMs(j.id, epochs - from));
+              all.push(x);
+              ratios.set(fam(j.id), [...(ratios.get(fam(j.id)) ?? []), x]);
+            }
+            measured(j.id, r, epochs - from);
+            finished.push(j.id);
+          })();
+          running.add(p);
+          // A job's error reaches the caller through Promise.race below; this cleanup chain must not reject on its own.
+          p.then(() => running.delete(p), () => running.delete(p));
+          return true;
+        }
+        return false;
+      };
+      while (running.size < o.concurrency && startNext()) { /* fill the slots */ }
+      while (running.size) {
+        await Promise.race(running);
+        while (running.size < o.concurrency && startNext()) { /* refill */ }
+      }
+      if (o.stopped?.()) break;
+      if (rung + 1 < R) {
+        const ok = finished.filter((id) => !results.get(resultKey(id, rung))!.failed).map((id) => ({ id, r: results.get(resultKey(id, rung))! }));
+        const floor = o.floor ?? -Infinity;
+        const ranked = [...rank(ok.filter((j) => j.r.score > floor), o.promote ?? 'accuracy'), ...rank(ok.filter((j) => !(j.r.score > floor)), o.promote ?? 'accuracy')];
+        const k = promoted(ranked.length, o.eta);
+        ids = ranked.slice(0, k);
+        const failed = finished.length - ranked.length;
+        log(`${tag}rung ${rung} (${epochs} epoch${epochs > 1 ? 's' : ''}): ${finished.length} finished${failed ? ` (${failed} failed)` : ''}; promoting the best ${k} ${o.promote === 'pareto' ? 'by Pareto rank' : 'by accuracy'} to ${o.rungEpochs[rung + 1]} epochs`);
+      } else log(`${tag}rung ${rung} (${epochs} epochs): ${finished.length} finished`);
     }
-    if (o.stopped?.()) break;
-    if (rung + 1 < R) {
-      const ok = finished.filter((id) => !results.get(resultKey(id, rung))!.failed).map((id) => ({ id, r: results.get(resultKey(id, rung))! }));
-      const floor = o.floor ?? -Infinity;
-      const ranked = [...rank(ok.filter((j) => j.r.score > floor), o.promote ?? 'accuracy'), ...rank(ok.filter((j) => !(j.r.score > floor)), o.promote ?? 'accuracy')];
-      const k = promoted(ranked.length, o.eta);
-      ids = ranked.slice(0, k);
-      const failed = finished.length - ranked.length;
-      log(`rung ${rung} (${epochs} epoch${epochs > 1 ? 's' : ''}): ${finished.length} finished${failed ? ` (${failed} failed)` : ''}; promoting the best ${k} ${o.promote === 'pareto' ? 'by Pareto rank' : 'by accuracy'} to ${o.rungEpochs[rung + 1]} epochs`);
-    } else log(`rung ${rung} (${epochs} epochs): ${finished.length} finished`);
+  };
+  await bracket(o.ids, t0, o.budgetMs, '');
+  // What the rungs left of the budget goes to further brackets over the candidates rung 0 skipped
+  // for the budget (each ranked and promoted among themselves), while a bracket trains something.
+  for (let b = 2; o.budgetMs !== null && !o.stopped?.(); b++) {
+    const left = t0 + o.budgetMs - o.now();
+    const again = skipped.filter((x) => x.rung === 0 && x.budget).map((x) => x.id);
+    // Not even the cheapest of them fits the new bracket's rung 0 (its 1/R of the time left): done.
+    if (!again.length || again.reduce((m, id) => Math.min(m, estimate(id, o.rungEpochs[0])), Infinity) > (left - (o.reserveMs ?? 0)) / R) break;
+    const before = trained;
+    const kept = skipped.filter((x) => !(x.rung === 0 && x.budget));
+    skipped.length = 0;
+    skipped.push(...kept);
+    log(`bracket ${b}: ${again.length} candidate(s) rung 0 skipped, in the ${((left - (o.reserveMs ?? 0)) / 1000).toFixed(1)} s the rungs left of the budget`);
+    await bracket(again, o.now(), left, `bracket ${b}, `);
+    if (trained === before) break;
   }
   const final = new Map<string, { rung: number; epochs: number; score: number }>();
   for (const id of o.ids) {
