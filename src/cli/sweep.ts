@@ -402,7 +402,7 @@ export async function sweep(argv: string[]): Promise<void> {
   }
   if (unlearnt.length) console.log(`\n${unlearnt.length} point(s) no better than always answering the most frequent class (${(chance * 100).toFixed(2)}% of the validation split) are left off the front: ${unlearnt.slice(0, 4).map((r) => `${r.key}, ${r.epochs} epochs`).join('; ')}${unlearnt.length > 4 ? '; ...' : ''}`);
   if (failedLines.length) console.log(`\n${failedLines.length} job(s) diverged (recorded in sweep.jsonl, never promoted or picked): ${failedLines.slice(0, 4).map((l) => `${l.key}, ${l.epochs} epochs`).join('; ')}${failedLines.length > 4 ? '; ...' : ''}`);
-  const summary = `${rows.length} candidates measured (${result === dry ? 0 : result.trained} rung(s) trained now, ${result === dry ? dry.reused : result.reused} reused from sweep.jsonl) in ${elapsed.toFixed(1)} s${budgetMin !== null ? ` of a ${(budgetMin * 60).toFixed(0)} s budget${spentBefore > 0 ? ` (${(spentBefore + (result === dry ? 0 : elapsed)).toFixed(0)} s over this sweep's runs)` : ''}` : ''}; ${front.length} on the Pareto front`;
+  const summary = `${rows.length} candidates measured (${result === dry ? 0 : result.trained} rung(s) trained now, ${result === dry ? mine.size : result.reused} reused from sweep.jsonl) in ${elapsed.toFixed(1)} s${budgetMin !== null ? ` of a ${(budgetMin * 60).toFixed(0)} s budget${spentBefore > 0 ? ` (${(spentBefore + (result === dry ? 0 : elapsed)).toFixed(0)} s over this sweep's runs)` : ''}` : ''}; ${front.length} on the Pareto front`;
   console.log(`\nsweep: ${summary}`);
 
   let retrain: string | null = null, testAcc: number | null = null, pickNote: string;
@@ -425,7 +425,7 @@ export async function sweep(argv: string[]): Promise<void> {
   }
   const json = {
     command: commandLine('sweep', argv), date: new Date().toISOString(), data: { name: d.train.name, train: trainSet.n, validation: valSet.n, test: d.test.n }, space, sample, rungs, eta, promote,
-    budget_seconds: budgetMin === null ? null : budgetMin * 60, elapsed_seconds: elapsed, earlier_runs_seconds: spentBefore, trained_now: result === dry ? 0 : result.trained, reused: result === dry ? dry.reused : result.reused, abandoned: result === dry ? 0 : result.abandoned,
+    budget_seconds: budgetMin === null ? null : budgetMin * 60, elapsed_seconds: elapsed, earlier_runs_seconds: spentBefore, trained_now: result === dry ? 0 : result.trained, reused: result === dry ? mine.size : result.reused, abandoned: result === dry ? 0 : result.abandoned,
     parallelism: choice ? { mode: choice.mode, concurrency: choice.concurrency, backend: choice.backend, workers: choice.workers, samples_per_s: choice.measured, line: choice.line } : null,
     deploy_backend: deploy.name, skipped, failed: failedLines.map((l) => ({ key: l.key, epochs: l.epochs, reason: l.failed })), pick: { rule: rule.text, picked: chosen ? { key: chosen.key, epochs: chosen.epochs, val_accuracy: chosen.accuracy, test_accuracy: testAcc, model: chosen.file, int8: chosen.int8, sparsity: chosen.sparsity ?? null } : null, retrain },
     front: front.map((r) => ({ key: r.key, int8: r.int8, sparsity: r.sparsity ?? null, epochs: r.epochs, reached_last_rung: r.lastRung, val_accuracy: r.accuracy, ms1: r.ms1, ms128: r.ms128, bytes: r.bytes, params: r.params, train_seconds: r.trainSeconds, model: r.file, hash: r.line.hash })),
