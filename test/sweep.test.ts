@@ -11,7 +11,7 @@ import { archKey, candidateHash, candidateKey, candidateMacs, gridCandidates, pa
 import { candidateModel } from '../src/sweep/candidate.js';
 import { createHash } from 'node:crypto';
 import { promoted, rank, resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../src/sweep/halving.js';
-import { crowdingDistance, dominates, learntFront, nonDominatedSort, paretoFront, paretoOrder, parsePickRule, pick, type Point } from '../src/sweep/pareto.js';
+import { dominates, learntFront, nonDominatedSort, paretoFront, paretoOrder, parsePickRule, pick, spreadOrder, type Point } from '../src/sweep/pareto.js';
 import { appendJournal, readJournal, type SweepLine } from '../src/sweep/journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-sweep-'));
@@ -231,18 +231,23 @@ describe('successive halving', () => {
       expect(() => rank([{ id: 'a', r: { score: 1, ms: 1 } }], 'pareto')).toThrow(/promote 'pareto': the result of a has no cost/);
       expect(rank([{ id: 'b', r: { score: 0.5, ms: 1 } }, { id: 'a', r: { score: 0.9, ms: 1 } }], 'accuracy')).toEqual(['a', 'b']);
     });
-    it('non-dominated sorting and crowding distance', () => {
+    it('non-dominated sorting, and the order within a front spread along it in accuracy', () => {
       const O = (accuracy: number, ms1: number, ms128 = ms1 * 10, size = ms1 * 1e6) => ({ accuracy, ms1, ms128, size });
       const pts = [O(0.9, 1), O(0.8, 0.5), O(0.7, 0.1), O(0.85, 0.5), O(0.6, 1), O(0.5, 2)];
       // Front 0: 0 (most accurate), 3 (beats 1), 2 (fastest); then 1 (beaten by 3), 4 (beaten by 1), 5 (beaten by 4).
       expect(nonDominatedSort(pts).map((f) => [...f].sort())).toEqual([[0, 2, 3], [1], [4], [5]]);
-      const cd = crowdingDistance(pts, [0, 2, 3]);
-      expect(cd.get(0)).toBe(Infinity);
-      expect(cd.get(2)).toBe(Infinity);
-      expect(cd.get(3)).toBeGreaterThan(0);
-      expect(Number.isFinite(cd.get(3))).toBe(true);
-      // The order: front by front; the extremes first, the most accurate before the fastest.
+      // The order: front by front; the most accurate, then the farthest from it in accuracy, ...
       expect(paretoOrder(pts)).toEqual([0, 2, 3, 1, 4, 5]);
+      // One front whose cost objectives have their extremes at different points of the cheap end
+      // (1: fastest at batch 1, 2: at batch 128, 3: smallest): the crowding distance would place
+      // 0, 1, 2, 3 before 4, the middle; the spread places the top, the bottom, then the middle.
+      const f = [O(0.9, 5, 50, 5e6), O(0.6, 1, 20, 3e6), O(0.59, 2, 10, 3e6), O(0.58, 3, 30, 1e6), O(0.75, 2.5, 25, 2.5e6)];
+      expect(nonDominatedSort(f)).toHaveLength(1);
+      expect(spreadOrder(f, [0, 1, 2, 3, 4])).toEqual([0, 3, 4, 1, 2]);
+      expect(paretoOrder(f)).toEqual([0, 3, 4, 1, 2]);
+      // Equal accuracy: the faster first, then the index.
+      const t = [O(0.8, 2), O(0.8, 1, 30, 3e6), O(0.7, 0.5)];
+      expect(spreadOrder(t, [0, 1, 2])).toEqual([1, 2, 0]);
     });
   });
 

@@ -2,8 +2,8 @@
 // estimate and the training are injected). Every candidate trains rungEpochs[0] epochs; the best
 // 1/eta of those that finished a rung train on to the next rung's epoch count, continuing from
 // their weights; and so on to the last rung. "Best" is by Pareto rank (promote 'pareto':
-// non-dominated sorting on the score (up) and the job's latencies and size (down), then crowding
-// distance, so that the fast end of the front trains as long as the accurate end) or by the
+// non-dominated sorting on the score (up) and the job's latencies and size (down), then spread
+// along each front in accuracy, so that its fast end and its middle train as long as its accurate end) or by the
 // score alone (promote 'accuracy'); a score at or below `floor` (chance level) ranks after every
 // score above it. Rung r may use the budget up to the fraction (r+1)/R of it
 // (what an early rung leaves is the later rungs'); a job whose estimated time does not fit before

@@ -98,36 +98,46 @@ export function nonDominatedSort(pts: Objectives[]): number[][] {
   return fronts;
 }
 
-/** Crowding distance (NSGA-II) of each point of one front (indices into `pts`): the sum over the objectives of the normalized gap between its neighbours; the extremes of each objective get Infinity. */
-export function crowdingDistance(pts: Objectives[], front: number[]): Map<number, number> {
-  const d = new Map<number, number>(front.map((i) => [i, 0]));
-  for (const f of AXES4) {
-    const s = [...front].sort((a, b) => f(pts[a]) - f(pts[b]) || a - b);
-    const lo = f(pts[s[0]]), hi = f(pts[s[s.length - 1]]);
-    d.set(s[0], Infinity);
-    d.set(s[s.length - 1], Infinity);
-    if (hi === lo) continue;
-    for (let k = 1; k < s.length - 1; k++) d.set(s[k], d.get(s[k])! + (f(pts[s[k + 1]]) - f(pts[s[k - 1]])) / (hi - lo));
+/**
+ * The order within one front (indices into `pts`): spread along it in accuracy. The most accurate
+ * point first (ties: lower latency at batch 1, then index), then each time the point whose
+ * accuracy is farthest from every one already placed (max-min; ties likewise). So the first few
+ * places go to the top, the bottom and the middle of the front, and a rung that promotes few
+ * candidates shares them along the front. (NSGA-II's crowding distance, used before, gives every
+ * objective's extremes first place: with three cost objectives against one accuracy objective
+ * most of a small promotion went to the cheap end.)
+ */
+export function spreadOrder(pts: Objectives[], front: number[]): number[] {
+  const better = (a: number, b: number) => pts[a].ms1 < pts[b].ms1 || (pts[a].ms1 === pts[b].ms1 && a < b);
+  const left = [...front];
+  const out: number[] = [];
+  const gap = new Map<number, number>(left.map((i) => [i, Infinity]));
+  while (left.length) {
+    let k = 0;
+    for (let j = 1; j < left.length; j++) {
+      const a = left[j], b = left[k];
+      const ga = gap.get(a)!, gb = gap.get(b)!;
+      const wins = out.length === 0
+        ? pts[a].accuracy > pts[b].accuracy || (pts[a].accuracy === pts[b].accuracy && better(a, b))
+        : ga > gb || (ga === gb && better(a, b));
+      if (wins) k = j;
+    }
+    const c = left.splice(k, 1)[0];
+    out.push(c);
+    for (const i of left) gap.set(i, Math.min(gap.get(i)!, Math.abs(pts[i].accuracy - pts[c].accuracy)));
   }
-  return d;
+  return out;
 }
 
 /**
  * The order successive halving promotes in by Pareto rank: the points of the first non-dominated
- * front, then the second, ...; within a front, larger crowding distance first (the extremes of
- * each objective, then the points in the sparsest parts of the front), ties by higher accuracy,
- * then by `ids`' order. The most accurate point is first of all when it is unique: it is on the
- * first front and an extreme.
+ * front, then the second, ...; within a front, spread along it in accuracy (spreadOrder: the most
+ * accurate first, then the least accurate, then the middle, ...). The most accurate point is
+ * first of all: it is on the first front.
  */
 export function paretoOrder(pts: Objectives[]): number[] {
   const out: number[] = [];
-  for (const front of nonDominatedSort(pts)) {
-    const cd = crowdingDistance(pts, front);
-    out.push(...[...front].sort((a, b) => {
-      const da = cd.get(a)!, db = cd.get(b)!;
-      return (da === db ? 0 : db > da ? 1 : -1) || pts[b].accuracy - pts[a].accuracy || a - b;
-    }));
-  }
+  for (const front of nonDominatedSort(pts)) out.push(...spreadOrder(pts, front));
   return out;
 }
 
