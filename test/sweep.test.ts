@@ -231,6 +231,35 @@ describe('successive halving', () => {
       expect(() => rank([{ id: 'a', r: { score: 1, ms: 1 } }], 'pareto')).toThrow(/promote 'pareto': the result of a has no cost/);
       expect(rank([{ id: 'b', r: { score: 0.5, ms: 1 } }, { id: 'a', r: { score: 0.9, ms: 1 } }], 'accuracy')).toEqual(['a', 'b']);
     });
+    it("'pareto' ranks every point of a job (its int8 and pruned forms too); the job takes its best place", () => {
+      const C = (ms1: number, size: number) => ({ ms1, ms128: ms1 * 10, size });
+      // b's float point is dominated by a (less accurate, slower, larger) and c's by a too; b's
+      // pruned form is the fastest and smallest point of all: b goes before c.
+      const jobs = [
+        { id: 'a', r: { score: 0.9, ms: 1, cost: C(1, 1000) } },
+        { id: 'b', r: { score: 0.8, ms: 1, cost: C(2, 2000), forms: [{ score: 0.7, cost: C(0.1, 100) }] } },
+        { id: 'c', r: { score: 0.85, ms: 1, cost: C(3, 3000) } },
+      ];
+      expect(rank(jobs, 'pareto')).toEqual(['a', 'b', 'c']);
+      // Without the form, c is first among the dominated (more accurate than b).
+      expect(rank(jobs.map((j) => ({ id: j.id, r: { ...j.r, forms: undefined } })), 'pareto')).toEqual(['a', 'c', 'b']);
+      // 'accuracy' ranks by the job's own score alone.
+      expect(rank(jobs, 'accuracy')).toEqual(['a', 'c', 'b']);
+    });
+    it('a job whose float point is at chance level but whose form learnt is above the floor', async () => {
+      // Rung 0 of 4 candidates promotes 2: c1 and c2 score below the floor, c2's pruned form above it.
+      const ids = ['c0', 'c1', 'c2', 'c3'];
+      const score: Record<string, number> = { c0: 0.9, c1: 0.05, c2: 0.05, c3: 0.08 };
+      const runs: string[] = [];
+      await successiveHalving({
+        ids, rungEpochs: [1, 3], eta: 2, promote: 'pareto', floor: 0.1, budgetMs: null, concurrency: 1, now: () => 0, estimateMs: () => 1,
+        run: async (j) => {
+          if (j.rung === 1) runs.push(j.id);
+          return { score: score[j.id], ms: 1, cost: { ms1: 1, ms128: 10, size: 1000 }, ...(j.id === 'c2' ? { forms: [{ score: 0.5, cost: { ms1: 0.5, ms128: 5, size: 500 } }] } : {}) };
+        },
+      });
+      expect(runs.sort()).toEqual(['c0', 'c2']);
+    });
     it('non-dominated sorting, and the order within a front spread along it in accuracy', () => {
       const O = (accuracy: number, ms1: number, ms128 = ms1 * 10, size = ms1 * 1e6) => ({ accuracy, ms1, ms128, size });
       const pts = [O(0.9, 1), O(0.8, 0.5), O(0.7, 0.1), O(0.85, 0.5), O(0.6, 1), O(0.5, 2)];

@@ -50,7 +50,7 @@ export const SWEEP_DOCS: OptionDoc[] = [
   { flag: 'min-epochs', type: 'string', help: 'epochs of the first rung (every candidate)', default: '1' },
   { flag: 'max-epochs', type: 'string', help: 'epochs of the last rung', default: '9' },
   { flag: 'eta', type: 'string', help: 'successive halving: each rung keeps the best 1/eta and trains them eta× the epochs', default: '3' },
-  { flag: 'promote', type: 'string', help: "what 'best' means when a rung promotes: 'pareto' (by Pareto rank: non-dominated sorting on validation accuracy up, latency at batch 1 and 128 and size down, then spread along each front in accuracy: the most accurate, the least, the middle, ...; so the small fast candidates of the front train as long as the accurate ones) or 'accuracy' (validation accuracy alone)", default: 'pareto' },
+  { flag: 'promote', type: 'string', help: "what 'best' means when a rung promotes: 'pareto' (by Pareto rank: non-dominated sorting on validation accuracy up, latency at batch 1 and 128 and size down, then spread along each front in accuracy: the most accurate, the least, the middle, ...; so the small fast candidates of the front train as long as the accurate ones; with --int8 or --sparsity a candidate ranks by the best of its float, int8 and pruned points) or 'accuracy' (validation accuracy alone)", default: 'pareto' },
   { flag: 'val-fraction', type: 'string', help: 'share of the training data held out (seeded) to select on; the test set is never used for selection', default: '0.1' },
   { flag: 'deploy-backend', type: 'string', help: 'backend the latency is measured on (native, wasm-simd, wasm-relaxed, wasm, js, ...) (default: native if it loads, else the first that does)' },
   { flag: 'pick', type: 'string', help: 'rule choosing the answer among the Pareto front: OBJECTIVE [under LIMIT | over ACC%] [and ...]; OBJECTIVE max-accuracy, min-latency@1, min-latency@128, min-size, min-params; LIMIT 1ms@1, 250us@1, 20ms@128, 50KB, 2MB, 20kparams', default: DEFAULT_PICK },
@@ -227,7 +227,18 @@ export async function sweep(argv: string[]): Promise<void> {
   const mine = new Map<string, SweepLine>();
   for (const l of lines) if (byId.has(l.hash) && l.epochs === rungs[l.rung]) mine.set(resultKey(l.hash, l.rung), l);
   const cost = (l: Pick<SweepLine, 'ms1' | 'ms128' | 'params'>) => ({ ms1: l.ms1, ms128: l.ms128, size: l.params });
-  const done = new Map<string, JobResult>([...mine].map(([k, l]) => [k, { score: l.val_accuracy, ms: l.train_seconds * 1000, extraMs: (l.extra_seconds ?? 0) * 1000, cost: cost(l), ...(l.failed ? { failed: true } : {}) }]));
+  // A finished rung as successive halving ranks it: its float point, and its int8 and pruned forms
+  // as points of their own (size in float32-equivalent parameters: an int8 weight takes a quarter
+  // of the bytes).
+  const jobResult = (l: SweepLine): JobResult => ({
+    score: l.failed ? 0 : l.val_accuracy, ms: l.train_seconds * 1000, extraMs: (l.extra_seconds ?? 0) * 1000, cost: cost(l),
+    ...(l.failed ? { failed: true } : {}),
+    forms: [
+      ...(l.int8 ? [{ score: l.int8.val_accuracy, cost: { ms1: l.int8.ms1, ms128: l.int8.ms128, size: l.params / 4 } }] : []),
+      ...(l.pruned ?? []).filter((q) => !q.failed).map((q) => ({ score: q.val_accuracy, cost: cost(q) })),
+    ],
+  });
+  const done = new Map<string, JobResult>([...mine].map(([k, l]) => [k, jobResult(l)]));
   if (lines.length) progress.line(`sweep: ${mine.size} finished rung(s) in ${journalFile} are reused${lines.length > mine.size ? `; ${lines.length - mine.size} line(s) of other candidates or settings are kept but not used` : ''}`);
 
   // What is left to train (successive halving on the finished results alone).
@@ -355,10 +366,10 @@ export async function sweep(argv: string[]): Promise<void> {
           finishedNow++;
           if (r.failed) {
             progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: failed (${r.failed.slice(0, 160)}); recorded, not promoted`);
-            return { score: 0, ms: r.ms, failed: true, cost: cost(line) };
+            return jobResult(line);
           }
           progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128${line.int8 ? `; int8 ${(line.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(line.int8.bytes)}, ${line.int8.ms1.toFixed(4)} ms@1, ${line.int8.ms128.toFixed(3)} ms@128` : ''}${(line.pruned ?? []).map((p) => `; pruned ${p.sparsity}: ${p.failed ? 'diverged' : `${(p.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(p.bytes)}, ${p.ms1.toFixed(4)} ms@1, ${p.ms128.toFixed(3)} ms@128`}`).join('')}`);
-          return { score: r.valAccuracy, ms: r.ms, extraMs: r.extraMs, cost: cost(line) };
+          return jobResult(line);
         },
       });
       await saveState(!ac.signal.aborted, result.skipped.map(skipText));

@@ -4,8 +4,9 @@
 // their weights; and so on to the last rung. "Best" is by Pareto rank (promote 'pareto':
 // non-dominated sorting on the score (up) and the job's latencies and size (down), then spread
 // along each front in accuracy, so that its fast end and its middle train as long as its accurate end) or by the
-// score alone (promote 'accuracy'); a score at or below `floor` (chance level) ranks after every
-// score above it. Rung r may use the budget up to the fraction (r+1)/R of it
+// score alone (promote 'accuracy'); under 'pareto' a job's other points (its int8 and pruned
+// forms) are ranked too and the job takes its best place. A job with no score above `floor`
+// (chance level) ranks after every job with one. Rung r may use the budget up to the fraction (r+1)/R of it
 // (what an early rung leaves is the later rungs'); a job whose estimated time does not fit before
 // its rung's deadline is not started, and is reported as skipped. What the rungs leave of the
 // budget goes to further brackets (the same halving over the candidates rung 0 skipped, ranked
@@ -36,6 +37,12 @@ export interface JobResult {
   extraMs?: number;
   /** The candidate's latency and size (lower is better): what promote 'pareto' ranks by besides the score. */
   cost?: Omit<Objectives, 'accuracy'>;
+  /**
+   * The job's other points (its int8 and pruned forms, each with its own score and cost): under
+   * 'pareto' a job ranks by the best placed of all its points, and any of its scores above the
+   * floor counts as above it.
+   */
+  forms?: { score: number; cost: Omit<Objectives, 'accuracy'> }[];
 }
 
 /** How a rung chooses the candidates it promotes. */
@@ -110,16 +117,29 @@ export function rungEpochs(minEpochs: number, maxEpochs: number, eta: number): n
   return out;
 }
 
-/** The ids of a rung's finished (not failed) jobs, best first: by score, or by Pareto rank of score and cost (ties: by id). */
+/**
+ * The ids of a rung's finished (not failed) jobs, best first: by score, or by Pareto rank of score
+ * and cost (ties: by id). Under 'pareto' every point of a job (its own and its `forms`) is ranked,
+ * and the job takes the place of its best placed point.
+ */
 export function rank(jobs: { id: string; r: JobResult }[], promote: Promote): string[] {
   const sorted = [...jobs].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (promote === 'accuracy') return sorted.sort((a, b) => b.r.score - a.r.score).map((j) => j.id);
-  const pts = sorted.map((j) => {
+  const pts: Objectives[] = [], owner: number[] = [];
+  sorted.forEach((j, k) => {
     if (!j.r.cost) throw new Error(`promote 'pareto': the result of ${j.id} has no cost (latency, size)`);
-    return { accuracy: j.r.score, ...j.r.cost };
+    for (const f of [{ score: j.r.score, cost: j.r.cost }, ...(j.r.forms ?? [])]) {
+      pts.push({ accuracy: f.score, ...f.cost });
+      owner.push(k);
+    }
   });
-  return paretoOrder(pts).map((i) => sorted[i].id);
+  const out: string[] = [], seen = new Set<number>();
+  for (const i of paretoOrder(pts)) if (!seen.has(owner[i])) { seen.add(owner[i]); out.push(sorted[owner[i]].id); }
+  return out;
 }
+
+/** Whether any of a result's scores (its own or its forms') is above `floor`. */
+const aboveFloor = (r: JobResult, floor: number) => r.score > floor || (r.forms ?? []).some((f) => f.score > floor);
 
 export async function successiveHalving(o: HalvingOptions): Promise<HalvingResult> {
   if (!(o.eta >= 2)) throw new Error(`eta must be >= 2, got ${o.eta}`);
@@ -209,7 +229,7 @@ export async function successiveHalving(o: HalvingOptions): Promise<HalvingResul
       if (rung + 1 < R) {
         const ok = finished.filter((id) => !results.get(resultKey(id, rung))!.failed).map((id) => ({ id, r: results.get(resultKey(id, rung))! }));
         const floor = o.floor ?? -Infinity;
-        const ranked = [...rank(ok.filter((j) => j.r.score > floor), o.promote ?? 'accuracy'), ...rank(ok.filter((j) => !(j.r.score > floor)), o.promote ?? 'accuracy')];
+        const ranked = [...rank(ok.filter((j) => aboveFloor(j.r, floor)), o.promote ?? 'accuracy'), ...rank(ok.filter((j) => !aboveFloor(j.r, floor)), o.promote ?? 'accuracy')];
         const k = promoted(ranked.length, o.eta);
         ids = ranked.slice(0, k);
         const failed = finished.length - ranked.length;
