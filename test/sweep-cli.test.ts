@@ -238,6 +238,38 @@ describe('distill sweep (CLI)', () => {
     expect(bad.err).toMatch(/--sparsity/);
   });
 
+  it('--int8 with --sparsity: each pruned form is quantized too, a point of its own with the int8 latency of its architecture; a pick of it retrains, prunes and quantizes the pruned model', () => {
+    const args = ['sweep', '--teacher', 'digits-teacher/model.safetensors', '--data', DIGITS_SUBSET, '--widths', '16,32', '--depths', '1', '--T', '4', '--max-epochs', '2', '--sparsity', '0.5', '--recover-epochs', '1', '--int8', '--pick', 'min-size', '--out', 'pruned8', '--backend', 'wasm-simd', '--workers', '1', '--deploy-backend', 'wasm-simd'];
+    const r = distill(...args);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/; pruned 0\.5: \d+\.\d\d%, [\d.]+ kB, [\d.]+ ms@1, [\d.]+ ms@128 \(int8 \d+\.\d\d%, [\d.]+ kB, [\d.]+ ms@1, [\d.]+ ms@128\)/);
+    const lines = readFileSync(join(dir, 'pruned8', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const r0 = new Map(lines.filter((l) => l.rung === 0).map((l) => [l.key, l]));
+    for (const l of lines) {
+      const p8 = l.pruned[0].int8;
+      expect(p8.bytes).toBe(statSync(join(dir, 'pruned8', p8.model)).size);
+      expect(p8.bytes).toBeLessThan(0.4 * l.pruned[0].bytes);
+      expect(p8.val_accuracy).toBeGreaterThan(0.3);
+    }
+    // relu 32 pruned to 16 neurons has relu 16's architecture: the same int8 latency.
+    const w32 = r0.get('relu 32 T=4 alpha=0.9')!, w16 = r0.get('relu 16 T=4 alpha=0.9')!;
+    expect(w32.pruned[0].int8.ms1).toBe(w16.int8.ms1);
+    expect(w32.pruned[0].int8.ms128).toBe(w16.int8.ms128);
+    // The smallest file of all is a pruned int8 form.
+    const json = JSON.parse(readFileSync(join(dir, 'pruned8', 'sweep.json'), 'utf8'));
+    expect(json.pick.picked).toMatchObject({ sparsity: 0.5, int8: true, key: 'relu 16 T=4 alpha=0.9 · pruned 50% · int8' });
+    expect(readFileSync(join(dir, 'pruned8', 'best.safetensors')).equals(readFileSync(join(dir, 'pruned8', json.pick.picked.model)))).toBe(true);
+    const steps = json.pick.retrain.split(' && ');
+    expect(steps).toHaveLength(3);
+    expect(steps[2]).toBe(`distill quantize pruned8/best-retrained-pruned/model.safetensors --calib ${DIGITS_SUBSET} --out pruned8/best-retrained-pruned/model.int8.safetensors`);
+    // The three steps run as written.
+    for (const c of steps) {
+      const x = distill(...c.replace(/^distill /, '').split(' '), ...(c.startsWith('distill quantize') ? [] : ['--backend', 'wasm-simd', '--workers', '1']), '--quiet');
+      expect(x.code, x.err).toBe(0);
+    }
+    expect(existsSync(join(dir, 'pruned8', 'best-retrained-pruned', 'model.int8.safetensors'))).toBe(true);
+  });
+
   it('candidates that diverge are recorded (not retrained on rerun) and never picked; if all do, exit 4 says so', () => {
     const args = ['sweep', '--teacher', 'teacher/model.safetensors', '--data', csv, '--widths', '8', '--depths', '1,2', '--lr', '1e6', '--max-epochs', '1', '--out', 'diverged', '--backend', 'js', '--workers', '1', '--deploy-backend', 'js'];
     const r = distill(...args);

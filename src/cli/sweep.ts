@@ -152,7 +152,7 @@ export function retrainCommand(c: Candidate, epochs: number, v: Record<string, s
 
 export async function sweep(argv: string[]): Promise<void> {
   const v = helpOr(argv, 'distill sweep (--teacher FILE | --teacher-logits FILE) [--data mnist] [space flags] [--budget-minutes M] [--out DIR]',
-    'Trains candidate students (conv stems × hidden widths × depths × activations × T × alpha) by KD from one cached set of teacher logits, with successive halving under a wall-clock budget: every candidate trains --min-epochs, the best 1/eta (by Pareto rank, or by accuracy with --promote accuracy) train on (eta× the epochs) up to --max-epochs. With --int8 and --sparsity, each trained candidate\'s int8 and structured-pruned forms are points of their own. Measures each one\'s validation accuracy (a seeded split of the training data; never the test set), parameters, file size, latency at batch 1 and 128 on --deploy-backend, and training time. Every finished candidate and rung is one line of OUT/sweep.jsonl: rerunning the same command skips them and continues; Ctrl-C keeps them. Prints the Pareto table; writes OUT/sweep.html (the front as scatter plots), OUT/best.safetensors (the --pick), OUT/best.txt (the command that retrains it on all data) and OUT/sweep.json.',
+    'Trains candidate students (conv stems × hidden widths × depths × activations × T × alpha) by KD from one cached set of teacher logits, with successive halving under a wall-clock budget: every candidate trains --min-epochs, the best 1/eta (by Pareto rank, or by accuracy with --promote accuracy) train on (eta× the epochs) up to --max-epochs. With --int8 and --sparsity, each trained candidate\'s int8 and structured-pruned forms are points of their own (with both, each pruned form\'s int8 form too). Measures each one\'s validation accuracy (a seeded split of the training data; never the test set), parameters, file size, latency at batch 1 and 128 on --deploy-backend, and training time. Every finished candidate and rung is one line of OUT/sweep.jsonl: rerunning the same command skips them and continues; Ctrl-C keeps them. Prints the Pareto table; writes OUT/sweep.html (the front as scatter plots), OUT/best.safetensors (the --pick), OUT/best.txt (the command that retrains it on all data) and OUT/sweep.json.',
     SWEEP_DOCS, EXAMPLES);
   if (!v) return;
   const started = performance.now();
@@ -235,7 +235,10 @@ export async function sweep(argv: string[]): Promise<void> {
     ...(l.failed ? { failed: true } : {}),
     forms: [
       ...(l.int8 ? [{ score: l.int8.val_accuracy, cost: { ms1: l.int8.ms1, ms128: l.int8.ms128, size: l.params / 4 } }] : []),
-      ...(l.pruned ?? []).filter((q) => !q.failed).map((q) => ({ score: q.val_accuracy, cost: cost(q) })),
+      ...(l.pruned ?? []).filter((q) => !q.failed).flatMap((q) => [
+        { score: q.val_accuracy, cost: cost(q) },
+        ...(q.int8 ? [{ score: q.int8.val_accuracy, cost: { ms1: q.int8.ms1, ms128: q.int8.ms128, size: q.params / 4 } }] : []),
+      ]),
     ],
   });
   const done = new Map<string, JobResult>([...mine].map(([k, l]) => [k, jobResult(l)]));
@@ -304,6 +307,7 @@ export async function sweep(argv: string[]): Promise<void> {
         for (const sp of sparsities) {
           const pc = prunedCandidate(c, sp);
           if (pc && !latency.has(archKey(pc))) latency.set(archKey(pc), candidateLatency(deploy, pc, dims));
+          if (pc && int8 && !latency.has(`${archKey(pc)}:int8`)) latency.set(`${archKey(pc)}:int8`, candidateLatency(deploy, pc, dims, { x: trainSet.x, n: trainSet.n }));
         }
       }
       progress.line(`sweep: latency of ${latency.size} architecture(s) measured on ${deploy.name}; training starts ${((performance.now() - started) / 1000).toFixed(1)} s after the start`);
@@ -339,7 +343,7 @@ export async function sweep(argv: string[]): Promise<void> {
             out: join(dir, 'candidates', `${job.id}-e${job.epochs}.safetensors`),
             meta: { role: 'student', data: d.train.name, sweep: JSON.stringify({ ...c, epochs: job.epochs }), teachers: JSON.stringify([teacherFile]) },
             ...(int8 ? { int8: { out: join(dir, 'candidates', `${job.id}-e${job.epochs}.int8.safetensors`) } } : {}),
-            ...(sparsities.length ? { recoverEpochs, pruned: sparsities.filter((sp) => prunedCandidate(c, sp)).map((sp) => ({ sparsity: sp, out: join(dir, 'candidates', `${job.id}-e${job.epochs}.s${sp}.safetensors`) })) } : {}),
+            ...(sparsities.length ? { recoverEpochs, pruned: sparsities.filter((sp) => prunedCandidate(c, sp)).map((sp) => ({ sparsity: sp, out: join(dir, 'candidates', `${job.id}-e${job.epochs}.s${sp}.safetensors`), ...(int8 ? { int8Out: join(dir, 'candidates', `${job.id}-e${job.epochs}.s${sp}.int8.safetensors`) } : {}) })) } : {}),
           };
           const r = trainBe ? await trainCandidate(trainBe, choice!.workers, cj, { train: trainSet, val: valSet, logits }, jobAc.signal) : await pool!.train(choice!.backend, cj, jobAc.signal);
           if (!r) return null;
@@ -356,8 +360,12 @@ export async function sweep(argv: string[]): Promise<void> {
           }
           if (r.pruned && cj.pruned) {
             line.pruned = r.pruned.map((p) => {
-              const lp = latency.get(archKey(prunedCandidate(c, p.sparsity)!))!, out = cj.pruned!.find((q) => q.sparsity === p.sparsity)!.out;
-              return { sparsity: p.sparsity, recover_epochs: recoverEpochs, val_accuracy: p.valAccuracy, val_loss: p.valLoss, params: p.params, bytes: p.failed ? 0 : statSync(out).size, ms1: lp.ms1, ms128: lp.ms128, model: p.failed ? '' : relative(dir, out), ...(p.failed ? { failed: p.failed } : {}) };
+              const pa = archKey(prunedCandidate(c, p.sparsity)!), lp = latency.get(pa)!, pj = cj.pruned!.find((q) => q.sparsity === p.sparsity)!, out = pj.out;
+              const l8 = p.int8 && pj.int8Out ? latency.get(`${pa}:int8`)! : null;
+              return {
+                sparsity: p.sparsity, recover_epochs: recoverEpochs, val_accuracy: p.valAccuracy, val_loss: p.valLoss, params: p.params, bytes: p.failed ? 0 : statSync(out).size, ms1: lp.ms1, ms128: lp.ms128, model: p.failed ? '' : relative(dir, out), ...(p.failed ? { failed: p.failed } : {}),
+                ...(p.int8 && pj.int8Out && l8 ? { int8: { val_accuracy: p.int8.valAccuracy, val_loss: p.int8.valLoss, bytes: statSync(pj.int8Out).size, ms1: l8.ms1, ms128: l8.ms128, model: relative(dir, pj.int8Out) } } : {}),
+              };
             });
           }
           await appendJournal(journalFile, line);
@@ -368,7 +376,7 @@ export async function sweep(argv: string[]): Promise<void> {
             progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: failed (${r.failed.slice(0, 160)}); recorded, not promoted`);
             return jobResult(line);
           }
-          progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128${line.int8 ? `; int8 ${(line.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(line.int8.bytes)}, ${line.int8.ms1.toFixed(4)} ms@1, ${line.int8.ms128.toFixed(3)} ms@128` : ''}${(line.pruned ?? []).map((p) => `; pruned ${p.sparsity}: ${p.failed ? 'diverged' : `${(p.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(p.bytes)}, ${p.ms1.toFixed(4)} ms@1, ${p.ms128.toFixed(3)} ms@128`}`).join('')}`);
+          progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128${line.int8 ? `; int8 ${(line.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(line.int8.bytes)}, ${line.int8.ms1.toFixed(4)} ms@1, ${line.int8.ms128.toFixed(3)} ms@128` : ''}${(line.pruned ?? []).map((p) => `; pruned ${p.sparsity}: ${p.failed ? 'diverged' : `${(p.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(p.bytes)}, ${p.ms1.toFixed(4)} ms@1, ${p.ms128.toFixed(3)} ms@128${p.int8 ? ` (int8 ${(p.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(p.int8.bytes)}, ${p.int8.ms1.toFixed(4)} ms@1, ${p.int8.ms128.toFixed(3)} ms@128)` : ''}`}`).join('')}`);
           return jobResult(line);
         },
       });
@@ -392,7 +400,12 @@ export async function sweep(argv: string[]): Promise<void> {
       const l = mine.get(resultKey(id, r));
       if (!l || l.failed) continue;
       rows.push({ id, key: l.key, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: l.val_accuracy, valLoss: l.val_loss, ms1: l.ms1, ms128: l.ms128, bytes: l.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.model, int8: false });
-      for (const p of l.pruned ?? []) if (!p.failed) rows.push({ id: `${id}:s${p.sparsity}`, key: `${l.key} · pruned ${+(p.sparsity * 100).toFixed(2)}%`, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: p.val_accuracy, valLoss: p.val_loss, ms1: p.ms1, ms128: p.ms128, bytes: p.bytes, params: p.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: p.model, int8: false, sparsity: p.sparsity });
+      for (const p of l.pruned ?? []) {
+        if (p.failed) continue;
+        const key = `${l.key} · pruned ${+(p.sparsity * 100).toFixed(2)}%`;
+        rows.push({ id: `${id}:s${p.sparsity}`, key, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: p.val_accuracy, valLoss: p.val_loss, ms1: p.ms1, ms128: p.ms128, bytes: p.bytes, params: p.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: p.model, int8: false, sparsity: p.sparsity });
+        if (p.int8) rows.push({ id: `${id}:s${p.sparsity}:int8`, key: `${key} · int8`, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: p.int8.val_accuracy, valLoss: p.int8.val_loss, ms1: p.int8.ms1, ms128: p.int8.ms128, bytes: p.int8.bytes, params: p.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: p.int8.model, int8: true, sparsity: p.sparsity });
+      }
       if (l.int8) rows.push({ id: `${id}:int8`, key: `${l.key} · int8`, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: l.int8.val_accuracy, valLoss: l.int8.val_loss, ms1: l.int8.ms1, ms128: l.int8.ms128, bytes: l.int8.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.int8.model, int8: true });
       break;
     }
@@ -423,7 +436,9 @@ export async function sweep(argv: string[]): Promise<void> {
     await writeFileAtomic(join(dir, 'best.safetensors'), readFileSync(src));
     retrain = retrainCommand(chosen.line.config, chosen.epochs, v, retrainOut, dims, d.train.n);
     if (chosen.sparsity !== undefined) retrain += ` && ${pruneCommand(chosen.line.config, chosen.sparsity, recoverEpochs, v, retrainOut, d.train.n)}`;
-    if (chosen.int8) retrain += ` && distill quantize ${join(retrainOut, 'model.safetensors')} --calib ${String(v.data)} --out ${join(retrainOut, 'model.int8.safetensors')}`;
+    // The int8 step quantizes the last model before it: the pruned one for a pruned int8 form.
+    const last = chosen.sparsity !== undefined ? `${retrainOut}-pruned` : retrainOut;
+    if (chosen.int8) retrain += ` && distill quantize ${join(last, 'model.safetensors')} --calib ${String(v.data)} --out ${join(last, 'model.int8.safetensors')}`;
     const { model } = await readAnyModel(src, deploy);
     try { testAcc = evaluate(model, d.test).accuracy; } finally { model.release(); }
     pickNote = `Picked ${chosen.key} (${chosen.epochs} epochs): validation accuracy ${(chosen.accuracy * 100).toFixed(2)}%; test accuracy ${(testAcc * 100).toFixed(2)}% (the test set, shown only for the picked model; not used to select).`;

@@ -2,7 +2,8 @@
 // trainer as `distill student`), from scratch at rung 0 or continuing from the previous rung's
 // model file; evaluate it on the validation split; write its model file. Runs in the main thread
 // (one at a time, data-parallel over `workers`) or in a sweep worker thread (several candidates
-// at once, one thread each); with --int8, also its int8 form (post-training quantization); with
+// at once, one thread each); with --int8, also its int8 form (post-training quantization; with
+// --sparsity too, each pruned form's int8 form as well); with
 // --sparsity, also its structured-pruned forms (channels and neurons removed as distill prune
 // --structured does, then a few epochs of KD recovery from the same teacher logits). Also: the
 // latency of an architecture (float32 or int8) on the deploy backend.
@@ -44,7 +45,7 @@ export interface CandidateJob {
   /** Also quantize the trained model (int8 PTQ, as distill quantize does by default) and write it here. */
   int8?: { out: string };
   /** Also prune the trained model (structured, criterion io) at each sparsity, recover it by KD for `recoverEpochs`, and write it to `out`. */
-  pruned?: { sparsity: number; out: string }[];
+  pruned?: { sparsity: number; out: string; /** With int8 too: the pruned model's int8 form, written here. */ int8Out?: string }[];
   recoverEpochs?: number;
 }
 
@@ -68,7 +69,7 @@ export interface CandidateResult {
   /** With job.int8: the int8 model's validation accuracy and loss. */
   int8?: { valAccuracy: number; valLoss: number };
   /** With job.pruned: each pruned model's validation accuracy and loss and parameters (a recovery that diverged: failed, nothing written). */
-  pruned?: { sparsity: number; valAccuracy: number; valLoss: number; params: number; failed?: string }[];
+  pruned?: { sparsity: number; valAccuracy: number; valLoss: number; params: number; failed?: string; /** With int8Out: the pruned model's int8 form. */ int8?: { valAccuracy: number; valLoss: number } }[];
   /** ms of `ms` that do not scale with the epochs (pruning, recovery, quantization): the scheduler's per-job overhead. */
   extraMs?: number;
 }
@@ -161,7 +162,19 @@ export async function trainCandidate(be: Backend, workers: number, job: Candidat
         }
         const ep = evaluate(small, data.val);
         await saveModel(p.out, small, { ...job.meta, role: 'pruned', prune: JSON.stringify({ sparsity: p.sparsity, structured: true, criterion: SWEEP_PRUNE_CRITERION, recoverEpochs: E, of: candidateKey(c) }) }, info);
-        pruned.push({ sparsity: p.sparsity, valAccuracy: ep.accuracy, valLoss: ep.loss, params: small.parameterCount });
+        let p8: { valAccuracy: number; valLoss: number } | undefined;
+        if (p.int8Out) {
+          // The pruned model through the same PTQ as the float one: the smallest form of the candidate.
+          const q = int8Of(small, data.train.x, data.train.n);
+          try {
+            const e8 = evaluate(q, data.val);
+            await saveQuantizedModel(p.int8Out, q, { ...job.meta, role: 'pruned-int8', calibration: JSON.stringify({ method: 'minmax', samples: Math.min(INT8_CALIB_SAMPLES, data.train.n) }) }, info);
+            p8 = { valAccuracy: e8.accuracy, valLoss: e8.loss };
+          } finally {
+            q.release();
+          }
+        }
+        pruned.push({ sparsity: p.sparsity, valAccuracy: ep.accuracy, valLoss: ep.loss, params: small.parameterCount, ...(p8 ? { int8: p8 } : {}) });
       } finally {
         small.release();
       }
