@@ -297,12 +297,12 @@ describe('distill sweep (CLI)', () => {
     const probe = `(() => {
       const charts = [...document.querySelectorAll('svg.scatter')];
       return charts.map((s) => ({
-        points: s.querySelectorAll('circle.pt').length,
-        front: s.querySelectorAll('circle.pt.front').length,
+        points: s.querySelectorAll('.pt').length,
+        front: s.querySelectorAll('.pt.front').length,
         picked: s.querySelectorAll('circle.picked').length,
-        titles: [...s.querySelectorAll('circle.pt title')].map((t) => t.textContent),
+        titles: [...s.querySelectorAll('.pt title')].map((t) => t.textContent),
         box: s.getBoundingClientRect().width,
-        spread: (() => { const xs = [...s.querySelectorAll('circle.pt')].map((c) => c.getBoundingClientRect().x); return Math.max(...xs) - Math.min(...xs); })(),
+        spread: (() => { const xs = [...s.querySelectorAll('.pt')].map((c) => c.getBoundingClientRect().x); return Math.max(...xs) - Math.min(...xs); })(),
         axis: [...s.querySelectorAll('.axis .label')].map((t) => t.textContent),
       }));
     })()`;

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { promoted, rank, resultKey, rungEpochs, successiveHalving, type Job, type JobResult } from '../src/sweep/halving.js';
 import { dominates, learntFront, nonDominatedSort, paretoFront, paretoOrder, parsePickRule, pick, spreadOrder, type Point } from '../src/sweep/pareto.js';
 import { appendJournal, readJournal, type SweepLine } from '../src/sweep/journal.js';
+import { formOf, scatterChart, type SweepRow } from '../src/cli/sweep-report.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distillery-sweep-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -470,5 +471,46 @@ describe('validation split and the retrain command', () => {
       .toBe("distill prune runs/best/model.safetensors --structured --sparsity 0.75 --criterion io --recover-epochs 2 --teacher 'runs/t model.safetensors' --data fashion-mnist --temperature 2 --alpha 0.5 --batch 128 --optimizer sgd --lr 0.05 --lr-schedule cosine --momentum 0.9 --warmup 235 --seed 3 --out runs/best-pruned");
     // From a logits file (distill prune takes none): the unpruned model is the recovery's teacher.
     expect(pruneCommand({ width: 64, depth: 2, activation: 'gelu', T: 2, alpha: 0.5 }, 0.5, 1, { ...v, teacher: undefined, 'teacher-logits': 'l.safetensors' } as Record<string, string | undefined>, 'b', 60000)).not.toMatch(/--teacher/);
+  });
+});
+
+describe('sweep.html scatter plots', () => {
+  const row = (id: string, accuracy: number, ms1: number, form: Partial<SweepRow> = {}): SweepRow => ({ id, key: id, epochs: 3, rung: 1, lastRung: true, accuracy, valLoss: 0.1, ms1, ms128: ms1 * 10, bytes: ms1 * 1e6, params: ms1 * 2.5e5, trainSeconds: 1, front: false, ...form });
+  const chart = (rows: SweepRow[]) => scatterChart(rows, { title: 't', xLabel: 'x', x: (r) => r.ms1, xText: String, picked: null });
+  it('each form has its marker shape (float32 ●, int8 ■, pruned ▲, pruned + int8 ◆), named in the legend only when forms are present', () => {
+    expect(formOf({})).toBe('float32');
+    expect(formOf({ int8: true })).toBe('int8');
+    expect(formOf({ sparsity: 0.5 })).toBe('pruned');
+    expect(formOf({ int8: true, sparsity: 0.5 })).toBe('pruned + int8');
+    const svg = chart([row('a', 0.9, 1, { front: true }), row('a:int8', 0.9, 0.3, { int8: true, front: true }), row('a:s0.5', 0.85, 0.5, { sparsity: 0.5 }), row('a:s0.5:int8', 0.85, 0.2, { sparsity: 0.5, int8: true, front: true })]);
+    const pts = [...svg.matchAll(/<(circle|rect|path) class="pt( front)?" data-id="([^"]+)" data-form="([^"]+)"/g)].map((m) => [m[3], m[1], m[4], Boolean(m[2])]);
+    expect(pts.sort()).toEqual([['a', 'circle', 'float32', true], ['a:int8', 'rect', 'int8', true], ['a:s0.5', 'path', 'pruned', false], ['a:s0.5:int8', 'path', 'pruned + int8', true]]);
+    // The triangle and the diamond differ: 3 corners against 4.
+    const d = (id: string) => svg.match(new RegExp(`data-id="${id}"[^>]* d="([^"]+)"`))![1];
+    expect(d('a:s0.5').split('L')).toHaveLength(3);
+    expect(d('a:s0.5:int8').split('L')).toHaveLength(4);
+    for (const f of ['float32', 'int8', 'pruned', 'pruned + int8']) expect(svg).toContain(`>${f}</text>`);
+    expect(svg).toMatch(/height="356"/);
+    // Float points alone: circles, no form legend, the plain height.
+    const plain = chart([row('a', 0.9, 1, { front: true }), row('b', 0.8, 0.5)]);
+    expect(plain).not.toMatch(/<(rect|path) class="pt/);
+    expect(plain).not.toContain('>float32</text>');
+    expect(plain).toMatch(/height="340"/);
+  });
+  it('points far below the front (chance level) sit faded on the bottom edge, so the accuracy axis spans the front', () => {
+    const rows = [row('a', 0.95, 1, { front: true }), row('b', 0.9, 0.5, { front: true }), row('c', 0.88, 2), row('low', 0.1, 0.2)];
+    const svg = chart(rows);
+    // The axis starts 2 pt below the front's lowest point (90%) or lower, not at 10%.
+    const ticks = [...svg.matchAll(/text-anchor="end">([\d.]+)<\/text>/g)].map((m) => Number(m[1]));
+    expect(Math.min(...ticks)).toBeGreaterThan(80);
+    expect(Math.min(...ticks)).toBeLessThanOrEqual(88);
+    const low = svg.match(/<circle class="pt below" data-id="low"[^>]*fill-opacity="0.35" cx="[\d.]+" cy="([\d.]+)"/);
+    expect(low).not.toBeNull();
+    expect(Number(low![1])).toBeCloseTo(340 - 52, 0); // the plot's bottom edge
+    expect(svg).toMatch(/1 point below [\d.]+% on this edge/);
+    // c (88%, above the axis start) is drawn where it is.
+    expect(svg).toMatch(/<circle class="pt" data-id="c"/);
+    // With nothing far below, no note.
+    expect(chart(rows.slice(0, 3))).not.toContain('on this edge');
   });
 });
