@@ -73,6 +73,7 @@ const EXAMPLES = [
   'distill sweep --teacher runs/teacher/model.safetensors --out runs/sweep --budget-minutes 4',
   'distill sweep --teacher runs/teacher/model.safetensors --widths 16,32,64,128 --depths 1,2 --activations relu,gelu --T 2,4,8 --alpha 0.5,0.9 --budget-minutes 30 --out runs/sweep-big',
   'distill sweep --teacher runs/teacher/model.safetensors --conv none,8-16,16-32 --widths 32,64,128 --depths 0,1 --sparsity 0.5 --recover-epochs 1 --budget-minutes 4 --out runs/sweep-cnn',
+  'distill sweep --teacher runs/fm-cnn/model.safetensors --data fashion-mnist --conv none,4-8,8-16,16-32 --widths 32,64,128,256 --int8 --sparsity 0.5 --max-epochs 27 --budget-minutes 30 --pick "max-accuracy under 50KB" --out runs/fm-small   # float, int8, pruned and pruned int8 points',
   'distill sweep --teacher runs/fm/model.safetensors --data fashion-mnist --space space.yaml --pick "max-accuracy under 0.05ms@1" --deploy-backend wasm-simd --out runs/fm-sweep',
   'distill sweep --teacher runs/teacher/model.safetensors --out runs/sweep --pick "min-latency@128 over 97%" --no-train   # re-picks from sweep.jsonl; trains nothing',
 ];
