@@ -21,7 +21,7 @@ import { validateKd } from '../distill/objectives.js';
 import { AXES, DEFAULT_SPACE, archKey, candidateHash, candidateKey, candidateMacs, convOf, hiddenOf, parseAxis, parseSpaceText, prunedCandidate, sampleCandidates, type Axis, type Candidate, type DataDims, type SearchSpace } from '../sweep/space.js';
 import { PROMOTE_MODES, resultKey, rungEpochs, successiveHalving, type Job, type JobResult, type Promote } from '../sweep/halving.js';
 import { DEFAULT_PICK, learntFront, parsePickRule, pick, type Point } from '../sweep/pareto.js';
-import { appendJournal, readJournal, readSweepState, type SweepLine, type SweepState } from '../sweep/journal.js';
+import { appendJournal, readJournal, readSweepState, type MeasuredPoint, type SweepLine, type SweepState } from '../sweep/journal.js';
 import { SWEEP_PRUNE_CRITERION, candidateLatency, candidateModel, trainCandidate, type CandidateJob, type SweepTraining } from '../sweep/candidate.js';
 import { checkSparsity } from '../compress/prune.js';
 import { chooseParallelism, SweepPool, type ParallelChoice } from '../sweep/parallel.js';
@@ -151,6 +151,9 @@ export function retrainCommand(c: Candidate, epochs: number, v: Record<string, s
   return args.map(q).join(' ');
 }
 
+/** A measured point in a progress line: accuracy, file, latency at batch 1 and 128. */
+const pointText = (m: Pick<MeasuredPoint, 'val_accuracy' | 'bytes' | 'ms1' | 'ms128'>) => `${(m.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(m.bytes)}, ${m.ms1.toFixed(4)} ms@1, ${m.ms128.toFixed(3)} ms@128`;
+
 export async function sweep(argv: string[]): Promise<void> {
   const v = helpOr(argv, 'distill sweep (--teacher FILE | --teacher-logits FILE) [--data mnist] [space flags] [--budget-minutes M] [--out DIR]',
     'Trains candidate students (conv stems × hidden widths × depths × activations × T × alpha) by KD from one cached set of teacher logits, with successive halving under a wall-clock budget: every candidate trains --min-epochs, the best 1/eta (by Pareto rank, or by accuracy with --promote accuracy) train on (eta× the epochs) up to --max-epochs. With --int8 and --sparsity, each trained candidate\'s int8 and structured-pruned forms are points of their own (with both, each pruned form\'s int8 form too). Measures each one\'s validation accuracy (a seeded split of the training data; never the test set), parameters, file size, latency at batch 1 and 128 on --deploy-backend, and training time. Every finished candidate and rung is one line of OUT/sweep.jsonl: rerunning the same command skips them and continues; Ctrl-C keeps them. Prints the Pareto table; writes OUT/sweep.html (the front as scatter plots), OUT/best.safetensors (the --pick), OUT/best.txt (the command that retrains it on all data) and OUT/sweep.json.',
@@ -228,6 +231,7 @@ export async function sweep(argv: string[]): Promise<void> {
   const mine = new Map<string, SweepLine>();
   for (const l of lines) if (byId.has(l.hash) && l.epochs === rungs[l.rung]) mine.set(resultKey(l.hash, l.rung), l);
   const cost = (l: Pick<SweepLine, 'ms1' | 'ms128' | 'params'>) => ({ ms1: l.ms1, ms128: l.ms128, size: l.params });
+  const int8Cost = (f: MeasuredPoint, params: number) => cost({ ms1: f.ms1, ms128: f.ms128, params: params / 4 });
   // A finished rung as successive halving ranks it: its float point, and its int8 and pruned forms
   // as points of their own (size in float32-equivalent parameters: an int8 weight takes a quarter
   // of the bytes).
@@ -235,10 +239,10 @@ export async function sweep(argv: string[]): Promise<void> {
     score: l.failed ? 0 : l.val_accuracy, ms: l.train_seconds * 1000, extraMs: (l.extra_seconds ?? 0) * 1000, cost: cost(l),
     ...(l.failed ? { failed: true } : {}),
     forms: [
-      ...(l.int8 ? [{ score: l.int8.val_accuracy, cost: { ms1: l.int8.ms1, ms128: l.int8.ms128, size: l.params / 4 } }] : []),
+      ...(l.int8 ? [{ score: l.int8.val_accuracy, cost: int8Cost(l.int8, l.params) }] : []),
       ...(l.pruned ?? []).filter((q) => !q.failed).flatMap((q) => [
         { score: q.val_accuracy, cost: cost(q) },
-        ...(q.int8 ? [{ score: q.int8.val_accuracy, cost: { ms1: q.int8.ms1, ms128: q.int8.ms128, size: q.params / 4 } }] : []),
+        ...(q.int8 ? [{ score: q.int8.val_accuracy, cost: int8Cost(q.int8, q.params) }] : []),
       ]),
     ],
   });
@@ -279,6 +283,12 @@ export async function sweep(argv: string[]): Promise<void> {
   let choice: ParallelChoice | null = null;
   let pool: SweepPool | null = null;
   const latency = new Map<string, { ms1: number; ms128: number }>();
+  const int8Key = (arch: string) => `${arch}:int8`;
+  // A job's int8 form as its journal records it: the result, the file written, the int8 latency of the architecture.
+  const int8Line = (res: { valAccuracy: number; valLoss: number }, out: string, arch: string): MeasuredPoint => {
+    const l8 = latency.get(int8Key(arch))!;
+    return { val_accuracy: res.valAccuracy, val_loss: res.valLoss, bytes: statSync(out).size, ms1: l8.ms1, ms128: l8.ms128, model: relative(dir, out) };
+  };
   let result: Awaited<ReturnType<typeof successiveHalving>> = dry;
   const budgetEnd = budgetMin === null ? Infinity : started + budgetMin * 60_000 - spentBefore * 1000;
   let hardStop: NodeJS.Timeout | null = null;
@@ -301,14 +311,17 @@ export async function sweep(argv: string[]): Promise<void> {
       // Latency of each architecture still to train, on the deploy backend, with nothing else running.
       // Untrained weights: float32 dense and conv time does not depend on the values; a pruned form is its own (smaller) architecture.
       candidateLatency(deploy, candidates[0], dims); // a first, discarded measurement: the backend's code warmed up
-      for (const c of candidates) {
+      // Each architecture once, float32 and (--int8) int8.
+      const measure = (c: Candidate) => {
         const a = archKey(c);
         if (!latency.has(a)) latency.set(a, candidateLatency(deploy, c, dims));
-        if (int8 && !latency.has(`${a}:int8`)) latency.set(`${a}:int8`, candidateLatency(deploy, c, dims, { x: trainSet.x, n: trainSet.n }));
+        if (int8 && !latency.has(int8Key(a))) latency.set(int8Key(a), candidateLatency(deploy, c, dims, { x: trainSet.x, n: trainSet.n }));
+      };
+      for (const c of candidates) {
+        measure(c);
         for (const sp of sparsities) {
           const pc = prunedCandidate(c, sp);
-          if (pc && !latency.has(archKey(pc))) latency.set(archKey(pc), candidateLatency(deploy, pc, dims));
-          if (pc && int8 && !latency.has(`${archKey(pc)}:int8`)) latency.set(`${archKey(pc)}:int8`, candidateLatency(deploy, pc, dims, { x: trainSet.x, n: trainSet.n }));
+          if (pc) measure(pc);
         }
       }
       progress.line(`sweep: latency of ${latency.size} architecture(s) measured on ${deploy.name}; training starts ${((performance.now() - started) / 1000).toFixed(1)} s after the start`);
@@ -355,17 +368,13 @@ export async function sweep(argv: string[]): Promise<void> {
             train_seconds: r.ms / 1000, ...(r.extraMs ? { extra_seconds: r.extraMs / 1000 } : {}), total_train_seconds: r.ms / 1000 + (prev?.total_train_seconds ?? 0), model: r.failed ? '' : relative(dir, cj.out),
             runtime: { mode: choice!.mode, backend: choice!.backend, workers: choice!.workers }, date: new Date().toISOString(), ...(r.failed ? { failed: r.failed } : {}),
           };
-          if (r.int8 && cj.int8) {
-            const l8 = latency.get(`${archKey(c)}:int8`)!;
-            line.int8 = { val_accuracy: r.int8.valAccuracy, val_loss: r.int8.valLoss, bytes: statSync(cj.int8.out).size, ms1: l8.ms1, ms128: l8.ms128, model: relative(dir, cj.int8.out) };
-          }
+          if (r.int8 && cj.int8) line.int8 = int8Line(r.int8, cj.int8.out, archKey(c));
           if (r.pruned && cj.pruned) {
             line.pruned = r.pruned.map((p) => {
               const pa = archKey(prunedCandidate(c, p.sparsity)!), lp = latency.get(pa)!, pj = cj.pruned!.find((q) => q.sparsity === p.sparsity)!, out = pj.out;
-              const l8 = p.int8 && pj.int8Out ? latency.get(`${pa}:int8`)! : null;
               return {
                 sparsity: p.sparsity, recover_epochs: recoverEpochs, val_accuracy: p.valAccuracy, val_loss: p.valLoss, params: p.params, bytes: p.failed ? 0 : statSync(out).size, ms1: lp.ms1, ms128: lp.ms128, model: p.failed ? '' : relative(dir, out), ...(p.failed ? { failed: p.failed } : {}),
-                ...(p.int8 && pj.int8Out && l8 ? { int8: { val_accuracy: p.int8.valAccuracy, val_loss: p.int8.valLoss, bytes: statSync(pj.int8Out).size, ms1: l8.ms1, ms128: l8.ms128, model: relative(dir, pj.int8Out) } } : {}),
+                ...(p.int8 && pj.int8Out ? { int8: int8Line(p.int8, pj.int8Out, pa) } : {}),
               };
             });
           }
@@ -377,7 +386,7 @@ export async function sweep(argv: string[]): Promise<void> {
             progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: failed (${r.failed.slice(0, 160)}); recorded, not promoted`);
             return jobResult(line);
           }
-          progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128${line.int8 ? `; int8 ${(line.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(line.int8.bytes)}, ${line.int8.ms1.toFixed(4)} ms@1, ${line.int8.ms128.toFixed(3)} ms@128` : ''}${(line.pruned ?? []).map((p) => `; pruned ${p.sparsity}: ${p.failed ? 'diverged' : `${(p.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(p.bytes)}, ${p.ms1.toFixed(4)} ms@1, ${p.ms128.toFixed(3)} ms@128${p.int8 ? ` (int8 ${(p.int8.val_accuracy * 100).toFixed(2)}%, ${fmtBytes(p.int8.bytes)}, ${p.int8.ms1.toFixed(4)} ms@1, ${p.int8.ms128.toFixed(3)} ms@128)` : ''}`}`).join('')}`);
+          progress.line(`sweep: [${finishedNow}] ${line.key}, ${job.epochs} epoch${job.epochs > 1 ? 's' : ''}: validation ${(r.valAccuracy * 100).toFixed(2)}%, ${(r.ms / 1000).toFixed(1)} s, ${fmtBytes(line.bytes)}, ${lat.ms1.toFixed(4)} ms@1, ${lat.ms128.toFixed(3)} ms@128${line.int8 ? `; int8 ${pointText(line.int8)}` : ''}${(line.pruned ?? []).map((p) => `; pruned ${p.sparsity}: ${p.failed ? 'diverged' : `${pointText(p)}${p.int8 ? ` (int8 ${pointText(p.int8)})` : ''}`}`).join('')}`);
           return jobResult(line);
         },
       });
@@ -400,14 +409,19 @@ export async function sweep(argv: string[]): Promise<void> {
     for (let r = rungs.length - 1; r >= 0; r--) {
       const l = mine.get(resultKey(id, r));
       if (!l || l.failed) continue;
-      rows.push({ id, key: l.key, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: l.val_accuracy, valLoss: l.val_loss, ms1: l.ms1, ms128: l.ms128, bytes: l.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.model, int8: false });
+      // One point of this rung: the float model or one of its forms (m: what was measured of it).
+      const point = (pid: string, key: string, m: MeasuredPoint, params: number, form: { int8: boolean; sparsity?: number }) => rows.push({
+        id: pid, key, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: m.val_accuracy, valLoss: m.val_loss, ms1: m.ms1, ms128: m.ms128, bytes: m.bytes, params,
+        trainSeconds: l.total_train_seconds, front: false, line: l, file: m.model, ...form,
+      });
+      point(id, l.key, l, l.params, { int8: false });
       for (const p of l.pruned ?? []) {
         if (p.failed) continue;
         const key = `${l.key} · pruned ${+(p.sparsity * 100).toFixed(2)}%`;
-        rows.push({ id: `${id}:s${p.sparsity}`, key, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: p.val_accuracy, valLoss: p.val_loss, ms1: p.ms1, ms128: p.ms128, bytes: p.bytes, params: p.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: p.model, int8: false, sparsity: p.sparsity });
-        if (p.int8) rows.push({ id: `${id}:s${p.sparsity}:int8`, key: `${key} · int8`, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: p.int8.val_accuracy, valLoss: p.int8.val_loss, ms1: p.int8.ms1, ms128: p.int8.ms128, bytes: p.int8.bytes, params: p.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: p.int8.model, int8: true, sparsity: p.sparsity });
+        point(`${id}:s${p.sparsity}`, key, p, p.params, { int8: false, sparsity: p.sparsity });
+        if (p.int8) point(`${id}:s${p.sparsity}:int8`, `${key} · int8`, p.int8, p.params, { int8: true, sparsity: p.sparsity });
       }
-      if (l.int8) rows.push({ id: `${id}:int8`, key: `${l.key} · int8`, epochs: l.epochs, rung: r, lastRung: r === rungs.length - 1, accuracy: l.int8.val_accuracy, valLoss: l.int8.val_loss, ms1: l.int8.ms1, ms128: l.int8.ms128, bytes: l.int8.bytes, params: l.params, trainSeconds: l.total_train_seconds, front: false, line: l, file: l.int8.model, int8: true });
+      if (l.int8) point(`${id}:int8`, `${l.key} · int8`, l.int8, l.params, { int8: true });
       break;
     }
   }

@@ -137,17 +137,18 @@ export async function trainCandidate(be: Backend, workers: number, job: Candidat
     const info = { transform: data.train.transform ?? null, classNames: data.train.classNames ? Array.from({ length: model.classes }, (_, k) => data.train.classNames![k] ?? String(k)) : null };
     await saveModel(job.out, model, job.meta, info);
     const tExtra = performance.now();
-    let int8: CandidateResult['int8'];
-    if (job.int8) {
-      const q = int8Of(model, data.train.x, data.train.n);
+    // A model's int8 form (PTQ as distill quantize does by default), evaluated and written to `out`.
+    const int8Form = async (m: Sequential, out: string, role: string): Promise<{ valAccuracy: number; valLoss: number }> => {
+      const q = int8Of(m, data.train.x, data.train.n);
       try {
         const e8 = evaluate(q, data.val);
-        await saveQuantizedModel(job.int8.out, q, { ...job.meta, role: 'int8', calibration: JSON.stringify({ method: 'minmax', samples: Math.min(INT8_CALIB_SAMPLES, data.train.n) }) }, info);
-        int8 = { valAccuracy: e8.accuracy, valLoss: e8.loss };
+        await saveQuantizedModel(out, q, { ...job.meta, role, calibration: JSON.stringify({ method: 'minmax', samples: Math.min(INT8_CALIB_SAMPLES, data.train.n) }) }, info);
+        return { valAccuracy: e8.accuracy, valLoss: e8.loss };
       } finally {
         q.release();
       }
-    }
+    };
+    const int8 = job.int8 ? await int8Form(model, job.int8.out, 'int8') : undefined;
     const pruned: NonNullable<CandidateResult['pruned']> = [];
     for (const p of job.pruned ?? []) {
       // Structured pruning as distill prune --structured (one-shot), then KD recovery from the same teacher logits.
@@ -162,18 +163,8 @@ export async function trainCandidate(be: Backend, workers: number, job: Candidat
         }
         const ep = evaluate(small, data.val);
         await saveModel(p.out, small, { ...job.meta, role: 'pruned', prune: JSON.stringify({ sparsity: p.sparsity, structured: true, criterion: SWEEP_PRUNE_CRITERION, recoverEpochs: E, of: candidateKey(c) }) }, info);
-        let p8: { valAccuracy: number; valLoss: number } | undefined;
-        if (p.int8Out) {
-          // The pruned model through the same PTQ as the float one: the smallest form of the candidate.
-          const q = int8Of(small, data.train.x, data.train.n);
-          try {
-            const e8 = evaluate(q, data.val);
-            await saveQuantizedModel(p.int8Out, q, { ...job.meta, role: 'pruned-int8', calibration: JSON.stringify({ method: 'minmax', samples: Math.min(INT8_CALIB_SAMPLES, data.train.n) }) }, info);
-            p8 = { valAccuracy: e8.accuracy, valLoss: e8.loss };
-          } finally {
-            q.release();
-          }
-        }
+        // The pruned model through the same PTQ as the float one: the smallest form of the candidate.
+        const p8 = p.int8Out ? await int8Form(small, p.int8Out, 'pruned-int8') : undefined;
         pruned.push({ sparsity: p.sparsity, valAccuracy: ep.accuracy, valLoss: ep.loss, params: small.parameterCount, ...(p8 ? { int8: p8 } : {}) });
       } finally {
         small.release();

@@ -8,8 +8,8 @@ import { open } from 'node:fs/promises';
 import { describeErrno, InputFileError, OutputError } from '../errors.js';
 import type { Candidate } from './space.js';
 
-/** An int8 (post-training quantized) form of a model of the sweep, measured as a point of its own. */
-export interface Int8Form { val_accuracy: number; val_loss: number; bytes: number; ms1: number; ms128: number; model: string }
+/** What the sweep measured of one model (a candidate, or its int8 or pruned form): a point of its own. */
+export interface MeasuredPoint { val_accuracy: number; val_loss: number; bytes: number; ms1: number; ms128: number; model: string }
 
 export interface SweepLine {
   /** Candidate hash (config + training settings) and the rung this line finished. */
@@ -39,9 +39,9 @@ export interface SweepLine {
   /** Seconds of train_seconds spent on the int8 and pruned forms (they do not scale with the epochs). */
   extra_seconds?: number;
   /** With --sparsity: the structured-pruned forms of the same model (after KD recovery), each measured as its own architecture. */
-  pruned?: { sparsity: number; recover_epochs: number; val_accuracy: number; val_loss: number; params: number; bytes: number; ms1: number; ms128: number; model: string; failed?: string; /** With --int8 too: the pruned model's int8 form. */ int8?: Int8Form }[];
+  pruned?: (MeasuredPoint & { sparsity: number; recover_epochs: number; params: number; failed?: string; /** With --int8 too: the pruned model's int8 form. */ int8?: MeasuredPoint })[];
   /** With --int8: the int8 (post-training quantized) form of the same model, measured the same way. */
-  int8?: Int8Form;
+  int8?: MeasuredPoint;
 }
 
 /** Reads the finished lines (dropping a cut last line, and truncating the file to match). */
