@@ -133,7 +133,11 @@ describe('distill sweep (CLI)', () => {
     const fast = distill(...SMALL, '--pick', 'min-latency@1');
     expect(fast.code, fast.err).toBe(0);
     const j2 = JSON.parse(readFileSync(join(dir, 'small', 'sweep.json'), 'utf8'));
-    expect(j2.pick.picked.key).toMatch(/^relu 4 /);
+    // The front's point with the least measured latency at batch 1: a 4-wide one (relu 4 and relu
+    // 4-4 are close enough at batch 1 for timing noise on a shared machine to order them either way).
+    const fastest = j2.front.reduce((a: { ms1: number }, b: { ms1: number }) => (b.ms1 < a.ms1 ? b : a));
+    expect(j2.pick.picked.key).toBe(fastest.key);
+    expect(j2.pick.picked.key).toMatch(/^relu 4(-4)? /);
     expect(fast.out).toMatch(/0 rung\(s\) trained now/);
     const kept = readFileSync(join(dir, 'small', 'best.safetensors'));
     const none = distill(...SMALL, '--pick', 'max-accuracy under 10params');
